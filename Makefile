@@ -1,0 +1,54 @@
+# ocfkit: static OCF agents and hooks for Linux and BSD clusters.
+#   make          build bin/ocf-sockd, bin/ocf-vipcheck, bin/carp-hook
+#   make test     install what the tests need, then run every test
+#   make demo     install, build and show ocf-sockd on a throwaway Dante
+#   make install  install binaries and OCF agents (DESTDIR, PREFIX, OCF_ROOT)
+#   make bench    benchmarks against their peers, measured in the same run
+
+PREFIX   ?= /usr
+OCF_ROOT ?= /usr/lib/ocf
+DESTDIR  ?=
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO       ?= $(shell command -v go || echo /usr/local/go/bin/go)
+LDFLAGS  := -s -w -X github.com/ocfkit/ocfkit/agents/ocf.Version=$(VERSION)
+export CGO_ENABLED = 0
+
+# Every command under cmd/ becomes a binary.
+COMMANDS := $(notdir $(wildcard cmd/*))
+# OCF agents: provider/type=command.
+AGENTS   := dante/sockd=ocf-sockd ocfkit/vipcheck=ocf-vipcheck
+
+.PHONY: all build install uninstall deps test demo bench clean
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(COMMANDS))
+
+install: build
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/sbin
+	for c in $(COMMANDS); do install -m 0755 bin/$$c $(DESTDIR)$(PREFIX)/sbin/$$c; done
+	for a in $(AGENTS); do \
+	  dest=$${a%%=*}; cmd=$${a#*=}; [ -f bin/$$cmd ] || continue; \
+	  install -d -m 0755 $(DESTDIR)$(OCF_ROOT)/resource.d/$${dest%/*}; \
+	  install -m 0755 bin/$$cmd $(DESTDIR)$(OCF_ROOT)/resource.d/$$dest; \
+	done
+
+uninstall:
+	for c in $(COMMANDS); do rm -f $(DESTDIR)$(PREFIX)/sbin/$$c; done
+	for a in $(AGENTS); do rm -f $(DESTDIR)$(OCF_ROOT)/resource.d/$${a%%=*}; done
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@tests/run.sh
+
+demo: deps build
+	@scripts/demo.sh
+
+bench: deps build
+	@for b in bench/*.sh; do [ -x "$$b" ] && "$$b"; done; true
+
+clean:
+	rm -rf bin

@@ -1,0 +1,42 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/announce"
+)
+
+// Announce sends gratuitous ARP and unsolicited neighbour advertisements on
+// MASTER. Down does nothing. Where carp(4) announces by itself (BSD), Up does
+// nothing either.
+type Announce struct {
+	Interface string
+	IPs       []netip.Addr
+	Count     int
+	Interval  time.Duration
+}
+
+// Name describes the action.
+func (a *Announce) Name() string {
+	return fmt.Sprintf("announce %v on %s (%d×, %v apart)", a.IPs, a.Interface, a.Count, a.Interval)
+}
+
+// Up sends the announcements.
+func (a *Announce) Up(ctx context.Context) error {
+	an, closeFn, err := announce.Dial(a.Interface, a.IPs)
+	if err != nil {
+		if errors.Is(err, errUnsupportedAnnounce) {
+			return nil
+		}
+		return err
+	}
+	defer closeFn()
+	return an.Announce(ctx, a.IPs, a.Count, a.Interval)
+}
+
+// Down does nothing: there is nothing to take back.
+func (a *Announce) Down(ctx context.Context) error { return nil }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package action
+
+import "github.com/ocfkit/ocfkit/agents/carphook/announce"
+
+var errUnsupportedAnnounce = announce.ErrUnsupported

@@ -1,0 +1,446 @@
+// Package config reads carp-hook's TOML file: groups of ordered actions, run
+// in order when the node becomes MASTER and in reverse order otherwise.
+//
+// Every error names the file and the line it comes from. Keys that no action
+// type knows, and keys that do not apply to an action's type, are errors.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Action types.
+const (
+	TypeAddress  = "address"
+	TypeAnnounce = "announce"
+	TypeSystemd  = "systemd"
+	TypeOCF      = "ocf"
+	TypeRoleFile = "role-file"
+	TypeExec     = "exec"
+)
+
+// What a group does when an action fails while coming up.
+const (
+	OnErrorContinue = "continue" // run the remaining actions, report the failure
+	OnErrorStop     = "stop"     // skip the remaining actions
+	OnErrorRevert   = "revert"   // take down what was brought up
+)
+
+// Defaults.
+const (
+	DefaultGroupTimeout   = 120 * time.Second
+	DefaultActionTimeout  = 30 * time.Second
+	DefaultAnnounceCount  = 3
+	DefaultAnnounceGap    = time.Second
+	DefaultOCFRoot        = "/usr/lib/ocf"
+	maxAnnounceCount      = 100
+	maxConfigSize         = 1 << 20
+	defaultSystemdVerb    = "start"
+	defaultRoleFileMode   = 0o644
+	roleFileModeUnchanged = 0
+)
+
+// File is a parsed and validated configuration file.
+type File struct {
+	// Path is where the file was read from.
+	Path string `toml:"-"`
+	// StateDir holds lock files, the last event and the outcome per group.
+	StateDir string `toml:"state_dir"`
+	// OCFRoot is passed to OCF agents as OCF_ROOT.
+	OCFRoot string `toml:"ocf_root"`
+	// Groups maps group names to their actions.
+	Groups map[string]*Group `toml:"group"`
+}
+
+// Group is one address (or set of addresses) and what moves with it.
+type Group struct {
+	// Name is the group's key in the file.
+	Name string `toml:"-"`
+	// Match lists further event keys (a VIP, a keepalived instance name,
+	// VHID@IFACE, an interface) that select this group.
+	Match []string `toml:"match"`
+	// OnError is continue (default), stop or revert.
+	OnError string `toml:"on_error"`
+	// TimeoutText bounds one whole transition ("120s" by default).
+	TimeoutText string        `toml:"timeout"`
+	Timeout     time.Duration `toml:"-"`
+	// Actions run in order for MASTER and in reverse order otherwise.
+	Actions []*Action `toml:"action"`
+	// Line is the line of the group's first mention.
+	Line int `toml:"-"`
+}
+
+// Action is one step. Which fields apply depends on Type (see allowedKeys).
+type Action struct {
+	Type string `toml:"type"`
+
+	Interface string   `toml:"interface"` // address, announce
+	Addresses []string `toml:"addresses"` // address (CIDR), announce (IP)
+
+	Count        int    `toml:"count"`    // announce
+	IntervalText string `toml:"interval"` // announce
+	Interval     time.Duration
+
+	Unit string `toml:"unit"` // systemd
+	Verb string `toml:"verb"` // systemd: start (default) or restart
+
+	Agent    string            `toml:"agent"`    // ocf
+	Instance string            `toml:"instance"` // ocf
+	Params   map[string]string `toml:"params"`   // ocf
+
+	Path string `toml:"path"` // role-file
+
+	Up   []string `toml:"up"`   // exec
+	Down []string `toml:"down"` // exec
+
+	TimeoutText string `toml:"timeout"` // systemd, ocf, exec
+	Timeout     time.Duration
+
+	// Line is the line of the action's [[group.NAME.action]] header.
+	Line int `toml:"-"`
+	// Prefixes holds the parsed Addresses of an address action, and IPs
+	// those of an announce action.
+	Prefixes []netip.Prefix `toml:"-"`
+	IPs      []netip.Addr   `toml:"-"`
+}
+
+// allowedKeys lists, per type, the keys an action may have.
+var allowedKeys = map[string][]string{
+	TypeAddress:  {"type", "interface", "addresses"},
+	TypeAnnounce: {"type", "interface", "addresses", "count", "interval"},
+	TypeSystemd:  {"type", "unit", "verb", "timeout"},
+	TypeOCF:      {"type", "agent", "instance", "params", "timeout"},
+	TypeRoleFile: {"type", "path"},
+	TypeExec:     {"type", "up", "down", "timeout"},
+}
+
+// Types lists the action types in documentation order.
+func Types() []string {
+	return []string{TypeAddress, TypeAnnounce, TypeSystemd, TypeOCF, TypeRoleFile, TypeExec}
+}
+
+// Error is a configuration error with its position.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data, naming it path in errors. The returned error joins
+// every problem found (each an *Error).
+func Parse(path string, data []byte) (*File, error) {
+	if len(data) > maxConfigSize {
+		return nil, &Error{Path: path, Msg: "file larger than 1 MiB"}
+	}
+	f := &File{}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(f); err != nil {
+		return nil, decodeError(path, err)
+	}
+	loc, err := locate(data)
+	if err != nil {
+		return nil, &Error{Path: path, Msg: err.Error()}
+	}
+	f.Path = path
+	var errs []error
+	bad := func(line int, format string, a ...any) {
+		errs = append(errs, &Error{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)})
+	}
+	if f.StateDir != "" && !filepath.IsAbs(f.StateDir) {
+		bad(loc.line("state_dir"), "state_dir %q is not an absolute path", f.StateDir)
+	}
+	if f.OCFRoot == "" {
+		f.OCFRoot = DefaultOCFRoot
+	}
+	if len(f.Groups) == 0 {
+		bad(0, "no [group.NAME] defined")
+	}
+	keys := map[string]string{} // event key -> group
+	for _, name := range f.GroupNames() {
+		g := f.Groups[name]
+		if g == nil {
+			g = &Group{}
+			f.Groups[name] = g
+		}
+		g.Name = name
+		g.Line = loc.line("group." + name)
+		if !validKey(name) {
+			bad(g.Line, "group name %q: use letters, digits and . _ - @ : only", name)
+		}
+		for i, k := range append([]string{name}, g.Match...) {
+			if i > 0 && !validKey(k) {
+				bad(loc.line("group."+name+".match"), "group %s: match key %q: use letters, digits and . _ - @ : only", name, k)
+			}
+			if other, dup := keys[k]; dup && other != name {
+				bad(loc.line("group."+name+".match"), "group %s: key %q already selects group %s", name, k, other)
+			}
+			keys[k] = name
+		}
+		switch g.OnError {
+		case "":
+			g.OnError = OnErrorContinue
+		case OnErrorContinue, OnErrorStop, OnErrorRevert:
+		default:
+			bad(loc.line("group."+name+".on_error"), "group %s: on_error %q: want continue, stop or revert", name, g.OnError)
+		}
+		g.Timeout = DefaultGroupTimeout
+		if g.TimeoutText != "" {
+			if g.Timeout, err = parseDuration(g.TimeoutText); err != nil {
+				bad(loc.line("group."+name+".timeout"), "group %s: timeout: %v", name, err)
+			}
+		}
+		if len(g.Actions) == 0 {
+			bad(g.Line, "group %s has no [[group.%s.action]]", name, name)
+		}
+		for i, a := range g.Actions {
+			prefix := fmt.Sprintf("group.%s.action.%d", name, i+1)
+			a.Line = loc.line(prefix)
+			for _, e := range validateAction(a, prefix, loc) {
+				bad(e.Line, "group %s, action %d (%s): %s", name, i+1, a.Type, e.Msg)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return f, nil
+}
+
+// GroupNames returns the group names, sorted.
+func (f *File) GroupNames() []string {
+	names := make([]string, 0, len(f.Groups))
+	for n := range f.Groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Find returns the group an event key selects: the group of that name, the
+// group whose match list holds it, or, for an empty key, the only group.
+func (f *File) Find(key string) (*Group, error) {
+	if key == "" {
+		if len(f.Groups) == 1 {
+			for _, g := range f.Groups {
+				return g, nil
+			}
+		}
+		return nil, fmt.Errorf("the event names no group and %s defines %d groups", f.Path, len(f.Groups))
+	}
+	if g, ok := f.Groups[key]; ok {
+		return g, nil
+	}
+	for _, n := range f.GroupNames() {
+		for _, m := range f.Groups[n].Match {
+			if m == key {
+				return f.Groups[n], nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no group %q (nor a group matching it) in %s", key, f.Path)
+}
+
+func validKey(s string) bool {
+	if s == "" || len(s) > 128 || s == "." || s == ".." {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("._-@:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+type fieldError struct {
+	Line int
+	Msg  string
+}
+
+func validateAction(a *Action, prefix string, loc locator) []fieldError {
+	var errs []fieldError
+	bad := func(key, format string, args ...any) {
+		line := loc.line(prefix + "." + key)
+		if line == 0 {
+			line = loc.line(prefix)
+		}
+		errs = append(errs, fieldError{line, fmt.Sprintf(format, args...)})
+	}
+	allowed, ok := allowedKeys[a.Type]
+	if !ok {
+		if a.Type == "" {
+			bad("", "missing type (one of %s)", strings.Join(Types(), ", "))
+		} else {
+			bad("type", "unknown type %q (one of %s)", a.Type, strings.Join(Types(), ", "))
+		}
+		return errs
+	}
+	for _, k := range loc.keysUnder(prefix) {
+		if !contains(allowed, k) {
+			bad(k, "key %q does not apply to type %s (allowed: %s)", k, a.Type, strings.Join(allowed[1:], ", "))
+		}
+	}
+	var err error
+	if a.TimeoutText != "" {
+		if a.Timeout, err = parseDuration(a.TimeoutText); err != nil {
+			bad("timeout", "timeout: %v", err)
+		}
+	} else {
+		a.Timeout = DefaultActionTimeout
+	}
+	switch a.Type {
+	case TypeAddress, TypeAnnounce:
+		if a.Interface == "" {
+			bad("interface", "missing interface")
+		}
+		if len(a.Addresses) == 0 {
+			bad("addresses", "missing addresses")
+		}
+		for _, s := range a.Addresses {
+			if a.Type == TypeAddress {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					bad("addresses", "address %q is not ADDRESS/PREFIXLEN: %v", s, err)
+					continue
+				}
+				a.Prefixes = append(a.Prefixes, p)
+				continue
+			}
+			ip, err := netip.ParseAddr(strings.SplitN(s, "/", 2)[0])
+			if err != nil {
+				bad("addresses", "address %q: %v", s, err)
+				continue
+			}
+			a.IPs = append(a.IPs, ip)
+		}
+		if a.Type == TypeAnnounce {
+			if a.Count == 0 {
+				a.Count = DefaultAnnounceCount
+			}
+			if a.Count < 1 || a.Count > maxAnnounceCount {
+				bad("count", "count %d: want 1..%d", a.Count, maxAnnounceCount)
+			}
+			a.Interval = DefaultAnnounceGap
+			if a.IntervalText != "" {
+				if a.Interval, err = parseDuration(a.IntervalText); err != nil {
+					bad("interval", "interval: %v", err)
+				}
+			}
+		}
+	case TypeSystemd:
+		if a.Unit == "" {
+			bad("unit", "missing unit")
+		}
+		switch a.Verb {
+		case "":
+			a.Verb = defaultSystemdVerb
+		case "start", "restart":
+		default:
+			bad("verb", "verb %q: want start or restart (stop is the reverse)", a.Verb)
+		}
+	case TypeOCF:
+		if a.Agent == "" || !filepath.IsAbs(a.Agent) {
+			bad("agent", "agent must be an absolute path, got %q", a.Agent)
+		}
+		for k := range a.Params {
+			if !validParam(k) {
+				bad("params", "parameter name %q: use letters, digits and _ only", k)
+			}
+		}
+	case TypeRoleFile:
+		if a.Path == "" || !filepath.IsAbs(a.Path) {
+			bad("path", "path must be an absolute path, got %q", a.Path)
+		}
+	case TypeExec:
+		if len(a.Up) == 0 && len(a.Down) == 0 {
+			bad("", "exec needs up, down or both")
+		}
+		for _, argv := range [][]string{a.Up, a.Down} {
+			if len(argv) > 0 && !filepath.IsAbs(argv[0]) {
+				bad("up", "command %q must be an absolute path (no shell, no PATH search)", argv[0])
+			}
+		}
+	}
+	return errs
+}
+
+func validParam(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 || d > time.Hour {
+		return 0, fmt.Errorf("%s: want more than 0 and at most 1h", s)
+	}
+	return d, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeError turns go-toml's errors into *Error values with lines.
+func decodeError(path string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var errs []error
+		for i := range strict.Errors {
+			e := &strict.Errors[i]
+			row, _ := e.Position()
+			errs = append(errs, &Error{Path: path, Line: row, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		return &Error{Path: path, Line: row, Msg: de.Error()}
+	}
+	return &Error{Path: path, Msg: err.Error()}
+}

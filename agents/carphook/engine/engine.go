@@ -1,0 +1,158 @@
+// Package engine holds carp-hook's policy: which actions run, in which order
+// and direction, and what happens when one fails or a newer event arrives.
+// It knows nothing of what the actions do, so it is tested with fakes.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Action is one step of a group. Up brings it into force on a MASTER; Down
+// takes it out for every other state. Both must be idempotent: Down runs on
+// every action of a group, whether or not its Up ran.
+type Action interface {
+	Name() string
+	Up(ctx context.Context) error
+	Down(ctx context.Context) error
+}
+
+// Critical is implemented by fast actions that decide safety (an address, a
+// role file). Their Up must never run once a newer event has been recorded,
+// so the engine runs it through Engine.Guard; and the front-end takes them
+// down at once (CriticalDown) before handing the rest to the worker.
+type Critical interface {
+	Critical() bool
+}
+
+func isCritical(a Action) bool {
+	c, ok := a.(Critical)
+	return ok && c.Critical()
+}
+
+// CriticalDown takes down only the critical actions, in reverse order, best
+// effort. The front-end calls it for every state but MASTER.
+func CriticalDown(ctx context.Context, actions []Action) error {
+	var errs []error
+	for i := len(actions) - 1; i >= 0; i-- {
+		if isCritical(actions[i]) {
+			if err := actions[i].Down(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("down %s: %w", actions[i].Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ErrSuperseded is returned by a Guard when a newer event was recorded.
+var ErrSuperseded = errors.New("superseded by a newer event")
+
+// Policy says what to do when an Up fails.
+type Policy string
+
+// Policies.
+const (
+	Continue Policy = "continue" // run the remaining Ups
+	Stop     Policy = "stop"     // skip the remaining Ups
+	Revert   Policy = "revert"   // run Down on everything up to the failed action, in reverse
+)
+
+// Step is the outcome of one action call.
+type Step struct {
+	Action   string        `json:"action"`
+	Dir      string        `json:"dir"` // "up" or "down"
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Result is the outcome of one transition.
+type Result struct {
+	Master     bool   `json:"master"`
+	Steps      []Step `json:"steps"`
+	Superseded bool   `json:"superseded"`
+	Err        error  `json:"-"`
+}
+
+// Engine runs transitions. Its hooks are injected so the policy can be
+// tested without root.
+type Engine struct {
+	Policy Policy
+	// Superseded reports whether a newer event was recorded; it is checked
+	// before every action. Nil means never.
+	Superseded func() bool
+	// Guard runs f in a section where no newer event can be recorded, and
+	// returns ErrSuperseded without running f if one already was. Nil runs f
+	// directly.
+	Guard func(f func() error) error
+}
+
+// Run brings actions up in order (master) or down in reverse order.
+func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result {
+	res := Result{Master: master}
+	var errs []error
+	call := func(a Action, up bool) error {
+		start := time.Now()
+		dir := "down"
+		var err error
+		if up {
+			dir = "up"
+			run := func() error { return a.Up(ctx) }
+			if isCritical(a) && e.Guard != nil {
+				err = e.Guard(run)
+			} else {
+				err = run()
+			}
+		} else {
+			err = a.Down(ctx)
+		}
+		st := Step{Action: a.Name(), Dir: dir, Duration: time.Since(start)}
+		if err != nil {
+			st.Error = err.Error()
+			if !errors.Is(err, ErrSuperseded) {
+				errs = append(errs, fmt.Errorf("%s %s: %w", dir, a.Name(), err))
+			}
+		}
+		res.Steps = append(res.Steps, st)
+		return err
+	}
+	superseded := func() bool {
+		if e.Superseded != nil && e.Superseded() {
+			res.Superseded = true
+		}
+		return res.Superseded
+	}
+	if master {
+		for i, a := range actions {
+			if superseded() {
+				break
+			}
+			err := call(a, true)
+			if errors.Is(err, ErrSuperseded) {
+				res.Superseded = true
+				break
+			}
+			if err == nil || e.Policy == Continue || e.Policy == "" {
+				continue
+			}
+			if e.Policy == Revert {
+				for j := i; j >= 0; j-- {
+					_ = call(actions[j], false)
+				}
+			}
+			break
+		}
+	} else {
+		// Down is best effort: every action is taken down even if one fails,
+		// so nothing is left in force.
+		for i := len(actions) - 1; i >= 0; i-- {
+			if superseded() {
+				break
+			}
+			_ = call(actions[i], false)
+		}
+	}
+	res.Err = errors.Join(errs...)
+	return res
+}

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fake records calls into a shared log and fails where told.
+type fake struct {
+	name     string
+	log      *[]string
+	failUp   bool
+	failDown bool
+	critical bool
+}
+
+func (f *fake) Name() string { return f.name }
+func (f *fake) Up(context.Context) error {
+	*f.log = append(*f.log, "up "+f.name)
+	if f.failUp {
+		return errors.New("boom")
+	}
+	return nil
+}
+func (f *fake) Down(context.Context) error {
+	*f.log = append(*f.log, "down "+f.name)
+	if f.failDown {
+		return errors.New("boom")
+	}
+	return nil
+}
+func (f *fake) Critical() bool { return f.critical }
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		policy     Policy
+		master     bool
+		failUp     string
+		failDown   string
+		supersede  int // supersede before the nth check (1-based), 0 = never
+		guardDeny  bool
+		want       []string
+		wantErr    bool
+		superseded bool
+	}{
+		{name: "master in order", master: true, want: []string{"up a", "up b", "up c"}},
+		{name: "backup in reverse", master: false, want: []string{"down c", "down b", "down a"}},
+		{name: "continue past failure", policy: Continue, master: true, failUp: "b",
+			want: []string{"up a", "up b", "up c"}, wantErr: true},
+		{name: "stop at failure", policy: Stop, master: true, failUp: "b",
+			want: []string{"up a", "up b"}, wantErr: true},
+		{name: "revert on failure", policy: Revert, master: true, failUp: "b",
+			want: []string{"up a", "up b", "down b", "down a"}, wantErr: true},
+		{name: "down is best effort", master: false, failDown: "b",
+			want: []string{"down c", "down b", "down a"}, wantErr: true},
+		{name: "newer event stops master", master: true, supersede: 2,
+			want: []string{"up a"}, superseded: true},
+		{name: "newer event stops backup", master: false, supersede: 3,
+			want: []string{"down c", "down b"}, superseded: true},
+		{name: "guard refuses guarded up", master: true, guardDeny: true,
+			want: []string{"up a"}, superseded: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log []string
+			var acts []Action
+			for _, n := range []string{"a", "b", "c"} {
+				acts = append(acts, &fake{name: n, log: &log, failUp: n == tt.failUp,
+					failDown: n == tt.failDown, critical: n == "b"})
+			}
+			checks := 0
+			e := &Engine{Policy: tt.policy,
+				Superseded: func() bool { checks++; return tt.supersede > 0 && checks >= tt.supersede },
+				Guard: func(f func() error) error {
+					if tt.guardDeny {
+						return ErrSuperseded
+					}
+					return f()
+				}}
+			res := e.Run(context.Background(), acts, tt.master)
+			if !reflect.DeepEqual(log, tt.want) {
+				t.Errorf("calls = %q, want %q", log, tt.want)
+			}
+			if (res.Err != nil) != tt.wantErr {
+				t.Errorf("err = %v, want error: %v", res.Err, tt.wantErr)
+			}
+			if res.Superseded != tt.superseded {
+				t.Errorf("superseded = %v, want %v", res.Superseded, tt.superseded)
+			}
+			if tt.wantErr && !strings.Contains(res.Err.Error(), "boom") {
+				t.Errorf("error %q does not wrap the action's error", res.Err)
+			}
+		})
+	}
+}
+
+func TestCriticalDown(t *testing.T) {
+	var log []string
+	acts := []Action{&fake{name: "a", log: &log, critical: true}, &fake{name: "b", log: &log},
+		&fake{name: "c", log: &log, critical: true, failDown: true}}
+	err := CriticalDown(context.Background(), acts)
+	if want := []string{"down c", "down a"}; !reflect.DeepEqual(log, want) {
+		t.Errorf("calls = %q, want %q", log, want)
+	}
+	if err == nil {
+		t.Error("the failing Down was not reported")
+	}
+}

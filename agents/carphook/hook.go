@@ -1,0 +1,240 @@
+// Package carphook moves a service with a CARP or VRRP address: the
+// front-ends (ucarp, keepalived, devd, ifstated, apply) turn a daemon's
+// script arguments into an event, and one engine applies the configured
+// group's actions for it.
+//
+// The caller gets control back fast. Handle records the event, takes the
+// critical actions (addresses, role files) down at once unless the new state
+// is MASTER, and starts a detached worker (Spawn) that applies the rest.
+// Workers are serialised by a lock; each applies the latest recorded event,
+// and stops between actions when a newer one arrives, so the last event
+// wins. A worker never adds an address after a newer event was recorded.
+package carphook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/action"
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
+	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/agents/carphook/store"
+)
+
+// DefaultStateDir is used when the configuration sets no state_dir.
+const DefaultStateDir = "/var/run/carp-hook"
+
+// criticalTimeout bounds the front-end's own work on critical actions.
+const criticalTimeout = 2 * time.Second
+
+// Hook ties a configuration to its state directory.
+type Hook struct {
+	Config *config.File
+	Store  *store.Store
+	// Log receives one line per outcome.
+	Log Logger
+	// Spawn starts a detached worker for a group. Nil runs the worker
+	// inline (tests).
+	Spawn func(group string) error
+	// Actions builds a group's actions; nil means action.ForGroup. Tests
+	// inject fakes here.
+	Actions func(g *config.Group, st event.State) ([]engine.Action, error)
+}
+
+// New opens the state directory named by the configuration.
+func New(cfg *config.File, log Logger) (*Hook, error) {
+	dir := cfg.StateDir
+	if dir == "" {
+		dir = DefaultStateDir
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = NopLogger{}
+	}
+	return &Hook{Config: cfg, Store: st, Log: log}, nil
+}
+
+func (h *Hook) actions(g *config.Group, st event.State) ([]engine.Action, error) {
+	if h.Actions != nil {
+		return h.Actions(g, st)
+	}
+	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot})
+}
+
+// Handle is the front-end's work for one event: find the group, record the
+// event, take critical actions down unless the state is MASTER, and hand
+// over to a worker. It returns the group and the sequence number recorded.
+func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint64, error) {
+	g, err := h.Config.Find(ev.Group)
+	if err != nil {
+		return nil, 0, err
+	}
+	acts, err := h.actions(g, ev.State)
+	if err != nil {
+		return g, 0, err
+	}
+	unlock, err := h.Store.LockEvent(g.Name)
+	if err != nil {
+		return g, 0, err
+	}
+	st, err := h.Store.Read(g.Name)
+	if err != nil {
+		// A damaged status file must not block failover: start afresh.
+		h.Log.Errorf("group %s: %v; starting a new status", g.Name, err)
+		st = &store.Status{Group: g.Name}
+	}
+	st.Seq++
+	st.Event, st.EventTime = ev, time.Now()
+	st.CriticalError = ""
+	if ev.State != event.Master {
+		cctx, cancel := context.WithTimeout(ctx, criticalTimeout)
+		if err := engine.CriticalDown(cctx, acts); err != nil {
+			st.CriticalError = err.Error()
+		}
+		cancel()
+	}
+	if st.Outcome != store.OutcomeRunning {
+		st.Outcome = store.OutcomePending
+	}
+	werr := h.Store.Write(st)
+	seq := st.Seq
+	unlock()
+	if werr != nil {
+		return g, seq, werr
+	}
+	h.Log.Infof("group %s: event %d %s from %s recorded", g.Name, seq, ev.State, ev.Source)
+	if st.CriticalError != "" {
+		h.Log.Errorf("group %s: taking critical actions down: %s", g.Name, st.CriticalError)
+	}
+	if h.Spawn == nil {
+		return g, seq, h.Work(ctx, g.Name)
+	}
+	if err := h.Spawn(g.Name); err != nil {
+		return g, seq, fmt.Errorf("starting worker: %w", err)
+	}
+	if st.CriticalError != "" {
+		return g, seq, errors.New(st.CriticalError)
+	}
+	return g, seq, nil
+}
+
+// Work applies recorded events for a group until the last one is applied.
+// Only one worker runs per group at a time; others wait for the lock and
+// then find nothing left to do.
+func (h *Hook) Work(ctx context.Context, group string) error {
+	g, err := h.Config.Find(group)
+	if err != nil {
+		return err
+	}
+	unlockWork, err := h.Store.LockWork(g.Name)
+	if err != nil {
+		return err
+	}
+	defer unlockWork()
+	var lastErr error
+	for {
+		target, state, done, err := h.claim(g.Name)
+		if err != nil || done {
+			if err != nil {
+				return err
+			}
+			return lastErr
+		}
+		acts, err := h.actions(g, state)
+		if err != nil {
+			h.finish(g.Name, target, state, engine.Result{Err: err})
+			return err
+		}
+		eng := &engine.Engine{
+			Policy:     engine.Policy(g.OnError),
+			Superseded: func() bool { return h.newer(g.Name, target) },
+			Guard: func(f func() error) error {
+				unlock, err := h.Store.LockEvent(g.Name)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				if h.newer(g.Name, target) {
+					return engine.ErrSuperseded
+				}
+				return f()
+			},
+		}
+		tctx, cancel := context.WithTimeout(ctx, g.Timeout)
+		res := eng.Run(tctx, acts, state == event.Master)
+		cancel()
+		lastErr = res.Err
+		h.finish(g.Name, target, state, res)
+	}
+}
+
+// claim marks the latest event as being applied by this process.
+func (h *Hook) claim(group string) (seq uint64, state event.State, done bool, err error) {
+	unlock, err := h.Store.LockEvent(group)
+	if err != nil {
+		return 0, "", false, err
+	}
+	defer unlock()
+	st, err := h.Store.Read(group)
+	if err != nil {
+		return 0, "", false, err
+	}
+	if st.Seq == 0 || (st.Applied == st.Seq && st.Outcome != store.OutcomeRunning && st.Outcome != store.OutcomePending) {
+		return 0, "", true, nil
+	}
+	st.Applied, st.AppliedState = st.Seq, st.Event.State
+	st.Outcome, st.Error, st.Steps = store.OutcomeRunning, "", nil
+	st.WorkerPID, st.Started, st.Finished = os.Getpid(), time.Now(), time.Time{}
+	return st.Seq, st.Event.State, false, h.Store.Write(st)
+}
+
+// newer reports whether an event after seq was recorded.
+func (h *Hook) newer(group string, seq uint64) bool {
+	st, err := h.Store.Read(group)
+	return err == nil && st.Seq != seq
+}
+
+// finish records and logs a transition's outcome.
+func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) {
+	outcome := store.OutcomeOK
+	switch {
+	case res.Superseded:
+		outcome = store.OutcomeSuperseded
+	case res.Err != nil:
+		outcome = store.OutcomeFailed
+	}
+	unlock, err := h.Store.LockEvent(group)
+	if err != nil {
+		h.Log.Errorf("group %s: %v", group, err)
+		return
+	}
+	defer unlock()
+	st, err := h.Store.Read(group)
+	if err != nil {
+		h.Log.Errorf("group %s: %v", group, err)
+		return
+	}
+	if st.Applied == seq {
+		st.Outcome, st.Steps, st.Finished = outcome, res.Steps, time.Now()
+		st.Error = ""
+		if res.Err != nil {
+			st.Error = res.Err.Error()
+		}
+		if err := h.Store.Write(st); err != nil {
+			h.Log.Errorf("group %s: %v", group, err)
+		}
+	}
+	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome, time.Since(st.Started).Round(time.Millisecond))
+	if res.Err != nil {
+		h.Log.Errorf("%s: %v", msg, res.Err)
+	} else {
+		h.Log.Infof("%s", msg)
+	}
+}

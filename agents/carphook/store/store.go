@@ -1,0 +1,141 @@
+// Package store keeps carp-hook's per-group state on disk: the last event
+// (with a sequence number), the outcome of the last transition, and the two
+// locks that serialise front-ends and workers.
+//
+// Files in the state directory, per group:
+//
+//	GROUP.json        the Status, replaced atomically
+//	GROUP.event.lock  held briefly: recording an event, critical actions
+//	GROUP.work.lock   held by the one worker applying events
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
+	"github.com/ocfkit/ocfkit/agents/carphook/event"
+)
+
+// Outcomes of a transition.
+const (
+	OutcomePending    = "pending"    // recorded, no worker has started on it
+	OutcomeRunning    = "running"    // a worker is applying it
+	OutcomeOK         = "ok"         // applied, every action succeeded
+	OutcomeFailed     = "failed"     // applied, some action failed
+	OutcomeSuperseded = "superseded" // a newer event arrived before it finished
+)
+
+// Status is what carp-hook knows about one group.
+type Status struct {
+	Group string `json:"group"`
+	// Seq counts events; Event is the last one, recorded at EventTime.
+	Seq       uint64      `json:"seq"`
+	Event     event.Event `json:"event"`
+	EventTime time.Time   `json:"event_time"`
+	// Applied is the Seq of the last transition a worker finished (or is
+	// running, when Outcome is running); AppliedState its state.
+	Applied      uint64        `json:"applied"`
+	AppliedState event.State   `json:"applied_state,omitempty"`
+	Outcome      string        `json:"outcome"`
+	Error        string        `json:"error,omitempty"`
+	Steps        []engine.Step `json:"steps,omitempty"`
+	WorkerPID    int           `json:"worker_pid,omitempty"`
+	Started      time.Time     `json:"started,omitzero"`
+	Finished     time.Time     `json:"finished,omitzero"`
+	// CriticalError is the failure of the front-end's immediate removal of
+	// critical actions for the last event, if any.
+	CriticalError string `json:"critical_error,omitempty"`
+}
+
+// Settled reports whether the last event has been applied by a worker.
+func (s *Status) Settled() bool {
+	return s.Seq > 0 && s.Applied == s.Seq && s.Outcome != OutcomeRunning && s.Outcome != OutcomePending
+}
+
+// Store is a state directory.
+type Store struct {
+	Dir string
+}
+
+// Open creates the state directory if needed.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &Store{Dir: dir}, nil
+}
+
+func (s *Store) path(group, suffix string) string {
+	return filepath.Join(s.Dir, group+suffix)
+}
+
+// Read returns a group's status; a group never seen has a zero Status.
+func (s *Store) Read(group string) (*Status, error) {
+	st := &Status{Group: group}
+	b, err := os.ReadFile(s.path(group, ".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("reading status %s: %w", s.path(group, ".json"), err)
+	}
+	return st, nil
+}
+
+// Write replaces a group's status atomically.
+func (s *Store) Write(st *Status) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := s.path(st.Group, ".json")
+	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// LockEvent takes the group's event lock; the returned function releases it.
+// It is held only for short, bounded work.
+func (s *Store) LockEvent(group string) (func(), error) {
+	return lock(s.path(group, ".event.lock"))
+}
+
+// LockWork takes the group's worker lock, waiting for a running worker to
+// finish.
+func (s *Store) LockWork(group string) (func(), error) {
+	return lock(s.path(group, ".work.lock"))
+}
+
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil // closing releases the flock
+}

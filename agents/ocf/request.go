@@ -1,0 +1,182 @@
+package ocf
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ocfkit/ocfkit/metadata"
+)
+
+// Env looks up an environment variable; os.LookupEnv in production, a map
+// in tests.
+type Env func(key string) (string, bool)
+
+// Request is what an action is called with: the parsed OCF environment.
+type Request struct {
+	// Action is the action's name, "status" already turned into "monitor".
+	Action string
+	// Instance is OCF_RESOURCE_INSTANCE, or the agent's name outside a cluster.
+	Instance string
+	// Probe is true for a monitor with no recurring interval.
+	Probe bool
+	// Depth is the implemented check depth to run: the deepest advertised
+	// depth not above OCF_CHECK_LEVEL.
+	Depth int
+	// Timeout is the operation's timeout (OCF_RESKEY_CRM_meta_timeout, or
+	// the action's timeout in the meta-data).
+	Timeout time.Duration
+	// Params are the instance parameters.
+	Params *Params
+	// Log logs for this resource instance.
+	Log *Logger
+}
+
+// Params are an agent's instance parameters, read from OCF_RESKEY_<name>
+// with the defaults of the meta-data. Asking for a parameter the meta-data
+// does not declare is a programming error and panics, so the Go side cannot
+// drift from the XML.
+type Params struct {
+	meta *metadata.Agent
+	env  Env
+	used map[string]bool
+}
+
+// NewParams returns the parameters of an agent read from env.
+func NewParams(meta *metadata.Agent, env Env) *Params {
+	return &Params{meta: meta, env: env, used: map[string]bool{}}
+}
+
+func (p *Params) declared(name string) metadata.Parameter {
+	param, ok := p.meta.Parameter(name)
+	if !ok {
+		panic(fmt.Sprintf("ocf: parameter %q is not declared in the meta-data of %s", name, p.meta.Name))
+	}
+	p.used[name] = true
+	return param
+}
+
+// IsSet reports whether the parameter was given a non-empty value.
+func (p *Params) IsSet(name string) bool {
+	p.declared(name)
+	v, ok := p.env("OCF_RESKEY_" + name)
+	return ok && v != ""
+}
+
+// String returns the parameter's value, or its meta-data default.
+func (p *Params) String(name string) string {
+	param := p.declared(name)
+	if v, ok := p.env("OCF_RESKEY_" + name); ok && v != "" {
+		return v
+	}
+	return param.Content.Default
+}
+
+// Bool returns a boolean parameter; OCF booleans are true, yes, on, 1 and
+// their opposites, in any case.
+func (p *Params) Bool(name string) (bool, error) {
+	v := p.String(name)
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on", "y":
+		return true, nil
+	case "0", "false", "no", "off", "n", "":
+		return false, nil
+	}
+	return false, Errorf(ErrConfigured, "parameter %s=%q is not a boolean", name, v)
+}
+
+// Int returns an integer parameter.
+func (p *Params) Int(name string) (int, error) {
+	v := p.String(name)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, Errorf(ErrConfigured, "parameter %s=%q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// Used returns the names of the parameters read so far; tests compare it
+// with the meta-data to show every declared parameter is implemented.
+func (p *Params) Used() map[string]bool { return p.used }
+
+// DefaultTimeout applies when neither the operation nor the meta-data gives
+// a timeout.
+const DefaultTimeout = 20 * time.Second
+
+// parseRequest reads the OCF environment for an action.
+func parseRequest(meta *metadata.Agent, action string, env Env) (*Request, error) {
+	if action == "status" {
+		action = "monitor"
+	}
+	req := &Request{Action: action, Params: NewParams(meta, env)}
+	req.Instance, _ = env("OCF_RESOURCE_INSTANCE")
+	if req.Instance == "" {
+		req.Instance = meta.Name
+	}
+	var err error
+	if req.Timeout, err = operationTimeout(meta, action, env); err != nil {
+		return nil, err
+	}
+	interval, _ := env("OCF_RESKEY_CRM_meta_interval")
+	req.Probe = action == "monitor" && (interval == "" || interval == "0")
+	if req.Depth, err = checkDepth(meta.MonitorDepths(), env); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// operationTimeout returns OCF_RESKEY_CRM_meta_timeout (milliseconds), or
+// the action's timeout from the meta-data, or DefaultTimeout.
+func operationTimeout(meta *metadata.Agent, action string, env Env) (time.Duration, error) {
+	if v, ok := env("OCF_RESKEY_CRM_meta_timeout"); ok && v != "" {
+		ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || ms <= 0 {
+			return 0, Errorf(ErrArgs, "OCF_RESKEY_CRM_meta_timeout=%q is not a positive number of milliseconds", v)
+		}
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	if act, ok := meta.Action(action); ok && act.Timeout != "" {
+		if d, err := parseInterval(act.Timeout); err == nil && d > 0 {
+			return d, nil
+		}
+	}
+	return DefaultTimeout, nil
+}
+
+// parseInterval parses a Pacemaker time value: a number with an optional
+// unit (ms, s, m, h; seconds when bare).
+func parseInterval(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	if strings.HasSuffix(v, "min") {
+		v = strings.TrimSuffix(v, "in")
+	}
+	return time.ParseDuration(v)
+}
+
+// checkDepth returns the deepest implemented depth not above
+// OCF_CHECK_LEVEL (0 when unset).
+func checkDepth(implemented []int, env Env) (int, error) {
+	v, ok := env("OCF_CHECK_LEVEL")
+	if !ok || strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	want, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || want < 0 {
+		return 0, Errorf(ErrArgs, "OCF_CHECK_LEVEL=%q is not a check depth", v)
+	}
+	best := 0
+	for _, d := range implemented {
+		if d <= want && d > best {
+			best = d
+		}
+	}
+	return best, nil
+}
+
+// osEnv is the process environment.
+func osEnv(key string) (string, bool) { return os.LookupEnv(key) }

@@ -1,0 +1,277 @@
+// Package sockd is the OCF resource agent for the Dante SOCKS server,
+// ocf:dante:sockd: a drop-in for the vendor's agent with the same
+// parameters, correct where process-only agents are weak (stale pidfiles,
+// PID reuse, several mother processes, stopped children, timeouts), and
+// with deep monitoring that proves the proxy relays.
+package sockd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+)
+
+// Agent returns the ocf-sockd program.
+func Agent() *ocf.Agent {
+	return &ocf.Agent{
+		Name:    "sockd",
+		Program: "ocf-sockd",
+		Actions: map[string]ocf.Handler{
+			"start":        Start,
+			"stop":         Stop,
+			"monitor":      Monitor,
+			"reload":       Reload,
+			"validate-all": ValidateAll,
+		},
+		Commands: []*cli.Command{checkCommand()},
+	}
+}
+
+// The defaults used when a parameter is not set and the meta-data default
+// does not exist on this machine (Debian's names).
+const (
+	debianBinary = "/usr/sbin/danted"
+	debianConfig = "/etc/danted.conf"
+)
+
+// settings are an instance's parameters, with paths resolved.
+type settings struct {
+	binary, config, pidfile string
+	args                    []string
+}
+
+// readSettings reads the parameters that locate the instance.
+func readSettings(p *ocf.Params) settings {
+	s := settings{
+		binary:  withFallback(p, "sockd", debianBinary),
+		config:  withFallback(p, "sockd_config", debianConfig),
+		pidfile: p.String("sockd_pidfile"),
+		args:    strings.Fields(p.String("sockd_args")),
+	}
+	if abs, err := filepath.Abs(s.config); err == nil {
+		s.config = abs
+	}
+	return s
+}
+
+// withFallback returns a path parameter; when it was not set and its
+// default does not exist, the fallback is used.
+func withFallback(p *ocf.Params, name, fallback string) string {
+	v := p.String(name)
+	if p.IsSet(name) {
+		return v
+	}
+	if _, err := os.Stat(v); err != nil {
+		if _, err := os.Stat(fallback); err == nil {
+			return fallback
+		}
+	}
+	return v
+}
+
+// instance returns the process identity of the instance. The binary is
+// resolved through symlinks, because /proc shows the real file.
+func (s settings) instance() instance {
+	exe, err := filepath.EvalSymlinks(s.binary)
+	if err != nil {
+		exe = s.binary
+	}
+	return instance{exe: exe, config: s.config, pidfile: s.pidfile}
+}
+
+// mothersWanted returns the number of mother processes -N asks for.
+func (s settings) mothersWanted() int {
+	for i, a := range s.args {
+		v := ""
+		switch {
+		case a == "-N" && i+1 < len(s.args):
+			v = s.args[i+1]
+		case strings.HasPrefix(a, "-N"):
+			v = a[2:]
+		default:
+			continue
+		}
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+// checkInstalled returns ErrInstalled unless the binary is an executable
+// file.
+func (s settings) checkInstalled() error {
+	fi, err := os.Stat(s.binary)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "Dante binary %s: %w", s.binary, err)
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return ocf.Errorf(ocf.ErrInstalled, "Dante binary %s is not executable", s.binary)
+	}
+	return nil
+}
+
+// loadConfig reads the configuration file and checks what the agent needs
+// of it; failures are ErrConfigured.
+func (s settings) loadConfig() (*Config, error) {
+	cfg, err := ParseConfigFile(s.config)
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrConfigured, "configuration %w", err)
+	}
+	if len(cfg.Internal) == 0 {
+		return nil, ocf.Errorf(ocf.ErrConfigured, "configuration %s has no internal: address", s.config)
+	}
+	if len(cfg.External) == 0 {
+		return nil, ocf.Errorf(ocf.ErrConfigured, "configuration %s has no external: address, which Dante requires", s.config)
+	}
+	return cfg, nil
+}
+
+// checkArgs rejects sockd_args that would break the agent's control of the
+// process.
+func (s settings) checkArgs() error {
+	for _, a := range s.args {
+		for _, flag := range []string{"-D", "-f", "-p", "-V"} {
+			if a == flag || (strings.HasPrefix(a, flag) && flag != "-D") {
+				return ocf.Errorf(ocf.ErrConfigured, "sockd_args must not contain %s: the agent sets it", flag)
+			}
+		}
+	}
+	if dir := filepath.Dir(s.pidfile); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
+		}
+	}
+	return nil
+}
+
+// scan reads the process table and the pidfile and returns the instance's
+// processes.
+func (s settings) scan() (members, error) {
+	pid, err := readPidfile(s.pidfile)
+	if err != nil {
+		pid = 0 // an unreadable pidfile is judged below from the processes
+	}
+	procs, err := listProcesses()
+	if err != nil {
+		return members{}, ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	return s.instance().find(procs, pid), nil
+}
+
+// status is the depth-0 check: the instance's processes exist and agree
+// with the pidfile. It returns nil when running, NotRunning when cleanly
+// stopped, and ErrGeneric when in doubt.
+func (s settings) status() (members, error) {
+	m, err := s.scan()
+	if err != nil {
+		return m, err
+	}
+	switch {
+	case len(m.All) == 0 && m.Pidfile == 0:
+		return m, ocf.Errorf(ocf.NotRunning, "Dante is not running")
+	case len(m.All) == 0:
+		return m, ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, m.Pidfile)
+	case len(m.Mothers) == 0:
+		return m, ocf.Errorf(ocf.ErrGeneric, "no Dante mother process for %s, but %d of its processes remain: %v", s.config, len(m.All), pids(m.All))
+	case m.Pidfile == 0:
+		return m, ocf.Errorf(ocf.ErrGeneric, "Dante runs (PIDs %v) but pidfile %s is missing or empty", pids(m.Mothers), s.pidfile)
+	case !containsPID(m.Mothers, m.Pidfile):
+		return m, ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, which is not a Dante mother process of %s (mothers: %v)", s.pidfile, m.Pidfile, s.config, pids(m.Mothers))
+	case len(m.Mothers) < s.mothersWanted():
+		return m, ocf.Errorf(ocf.ErrGeneric, "only %d of %d Dante mother processes run (PIDs %v)", len(m.Mothers), s.mothersWanted(), pids(m.Mothers))
+	}
+	return m, nil
+}
+
+func containsPID(procs []Process, pid int) bool {
+	for _, p := range procs {
+		if p.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateAll checks the installation and the configuration, including
+// Dante's own check of the file (sockd -V).
+func ValidateAll(ctx context.Context, req *ocf.Request) error {
+	s := readSettings(req.Params)
+	_, err := validate(ctx, req, s)
+	return err
+}
+
+// validate is validate-all, returning the parsed configuration for start.
+func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error) {
+	if err := s.checkInstalled(); err != nil {
+		return nil, err
+	}
+	if err := s.checkArgs(); err != nil {
+		return nil, err
+	}
+	cfg, err := s.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := readCheckSettings(req, cfg); err != nil {
+		return nil, err
+	}
+	if err := verifyConfig(ctx, s, cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Monitor checks the instance at the requested depth.
+func Monitor(ctx context.Context, req *ocf.Request) error {
+	s := readSettings(req.Params)
+	if err := s.checkInstalled(); err != nil {
+		if req.Probe {
+			return ocf.WithCode(ocf.NotRunning, err)
+		}
+		return err
+	}
+	cfg, err := s.loadConfig()
+	if err != nil {
+		if req.Probe {
+			return ocf.WithCode(ocf.NotRunning, err)
+		}
+		return err
+	}
+	if _, err := s.status(); err != nil || req.Depth == 0 {
+		return err
+	}
+	return deepCheck(ctx, req, cfg)
+}
+
+// Reload validates the configuration and sends SIGHUP to the mother
+// processes, which reread it.
+func Reload(ctx context.Context, req *ocf.Request) error {
+	s := readSettings(req.Params)
+	if _, err := validate(ctx, req, s); err != nil {
+		return err
+	}
+	m, err := s.status()
+	if err != nil {
+		return err
+	}
+	for _, p := range m.Mothers {
+		if err := signal(p.PID, sigHUP); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "reloading Dante (PID %d): %w", p.PID, err)
+		}
+	}
+	req.Log.Infof("sent SIGHUP to Dante mother processes %v", pids(m.Mothers))
+	return nil
+}
+
+// describe names the instance in messages.
+func (s settings) describe() string {
+	return fmt.Sprintf("%s -f %s", s.binary, s.config)
+}

@@ -1,0 +1,225 @@
+package sockd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/probe/socks5"
+)
+
+// Check depths, as advertised in the meta-data.
+const (
+	DepthProcess     = 0
+	DepthNegotiation = 10
+	DepthDataPath    = 20
+)
+
+// Check is one deep check of a SOCKS proxy: negotiation at depth 10, and
+// at depth 20 a TCP CONNECT that moves data both ways and optionally a UDP
+// ASSOCIATE round trip.
+type Check struct {
+	Depth              int
+	Username, Password string
+	UDP                bool
+	// Target and UDPTarget are real upstream servers to relay to; when
+	// empty, the check relays to Echo.
+	Target, UDPTarget string
+	// Send and Expect are exchanged with Target; with neither, a
+	// completed CONNECT is enough.
+	Send, Expect []byte
+	// Echo is the check's own endpoint, needed at depth 20.
+	Echo *echoServer
+}
+
+// Report is the outcome of a check against one proxy address.
+type Report struct {
+	Proxy   string
+	Timings []checkstyle.Timing
+	// Err is nil when the proxy passed, else a *socks5.Error naming the
+	// stage.
+	Err error
+	// Upstream is true when only the upstream target failed: the proxy
+	// relayed to the check's own echo endpoint.
+	Upstream bool
+}
+
+// Run checks one proxy address.
+func (c *Check) Run(ctx context.Context, proxy string) Report {
+	r := Report{Proxy: proxy}
+	var mu sync.Mutex
+	client := &socks5.Client{
+		Proxy: proxy, Username: c.Username, Password: c.Password,
+		Trace: func(stage socks5.Stage, took time.Duration) {
+			mu.Lock()
+			r.Timings = append(r.Timings, checkstyle.Timing{Label: string(stage), Took: took})
+			mu.Unlock()
+		},
+	}
+	if c.Depth < DepthDataPath {
+		r.Err = client.Greet(ctx)
+		return r
+	}
+	if c.Target == "" && c.UDPTarget == "" {
+		r.Err = c.relay(ctx, client, "", "", nil, nil)
+		return r
+	}
+	// With a real upstream, relay to the check's own endpoint through the
+	// same proxy at the same time, to tell an upstream failure from a
+	// proxy failure.
+	var ownErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		own := &socks5.Client{Proxy: proxy, Username: c.Username, Password: c.Password}
+		ownErr = c.relay(ctx, own, "", "", nil, nil)
+	}()
+	r.Err = c.relay(ctx, client, c.Target, c.UDPTarget, c.Send, c.Expect)
+	<-done
+	r.Upstream = r.Err != nil && ownErr == nil && upstreamSuspect(r.Err)
+	return r
+}
+
+// relay moves data through the proxy to the targets, or to the echo
+// endpoint where a target is empty.
+func (c *Check) relay(ctx context.Context, client *socks5.Client, target, udpTarget string, send, expect []byte) error {
+	if target == "" {
+		target, send, expect = c.Echo.TCPAddr(), nonce(), nil
+	}
+	conn, err := client.Dial(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if len(send) > 0 || len(expect) > 0 {
+		if err := client.Exchange(ctx, conn, send, expect); err != nil {
+			return err
+		}
+	}
+	if !c.UDP {
+		return nil
+	}
+	if udpTarget == "" {
+		udpTarget = c.Echo.UDPAddr()
+	}
+	assoc, err := client.UDPAssociate(ctx)
+	if err != nil {
+		return err
+	}
+	defer assoc.Close()
+	payload := nonce()
+	return assoc.RoundTrip(ctx, udpTarget, payload, nil)
+}
+
+// upstreamSuspect reports whether a failure could lie beyond the proxy:
+// the proxy could not reach the target, or the target did not answer.
+func upstreamSuspect(err error) bool {
+	var se *socks5.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	var re *socks5.ReplyError
+	switch se.Stage {
+	case socks5.StageRelayData, socks5.StageUDPRoundTrip:
+		return true
+	case socks5.StageRequest:
+		return errors.As(err, &re) && re.Code >= 3 && re.Code <= 6
+	}
+	return false
+}
+
+// nonce returns random bytes to relay, so an echo cannot be faked by a
+// stale buffer.
+func nonce() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return []byte("ocfkit-" + hex.EncodeToString(b) + "\n")
+}
+
+// runChecks checks every proxy address concurrently; reports come back in
+// the order of proxies.
+func (c *Check) runChecks(ctx context.Context, proxies []string) []Report {
+	reports := make([]Report, len(proxies))
+	var wg sync.WaitGroup
+	for i, p := range proxies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports[i] = c.Run(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return reports
+}
+
+// summary describes a report in one line, with its stage timings.
+func (r Report) summary(depth int) string {
+	var b strings.Builder
+	switch {
+	case r.Err == nil:
+		fmt.Fprintf(&b, "SOCKS proxy %s passes depth %d", r.Proxy, depth)
+	case r.Upstream:
+		fmt.Fprintf(&b, "upstream failure through SOCKS proxy %s (the proxy relays to the check's own endpoint): %v", r.Proxy, r.Err)
+	default:
+		fmt.Fprintf(&b, "SOCKS proxy %s fails depth %d at %v", r.Proxy, depth, r.Err)
+	}
+	for i, t := range r.Timings {
+		if i == 0 {
+			b.WriteString(" [")
+		} else {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s %.2fms", t.Label, float64(t.Took.Microseconds())/1000)
+		if i == len(r.Timings)-1 {
+			b.WriteString("]")
+		}
+	}
+	return b.String()
+}
+
+// echoAddress picks where the echo endpoint listens for a proxy with these
+// external: entries: the first usable address.
+func echoAddress(external []string) (netip.Addr, error) {
+	for _, e := range external {
+		if addrs, err := resolveHost(e); err == nil && len(addrs) > 0 {
+			return addrs[0], nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("no usable address in external: %v", external)
+}
+
+// localAddressTowards returns the address this host uses to reach host:port;
+// no packet is sent.
+func localAddressTowards(hostport string) (netip.Addr, error) {
+	c, err := net.Dial("udp", hostport)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+// answersNegotiation returns nil when every address answers SOCKS5 method
+// negotiation. A refusal of every offered method (FF) still proves the
+// server negotiates, which is all start waits for.
+func answersNegotiation(ctx context.Context, proxies []netip.AddrPort) error {
+	for _, p := range proxies {
+		err := (&socks5.Client{Proxy: p.String()}).Greet(ctx)
+		if err != nil && !errors.Is(err, socks5.ErrNoAcceptableMethod) {
+			return err
+		}
+	}
+	return nil
+}

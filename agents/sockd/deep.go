@@ -1,0 +1,121 @@
+package sockd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+)
+
+// checkSettings are the deep-check parameters of an instance.
+type checkSettings struct {
+	Check
+	timeout time.Duration
+}
+
+// readCheckSettings reads and checks the check_* parameters. Failures are
+// ErrConfigured. The password is read from its file and never reported.
+func readCheckSettings(req *ocf.Request, cfg *Config) (checkSettings, error) {
+	p := req.Params
+	var cs checkSettings
+	secs, err := p.Int("check_timeout")
+	if err != nil {
+		return cs, err
+	}
+	if secs < 0 {
+		return cs, ocf.Errorf(ocf.ErrConfigured, "check_timeout=%d is negative", secs)
+	}
+	cs.timeout = time.Duration(secs) * time.Second
+	if cs.UDP, err = p.Bool("check_udp"); err != nil {
+		return cs, err
+	}
+	cs.Username = p.String("check_username")
+	passwordFile := p.String("check_password_file")
+	switch {
+	case cs.Username != "" && passwordFile == "":
+		return cs, ocf.Errorf(ocf.ErrConfigured, "check_username is set but check_password_file is not")
+	case cs.Username != "":
+		if cs.Password, err = readPassword(passwordFile); err != nil {
+			return cs, ocf.WithCode(ocf.ErrConfigured, err)
+		}
+	}
+	for _, name := range []string{"check_target", "check_udp_target"} {
+		if v := p.String(name); v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return cs, ocf.Errorf(ocf.ErrConfigured, "%s=%q is not host:port: %w", name, v, err)
+			}
+		}
+	}
+	cs.Target, cs.UDPTarget = p.String("check_target"), p.String("check_udp_target")
+	cs.Send, cs.Expect = []byte(unescape(p.String("check_send"))), []byte(unescape(p.String("check_expect")))
+	if (len(cs.Send) > 0 || len(cs.Expect) > 0) && cs.Target == "" {
+		return cs, ocf.Errorf(ocf.ErrConfigured, "check_send and check_expect need check_target")
+	}
+	return cs, nil
+}
+
+// readPassword returns the first line of a password file.
+func readPassword(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("check_password_file: %w", err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("check_password_file %s is empty", path)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// unescape understands \r, \n, \t and \\ in check_send and check_expect.
+func unescape(s string) string {
+	return strings.NewReplacer(`\r`, "\r", `\n`, "\n", `\t`, "\t", `\\`, `\`).Replace(s)
+}
+
+// deepCheck runs the depth-10 or depth-20 check against every internal
+// address of the configuration.
+func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
+	cs, err := readCheckSettings(req, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.RequiresUsername() && cs.Username == "" {
+		return ocf.Errorf(ocf.ErrConfigured, "Dante accepts only username authentication: set check_username and check_password_file for depth %d", req.Depth)
+	}
+	if cs.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cs.timeout)
+		defer cancel()
+	}
+	endpoints, err := resolveEndpoints(cfg.Internal)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrConfigured, err)
+	}
+	proxies := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		proxies[i] = ep.String()
+	}
+	cs.Depth = req.Depth
+	if cs.Depth >= DepthDataPath {
+		addr, err := echoAddress(cfg.External)
+		if err != nil {
+			return ocf.WithCode(ocf.ErrConfigured, err)
+		}
+		if cs.Echo, err = startEcho(addr, cs.UDP); err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "opening the check's echo endpoint on %s: %w", addr, err)
+		}
+		defer cs.Echo.Close()
+	}
+	for _, r := range cs.runChecks(ctx, proxies) {
+		if r.Err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "%s", r.summary(cs.Depth))
+		}
+	}
+	return nil
+}

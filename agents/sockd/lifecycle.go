@@ -1,0 +1,206 @@
+package sockd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+)
+
+const (
+	sigHUP  = syscall.SIGHUP
+	sigTERM = syscall.SIGTERM
+	sigKILL = syscall.SIGKILL
+	sigCONT = syscall.SIGCONT
+)
+
+// signal sends sig to a process; a process that is already gone is not an
+// error.
+func signal(pid int, sig syscall.Signal) error {
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// pollInterval is how often the agent looks again while it waits.
+const pollInterval = 20 * time.Millisecond
+
+// waitUntil calls cond until it returns nil, ctx ends, or cond returns an
+// error wrapped in stopWaiting; it returns the last error.
+func waitUntil(ctx context.Context, cond func() error) error {
+	for {
+		err := cond()
+		var stop stopWaiting
+		if err == nil || errors.As(err, &stop) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// stopWaiting wraps an error that ends a wait at once.
+type stopWaiting struct{ error }
+
+func (s stopWaiting) Unwrap() error { return s.error }
+
+// daemonEnv is the environment Dante runs with: nothing of the cluster's.
+var daemonEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+
+// verifyConfig runs Dante's own check of the configuration (sockd -V).
+func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
+	log := followLog(cfg)
+	cmd := exec.CommandContext(ctx, s.binary, "-V", "-f", s.config)
+	cmd.Env = daemonEnv
+	cmd.Dir = "/"
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "%s -V -f %s did not finish in time", s.binary, s.config)
+	}
+	reason := strings.TrimSpace(out.String())
+	if reason == "" {
+		reason = log.reason()
+	}
+	return ocf.Errorf(ocf.ErrConfigured, "Dante rejects %s (%v): %s", s.config, err, oneLine(reason))
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Start starts Dante fully detached and returns once every internal
+// address answers SOCKS5 method negotiation.
+func Start(ctx context.Context, req *ocf.Request) error {
+	s := readSettings(req.Params)
+	_, err := s.status()
+	switch ocf.CodeOf(err) {
+	case ocf.Success:
+		req.Log.Infof("Dante is already running")
+		return nil
+	case ocf.NotRunning:
+	default:
+		return ocf.Errorf(ocf.ErrGeneric, "cannot start over a damaged instance: %w", err)
+	}
+	cfg, err := validate(ctx, req, s)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(s.pidfile); err != nil && !os.IsNotExist(err) {
+		return ocf.Errorf(ocf.ErrGeneric, "removing stale pidfile: %w", err)
+	}
+	log := followLog(cfg)
+	args := append([]string{"-D", "-f", s.config, "-p", s.pidfile}, s.args...)
+	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd.Env = daemonEnv
+	cmd.Dir = "/"
+	// A new session, stdio on /dev/null (exec's default for nil) and no
+	// inherited descriptors (Go opens every file close-on-exec).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	started := time.Now()
+	if err := cmd.Run(); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "starting %s: %v: %s", s.describe(), err, log.reason())
+	}
+	endpoints, err := resolveEndpoints(cfg.Internal)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrConfigured, err)
+	}
+	err = waitUntil(ctx, func() error {
+		if _, err := s.status(); err != nil {
+			if ocf.CodeOf(err) == ocf.NotRunning && len(log.problems()) > 0 {
+				return stopWaiting{fmt.Errorf("Dante exited")}
+			}
+			return err
+		}
+		return answersNegotiation(ctx, endpoints)
+	})
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "Dante did not become ready: %v; %s", err, log.reason())
+	}
+	req.Log.Infof("Dante started and answers on %v in %v", endpoints, time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// Stop ends every process of the instance: SIGTERM first (with SIGCONT, so
+// stopped processes can act on it), then SIGKILL to the processes and their
+// process groups, in time for the operation's timeout. It succeeds only
+// when nothing of the instance is left.
+func Stop(ctx context.Context, req *ocf.Request) error {
+	s := readSettings(req.Params)
+	m, err := s.scan()
+	if err != nil {
+		return err
+	}
+	if len(m.All) > 0 {
+		req.Log.Infof("stopping Dante processes %v", pids(m.All))
+		for _, p := range m.All {
+			_ = signal(p.PID, sigTERM)
+			_ = signal(p.PID, sigCONT)
+		}
+		// Give SIGTERM half of the time left, at most 5 s; the rest is for
+		// SIGKILL and for making sure.
+		grace := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl)/2 < grace {
+			grace = time.Until(dl) / 2
+		}
+		graceCtx, cancel := context.WithTimeout(ctx, grace)
+		err = waitUntil(graceCtx, s.gone)
+		cancel()
+		if err != nil {
+			req.Log.Warnf("Dante did not stop on SIGTERM: %v; sending SIGKILL", err)
+			if err := waitUntil(ctx, s.kill); err != nil {
+				return ocf.Errorf(ocf.ErrGeneric, "Dante processes survive SIGKILL: %w", err)
+			}
+		}
+	}
+	if err := os.Remove(s.pidfile); err != nil && !os.IsNotExist(err) {
+		return ocf.Errorf(ocf.ErrGeneric, "removing pidfile: %w", err)
+	}
+	return nil
+}
+
+// gone returns nil when no process of the instance is left.
+func (s settings) gone() error {
+	m, err := s.scan()
+	if err != nil {
+		return err
+	}
+	if len(m.All) > 0 {
+		return fmt.Errorf("processes %v remain", pids(m.All))
+	}
+	return nil
+}
+
+// kill sends SIGKILL to every process of the instance and to the process
+// groups they lead, and returns nil when none is left.
+func (s settings) kill() error {
+	m, err := s.scan()
+	if err != nil {
+		return err
+	}
+	groups := map[int]bool{}
+	for _, p := range m.All {
+		_ = signal(p.PID, sigKILL)
+		groups[p.PGID] = true
+	}
+	for _, p := range m.Mothers {
+		// Every Dante process of this instance shares its mother's group.
+		if groups[p.PID] && p.PGID == p.PID {
+			_ = signal(-p.PGID, sigKILL)
+		}
+	}
+	return s.gone()
+}

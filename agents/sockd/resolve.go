@@ -1,0 +1,72 @@
+package sockd
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+)
+
+// resolveEndpoints turns internal: statements into addresses a check can
+// connect to: a wildcard address becomes loopback of its family (the
+// server listens there too), an interface name becomes each of its
+// addresses (link-local IPv6 aside), and a host name its addresses.
+func resolveEndpoints(eps []Endpoint) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, ep := range eps {
+		addrs, err := resolveHost(ep.Host)
+		if err != nil {
+			return nil, fmt.Errorf("internal: %s (line %d): %w", ep.Host, ep.Line, err)
+		}
+		for _, a := range addrs {
+			out = append(out, netip.AddrPortFrom(a, uint16(ep.Port)))
+		}
+	}
+	return out, nil
+}
+
+// resolveHost returns the usable addresses of an address, interface name or
+// host name, as Dante would bind or relay from them.
+func resolveHost(host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		switch {
+		case a.IsUnspecified() && a.Is4():
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		case a.IsUnspecified():
+			return []netip.Addr{netip.IPv6Loopback()}, nil
+		}
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	if ifi, err := net.InterfaceByName(host); err == nil {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("addresses of interface %s: %w", host, err)
+		}
+		var out []netip.Addr
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLinkLocalUnicast() {
+				out = append(out, p.Addr().Unmap())
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("interface %s has no usable address", host)
+		}
+		return out, nil
+	}
+	names, err := net.LookupHost(host)
+	if err != nil {
+		return nil, fmt.Errorf("neither an address nor an interface, and not resolvable: %w", err)
+	}
+	var out []netip.Addr
+	for _, n := range names {
+		if a, err := netip.ParseAddr(n); err == nil {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out, nil
+}
+
+// joinHostPort formats an address and port for dialling.
+func joinHostPort(a netip.Addr, port int) string {
+	return net.JoinHostPort(a.String(), strconv.Itoa(port))
+}

@@ -1,0 +1,173 @@
+// Package checkstyle turns the outcome of a health check into the exit
+// status and output that the program calling the check expects: an OCF
+// agent, relayd, keepalived or ldirectord, or a Nagios/Icinga plugin host.
+// ocf-sockd check and ocf-vipcheck share it.
+package checkstyle
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Style is a caller's convention for check results.
+type Style string
+
+// The styles. Keepalived covers MISC_CHECK and ldirectord's external
+// checks: 0 is up, anything else down. Relayd reads an exit status above 0
+// as up and 0 as down.
+const (
+	OCF        Style = "ocf"
+	Relayd     Style = "relayd"
+	Keepalived Style = "keepalived"
+	Nagios     Style = "nagios"
+)
+
+// EnvVar names the environment variable that chooses the style when no
+// --exit-style is given; useful where the caller runs the program without
+// arguments of our choosing (relayd's check script).
+const EnvVar = "OCFKIT_EXIT_STYLE"
+
+// Status is the outcome of a check.
+type Status int
+
+const (
+	// Up means the checked service works.
+	Up Status = iota
+	// Down means the check ran and the service failed it.
+	Down
+	// Unknown means the check could not run (bad arguments, no
+	// permission).
+	Unknown
+)
+
+// Timing is how long one stage of a check took.
+type Timing struct {
+	Label string
+	Took  time.Duration
+}
+
+// Result is what a check reports.
+type Result struct {
+	// Service names the check in a Nagios status line, such as "SOCKS".
+	Service string
+	Status  Status
+	// Summary is one line saying what was found.
+	Summary string
+	// Timings are per-stage durations, printed as Nagios perfdata.
+	Timings []Timing
+}
+
+// Parse returns the style of a name; "ldirectord" is an alias of
+// keepalived.
+func Parse(name string) (Style, error) {
+	switch s := Style(strings.ToLower(name)); s {
+	case OCF, Relayd, Keepalived, Nagios:
+		return s, nil
+	case "ldirectord":
+		return Keepalived, nil
+	}
+	return "", fmt.Errorf("unknown exit style %q (want ocf, relayd, keepalived, ldirectord or nagios)", name)
+}
+
+// Default chooses the style when none is given: from $OCFKIT_EXIT_STYLE,
+// else from the program's name (a link or copy named with "relayd" gives
+// relayd, one named check_* or with "nagios" gives nagios), else ocf.
+func Default(program string, getenv func(string) string) (Style, error) {
+	if v := getenv(EnvVar); v != "" {
+		return Parse(v)
+	}
+	base := strings.ToLower(filepath.Base(program))
+	switch {
+	case strings.Contains(base, "relayd"):
+		return Relayd, nil
+	case strings.HasPrefix(base, "check_") || strings.Contains(base, "nagios"):
+		return Nagios, nil
+	}
+	return OCF, nil
+}
+
+// Flag is the --exit-style option every check command shares.
+func Flag() *cli.StringFlag {
+	return &cli.StringFlag{
+		Name: "exit-style",
+		Usage: "exit status convention: ocf (0 up, 1 down), keepalived/ldirectord (0 up, 1 down), " +
+			"relayd (1 up, 0 down) or nagios (0 OK, 2 CRITICAL, 3 UNKNOWN); default from $" + EnvVar +
+			" or the program name, else ocf",
+	}
+}
+
+// FromCLI returns the style chosen on a command line, or the default.
+func FromCLI(c *cli.Context) (Style, error) {
+	if c.IsSet("exit-style") {
+		return Parse(c.String("exit-style"))
+	}
+	return Default(os.Args[0], os.Getenv)
+}
+
+// ExitCode maps a result to the exit status the style's caller expects.
+func (s Style) ExitCode(st Status) int {
+	switch s {
+	case Relayd:
+		if st == Up {
+			return 1
+		}
+		return 0
+	case Nagios:
+		switch st {
+		case Up:
+			return 0
+		case Down:
+			return 2
+		}
+		return 3
+	}
+	if st == Up {
+		return 0
+	}
+	return 1
+}
+
+// Report writes the result as the style's caller reads it: a Nagios status
+// line with perfdata, or the summary line.
+func (s Style) Report(w io.Writer, r Result) {
+	if s != Nagios {
+		fmt.Fprintln(w, r.Summary)
+		return
+	}
+	word := map[Status]string{Up: "OK", Down: "CRITICAL", Unknown: "UNKNOWN"}[r.Status]
+	line := fmt.Sprintf("%s %s: %s", r.Service, word, oneLine(r.Summary))
+	if len(r.Timings) > 0 {
+		perf := make([]string, len(r.Timings))
+		for i, t := range r.Timings {
+			perf[i] = fmt.Sprintf("%s=%.6fs;;;0", perfLabel(t.Label), t.Took.Seconds())
+		}
+		line += " | " + strings.Join(perf, " ")
+	}
+	fmt.Fprintln(w, line)
+}
+
+// Exit reports the result on w and returns the error urfave/cli exits
+// with (nil for status 0).
+func (s Style) Exit(w io.Writer, r Result) error {
+	s.Report(w, r)
+	if code := s.ExitCode(r.Status); code != 0 {
+		return cli.Exit("", code)
+	}
+	return nil
+}
+
+// perfLabel quotes a perfdata label that holds spaces or quotes.
+func perfLabel(l string) string {
+	if strings.ContainsAny(l, " '=") {
+		return "'" + strings.ReplaceAll(strings.ReplaceAll(l, "'", "''"), "=", "_") + "'"
+	}
+	return l
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,69 @@
+package checkstyle
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		style            Style
+		up, down, unknow int
+	}{
+		{OCF, 0, 1, 1},
+		{Keepalived, 0, 1, 1},
+		{Relayd, 1, 0, 0},
+		{Nagios, 0, 2, 3},
+	} {
+		for st, want := range map[Status]int{Up: tc.up, Down: tc.down, Unknown: tc.unknow} {
+			if got := tc.style.ExitCode(st); got != want {
+				t.Errorf("%s.ExitCode(%v) = %d, want %d", tc.style, st, got, want)
+			}
+		}
+	}
+}
+
+func TestDefault(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvVar {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		program, env string
+		want         Style
+	}{
+		{"/usr/sbin/ocf-sockd", "", OCF},
+		{"/usr/local/libexec/ocf-sockd-relayd", "", Relayd},
+		{"/usr/lib/nagios/plugins/check_sockd", "", Nagios},
+		{"/usr/sbin/ocf-sockd", "relayd", Relayd},
+		{"/usr/sbin/ocf-sockd", "ldirectord", Keepalived},
+	} {
+		got, err := Default(tc.program, env(tc.env))
+		if err != nil || got != tc.want {
+			t.Errorf("Default(%q, %q) = %v, %v; want %v", tc.program, tc.env, got, err, tc.want)
+		}
+	}
+	if _, err := Default("x", env("bogus")); err == nil {
+		t.Error("a bogus style in the environment is accepted")
+	}
+}
+
+func TestReportNagios(t *testing.T) {
+	var b bytes.Buffer
+	Nagios.Report(&b, Result{Service: "SOCKS", Status: Down, Summary: "relay-data with\n10.0.0.1:1080: timeout",
+		Timings: []Timing{{"connect", 1500 * time.Microsecond}, {"relay data", time.Second}}})
+	want := "SOCKS CRITICAL: relay-data with 10.0.0.1:1080: timeout | connect=0.001500s;;;0 'relay data'=1.000000s;;;0\n"
+	if b.String() != want {
+		t.Errorf("got  %q\nwant %q", b.String(), want)
+	}
+	b.Reset()
+	Relayd.Report(&b, Result{Summary: "up"})
+	if b.String() != "up\n" {
+		t.Errorf("relayd report %q", b.String())
+	}
+}

@@ -1,0 +1,195 @@
+// Package testenv holds what integration tests share: requirements on the
+// machine (root, real programs), network namespaces that are always removed,
+// processes that are always ended, and waiting for a condition with a deadline.
+//
+// A missing requirement skips the test on a developer's machine and fails it
+// under CI (CI=true), so that CI can never pass by skipping.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// InCI reports whether the tests run under CI, where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// skipOrFail skips the test, or fails it under CI.
+func skipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("CI requires this test to run: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// RequireRoot skips (or, under CI, fails) a test that needs root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root")
+	}
+}
+
+// RequireCommand returns the path of a program the test needs, skipping (or,
+// under CI, failing) when it is not installed.
+func RequireCommand(t testing.TB, name string) string {
+	t.Helper()
+	for _, dir := range []string{"", "/usr/sbin/", "/sbin/", "/usr/bin/"} {
+		if p, err := exec.LookPath(dir + name); err == nil {
+			return p
+		}
+	}
+	skipOrFail(t, "%s is not installed", name)
+	return ""
+}
+
+// RandomSuffix returns a short random hex string for unique names.
+func RandomSuffix() string {
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// Run runs a command and returns its combined output, failing the test when
+// it fails.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// NS is a network namespace created for one test.
+type NS struct {
+	Name string
+}
+
+// NewNS creates the network namespace PREFIX-<random> with lo up, and
+// removes it when the test ends, whatever the outcome. Prefixes should be
+// short: interface names built from them must fit in 15 bytes.
+func NewNS(t testing.TB, prefix string) *NS {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommand(t, "ip")
+	ns := &NS{Name: prefix + "-" + RandomSuffix()}
+	Run(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+			t.Errorf("removing namespace %s: %v: %s", ns.Name, err, out)
+		}
+	})
+	ns.MustRun(t, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// Command returns a command that runs inside the namespace.
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// CommandContext is Command bounded by ctx.
+func (ns *NS) CommandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// MustRun runs a command inside the namespace and returns its combined
+// output, failing the test when it fails.
+func (ns *NS) MustRun(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	cmd := ns.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("in %s: %s %s: %v\n%s", ns.Name, name, strings.Join(args, " "), err, buf.String())
+	}
+	return buf.String()
+}
+
+// Start starts a long-running command inside the namespace and ends it (by
+// its recorded PID: `ip netns exec` execs the program, so the PID is the
+// program's own) when the test ends.
+func (ns *NS) Start(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := ns.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("in %s: starting %s: %v", ns.Name, name, err)
+	}
+	t.Cleanup(func() { Kill(cmd) })
+	return cmd
+}
+
+// Kill ends a command started by the harness and its process group, and
+// reaps it.
+func Kill(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+// Veth connects two namespaces with a veth pair: ifA in a with addrA, ifB in
+// b with addrB (CIDR form; empty for none). Both ends are brought up.
+func Veth(t testing.TB, a *NS, ifA, addrA string, b *NS, ifB, addrB string) {
+	t.Helper()
+	tmpA, tmpB := "va"+RandomSuffix(), "vb"+RandomSuffix()
+	Run(t, "ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB)
+	Run(t, "ip", "link", "set", tmpA, "netns", a.Name)
+	Run(t, "ip", "link", "set", tmpB, "netns", b.Name)
+	a.MustRun(t, "ip", "link", "set", tmpA, "name", ifA)
+	b.MustRun(t, "ip", "link", "set", tmpB, "name", ifB)
+	for _, end := range []struct {
+		ns        *NS
+		ifc, addr string
+	}{{a, ifA, addrA}, {b, ifB, addrB}} {
+		if end.addr != "" {
+			end.ns.MustRun(t, "ip", "addr", "add", end.addr, "dev", end.ifc)
+		}
+		end.ns.MustRun(t, "ip", "link", "set", end.ifc, "up")
+	}
+}
+
+// WaitFor calls check until it returns nil or the timeout passes, and then
+// fails the test with the last error. It polls quickly at first and backs
+// off to 100 ms.
+func WaitFor(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	if err := Poll(timeout, check); err != nil {
+		t.Fatalf("waiting %v for %s: %v", timeout, what, err)
+	}
+}
+
+// Poll calls check until it returns nil or the timeout passes, and returns
+// the last error.
+func Poll(timeout time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	pause := 5 * time.Millisecond
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+		if pause < 100*time.Millisecond {
+			pause *= 2
+		}
+	}
+}

@@ -1,0 +1,209 @@
+// Package neigh finds the hardware addresses of IPv4 neighbours with ARP
+// (RFC 826), resolving many addresses in one round with retries inside a
+// deadline, and lists every host that answers for one address (to find hosts
+// that claim an address they should not).
+//
+// It reads and writes whole Ethernet frames through a net.PacketConn, so
+// tests can stand in for the network without root; Listen opens the real
+// AF_PACKET socket with a BPF filter that lets only ARP replies through.
+package neigh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+)
+
+// etherTypeARP is the EtherType of ARP frames.
+const etherTypeARP = 0x0806
+
+// Answer is one ARP reply: who answered for IP, and how long after the first
+// request was sent.
+type Answer struct {
+	IP    netip.Addr
+	MAC   net.HardwareAddr
+	After time.Duration
+}
+
+// Client sends ARP requests and reads replies on one interface.
+type Client struct {
+	conn net.PacketConn
+	mac  net.HardwareAddr
+	src  netip.Addr
+
+	// FirstRetry is the wait before the first repeated request; later
+	// waits double up to MaxRetry. Zero values mean 50 ms and 400 ms.
+	FirstRetry, MaxRetry time.Duration
+}
+
+// replyFilter accepts ARP replies for Ethernet/IPv4 and nothing else.
+var replyFilter = []bpf.Instruction{
+	bpf.LoadAbsolute{Off: 12, Size: 2},
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeARP, SkipTrue: 3},
+	bpf.LoadAbsolute{Off: 20, Size: 2}, // operation
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(arp.OperationReply), SkipTrue: 1},
+	bpf.RetConstant{Val: 0xffff},
+	bpf.RetConstant{Val: 0},
+}
+
+// ReplyFilter returns the BPF program Listen attaches to its socket.
+func ReplyFilter() []bpf.Instruction { return replyFilter }
+
+// Listen opens an AF_PACKET socket on ifi that receives only ARP replies.
+// It needs CAP_NET_RAW.
+func Listen(ifi *net.Interface) (*packet.Conn, error) {
+	raw, err := bpf.Assemble(replyFilter)
+	if err != nil {
+		return nil, fmt.Errorf("assembling the ARP filter: %w", err)
+	}
+	c, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: raw})
+	if err != nil {
+		return nil, fmt.Errorf("opening an ARP socket on %s: %w", ifi.Name, err)
+	}
+	return c, nil
+}
+
+// New returns a Client that sends requests from hardware address mac and
+// IPv4 address src through conn. The Client does not close conn.
+func New(conn net.PacketConn, mac net.HardwareAddr, src netip.Addr) (*Client, error) {
+	if !src.Is4() {
+		return nil, fmt.Errorf("ARP source %v is not an IPv4 address", src)
+	}
+	return &Client{conn: conn, mac: mac, src: src}, nil
+}
+
+// request broadcasts one who-has for target.
+func (c *Client) request(target netip.Addr) error {
+	p, err := arp.NewPacket(arp.OperationRequest, c.mac, c.src, ethernet.Broadcast, target)
+	if err != nil {
+		return fmt.Errorf("building an ARP request for %v: %w", target, err)
+	}
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encoding an ARP request for %v: %w", target, err)
+	}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: c.mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	fb, err := f.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encoding an ARP frame for %v: %w", target, err)
+	}
+	if _, err := c.conn.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+		return fmt.Errorf("sending an ARP request for %v: %w", target, err)
+	}
+	return nil
+}
+
+// ParseReply returns the sender of an ARP reply carried in an Ethernet
+// frame, and false for anything else (requests, other protocols, garbage).
+func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
+	var f ethernet.Frame
+	if err := f.UnmarshalBinary(frame); err != nil || f.EtherType != ethernet.EtherTypeARP {
+		return netip.Addr{}, nil, false
+	}
+	var p arp.Packet
+	if err := p.UnmarshalBinary(f.Payload); err != nil || p.Operation != arp.OperationReply {
+		return netip.Addr{}, nil, false
+	}
+	if !p.SenderIP.Is4() || len(p.SenderHardwareAddr) != 6 {
+		return netip.Addr{}, nil, false
+	}
+	return p.SenderIP, p.SenderHardwareAddr, true
+}
+
+// exchange sends requests for every address in pending (again after each
+// retry interval, only for addresses still in pending) and hands every reply
+// to got, until pending is empty or ctx ends.
+func (c *Client) exchange(ctx context.Context, pending map[netip.Addr]bool, got func(Answer)) error {
+	first, max := c.FirstRetry, c.MaxRetry
+	if first <= 0 {
+		first = 50 * time.Millisecond
+	}
+	if max <= 0 {
+		max = 400 * time.Millisecond
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	start := time.Now()
+	wait := first
+	nextSend := start
+	buf := make([]byte, 1500)
+	for len(pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		now := time.Now()
+		if !now.Before(nextSend) {
+			for ip := range pending {
+				if err := c.request(ip); err != nil {
+					return err
+				}
+			}
+			nextSend = now.Add(wait)
+			wait = min(2*wait, max)
+		}
+		readUntil := nextSend
+		if hasDeadline && deadline.Before(readUntil) {
+			readUntil = deadline
+		}
+		if err := c.conn.SetReadDeadline(readUntil); err != nil {
+			return fmt.Errorf("setting the ARP read deadline: %w", err)
+		}
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("reading ARP replies: %w", err)
+		}
+		ip, mac, ok := ParseReply(buf[:n])
+		if !ok {
+			continue
+		}
+		if _, asked := pending[ip]; asked {
+			got(Answer{IP: ip, MAC: mac, After: time.Since(start)})
+		}
+	}
+	return nil
+}
+
+// Resolve asks for every target at once and calls found for the first reply
+// for each, as soon as it arrives, repeating requests for unanswered targets
+// with a doubling interval until all are answered or ctx ends. Targets that
+// never answer are simply not reported. found runs on the calling goroutine.
+func (c *Client) Resolve(ctx context.Context, targets []netip.Addr, found func(Answer)) error {
+	pending := make(map[netip.Addr]bool, len(targets))
+	for _, t := range targets {
+		pending[t] = true
+	}
+	return c.exchange(ctx, pending, func(a Answer) {
+		delete(pending, a.IP)
+		found(a)
+	})
+}
+
+// WhoHas asks who has target until ctx ends (it must have a deadline) and
+// returns every distinct hardware address that answered, in the order of
+// their first answers.
+func (c *Client) WhoHas(ctx context.Context, target netip.Addr) ([]Answer, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("WhoHas needs a context with a deadline")
+	}
+	var answers []Answer
+	seen := map[string]bool{}
+	pending := map[netip.Addr]bool{target: true} // never emptied: ask until the deadline
+	err := c.exchange(ctx, pending, func(a Answer) {
+		if !seen[a.MAC.String()] {
+			seen[a.MAC.String()] = true
+			answers = append(answers, a)
+		}
+	})
+	return answers, err
+}

@@ -1,0 +1,425 @@
+package socks5
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// dantedConf is a Dante 1.4 configuration for one namespace with only lo:
+// clients, proxy and targets all on 127.0.0.0/8. Both methods are allowed,
+// username first, so a client offering both is asked for a password and one
+// offering only 00 is not. CONNECT to 127.0.0.2 is blocked.
+const dantedConf = `logoutput: %[1]s
+internal: 127.0.0.1 port = %[2]d
+external: 127.0.0.1
+clientmethod: none
+socksmethod: username none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  log: error
+}
+socks block {
+  from: 0.0.0.0/0 to: 127.0.0.2/32
+  command: connect
+  log: error
+}
+socks pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  command: connect udpassociate
+  log: error
+}
+socks pass {
+  from: 0.0.0.0/0 to: 127.0.0.0/8
+  command: udpreply
+  log: error
+}
+`
+
+const dantedPort = 1080
+
+// TestDante runs the client against a real danted in a namespace of its own.
+func TestDante(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := testenv.RequireCommand(t, "danted")
+	ns := testenv.NewNS(t, "s5")
+	tcpEcho := startTCPEcho(t, ns, "127.0.0.1:7")
+	udpEcho := startUDPEcho(t, ns, "127.0.0.1:7")
+	user, password := addSystemUser(t)
+	d := startDanted(t, ns, bin)
+	proxy := net.JoinHostPort("127.0.0.1", strconv.Itoa(dantedPort))
+	within := func(fn func() error) error { return ns.Within(fn) }
+
+	t.Run("Greet", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// dialExchange dials target and checks that a random nonce comes back.
+	dialExchange := func(c *Client, ctx context.Context, target string) error {
+		var conn net.Conn
+		if err := within(func() (err error) { conn, err = c.Dial(ctx, target); return err }); err != nil {
+			return err
+		}
+		defer conn.Close()
+		return c.Exchange(ctx, conn, nonce(t), nil)
+	}
+
+	for _, target := range []string{tcpEcho, "localhost:7"} {
+		t.Run("DialExchange/"+target, func(t *testing.T) {
+			stages := map[Stage]time.Duration{}
+			c := &Client{Proxy: proxy, Trace: func(s Stage, took time.Duration) { stages[s] = took }}
+			if err := dialExchange(c, probeCtx(t, 3*time.Second), target); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []Stage{StageConnect, StageGreeting, StageRequest, StageRelayData} {
+				if _, ok := stages[s]; !ok {
+					t.Errorf("no trace for stage %s: %v", s, stages)
+				}
+			}
+			t.Logf("stages: %v", stages)
+		})
+	}
+
+	t.Run("UDPRoundTrip", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		ctx := probeCtx(t, 3*time.Second)
+		var a *UDPAssociation
+		if err := within(func() (err error) { a, err = c.UDPAssociate(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		t.Logf("relay %v for local UDP socket %v", a.Relay(), a.conn.LocalAddr())
+		for i := 0; i < 3; i++ {
+			if err := a.RoundTrip(ctx, udpEcho, nonce(t), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
+	t.Run("UsernameAuth", func(t *testing.T) {
+		var authTook time.Duration
+		c := &Client{Proxy: proxy, Username: user, Password: password,
+			Trace: func(s Stage, took time.Duration) {
+				if s == StageAuth {
+					authTook = took
+				}
+			}}
+		if err := dialExchange(c, probeCtx(t, 3*time.Second), tcpEcho); err != nil {
+			t.Fatal(err)
+		}
+		if authTook == 0 {
+			t.Fatal("the server did not choose username/password")
+		}
+		t.Logf("auth took %v", authTook)
+	})
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		c := &Client{Proxy: proxy, Username: user, Password: password + "x"}
+		err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) })
+		wantStage(t, err, StageAuth)
+		if !errors.Is(err, ErrAuthRejected) {
+			t.Fatalf("got %v, want ErrAuthRejected", err)
+		}
+	})
+
+	t.Run("BlockedConnect", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		err := dialExchange(c, probeCtx(t, 3*time.Second), "127.0.0.2:7")
+		wantStage(t, err, StageRequest)
+		var re *ReplyError
+		if !errors.As(err, &re) || re.Code != 2 {
+			t.Fatalf("got %v, want REP 2", err)
+		}
+		t.Log(err)
+	})
+
+	// Dante's io-children relay the data and also send the reply to CONNECT:
+	// when they hang, an open connection stops relaying and a new one gets no
+	// reply. The greeting is answered all the same.
+	t.Run("StoppedIOChildren", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		ctx := probeCtx(t, 3*time.Second)
+		var open net.Conn
+		if err := within(func() (err error) { open, err = c.Dial(ctx, tcpEcho); return err }); err != nil {
+			t.Fatal(err)
+		}
+		defer open.Close()
+		stopped := d.stopChildren(t, "io-child")
+		t.Logf("stopped io-children %v", stopped)
+
+		const limit = 300 * time.Millisecond
+		start := time.Now()
+		err := c.Exchange(probeCtx(t, limit), open, nonce(t), nil)
+		t.Logf("open connection: %v after %v", err, time.Since(start))
+		wantStage(t, err, StageRelayData)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want a deadline error", err)
+		}
+
+		start = time.Now()
+		err = dialExchange(c, probeCtx(t, limit), tcpEcho)
+		t.Logf("new connection: %v after %v", err, time.Since(start))
+		wantStage(t, err, StageRequest)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want a deadline error", err)
+		}
+
+		if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
+			t.Errorf("greeting with stopped io-children: %v", err)
+		}
+	})
+
+	// Request-children get the CONNECT: when they hang, it is not answered.
+	t.Run("StoppedRequestChildren", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		stopped := d.stopChildren(t, "request-child")
+		start := time.Now()
+		err := dialExchange(c, probeCtx(t, 300*time.Millisecond), tcpEcho)
+		t.Logf("%d request-children stopped: %v after %v", len(stopped), err, time.Since(start))
+		wantStage(t, err, StageRequest)
+	})
+}
+
+// probeCtx returns a context that ends after d or with the test.
+func probeCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func nonce(t testing.TB) []byte {
+	return []byte("nonce-" + rand.Text())
+}
+
+func wantStage(t *testing.T, err error, stage Stage) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want an *Error at stage %s", err, stage)
+	}
+	if e.Stage != stage {
+		t.Fatalf("got stage %s (%v), want %s", e.Stage, err, stage)
+	}
+}
+
+// startTCPEcho runs a TCP echo server on address inside the namespace.
+func startTCPEcho(t *testing.T, ns *testenv.NS, address string) string {
+	var ln net.Listener
+	if err := ns.Within(func() (err error) { ln, err = net.Listen("tcp", address); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				io.Copy(conn, conn)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// startUDPEcho runs a UDP echo server on address inside the namespace.
+func startUDPEcho(t *testing.T, ns *testenv.NS, address string) string {
+	var pc net.PacketConn
+	if err := ns.Within(func() (err error) { pc, err = net.ListenPacket("udp", address); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// addSystemUser creates a local user with a password, removed when the test
+// ends.
+func addSystemUser(t *testing.T) (user, password string) {
+	testenv.RequireCommand(t, "useradd")
+	user, password = "s5t"+testenv.RandomSuffix(), "pw-"+testenv.RandomSuffix()
+	testenv.Run(t, "useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", user)
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", user).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v: %s", user, err, out)
+		}
+	})
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(user + ":" + password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
+	}
+	return user, password
+}
+
+// danted is a daemonized danted whose mother PID the test recorded.
+type danted struct {
+	mother int
+	log    string
+}
+
+// startDanted writes the configuration, starts danted inside the namespace
+// and waits until it answers a greeting. It ends the mother's process group
+// when the test ends.
+func startDanted(t *testing.T, ns *testenv.NS, bin string) *danted {
+	dir := t.TempDir()
+	conf, pidfile := filepath.Join(dir, "danted.conf"), filepath.Join(dir, "danted.pid")
+	d := &danted{log: filepath.Join(dir, "danted.log")}
+	if err := os.WriteFile(conf, fmt.Appendf(nil, dantedConf, d.log, dantedPort), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ns.Command(bin, "-D", "-f", conf, "-p", pidfile).CombinedOutput(); err != nil {
+		t.Fatalf("danted: %v: %s\n%s", err, out, d.logTail())
+	}
+	testenv.WaitFor(t, 5*time.Second, "danted's pidfile", func() error {
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			return err
+		}
+		d.mother, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err
+	})
+	t.Cleanup(func() { d.stop(t) })
+	proxy := net.JoinHostPort("127.0.0.1", strconv.Itoa(dantedPort))
+	start := time.Now()
+	testenv.WaitFor(t, 5*time.Second, "danted to answer a greeting", func() error {
+		return ns.Within(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			return (&Client{Proxy: proxy}).Greet(ctx)
+		})
+	})
+	t.Logf("danted mother %d answers greetings after %v", d.mother, time.Since(start))
+	return d
+}
+
+// children returns the PIDs of the mother's children whose title contains
+// role ("io-child", "request-child", ...; "" for all).
+func (d *danted) children(role string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || processParent(pid) != d.mother {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "danted: "+role) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// processParent returns the parent PID from /proc/PID/stat, or -1.
+func processParent(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command, which is in parentheses: state ppid ...
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
+}
+
+// stopChildren sends SIGSTOP to the mother's children with that role and
+// SIGCONT when the test ends.
+func (d *danted) stopChildren(t *testing.T, role string) []int {
+	pids := d.children(role)
+	if len(pids) == 0 {
+		t.Fatalf("danted %d has no %s", d.mother, role)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP %d: %v", pid, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	return pids
+}
+
+// stop ends the mother's process group (all children share it), and any
+// child that left it.
+func (d *danted) stop(t *testing.T) {
+	pgid, err := syscall.Getpgid(d.mother)
+	if err != nil {
+		t.Logf("danted mother %d already gone: %v", d.mother, err)
+		return
+	}
+	children := d.children("")
+	if pgid == d.mother {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	syscall.Kill(d.mother, syscall.SIGKILL)
+	for _, pid := range children {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err := testenv.Poll(5*time.Second, func() error {
+		if alive(d.mother) {
+			return fmt.Errorf("danted mother %d still alive", d.mother)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func (d *danted) logTail() string {
+	b, _ := os.ReadFile(d.log)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+

@@ -1,0 +1,70 @@
+package vip
+
+import (
+	"testing"
+
+	"golang.org/x/net/bpf"
+)
+
+// TestReplyFilter runs the socket's BPF program in x/net/bpf's VM.
+func TestReplyFilter(t *testing.T) {
+	vm, err := bpf.NewVM(replyFilter(src, vipAddr, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := flow{localMAC: macUp, serverMAC: localMAC, src: vipAddr, vip: src, sport: 80, dport: 40001}
+	frame := func(f flow) []byte {
+		b, err := f.frame(1, 2, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := frame(reply)
+	otherPort := reply
+	otherPort.sport = 81
+	ours := flow{localMAC: localMAC, serverMAC: macUp, src: src, vip: vipAddr, sport: 40001, dport: 80}
+	fragment := append([]byte(nil), good...)
+	fragment[20] |= 0x20 // more fragments
+	arp := append([]byte(nil), good...)
+	arp[12], arp[13] = 0x08, 0x06
+	cases := []struct {
+		name   string
+		frame  []byte
+		accept bool
+	}{
+		{"SYN-ACK from VIP:80", good, true},
+		{"other port", frame(otherPort), false},
+		{"our own SYN", frame(ours), false},
+		{"fragment", fragment, false},
+		{"ARP", arp, false},
+		{"runt", good[:20], false},
+	}
+	for _, c := range cases {
+		n, err := vm.Run(c.frame)
+		if err != nil && c.accept {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if (n > 0) != c.accept {
+			t.Errorf("%s: filter returned %d", c.name, n)
+		}
+	}
+}
+
+// FuzzParseSegment feeds arbitrary frames to the reply parser.
+func FuzzParseSegment(f *testing.F) {
+	reply := flow{localMAC: macUp, serverMAC: localMAC, src: vipAddr, vip: src, sport: 80, dport: 40001}
+	for _, fl := range []tcpFlags{{SYN: true, ACK: true}, {RST: true, ACK: true}, {FIN: true, ACK: true}} {
+		b, err := reply.frame(1, 2, fl, 1460, 1)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, ok := parseSegment(b)
+		if ok && (!s.src.Is4() || !s.dst.Is4()) {
+			t.Fatalf("accepted a non-IPv4 segment: %+v", s)
+		}
+	})
+}

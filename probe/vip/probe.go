@@ -1,0 +1,498 @@
+// Package vip checks LVS direct-routing real servers the way forwarded
+// traffic reaches them: a TCP SYN in an Ethernet frame for the real server's
+// MAC whose IP destination is the virtual IP (VIP). A real server that lost
+// the VIP from its loopback stays silent, although its own address still
+// answers every ordinary check.
+//
+// Probe resolves the real servers' MACs with one ARP round (package
+// probe/neigh), sends all SYNs over one AF_PACKET socket whose BPF filter
+// lets only the replies through, retransmits with backoff inside the
+// deadline, accepts only a matching SYN-ACK and then resets (or closes) the
+// half-open connection so the real server keeps nothing. Connect is the
+// plain TCP check a backup balancer uses; roles decide between them.
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+
+	"github.com/ocfkit/ocfkit/probe/neigh"
+)
+
+// Status is the outcome of probing one real server.
+type Status int
+
+const (
+	// NoARP: the real server's MAC could not be resolved.
+	NoARP Status = iota
+	// NoAnswer: silence until the deadline; the VIP is probably missing
+	// from the real server's loopback.
+	NoAnswer
+	// Refused: the real server answered with a RST; nothing listens on the
+	// port.
+	Refused
+	// Up: the real server answered with a matching SYN-ACK.
+	Up
+)
+
+// String returns the name used in result lines: up, refused, no-answer,
+// no-arp.
+func (s Status) String() string {
+	switch s {
+	case Up:
+		return "up"
+	case Refused:
+		return "refused"
+	case NoAnswer:
+		return "no-answer"
+	case NoARP:
+		return "no-arp"
+	}
+	return fmt.Sprintf("status(%d)", int(s))
+}
+
+// Target is one real server: its own address, and optionally its MAC (then
+// no ARP is done for it).
+type Target struct {
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
+
+// Result is the outcome of probing one real server, with timings.
+type Result struct {
+	Target     netip.Addr
+	MAC        net.HardwareAddr // resolved or given; nil for NoARP
+	Status     Status
+	SourcePort uint16
+	Resolve    time.Duration // until the ARP reply (zero with a static MAC)
+	RTT        time.Duration // from the first SYN to the answer, or the time waited
+	SYNs       int           // SYNs sent, retransmissions included
+	Closed     bool          // with Config.Close: the server's FIN was acknowledged
+}
+
+// Config describes what to probe.
+type Config struct {
+	Interface *net.Interface
+	// Source is the IPv4 address the SYNs come from; zero means
+	// SourceAddress's choice.
+	Source netip.Addr
+	VIP    netip.Addr
+	Port   uint16
+	// Close ends each healthy connection with ACK+FIN (waiting briefly for
+	// the server's FIN) instead of a RST.
+	Close bool
+	// MSS is the MSS option of the SYN; zero means 1460.
+	MSS uint16
+	// FirstRetransmit is the wait before the first retransmitted SYN (zero:
+	// 50 ms); waits double up to MaxRetransmit (zero: 250 ms).
+	FirstRetransmit, MaxRetransmit time.Duration
+}
+
+// maxCloseWait bounds the wait for the server's FIN with Config.Close.
+const maxCloseWait = 200 * time.Millisecond
+
+// resolver is what Probe needs of ARP; *neigh.Client implements it.
+type resolver interface {
+	Resolve(ctx context.Context, targets []netip.Addr, found func(neigh.Answer)) error
+}
+
+// portReserver reserves a local TCP port for the duration of one probe.
+type portReserver func(src netip.Addr) (port uint16, release func(), err error)
+
+// Probe probes every target through cfg.VIP:cfg.Port on cfg.Interface and
+// returns one result per target, in the order given. It returns when every
+// target has an answer or ctx ends (it must carry a deadline). It needs
+// CAP_NET_RAW.
+func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("probe: the context needs a deadline")
+	}
+	if !cfg.Source.IsValid() {
+		var rs netip.Addr
+		if len(targets) > 0 {
+			rs = targets[0].Addr
+		}
+		src, err := SourceAddress(cfg.Interface, cfg.VIP, rs)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Source = src
+	}
+	raw, err := bpf.Assemble(replyFilter(cfg.Source, cfg.VIP, cfg.Port))
+	if err != nil {
+		return nil, fmt.Errorf("assembling the probe filter: %w", err)
+	}
+	conn, err := packet.Listen(cfg.Interface, packet.Raw, 0x0800, &packet.Config{Filter: raw})
+	if err != nil {
+		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
+	}
+	defer conn.Close()
+	var res resolver
+	for _, t := range targets {
+		if t.MAC == nil {
+			ac, err := neigh.Listen(cfg.Interface)
+			if err != nil {
+				return nil, err
+			}
+			defer ac.Close()
+			c, err := neigh.New(ac, cfg.Interface.HardwareAddr, cfg.Source)
+			if err != nil {
+				return nil, err
+			}
+			res = c
+			break
+		}
+	}
+	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Interface == nil:
+		return errors.New("probe: no interface")
+	case len(cfg.Interface.HardwareAddr) != 6:
+		return fmt.Errorf("probe: interface %s has no Ethernet address", cfg.Interface.Name)
+	case !cfg.VIP.Is4():
+		return fmt.Errorf("probe: VIP %v is not an IPv4 address (IPv6 is not supported yet)", cfg.VIP)
+	case cfg.Port == 0:
+		return errors.New("probe: port 0")
+	}
+	return nil
+}
+
+// SourceAddress chooses the address a probe on ifi comes from: an IPv4
+// address of ifi other than vip, preferably one whose prefix holds rs. A
+// probe from the VIP itself would not be answered to this host.
+func SourceAddress(ifi *net.Interface, vip, rs netip.Addr) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("listing the addresses of %s: %w", ifi.Name, err)
+	}
+	var first netip.Addr
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil || !p.Addr().Is4() || p.Addr() == vip {
+			continue
+		}
+		if rs.IsValid() && p.Contains(rs) {
+			return p.Addr(), nil
+		}
+		if !first.IsValid() {
+			first = p.Addr()
+		}
+	}
+	if !first.IsValid() {
+		return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address other than the VIP %v", ifi.Name, vip)
+	}
+	return first, nil
+}
+
+// state is one target during a probe.
+type state struct {
+	Result
+	flow       flow
+	isn        uint32
+	release    func()
+	done       bool
+	closing    bool      // FIN sent, waiting for the server's FIN
+	closeUntil time.Time // when to give up waiting and reset
+	sentAt     time.Time // first SYN
+	nextTx     time.Time // next SYN retransmission (zero: none planned)
+	wait       time.Duration
+}
+
+// run is Probe on the given socket, resolver and port reserver, so tests can
+// drive it without root.
+func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, reserve portReserver, targets []Target) ([]Result, error) {
+	if cfg.MSS == 0 {
+		cfg.MSS = 1460
+	}
+	if cfg.FirstRetransmit <= 0 {
+		cfg.FirstRetransmit = 50 * time.Millisecond
+	}
+	if cfg.MaxRetransmit <= 0 {
+		cfg.MaxRetransmit = 250 * time.Millisecond
+	}
+	start := time.Now()
+	states := make([]*state, len(targets))
+	byPort := make(map[uint16]*state, len(targets))
+	var unresolved []netip.Addr
+	byAddr := map[netip.Addr][]*state{}
+	defer func() {
+		for _, st := range states {
+			if st != nil && st.release != nil {
+				st.release()
+			}
+		}
+	}()
+	for i, t := range targets {
+		port, release, err := reserve(cfg.Source)
+		if err != nil {
+			return nil, fmt.Errorf("reserving a source port: %w", err)
+		}
+		st := &state{
+			Result:  Result{Target: t.Addr, SourcePort: port},
+			release: release,
+			isn:     rand.Uint32(),
+			flow: flow{localMAC: cfg.Interface.HardwareAddr, src: cfg.Source, vip: cfg.VIP,
+				sport: port, dport: cfg.Port},
+			wait: cfg.FirstRetransmit,
+		}
+		states[i], byPort[port] = st, st
+		if t.MAC != nil {
+			st.MAC = t.MAC
+		} else {
+			if len(byAddr[t.Addr]) == 0 {
+				unresolved = append(unresolved, t.Addr)
+			}
+			byAddr[t.Addr] = append(byAddr[t.Addr], st)
+		}
+	}
+
+	send := func(st *state, seq, ack uint32, fl tcpFlags) error {
+		b, err := st.flow.frame(seq, ack, fl, cfg.MSS, uint16(rand.Uint32()))
+		if err != nil {
+			return err
+		}
+		if _, err := conn.WriteTo(b, &packet.Addr{HardwareAddr: st.flow.serverMAC}); err != nil {
+			return fmt.Errorf("sending to %v via %v: %w", cfg.VIP, st.Target, err)
+		}
+		return nil
+	}
+	sendSYN := func(st *state, now time.Time) error {
+		if st.SYNs == 0 {
+			st.sentAt = now
+		} else {
+			st.wait = min(2*st.wait, cfg.MaxRetransmit)
+		}
+		st.SYNs++
+		st.nextTx = now.Add(st.wait)
+		return send(st, st.isn, 0, tcpFlags{SYN: true})
+	}
+	begin := func(st *state, mac net.HardwareAddr, now time.Time) error {
+		st.MAC, st.flow.serverMAC = mac, mac
+		return sendSYN(st, now)
+	}
+
+	// ARP runs beside the probe: each real server is probed as soon as its
+	// MAC is known.
+	arpCtx, stopARP := context.WithCancel(ctx)
+	defer stopARP()
+	answers := make(chan neigh.Answer, len(unresolved))
+	arpErr := make(chan error, 1)
+	if len(unresolved) > 0 {
+		if res == nil {
+			return nil, errors.New("probe: targets without MAC and no ARP resolver")
+		}
+		go func() {
+			arpErr <- res.Resolve(arpCtx, unresolved, func(a neigh.Answer) { answers <- a })
+		}()
+	}
+	frames, readErr, stopReading := readFrames(conn)
+	defer stopReading()
+
+	now := time.Now()
+	for _, st := range states {
+		if st.MAC != nil {
+			if err := begin(st, st.MAC, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// What is still open, and when the next timer event is due.
+		var next time.Time
+		open := 0
+		for _, st := range states {
+			if st.done {
+				continue
+			}
+			open++
+			due := st.nextTx
+			if st.closing {
+				due = st.closeUntil
+			}
+			if !due.IsZero() && (next.IsZero() || due.Before(next)) {
+				next = due
+			}
+		}
+		if open == 0 {
+			break
+		}
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		select {
+		case <-ctx.Done():
+			finish(states, start, func(st *state) {
+				_ = send(st, st.isn+2, 0, tcpFlags{RST: true})
+			})
+			return results(states), nil
+		case err := <-arpErr:
+			if err != nil {
+				return nil, fmt.Errorf("resolving real servers: %w", err)
+			}
+		case a := <-answers:
+			now := time.Now()
+			for _, st := range byAddr[a.IP] {
+				if st.MAC != nil {
+					continue
+				}
+				st.Resolve = a.After
+				if err := begin(st, a.MAC, now); err != nil {
+					return nil, err
+				}
+			}
+		case err := <-readErr:
+			return nil, fmt.Errorf("reading replies: %w", err)
+		case f := <-frames:
+			seg, ok := parseSegment(f)
+			if !ok {
+				continue
+			}
+			st := byPort[seg.dport]
+			if st == nil || st.flow.serverMAC == nil || !st.flow.matches(seg) {
+				continue
+			}
+			if err := st.handle(seg, time.Now(), cfg, send); err != nil {
+				return nil, err
+			}
+		case <-timer.C:
+			now := time.Now()
+			for _, st := range states {
+				switch {
+				case st.done:
+				case st.closing && !now.Before(st.closeUntil):
+					// The server did not close in time: reset what is left.
+					st.done = true
+					if err := send(st, st.isn+2, 0, tcpFlags{RST: true}); err != nil {
+						return nil, err
+					}
+				case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx):
+					if err := sendSYN(st, now); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	return results(states), nil
+}
+
+// matches reports whether seg belongs to the flow: from the real server's
+// MAC, VIP:port to our address and port.
+func (f *flow) matches(seg segment) bool {
+	return seg.src == f.vip && seg.dst == f.src && seg.sport == f.dport && seg.dport == f.sport &&
+		string(seg.srcMAC) == string(f.serverMAC)
+}
+
+// handle takes one segment of st's flow.
+func (st *state) handle(seg segment, now time.Time, cfg Config, send func(*state, uint32, uint32, tcpFlags) error) error {
+	switch {
+	case seg.flags.SYN && seg.flags.ACK:
+		if seg.ack != st.isn+1 {
+			return nil // not an answer to our SYN
+		}
+		if st.Status != Up {
+			st.Status, st.RTT, st.nextTx = Up, now.Sub(st.sentAt), time.Time{}
+		}
+		if !cfg.Close {
+			st.done = true
+			// RST with seq = their ack ends the half-open connection; again
+			// for every duplicate SYN-ACK.
+			return send(st, st.isn+1, 0, tcpFlags{RST: true})
+		}
+		if !st.closing {
+			st.closing, st.closeUntil = true, now.Add(min(maxCloseWait, max(4*st.RTT, 20*time.Millisecond)))
+		}
+		return send(st, st.isn+1, seg.seq+1, tcpFlags{ACK: true, FIN: true})
+	case seg.flags.RST:
+		if st.Status == Up || st.done {
+			st.done = true // the server gave up the connection itself
+			return nil
+		}
+		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3).
+		if seg.flags.ACK && seg.ack != st.isn+1 {
+			return nil
+		}
+		st.Status, st.RTT, st.done = Refused, now.Sub(st.sentAt), true
+	case seg.flags.FIN && st.closing:
+		st.done, st.Closed = true, true
+		return send(st, st.isn+2, seg.seq+uint32(seg.payload)+1, tcpFlags{ACK: true})
+	}
+	return nil
+}
+
+// finish settles every open target when the deadline passes; closing ones
+// get reset by reset.
+func finish(states []*state, start time.Time, reset func(*state)) {
+	now := time.Now()
+	for _, st := range states {
+		if st.done {
+			continue
+		}
+		st.done = true
+		switch {
+		case st.closing:
+			reset(st)
+		case st.MAC == nil:
+			st.Status, st.RTT = NoARP, 0
+			st.Resolve = now.Sub(start)
+		case st.Status != Up:
+			st.Status, st.RTT = NoAnswer, now.Sub(st.sentAt)
+		}
+	}
+}
+
+func results(states []*state) []Result {
+	out := make([]Result, len(states))
+	for i, st := range states {
+		out[i] = st.Result
+	}
+	return out
+}
+
+// readFrames reads frames from conn on its own goroutine until stop is
+// called.
+func readFrames(conn net.PacketConn) (frames <-chan []byte, errs <-chan error, stop func()) {
+	fc, ec, quit := make(chan []byte, 64), make(chan error, 1), make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				select {
+				case <-quit:
+				default:
+					ec <- err
+				}
+				return
+			}
+			select {
+			case fc <- append([]byte(nil), buf[:n]...):
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return fc, ec, func() {
+		close(quit)
+		_ = conn.SetReadDeadline(time.Now())
+		<-finished
+	}
+}

@@ -1,0 +1,236 @@
+package vip
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/probe/neigh"
+)
+
+var (
+	localMAC = net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	macUp    = net.HardwareAddr{2, 0, 0, 0, 0, 0x21}
+	macRST   = net.HardwareAddr{2, 0, 0, 0, 0, 0x22}
+	macMute  = net.HardwareAddr{2, 0, 0, 0, 0, 0x23}
+	macLossy = net.HardwareAddr{2, 0, 0, 0, 0, 0x24}
+	src      = netip.MustParseAddr("192.0.2.10")
+	vipAddr  = netip.MustParseAddr("192.0.2.80")
+)
+
+// fakeSegment is a network of simulated real servers behind a
+// net.PacketConn: each answers SYNs to the VIP according to its MAC.
+type fakeSegment struct {
+	mu      sync.Mutex
+	in      chan []byte
+	sent    []segment
+	lossy   int // SYNs the lossy server still drops
+	dl      time.Time
+	closed  chan struct{}
+	once    sync.Once
+	garbage bool // answer each SYN with unrelated frames first
+}
+
+func newFakeSegment() *fakeSegment {
+	return &fakeSegment{in: make(chan []byte, 1024), closed: make(chan struct{}), lossy: 2}
+}
+
+func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
+	seg, ok := parseSegment(b)
+	if !ok {
+		panic("probe wrote a frame it cannot parse")
+	}
+	// The ethernet destination is the real server; parseSegment gives the
+	// source, so read the destination from the frame.
+	dst := net.HardwareAddr(b[0:6])
+	f.mu.Lock()
+	f.sent = append(f.sent, seg)
+	f.mu.Unlock()
+	if !seg.flags.SYN {
+		return len(b), nil
+	}
+	reply := flow{localMAC: dst, serverMAC: localMAC, src: seg.dst, vip: seg.src, sport: seg.dport, dport: seg.sport}
+	if f.garbage {
+		wrongAck, _ := reply.frame(7, seg.seq+5, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+		other := reply
+		other.src = netip.MustParseAddr("192.0.2.99")
+		wrongSrc, _ := other.frame(7, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+		f.in <- wrongAck
+		f.in <- wrongSrc
+		f.in <- []byte{1, 2, 3}
+	}
+	switch dst.String() {
+	case macUp.String():
+		fr, _ := reply.frame(1000, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+		f.in <- fr
+	case macRST.String():
+		fr, _ := reply.frame(0, seg.seq+1, tcpFlags{RST: true, ACK: true}, 0, 1)
+		f.in <- fr
+	case macLossy.String():
+		f.mu.Lock()
+		drop := f.lossy > 0
+		f.lossy--
+		f.mu.Unlock()
+		if !drop {
+			fr, _ := reply.frame(1000, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+			f.in <- fr
+		}
+	}
+	return len(b), nil
+}
+
+func (f *fakeSegment) ReadFrom(b []byte) (int, net.Addr, error) {
+	f.mu.Lock()
+	dl := f.dl
+	f.mu.Unlock()
+	var timeout <-chan time.Time
+	if !dl.IsZero() {
+		timeout = time.After(time.Until(dl))
+	}
+	select {
+	case fr := <-f.in:
+		return copy(b, fr), nil, nil
+	case <-timeout:
+		return 0, nil, os.ErrDeadlineExceeded
+	case <-f.closed:
+		return 0, nil, net.ErrClosed
+	}
+}
+
+func (f *fakeSegment) SetReadDeadline(t time.Time) error {
+	f.mu.Lock()
+	f.dl = t
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeSegment) Close() error                     { f.once.Do(func() { close(f.closed) }); return nil }
+func (f *fakeSegment) LocalAddr() net.Addr              { return nil }
+func (f *fakeSegment) SetDeadline(t time.Time) error    { return f.SetReadDeadline(t) }
+func (f *fakeSegment) SetWriteDeadline(time.Time) error { return nil }
+
+// fakeResolver answers ARP from a table.
+type fakeResolver map[netip.Addr]net.HardwareAddr
+
+func (r fakeResolver) Resolve(ctx context.Context, targets []netip.Addr, found func(neigh.Answer)) error {
+	for _, t := range targets {
+		if mac, ok := r[t]; ok {
+			found(neigh.Answer{IP: t, MAC: mac, After: time.Millisecond})
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func fakePorts() portReserver {
+	var mu sync.Mutex
+	next := uint16(40000)
+	return func(netip.Addr) (uint16, func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		return next, func() {}, nil
+	}
+}
+
+func TestRunStatuses(t *testing.T) {
+	rs := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	cfg := Config{Interface: &net.Interface{Name: "fake0", HardwareAddr: localMAC}, Source: src, VIP: vipAddr, Port: 80,
+		FirstRetransmit: 5 * time.Millisecond, MaxRetransmit: 10 * time.Millisecond}
+	res := fakeResolver{rs("192.0.2.21"): macUp, rs("192.0.2.22"): macRST, rs("192.0.2.23"): macMute, rs("192.0.2.24"): macLossy}
+	targets := []Target{{Addr: rs("192.0.2.21")}, {Addr: rs("192.0.2.22")}, {Addr: rs("192.0.2.23")},
+		{Addr: rs("192.0.2.24")}, {Addr: rs("192.0.2.25")}, {Addr: rs("192.0.2.26"), MAC: macUp}}
+	want := []Status{Up, Refused, NoAnswer, Up, NoARP, Up}
+	for _, garbage := range []bool{false, true} {
+		net := newFakeSegment()
+		net.garbage = garbage
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		got, err := run(ctx, cfg, net, res, fakePorts(), targets)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range got {
+			if r.Status != want[i] {
+				t.Errorf("garbage=%v: %v: got %v, want %v", garbage, r.Target, r.Status, want[i])
+			}
+		}
+		if got[3].SYNs != 3 {
+			t.Errorf("lossy server: %d SYNs sent, want 3", got[3].SYNs)
+		}
+		if got[5].Resolve != 0 || got[5].MAC.String() != macUp.String() {
+			t.Errorf("static MAC target: %+v", got[5])
+		}
+		// Every SYN-ACK is followed by a RST with seq = its ack.
+		rsts := 0
+		for _, s := range net.sent {
+			if s.flags.RST {
+				rsts++
+			}
+		}
+		if rsts != 3 {
+			t.Errorf("garbage=%v: %d RSTs sent, want 3 (one per healthy server)", garbage, rsts)
+		}
+	}
+}
+
+func TestHandleIgnoresForeignSegments(t *testing.T) {
+	f := flow{localMAC: localMAC, serverMAC: macUp, src: src, vip: vipAddr, sport: 40001, dport: 80}
+	good := segment{srcMAC: macUp, src: vipAddr, dst: src, sport: 80, dport: 40001, ack: 101,
+		flags: tcpFlags{SYN: true, ACK: true}}
+	cases := []struct {
+		name  string
+		edit  func(*segment)
+		match bool
+	}{
+		{"matching", func(*segment) {}, true},
+		{"other MAC", func(s *segment) { s.srcMAC = macRST }, false},
+		{"other source", func(s *segment) { s.src = src }, false},
+		{"other destination", func(s *segment) { s.dst = vipAddr }, false},
+		{"other server port", func(s *segment) { s.sport = 81 }, false},
+		{"other client port", func(s *segment) { s.dport = 40002 }, false},
+	}
+	for _, c := range cases {
+		s := good
+		c.edit(&s)
+		if got := f.matches(s); got != c.match {
+			t.Errorf("%s: matches = %v", c.name, got)
+		}
+	}
+	st := &state{flow: f, isn: 100}
+	noSend := func(*state, uint32, uint32, tcpFlags) error { return nil }
+	bad := good
+	bad.ack = 5
+	_ = st.handle(bad, time.Now(), Config{}, noSend)
+	if st.Status == Up || st.done {
+		t.Fatal("a SYN-ACK with a wrong ack was accepted")
+	}
+	rst := segment{flags: tcpFlags{RST: true, ACK: true}, ack: 7}
+	_ = st.handle(rst, time.Now(), Config{}, noSend)
+	if st.done {
+		t.Fatal("a RST acknowledging something else was accepted")
+	}
+	_ = st.handle(good, time.Now(), Config{}, noSend)
+	if st.Status != Up || !st.done {
+		t.Fatal("the matching SYN-ACK was not accepted")
+	}
+}
+
+func TestRoleFromFile(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]Role{"1": Master, "1\n": Master, "0": Backup, "": Backup, "master": Backup} {
+		p := dir + "/role"
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := RoleFromFile(p); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", content, got, err, want)
+		}
+	}
+	if _, err := RoleFromFile(dir + "/missing"); err == nil {
+		t.Error("a missing role file gave no error")
+	}
+}

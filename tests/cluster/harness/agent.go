@@ -1,0 +1,73 @@
+package harness
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// OCFRoot is where Pacemaker looks for OCF agents.
+const OCFRoot = "/usr/lib/ocf/resource.d"
+
+// InstallAgent builds the Go package pkg (an import path of this module)
+// with CGO_ENABLED=0 and installs it, mode 0755, as the OCF agent
+// ocf:PROVIDER:TYPE. When the test ends, a file that was there before is put
+// back as it was, and a file (and provider directory) the test created is
+// removed. It returns the installed path.
+func InstallAgent(t testing.TB, pkg, provider, typ string) string {
+	t.Helper()
+	gobin := "go"
+	if p, err := exec.LookPath("go"); err == nil {
+		gobin = p
+	}
+	bin := filepath.Join(t.TempDir(), typ)
+	cmd := exec.Command(gobin, "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out.String())
+	}
+	built, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(OCFRoot, provider)
+	dest := filepath.Join(dir, typ)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Remove(dir) })
+	}
+	if old, err := os.ReadFile(dest); err == nil {
+		st, _ := os.Stat(dest)
+		t.Cleanup(func() {
+			if err := writeFileAtomic(dest, old, st.Mode().Perm()); err != nil {
+				t.Errorf("restoring %s: %v", dest, err)
+			}
+		})
+	} else {
+		t.Cleanup(func() { _ = os.Remove(dest) })
+	}
+	if err := writeFileAtomic(dest, built, 0o755); err != nil {
+		t.Fatalf("installing %s: %v", dest, err)
+	}
+	return dest
+}
+
+// writeFileAtomic replaces path with data (a running agent keeps its old
+// file).
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,150 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// DanteConfig describes a minimal danted.conf (Dante 1.4) that lets every
+// client CONNECT and UDP ASSOCIATE anywhere: only namespaces the test made
+// are reachable.
+type DanteConfig struct {
+	LogFile  string // logoutput (where danted -V writes its errors)
+	Internal string // address or interface the proxy listens on
+	Port     int    // SOCKS port, default 1080
+	External string // address or interface for outgoing connections
+}
+
+// String renders the configuration, one keyword per line.
+func (d DanteConfig) String() string {
+	port := d.Port
+	if port == 0 {
+		port = 1080
+	}
+	return fmt.Sprintf(`logoutput: %s
+internal: %s port = %d
+external: %s
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+  log: error
+}
+socks pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+  command: connect udpassociate
+  log: error
+}
+socks pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+  command: udpreply
+  log: error
+}
+`, d.LogFile, d.Internal, port, d.External)
+}
+
+// Write writes the configuration to path.
+func (d DanteConfig) Write(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(d.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartHTTPServer serves a small file over HTTP from namespace ns on
+// addr:port (python3 http.server), waits until it answers, and returns the
+// file's URL and content. The server is ended when the test ends.
+func StartHTTPServer(t testing.TB, ns *testenv.NS, addr string, port int) (url, body string) {
+	t.Helper()
+	py := "/usr/bin/python3" // python3 on PATH may be a pyenv shim
+	if _, err := os.Stat(py); err != nil {
+		py = testenv.RequireCommand(t, "python3")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body = "hello through socks " + testenv.RandomSuffix() + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns.Start(t, py, "-m", "http.server", "--bind", addr, "--directory", dir, strconv.Itoa(port))
+	url = fmt.Sprintf("http://%s:%d/hello.txt", addr, port)
+	testenv.WaitFor(t, 10*time.Second, "HTTP server "+url, func() error {
+		return fetch(ns, "", url, body, 2*time.Second)
+	})
+	return url, body
+}
+
+// FetchViaSOCKS fetches url from namespace ns through the SOCKS5 proxy
+// (host:port) with curl and checks that the answer is want.
+func FetchViaSOCKS(ns *testenv.NS, proxy, url, want string, timeout time.Duration) error {
+	return fetch(ns, proxy, url, want, timeout)
+}
+
+func fetch(ns *testenv.NS, proxy, url, want string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+2*time.Second)
+	defer cancel()
+	args := []string{"-sS", "--max-time", fmt.Sprintf("%.1f", timeout.Seconds())}
+	if proxy != "" {
+		args = append(args, "--socks5", proxy)
+	}
+	out, err := ns.CommandContext(ctx, "curl", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("curl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	if string(out) != want {
+		return fmt.Errorf("curl %s: got %q, want %q", url, out, want)
+	}
+	return nil
+}
+
+// DanteProcess is one process of a danted instance.
+type DanteProcess struct {
+	Process
+	Title string // "danted -D -f ..." for a mother, "danted: io-child: ..." for a child
+}
+
+// DanteProcesses returns the mother named in pidfile, read inside node n
+// (a default pidfile lives in the node's private /run), and its live
+// children.
+func DanteProcesses(n *Node, pidfile string) ([]DanteProcess, error) {
+	b, err := n.Output("cat", pidfile)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(b))
+	if err != nil {
+		return nil, fmt.Errorf("pidfile %s: %q: %w", pidfile, b, err)
+	}
+	mother, ok := Identify(pid)
+	if !ok {
+		return nil, fmt.Errorf("pidfile %s: process %d is not running", pidfile, pid)
+	}
+	out := []DanteProcess{{mother, mother.Cmdline()}}
+	for _, c := range mother.Children() {
+		out = append(out, DanteProcess{c, c.Cmdline()})
+	}
+	return out, nil
+}
+
+// WithTitle returns the processes whose title contains s.
+func WithTitle(ps []DanteProcess, s string) []DanteProcess {
+	var out []DanteProcess
+	for _, p := range ps {
+		if strings.Contains(p.Title, s) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is a process the harness started and reaps.
+type proc struct {
+	pid  int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func newProc(cmd *exec.Cmd) *proc {
+	p := &proc{pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	if !p.exited() {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// waitExit waits up to d for the process to end and be reaped.
+func (p *proc) waitExit(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// kill SIGKILLs the process and its process group, and reaps it.
+func (p *proc) kill() {
+	if !p.exited() {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.done
+}
+
+// Process names a process that is not our child by PID and start time, so a
+// reused PID is never mistaken for it.
+type Process struct {
+	PID   int
+	Start uint64
+}
+
+// ProcStat reads the state letter, parent PID, process group and start time
+// (clock ticks since boot) of a process from /proc/PID/stat.
+func ProcStat(pid int) (state byte, ppid, pgrp int, start uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	// The command name is in parentheses and may contain spaces: parse
+	// after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, 0, 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+2:])
+	// f[0] is field 3 (state); start time is field 22.
+	if len(f) < 20 {
+		return 0, 0, 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	pgrp, _ = strconv.Atoi(f[2])
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], ppid, pgrp, start, nil
+}
+
+// Identify returns the Process of a live process.
+func Identify(pid int) (Process, bool) {
+	state, _, _, start, err := ProcStat(pid)
+	if err != nil || state == 'Z' {
+		return Process{}, false
+	}
+	return Process{PID: pid, Start: start}, true
+}
+
+// alive reports whether the process still exists and is not a zombie
+// (orphans are reaped late on some machines).
+func (p Process) Alive() bool {
+	state, _, _, start, err := ProcStat(p.PID)
+	return err == nil && start == p.Start && state != 'Z'
+}
+
+func (p Process) Kill() {
+	if p.Alive() {
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
+	}
+}
+
+func (p Process) Cmdline() string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// Signal sends sig to the process if it is still the same process.
+func (p Process) Signal(sig syscall.Signal) error {
+	if !p.Alive() {
+		return fmt.Errorf("process %d is gone", p.PID)
+	}
+	return syscall.Kill(p.PID, sig)
+}
+
+// Children lists the live children of the process.
+func (p Process) Children() []Process { return childrenOf(p.PID) }
+
+// waitGone waits up to d for the process to end.
+func waitGone(p Process, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for p.Alive() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// allPIDs lists the numeric entries of /proc.
+func allPIDs() []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// childrenOf lists the live children of pid.
+func childrenOf(pid int) []Process {
+	var out []Process
+	for _, p := range allPIDs() {
+		state, ppid, _, start, err := ProcStat(p)
+		if err == nil && ppid == pid && state != 'Z' {
+			out = append(out, Process{PID: p, Start: start})
+		}
+	}
+	return out
+}
+
+// processesInNetNS lists live processes whose network namespace is the named
+// one (/run/netns/NAME).
+func processesInNetNS(name string) []Process {
+	var want syscall.Stat_t
+	if err := syscall.Stat(filepath.Join("/run/netns", name), &want); err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []Process
+	for _, pid := range allPIDs() {
+		if pid == self {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil {
+			continue
+		}
+		if st.Ino == want.Ino && st.Dev == want.Dev {
+			if id, ok := Identify(pid); ok {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// foreignClusterDaemons lists live corosync and pacemakerd processes (the
+// harness's own are stopped before the lock is released).
+func foreignClusterDaemons() []string {
+	var out []string
+	for _, pid := range allPIDs() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		comm := strings.TrimSpace(string(b))
+		if comm != "corosync" && comm != "pacemakerd" {
+			continue
+		}
+		if _, ok := Identify(pid); ok {
+			out = append(out, fmt.Sprintf("%s pid %d", comm, pid))
+		}
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every test of ocfkit (`make test`): vet, build and install, the
+# meta-data against the resource-agents DTD and pcs' OCF 1.1 schema, the
+# Go unit and integration tests (integration tests drive real danted,
+# Pacemaker, ucarp, keepalived and systemd in network namespaces they make,
+# and need root), and ocft against the installed agents. It ends with one
+# line: "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+export CGO_ENABLED=0
+log=$(mktemp -d /tmp/ocfkit-test.XXXXXX)
+passed=0
+failed=0
+
+# check NAME CMD...: one counted check whose output goes to the log.
+check() {
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@" >"$log/$name.log" 2>&1; then
+    passed=$((passed + 1)); echo "PASS: $name ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); echo "FAIL: $name ($((SECONDS - start)) s)"; tail -n 40 "$log/$name.log"
+  fi
+}
+
+check gofmt bash -c "test -z \"\$(gofmt -l \$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))\""
+check go-vet "$GO" vet ./...
+check install make -s install VERSION=test
+for os in freebsd openbsd; do
+  [ -d cmd/carp-hook ] && check "build-carp-hook-$os" env GOOS=$os "$GO" build -o /dev/null ./cmd/carp-hook
+done
+for xml in metadata/*.xml; do
+  name=$(basename "$xml" .xml)
+  check "metadata-$name-dtd" xmllint --noout --valid --path /usr/share/resource-agents "$xml"
+  check "metadata-$name-pcs-rng" xmllint --noout --relaxng /usr/share/pcs/data/ocf-1.1.rng "$xml"
+done
+
+# Go tests: every package, integration tests included. Top-level tests
+# are counted one by one.
+echo "go test: unit and integration tests (log: $log/go-test.log)"
+start=$SECONDS
+"$GO" test -count=1 -timeout 30m -v ./... >"$log/go-test.log" 2>&1
+gorc=$?
+gopass=$(grep -c '^--- PASS' "$log/go-test.log")
+gofail=$(grep -c '^--- FAIL' "$log/go-test.log")
+goskip=$(grep -c '^--- SKIP' "$log/go-test.log")
+grep -E '^(ok|FAIL|---|panic)' "$log/go-test.log" | grep -v '^--- PASS'
+if [ $gorc -ne 0 ] && [ "$gofail" -eq 0 ]; then gofail=1; grep -B5 -A30 -E '^(panic|FAIL)' "$log/go-test.log" | head -80; fi
+[ "$gofail" -gt 0 ] && grep -B2 -A25 -- '--- FAIL' "$log/go-test.log" | head -200
+echo "go test: $gopass passed, $gofail failed, $goskip skipped ($((SECONDS - start)) s)"
+passed=$((passed + gopass)); failed=$((failed + gofail))
+
+# ocft: every config in tests/ocft runs against the installed agent.
+if [ -x tests/ocft/run.sh ]; then
+  start=$SECONDS
+  tests/ocft/run.sh >"$log/ocft.log" 2>&1
+  ocftrc=$?
+  line=$(grep -E '^ocft: [0-9]+ passed, [0-9]+ failed' "$log/ocft.log" | tail -1)
+  echo "${line:-ocft: no summary} ($((SECONDS - start)) s)"
+  op=$(sed -E 's/^ocft: ([0-9]+) passed.*/\1/' <<<"$line"); of=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  [ -z "$line" ] && { op=0; of=1; }
+  [ $ocftrc -ne 0 ] && [ "$of" -eq 0 ] && of=1
+  [ "$of" -gt 0 ] && tail -n 60 "$log/ocft.log"
+  passed=$((passed + op)); failed=$((failed + of))
+fi
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
