@@ -89,8 +89,8 @@ func (a *Agent) metaData(stdout, stderr io.Writer) int {
 func safetyMargin(timeout time.Duration) time.Duration {
 	m := timeout / 10
 	switch {
-	case m < 200*time.Millisecond:
-		m = 200 * time.Millisecond
+	case m < 500*time.Millisecond:
+		m = 500 * time.Millisecond
 	case m > 2*time.Second:
 		m = 2 * time.Second
 	}

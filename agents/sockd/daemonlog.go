@@ -36,8 +36,9 @@ func followLog(cfg *Config) *daemonLog {
 // maxLogRead bounds how much new log the agent reads per file.
 const maxLogRead = 64 * 1024
 
-// problems returns the error, alert and warning lines Dante logged since
-// followLog, without their timestamp prefix, newest last.
+// problems returns what Dante logged since followLog as errors, without
+// the timestamp prefix, newest last; when it logged no error, its alerts
+// and warnings.
 func (l *daemonLog) problems() []string {
 	var found []string
 	for f, off := range l.offsets {
@@ -51,6 +52,15 @@ func (l *daemonLog) problems() []string {
 		b, _ := io.ReadAll(io.LimitReader(io.NewSectionReader(fh, off, maxLogRead), maxLogRead))
 		fh.Close()
 		found = append(found, logProblems(b)...)
+	}
+	var errs []string
+	for _, line := range found {
+		if strings.HasPrefix(line, "error:") {
+			errs = append(errs, line)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return found
 }

@@ -16,7 +16,13 @@ import (
 // one; the test's end closes the listener and every connection.
 func fakeServer(t testing.TB, serve func(conn net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return fakeServerOn(t, "127.0.0.1", serve)
+}
+
+// fakeServerOn is fakeServer on another loopback address.
+func fakeServerOn(t testing.TB, host string, serve func(conn net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,8 +250,16 @@ func TestGreetingFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := fakeServer(t, func(conn net.Conn) {
+				// Read all the client sends before closing: unread data
+				// would make the close a reset.
 				readGreeting(conn)
-				conn.Write(tc.answer)
+				if tc.user == "" {
+					conn.Write(tc.answer)
+					return
+				}
+				conn.Write(tc.answer[:2])
+				readAuth(conn)
+				conn.Write(tc.answer[2:])
 			})
 			err := (&Client{Proxy: proxy, Username: tc.user, Password: "x"}).Greet(ctxFor(t, 2*time.Second))
 			stage := StageGreeting
@@ -438,6 +452,7 @@ func TestExchange(t *testing.T) {
 		acceptNone(conn)
 		readRequest(conn)
 		conn.Write(successIPv4)
+		io.ReadFull(conn, make([]byte, len("whole"))) // closing with unread data would reset
 		conn.Write([]byte("half"))
 	}
 	flood := func(conn net.Conn) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,32 +22,47 @@ import (
 )
 
 // dantedConf is a Dante 1.4 configuration for one namespace with only lo:
-// clients, proxy and targets all on 127.0.0.0/8. Both methods are allowed,
-// username first, so a client offering both is asked for a password and one
-// offering only 00 is not. CONNECT to 127.0.0.2 is blocked.
+// clients, proxy and targets all on 127.0.0.0/8 or ::1. Both methods are
+// allowed, username first, so a client offering both is asked for a password
+// and one offering only 00 is not. CONNECT to 127.0.0.2 is blocked.
 const dantedConf = `logoutput: %[1]s
 internal: 127.0.0.1 port = %[2]d
-external: 127.0.0.1
+internal: ::1 port = %[2]d
+external: lo
 clientmethod: none
 socksmethod: username none
 user.privileged: root
 user.unprivileged: nobody
 client pass {
-  from: 127.0.0.0/8 to: 0.0.0.0/0
+  from: 127.0.0.0/8 to: 0/0
+  log: error
+}
+client pass {
+  from: ::1/128 to: 0/0
   log: error
 }
 socks block {
-  from: 0.0.0.0/0 to: 127.0.0.2/32
+  from: 0/0 to: 127.0.0.2/32
   command: connect
   log: error
 }
 socks pass {
-  from: 127.0.0.0/8 to: 0.0.0.0/0
+  from: 127.0.0.0/8 to: 0/0
   command: connect udpassociate
   log: error
 }
 socks pass {
-  from: 0.0.0.0/0 to: 127.0.0.0/8
+  from: ::1/128 to: 0/0
+  command: connect udpassociate
+  log: error
+}
+socks pass {
+  from: 0/0 to: 127.0.0.0/8
+  command: udpreply
+  log: error
+}
+socks pass {
+  from: 0/0 to: ::1/128
   command: udpreply
   log: error
 }
@@ -59,19 +75,18 @@ func TestDante(t *testing.T) {
 	testenv.RequireRoot(t)
 	bin := testenv.RequireCommand(t, "danted")
 	ns := testenv.NewNS(t, "s5")
-	tcpEcho := startTCPEcho(t, ns, "127.0.0.1:7")
-	udpEcho := startUDPEcho(t, ns, "127.0.0.1:7")
+	// Echo servers on port 7 of both loopback addresses.
+	tcpEcho := map[string]string{}
+	udpEcho := map[string]string{}
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		tcpEcho[host] = startTCPEcho(t, ns, net.JoinHostPort(host, "7"))
+		udpEcho[host] = startUDPEcho(t, ns, net.JoinHostPort(host, "7"))
+	}
 	user, password := addSystemUser(t)
 	d := startDanted(t, ns, bin)
-	proxy := net.JoinHostPort("127.0.0.1", strconv.Itoa(dantedPort))
 	within := func(fn func() error) error { return ns.Within(fn) }
-
-	t.Run("Greet", func(t *testing.T) {
-		c := &Client{Proxy: proxy}
-		if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
-			t.Fatal(err)
-		}
-	})
+	proxyOn := func(host string) string { return net.JoinHostPort(host, strconv.Itoa(dantedPort)) }
+	proxy := proxyOn("127.0.0.1")
 
 	// dialExchange dials target and checks that a random nonce comes back.
 	dialExchange := func(c *Client, ctx context.Context, target string) error {
@@ -83,36 +98,65 @@ func TestDante(t *testing.T) {
 		return c.Exchange(ctx, conn, nonce(t), nil)
 	}
 
-	for _, target := range []string{tcpEcho, "localhost:7"} {
-		t.Run("DialExchange/"+target, func(t *testing.T) {
-			stages := map[Stage]time.Duration{}
-			c := &Client{Proxy: proxy, Trace: func(s Stage, took time.Duration) { stages[s] = took }}
-			if err := dialExchange(c, probeCtx(t, 3*time.Second), target); err != nil {
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run("Greet/"+host, func(t *testing.T) {
+			c := &Client{Proxy: proxyOn(host)}
+			if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range []Stage{StageConnect, StageGreeting, StageRequest, StageRelayData} {
-				if _, ok := stages[s]; !ok {
-					t.Errorf("no trace for stage %s: %v", s, stages)
+		})
+
+		for _, target := range []string{tcpEcho["127.0.0.1"], tcpEcho["::1"], "localhost:7"} {
+			t.Run("DialExchange/"+host+"/"+target, func(t *testing.T) {
+				stages := map[Stage]time.Duration{}
+				c := &Client{Proxy: proxyOn(host), Trace: func(s Stage, took time.Duration) { stages[s] = took }}
+				if err := dialExchange(c, probeCtx(t, 3*time.Second), target); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range []Stage{StageConnect, StageGreeting, StageRequest, StageRelayData} {
+					if _, ok := stages[s]; !ok {
+						t.Errorf("no trace for stage %s: %v", s, stages)
+					}
+				}
+				t.Logf("stages: %v", stages)
+			})
+		}
+
+		t.Run("UDPRoundTrip/"+host, func(t *testing.T) {
+			c := &Client{Proxy: proxyOn(host)}
+			ctx := probeCtx(t, 3*time.Second)
+			var a *UDPAssociation
+			if err := within(func() (err error) { a, err = c.UDPAssociate(ctx); return err }); err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			t.Logf("relay %v for local UDP socket %v", a.Relay(), a.conn.LocalAddr())
+			for i := 0; i < 3; i++ {
+				if err := a.RoundTrip(ctx, udpEcho[host], nonce(t), nil); err != nil {
+					t.Fatal(err)
 				}
 			}
-			t.Logf("stages: %v", stages)
 		})
 	}
 
-	t.Run("UDPRoundTrip", func(t *testing.T) {
+	// What Dante puts in BND of the CONNECT reply.
+	t.Run("ConnectReply", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
 		ctx := probeCtx(t, 3*time.Second)
-		var a *UDPAssociation
-		if err := within(func() (err error) { a, err = c.UDPAssociate(ctx); return err }); err != nil {
+		var bnd addr
+		err := within(func() error {
+			conn, err := c.Handshake(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			bnd, err = c.request(ctx, conn, StageRequest, cmdConnect, addr{IP: netip.MustParseAddr("127.0.0.1"), Port: 7})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
-		defer a.Close()
-		t.Logf("relay %v for local UDP socket %v", a.Relay(), a.conn.LocalAddr())
-		for i := 0; i < 3; i++ {
-			if err := a.RoundTrip(ctx, udpEcho, nonce(t), nil); err != nil {
-				t.Fatal(err)
-			}
-		}
+		t.Logf("CONNECT to 127.0.0.1:7: BND %v", bnd)
 	})
 
 	t.Run("UsernameAuth", func(t *testing.T) {
@@ -123,7 +167,7 @@ func TestDante(t *testing.T) {
 					authTook = took
 				}
 			}}
-		if err := dialExchange(c, probeCtx(t, 3*time.Second), tcpEcho); err != nil {
+		if err := dialExchange(c, probeCtx(t, 3*time.Second), tcpEcho["127.0.0.1"]); err != nil {
 			t.Fatal(err)
 		}
 		if authTook == 0 {
@@ -159,7 +203,7 @@ func TestDante(t *testing.T) {
 		c := &Client{Proxy: proxy}
 		ctx := probeCtx(t, 3*time.Second)
 		var open net.Conn
-		if err := within(func() (err error) { open, err = c.Dial(ctx, tcpEcho); return err }); err != nil {
+		if err := within(func() (err error) { open, err = c.Dial(ctx, tcpEcho["127.0.0.1"]); return err }); err != nil {
 			t.Fatal(err)
 		}
 		defer open.Close()
@@ -176,7 +220,7 @@ func TestDante(t *testing.T) {
 		}
 
 		start = time.Now()
-		err = dialExchange(c, probeCtx(t, limit), tcpEcho)
+		err = dialExchange(c, probeCtx(t, limit), tcpEcho["127.0.0.1"])
 		t.Logf("new connection: %v after %v", err, time.Since(start))
 		wantStage(t, err, StageRequest)
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -193,9 +237,23 @@ func TestDante(t *testing.T) {
 		c := &Client{Proxy: proxy}
 		stopped := d.stopChildren(t, "request-child")
 		start := time.Now()
-		err := dialExchange(c, probeCtx(t, 300*time.Millisecond), tcpEcho)
+		err := dialExchange(c, probeCtx(t, 300*time.Millisecond), tcpEcho["127.0.0.1"])
 		t.Logf("%d request-children stopped: %v after %v", len(stopped), err, time.Since(start))
 		wantStage(t, err, StageRequest)
+	})
+
+	// Negotiate-children answer the greeting: when they hang, the TCP
+	// connection is still accepted but the greeting is not answered.
+	t.Run("StoppedNegotiateChildren", func(t *testing.T) {
+		c := &Client{Proxy: proxy}
+		stopped := d.stopChildren(t, "negotiate-child")
+		start := time.Now()
+		err := within(func() error { return c.Greet(probeCtx(t, 300*time.Millisecond)) })
+		t.Logf("%d negotiate-children stopped: %v after %v", len(stopped), err, time.Since(start))
+		wantStage(t, err, StageGreeting)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want a deadline error", err)
+		}
 	})
 }
 
@@ -268,18 +326,42 @@ func startUDPEcho(t *testing.T, ns *testenv.NS, address string) string {
 func addSystemUser(t *testing.T) (user, password string) {
 	testenv.RequireCommand(t, "useradd")
 	user, password = "s5t"+testenv.RandomSuffix(), "pw-"+testenv.RandomSuffix()
-	testenv.Run(t, "useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", user)
+	if err := accountCommand("", "useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", user); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", user).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", user, err, out)
+		if err := accountCommand("", "userdel", user); err != nil {
+			t.Error(err)
 		}
 	})
-	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(user + ":" + password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v: %s", err, out)
+	if err := accountCommand(user+":"+password+"\n", "chpasswd"); err != nil {
+		t.Fatal(err)
 	}
 	return user, password
+}
+
+// accountCommand runs useradd, userdel or chpasswd, trying again for a few
+// seconds while another program holds the lock on /etc/passwd or /etc/shadow.
+func accountCommand(stdin, name string, args ...string) error {
+	var failed error // a failure not due to the lock: no retry
+	err := testenv.Poll(5*time.Second, func() error {
+		cmd := exec.Command(name, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+		if !strings.Contains(string(out), "lock") {
+			failed = err
+			return nil
+		}
+		return err
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
 }
 
 // danted is a daemonized danted whose mother PID the test recorded.
@@ -301,15 +383,18 @@ func startDanted(t *testing.T, ns *testenv.NS, bin string) *danted {
 	if out, err := ns.Command(bin, "-D", "-f", conf, "-p", pidfile).CombinedOutput(); err != nil {
 		t.Fatalf("danted: %v: %s\n%s", err, out, d.logTail())
 	}
+	t.Cleanup(func() { d.stop(t) })
 	testenv.WaitFor(t, 5*time.Second, "danted's pidfile", func() error {
 		b, err := os.ReadFile(pidfile)
 		if err != nil {
 			return err
 		}
-		d.mother, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 1 {
+			d.mother = pid
+		}
 		return err
 	})
-	t.Cleanup(func() { d.stop(t) })
 	proxy := net.JoinHostPort("127.0.0.1", strconv.Itoa(dantedPort))
 	start := time.Now()
 	testenv.WaitFor(t, 5*time.Second, "danted to answer a greeting", func() error {
@@ -382,6 +467,10 @@ func (d *danted) stopChildren(t *testing.T, role string) []int {
 // stop ends the mother's process group (all children share it), and any
 // child that left it.
 func (d *danted) stop(t *testing.T) {
+	if d.mother <= 1 {
+		t.Errorf("danted's PID is unknown: it may still run\n%s", d.logTail())
+		return
+	}
 	pgid, err := syscall.Getpgid(d.mother)
 	if err != nil {
 		t.Logf("danted mother %d already gone: %v", d.mother, err)
@@ -422,4 +511,3 @@ func (d *danted) logTail() string {
 	}
 	return string(b)
 }
-

@@ -84,20 +84,22 @@ func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
 }
 
 func (f *fakeSegment) ReadFrom(b []byte) (int, net.Addr, error) {
-	f.mu.Lock()
-	dl := f.dl
-	f.mu.Unlock()
-	var timeout <-chan time.Time
-	if !dl.IsZero() {
-		timeout = time.After(time.Until(dl))
-	}
-	select {
-	case fr := <-f.in:
-		return copy(b, fr), nil, nil
-	case <-timeout:
-		return 0, nil, os.ErrDeadlineExceeded
-	case <-f.closed:
-		return 0, nil, net.ErrClosed
+	// Poll so that a new deadline set while blocked takes effect, as on a
+	// real socket.
+	for {
+		f.mu.Lock()
+		dl := f.dl
+		f.mu.Unlock()
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		select {
+		case fr := <-f.in:
+			return copy(b, fr), nil, nil
+		case <-f.closed:
+			return 0, nil, net.ErrClosed
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 

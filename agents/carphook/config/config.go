@@ -38,16 +38,14 @@ const (
 
 // Defaults.
 const (
-	DefaultGroupTimeout   = 120 * time.Second
-	DefaultActionTimeout  = 30 * time.Second
-	DefaultAnnounceCount  = 3
-	DefaultAnnounceGap    = time.Second
-	DefaultOCFRoot        = "/usr/lib/ocf"
-	maxAnnounceCount      = 100
-	maxConfigSize         = 1 << 20
-	defaultSystemdVerb    = "start"
-	defaultRoleFileMode   = 0o644
-	roleFileModeUnchanged = 0
+	DefaultGroupTimeout  = 120 * time.Second
+	DefaultActionTimeout = 30 * time.Second
+	DefaultAnnounceCount = 3
+	DefaultAnnounceGap   = time.Second
+	DefaultOCFRoot       = "/usr/lib/ocf"
+	maxAnnounceCount     = 100
+	maxConfigSize        = 1 << 20
+	defaultSystemdVerb   = "start"
 )
 
 // File is a parsed and validated configuration file.
@@ -87,9 +85,9 @@ type Action struct {
 	Interface string   `toml:"interface"` // address, announce
 	Addresses []string `toml:"addresses"` // address (CIDR), announce (IP)
 
-	Count        int    `toml:"count"`    // announce
-	IntervalText string `toml:"interval"` // announce
-	Interval     time.Duration
+	Count        int           `toml:"count"`    // announce
+	IntervalText string        `toml:"interval"` // announce
+	Interval     time.Duration `toml:"-"`
 
 	Unit string `toml:"unit"` // systemd
 	Verb string `toml:"verb"` // systemd: start (default) or restart
@@ -103,8 +101,8 @@ type Action struct {
 	Up   []string `toml:"up"`   // exec
 	Down []string `toml:"down"` // exec
 
-	TimeoutText string `toml:"timeout"` // systemd, ocf, exec
-	Timeout     time.Duration
+	TimeoutText string        `toml:"timeout"` // systemd, ocf, exec
+	Timeout     time.Duration `toml:"-"`
 
 	// Line is the line of the action's [[group.NAME.action]] header.
 	Line int `toml:"-"`
@@ -433,7 +431,12 @@ func decodeError(path string, err error) error {
 		for i := range strict.Errors {
 			e := &strict.Errors[i]
 			row, _ := e.Position()
-			errs = append(errs, &Error{Path: path, Line: row, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
+			k := e.Key()
+			msg := fmt.Sprintf("unknown key %q", strings.Join(k, "."))
+			if len(k) > 1 {
+				msg = fmt.Sprintf("unknown key %q in %s", k[len(k)-1], strings.Join(k[:len(k)-1], "."))
+			}
+			errs = append(errs, &Error{Path: path, Line: row, Msg: msg})
 		}
 		return errors.Join(errs...)
 	}

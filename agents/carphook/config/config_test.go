@@ -61,7 +61,7 @@ func TestParseGood(t *testing.T) {
 	if g.Timeout != time.Minute || g.OnError != OnErrorRevert || len(g.Actions) != 6 {
 		t.Errorf("group = %+v", g)
 	}
-	if a := g.Actions[1]; a.Count != 5 || a.Interval != 200*time.Millisecond || len(a.IPs) != 2 || a.Line != 14 {
+	if a := g.Actions[1]; a.Count != 5 || a.Interval != 200*time.Millisecond || len(a.IPs) != 2 || a.Line != 13 {
 		t.Errorf("announce = %+v", a)
 	}
 	if a := g.Actions[0]; len(a.Prefixes) != 2 || a.Prefixes[1].Bits() != 64 {

@@ -22,7 +22,7 @@ func InstallAgent(t testing.TB, pkg, provider, typ string) string {
 	if p, err := exec.LookPath("go"); err == nil {
 		gobin = p
 	}
-	bin := filepath.Join(t.TempDir(), typ)
+	bin := filepath.Join(TempDir(t, "build"), typ)
 	cmd := exec.Command(gobin, "build", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var out bytes.Buffer

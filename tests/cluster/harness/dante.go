@@ -70,10 +70,7 @@ func StartHTTPServer(t testing.TB, ns *testenv.NS, addr string, port int) (url, 
 	if _, err := os.Stat(py); err != nil {
 		py = testenv.RequireCommand(t, "python3")
 	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := TempDir(t, "www")
 	body = "hello through socks " + testenv.RandomSuffix() + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -226,7 +226,8 @@ func (s *Status) Describe(id string) string {
 func (s *Status) FailuresOf(id string) []Failure {
 	var out []Failure
 	for _, f := range s.Failures {
-		if strings.HasPrefix(f.OpKey, id+"_") {
+		// op_key is RESOURCE_TASK_INTERVAL; resource IDs may contain "_".
+		if f.OpKey == id+"_"+f.Task+"_"+f.Interval {
 			out = append(out, f)
 		}
 	}

@@ -1,0 +1,160 @@
+package carphook
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
+	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/agents/carphook/store"
+)
+
+// world is the state fake actions act on.
+type world struct {
+	mu    sync.Mutex
+	up    map[string]bool
+	calls []string
+}
+
+func (w *world) set(name string, v bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.up[name] = v
+	w.calls = append(w.calls, fmt.Sprintf("%s=%v", name, v))
+}
+
+type fakeAction struct {
+	w        *world
+	name     string
+	critical bool
+	delay    time.Duration
+}
+
+func (f *fakeAction) Name() string   { return f.name }
+func (f *fakeAction) Critical() bool { return f.critical }
+func (f *fakeAction) Up(ctx context.Context) error {
+	time.Sleep(f.delay) // simulated work, not synchronisation
+	f.w.set(f.name, true)
+	return nil
+}
+func (f *fakeAction) Down(ctx context.Context) error {
+	time.Sleep(f.delay)
+	f.w.set(f.name, false)
+	return nil
+}
+
+const fakeConfig = `
+[group.g]
+match = ["10.0.0.5"]
+[[group.g.action]]
+type = "role-file"
+path = "/unused"
+`
+
+func newTestHook(t *testing.T, w *world) *Hook {
+	t.Helper()
+	cfg, err := config.Parse("test.toml", []byte(fakeConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Hook{Config: cfg, Store: st, Log: NopLogger{}}
+	h.Actions = func(*config.Group, event.State) ([]engine.Action, error) {
+		return []engine.Action{
+			&fakeAction{w: w, name: "address", critical: true},
+			&fakeAction{w: w, name: "service", delay: 3 * time.Millisecond},
+			&fakeAction{w: w, name: "role", critical: true},
+		}, nil
+	}
+	return h
+}
+
+func TestHandleInline(t *testing.T) {
+	w := &world{up: map[string]bool{}}
+	h := newTestHook(t, w)
+	ctx := context.Background()
+	if _, _, err := h.Handle(ctx, event.Event{Source: "ucarp", Group: "10.0.0.5", State: event.Master}); err != nil {
+		t.Fatal(err)
+	}
+	if !w.up["address"] || !w.up["service"] || !w.up["role"] {
+		t.Fatalf("after MASTER: %v", w.up)
+	}
+	st, _ := h.Status("g")
+	if !st.Settled() || st.Outcome != store.OutcomeOK || len(st.Steps) != 3 {
+		t.Fatalf("status after MASTER: %+v", st)
+	}
+	if _, _, err := h.Handle(ctx, event.Event{Source: "apply", Group: "g", State: event.Backup}); err != nil {
+		t.Fatal(err)
+	}
+	if w.up["address"] || w.up["service"] || w.up["role"] {
+		t.Fatalf("after BACKUP: %v", w.up)
+	}
+	if _, _, err := h.Handle(ctx, event.Event{Source: "apply", Group: "nope", State: event.Backup}); err == nil {
+		t.Fatal("an unknown group was accepted")
+	}
+}
+
+// TestCriticalDownBeforeWorker checks that a non-MASTER front-end removes
+// critical actions itself, before any worker runs.
+func TestCriticalDownBeforeWorker(t *testing.T) {
+	w := &world{up: map[string]bool{"address": true, "service": true, "role": true}}
+	h := newTestHook(t, w)
+	h.Spawn = func(string) error { return nil } // the worker never comes
+	if _, _, err := h.Handle(context.Background(), event.Event{Source: "apply", Group: "g", State: event.Fault}); err != nil {
+		t.Fatal(err)
+	}
+	if w.up["address"] || w.up["role"] || !w.up["service"] {
+		t.Fatalf("front-end alone: %v, want address and role down, service untouched", w.up)
+	}
+	st, _ := h.Status("g")
+	if st.Settled() || st.Outcome != store.OutcomePending {
+		t.Errorf("status = %+v, want pending", st)
+	}
+}
+
+// TestFlapping sends 20 alternating events, each spawning a concurrent
+// worker, and checks that the last event's state is what is in force.
+func TestFlapping(t *testing.T) {
+	for _, last := range []event.State{event.Master, event.Backup} {
+		t.Run(string(last), func(t *testing.T) {
+			w := &world{up: map[string]bool{}}
+			h := newTestHook(t, w)
+			var wg sync.WaitGroup
+			h.Spawn = func(g string) error {
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = h.Work(context.Background(), g) }()
+				return nil
+			}
+			for i := 0; i < 20; i++ {
+				st := event.Master
+				if (i%2 == 1) == (last == event.Master) {
+					st = event.Backup
+				}
+				if i == 19 {
+					st = last
+				}
+				if _, _, err := h.Handle(context.Background(), event.Event{Source: "apply", Group: "g", State: st}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			want := last == event.Master
+			for _, n := range []string{"address", "service", "role"} {
+				if w.up[n] != want {
+					t.Errorf("%s up = %v, want %v (calls %v)", n, w.up[n], want, w.calls)
+				}
+			}
+			st, _ := h.Status("g")
+			if !st.Settled() || st.Seq != 20 || st.AppliedState != last || st.Outcome != store.OutcomeOK {
+				t.Errorf("status = %+v", st)
+			}
+		})
+	}
+}

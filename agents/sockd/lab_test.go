@@ -1,0 +1,272 @@
+package sockd
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// The agent and the stand-in Dante, built once for the integration tests.
+var agentBin, fakeBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		if os.Geteuid() == 0 {
+			dir, err := os.MkdirTemp("", "ocf-sockd-test-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			_ = os.Chmod(dir, 0o755) // ocf-tester runs meta-data as nobody
+			agentBin, fakeBin = filepath.Join(dir, "ocf-sockd"), filepath.Join(dir, "fakesockd")
+			for out, pkg := range map[string]string{agentBin: "github.com/ocfkit/ocfkit/cmd/ocf-sockd", fakeBin: "./testdata/fakesockd"} {
+				cmd := exec.Command("go", "build", "-o", out, pkg)
+				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+				if b, err := cmd.CombinedOutput(); err != nil {
+					fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
+					return 1
+				}
+			}
+		}
+		return m.Run()
+	}())
+}
+
+// lab is one throwaway Dante instance managed through the agent, in a
+// network namespace of its own.
+type lab struct {
+	t   *testing.T
+	ns  *testenv.NS
+	dir string
+	// env holds the OCF_RESKEY_* parameters of the instance.
+	env map[string]string
+	// groups are the process groups of every mother seen, for the check
+	// that nothing is left.
+	groups map[int]bool
+}
+
+// confOptions vary the generated Dante configuration.
+type confOptions struct {
+	port          int
+	internal      string // default 127.0.0.1
+	username      bool   // socksmethod: username
+	blockConnect  bool   // a rule refuses CONNECT
+	noUDPReply    bool   // the udpreply rule is missing
+	extraInternal string // a second internal: line
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "danted")
+	l := &lab{t: t, ns: testenv.NewNS(t, "sk"), dir: t.TempDir(), groups: map[int]bool{}}
+	_ = os.Chmod(l.dir, 0o755)
+	l.env = map[string]string{
+		"OCF_ROOT":                 "/usr/lib/ocf",
+		"OCF_RESOURCE_INSTANCE":    "t-" + filepath.Base(l.dir),
+		"OCF_RESKEY_sockd":         "/usr/sbin/danted",
+		"OCF_RESKEY_sockd_config":  l.path("danted.conf"),
+		"OCF_RESKEY_sockd_pidfile": l.path("danted.pid"),
+	}
+	l.writeConfig(confOptions{})
+	t.Cleanup(l.cleanup)
+	return l
+}
+
+func (l *lab) path(name string) string { return filepath.Join(l.dir, name) }
+
+// writeConfig writes the instance's danted.conf.
+func (l *lab) writeConfig(o confOptions) {
+	l.t.Helper()
+	if o.port == 0 {
+		o.port = 1080
+	}
+	if o.internal == "" {
+		o.internal = "127.0.0.1"
+	}
+	method := "none"
+	if o.username {
+		method = "username"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "logoutput: %s\ninternal: %s port = %d\n", l.path("danted.log"), o.internal, o.port)
+	if o.extraInternal != "" {
+		fmt.Fprintf(&b, "internal: %s\n", o.extraInternal)
+	}
+	fmt.Fprintf(&b, "external: 127.0.0.1\nsocksmethod: %s\nuser.privileged: root\nuser.unprivileged: nobody\n", method)
+	b.WriteString("client pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n")
+	if o.blockConnect {
+		b.WriteString("socks block {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n  command: connect\n}\n")
+	}
+	b.WriteString("socks pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n  command: connect udpassociate\n}\n")
+	if !o.noUDPReply {
+		b.WriteString("socks pass {\n  from: 0.0.0.0/0 to: 127.0.0.0/8\n  command: udpreply\n}\n")
+	}
+	if err := os.WriteFile(l.env["OCF_RESKEY_sockd_config"], []byte(b.String()), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// result is the outcome of one agent run.
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// reason returns the last ocf-exit-reason line's text.
+func (r result) reason() string {
+	reason := ""
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if s, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
+			reason = s
+		}
+	}
+	return reason
+}
+
+// run runs one agent action inside the namespace, with the instance's
+// parameters and extra KEY=VALUE settings.
+func (l *lab) run(action string, extra ...string) result {
+	l.t.Helper()
+	cmd := l.ns.Command(agentBin, action)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	for k, v := range l.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatalf("running %s: %v", action, err)
+	}
+	return r
+}
+
+// expect runs an action and fails the test unless it exits with want.
+func (l *lab) expect(want int, action string, extra ...string) result {
+	l.t.Helper()
+	r := l.run(action, extra...)
+	if r.code != want {
+		l.t.Fatalf("%s %v: exit %d, want %d\nstderr: %s", action, extra, r.code, want, r.stderr)
+	}
+	return r
+}
+
+// start starts the instance and records its process groups.
+func (l *lab) start(extra ...string) {
+	l.t.Helper()
+	l.expect(0, "start", extra...)
+	for _, p := range l.mothers() {
+		l.groups[p.PGID] = true
+	}
+}
+
+// processes returns the live processes of the instance: mothers (their
+// command line names this lab's directory) and every process in a group
+// a mother led.
+func (l *lab) processes() []Process {
+	l.t.Helper()
+	procs, err := listProcesses()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	var out []Process
+	for _, p := range procs {
+		if p.Zombie() {
+			continue
+		}
+		if l.groups[p.PGID] || strings.Contains(strings.Join(p.Cmdline, " "), l.dir) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// mothers returns the instance's live mother processes.
+func (l *lab) mothers() []Process {
+	var out []Process
+	for _, p := range l.processes() {
+		if configArg(p.Cmdline) == l.env["OCF_RESKEY_sockd_config"] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// children returns the live children whose title contains kind, such as
+// "io-child".
+func (l *lab) children(kind string) []Process {
+	var out []Process
+	for _, p := range l.processes() {
+		if strings.Contains(strings.Join(p.Cmdline, " "), kind) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// signalAll sends sig to processes.
+func (l *lab) signalAll(procs []Process, sig syscall.Signal) {
+	l.t.Helper()
+	if len(procs) == 0 {
+		l.t.Fatalf("no process to send %v to", sig)
+	}
+	for _, p := range procs {
+		if err := syscall.Kill(p.PID, sig); err != nil {
+			l.t.Fatalf("kill -%d %d: %v", sig, p.PID, err)
+		}
+	}
+}
+
+// assertNothingLeft fails the test if any process of the instance lives.
+func (l *lab) assertNothingLeft() {
+	l.t.Helper()
+	if left := l.processes(); len(left) > 0 {
+		l.t.Errorf("processes left: %v", describeProcs(left))
+	}
+}
+
+func describeProcs(procs []Process) string {
+	var s []string
+	for _, p := range procs {
+		s = append(s, fmt.Sprintf("%d(%c %s)", p.PID, p.State, strings.Join(p.Cmdline, " ")))
+	}
+	return strings.Join(s, ", ")
+}
+
+// cleanup stops the instance through the agent and, should anything
+// survive that, ends the recorded processes itself and fails the test.
+func (l *lab) cleanup() {
+	if agentBin == "" {
+		return
+	}
+	for _, p := range l.processes() {
+		_ = syscall.Kill(p.PID, syscall.SIGCONT)
+	}
+	if r := l.run("stop", "OCF_RESKEY_CRM_meta_timeout=20000"); r.code != 0 {
+		l.t.Errorf("cleanup stop: exit %d: %s", r.code, r.stderr)
+	}
+	if left := l.processes(); len(left) > 0 {
+		l.t.Errorf("cleanup: processes survived stop: %s", describeProcs(left))
+		for _, p := range left {
+			_ = syscall.Kill(p.PID, syscall.SIGKILL)
+		}
+	}
+}
+
+func fmtErr(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,313 @@
+// Package vipcheck is ocf-vipcheck: the OCF resource agent
+// ocf:ocfkit:vipcheck, which probes LVS direct-routing real servers through
+// the VIP and publishes how many are healthy as a node attribute (in the
+// manner of ocf:pacemaker:ping), and the drop-in checks for keepalived
+// (check_tcp_raw's command line), ldirectord, relayd and Nagios.
+package vipcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/probe/vip"
+)
+
+// Agent returns the ocf-vipcheck program.
+func Agent() *ocf.Agent {
+	return &ocf.Agent{
+		Name:    "vipcheck",
+		Program: "ocf-vipcheck",
+		Actions: map[string]ocf.Handler{
+			"start":        Start,
+			"stop":         Stop,
+			"monitor":      Monitor,
+			"validate-all": ValidateAll,
+		},
+		Commands: []*cli.Command{tcpCommand(), ldirectordCommand(), arpLeakCommand()},
+	}
+}
+
+// Main runs ocf-vipcheck. Called through a name containing "ldirectord"
+// (a link made for ldirectord's checkcommand, which passes only VIP VPORT
+// RIP RPORT), it runs the ldirectord command.
+func Main() {
+	args := os.Args
+	if len(args) > 1 && strings.Contains(filepath.Base(args[0]), "ldirectord") && args[1] != "ldirectord" {
+		args = append([]string{args[0], "ldirectord"}, args[1:]...)
+	}
+	os.Exit(Agent().Run(args, os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// settings are an instance's parameters, parsed.
+type settings struct {
+	spec       Spec
+	attribute  string
+	multiplier int
+	dampen     string
+	arpLeak    bool
+}
+
+// readSettings reads and checks the parameters; mistakes are
+// ErrConfigured.
+func readSettings(p *ocf.Params) (settings, error) {
+	var s settings
+	var err error
+	conf := func(err error) error { return ocf.WithCode(ocf.ErrConfigured, err) }
+	if s.spec.VIP, err = ParseVIP(p.String("vip")); err != nil {
+		return s, conf(err)
+	}
+	if s.spec.Port, err = ParsePort(p.String("port")); err != nil {
+		return s, conf(err)
+	}
+	if s.spec.Targets, err = ParseTargets(p.String("real_servers")); err != nil {
+		return s, conf(fmt.Errorf("real_servers: %w", err))
+	}
+	s.spec.Interface = p.String("interface")
+	s.spec.Role = p.String("role")
+	s.spec.RoleFile = p.String("role_file")
+	switch s.spec.Role {
+	case RoleMaster, RoleBackup, RoleAuto:
+	default:
+		return s, ocf.Errorf(ocf.ErrConfigured, "role=%q: want master, backup or auto", s.spec.Role)
+	}
+	ms, err := p.Int("timeout")
+	if err != nil {
+		return s, err
+	}
+	if ms <= 0 {
+		return s, ocf.Errorf(ocf.ErrConfigured, "timeout=%d: want a positive number of milliseconds", ms)
+	}
+	s.spec.Timeout = time.Duration(ms) * time.Millisecond
+	if s.spec.Close, err = p.Bool("close"); err != nil {
+		return s, err
+	}
+	if s.arpLeak, err = p.Bool("arp_leak_check"); err != nil {
+		return s, err
+	}
+	s.attribute = p.String("attribute")
+	if s.attribute == "" || strings.ContainsAny(s.attribute, " \t\n") {
+		return s, ocf.Errorf(ocf.ErrConfigured, "attribute=%q is not a node attribute name", s.attribute)
+	}
+	if s.multiplier, err = p.Int("multiplier"); err != nil {
+		return s, err
+	}
+	s.dampen = p.String("dampen")
+	return s, nil
+}
+
+// needsRaw reports whether the instance may run the raw probe.
+func (s settings) needsRaw() bool { return s.spec.RoleFile != "" || s.spec.Role != RoleBackup }
+
+// ValidateAll checks the parameters (6), and on this node the interface
+// and the CAP_NET_RAW the raw probe needs (5).
+func ValidateAll(ctx context.Context, req *ocf.Request) error {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return err
+	}
+	return s.validateNode()
+}
+
+func (s settings) validateNode() error {
+	ifi, err := s.spec.iface()
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "on this node: %w", err)
+	}
+	if s.needsRaw() && len(ifi.HardwareAddr) != 6 {
+		return ocf.Errorf(ocf.ErrInstalled, "interface %s has no Ethernet address: the raw probe needs one (role=backup does not)", ifi.Name)
+	}
+	if s.spec.RoleFile != "" {
+		if fi, err := os.Stat(filepath.Dir(s.spec.RoleFile)); err != nil || !fi.IsDir() {
+			return ocf.Errorf(ocf.ErrConfigured, "the directory of role_file %s does not exist", s.spec.RoleFile)
+		}
+	}
+	if s.needsRaw() {
+		ok, err := hasNetRaw()
+		if err != nil {
+			return ocf.Errorf(ocf.ErrInstalled, "reading capabilities: %w", err)
+		}
+		if !ok {
+			return ocf.Errorf(ocf.ErrInstalled, "the raw probe needs CAP_NET_RAW, which this process lacks (run as root)")
+		}
+	}
+	return nil
+}
+
+// hasNetRaw reports whether CAP_NET_RAW is in this process's effective set.
+func hasNetRaw() (bool, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return false, fmt.Errorf("CapEff %q: %w", v, err)
+			}
+			const capNetRaw = 13
+			return caps&(1<<capNetRaw) != 0, nil
+		}
+	}
+	return false, errors.New("no CapEff line in /proc/self/status")
+}
+
+// stateFile is where start records that the instance runs. Clone instances
+// share one name unless the clone is globally unique, as with ping.
+func stateFile(req *ocf.Request) string {
+	dir := os.Getenv("HA_RSCTMP")
+	if dir == "" {
+		dir = "/run/resource-agents"
+	}
+	name := req.Instance
+	if os.Getenv("OCF_RESKEY_CRM_meta_globally_unique") != "true" {
+		name, _, _ = strings.Cut(name, ":")
+	}
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 {
+			return '_'
+		}
+		return r
+	}, name)
+	return filepath.Join(dir, "ocf-vipcheck-"+name+".state")
+}
+
+func running(req *ocf.Request) (bool, error) {
+	_, err := os.Stat(stateFile(req))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, ocf.Errorf(ocf.ErrGeneric, "state file: %w", err)
+}
+
+// Start validates, records the instance as running and publishes a first
+// count.
+func Start(ctx context.Context, req *ocf.Request) error {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return err
+	}
+	if err := s.validateNode(); err != nil {
+		return err
+	}
+	path := stateFile(req)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "creating %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "writing the state file: %w", err)
+	}
+	return s.update(ctx, req)
+}
+
+// Stop removes the attribute and the state file; stopping a stopped
+// instance succeeds.
+func Stop(ctx context.Context, req *ocf.Request) error {
+	s, err := readSettings(req.Params)
+	if err == nil {
+		if err := attrd(ctx, "-D", "-n", s.attribute, "-d", s.dampen); err != nil {
+			req.Log.Warnf("removing node attribute %s: %v", s.attribute, err)
+		}
+	}
+	if err := os.Remove(stateFile(req)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ocf.Errorf(ocf.ErrGeneric, "removing the state file: %w", err)
+	}
+	return nil
+}
+
+// Monitor returns NotRunning when stopped; otherwise it probes every real
+// server and publishes the healthy count times multiplier.
+func Monitor(ctx context.Context, req *ocf.Request) error {
+	up, err := running(req)
+	if err != nil {
+		return err
+	}
+	if !up {
+		return ocf.Errorf(ocf.NotRunning, "vipcheck is not running")
+	}
+	if req.Probe {
+		return nil
+	}
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, req)
+}
+
+// update probes, logs what is down and publishes the score. A probe that
+// cannot run (no interface, no permission) publishes 0 and fails.
+func (s settings) update(ctx context.Context, req *ocf.Request) error {
+	var leak *Leak
+	leakDone := make(chan struct{})
+	if s.arpLeak {
+		go func() {
+			defer close(leakDone)
+			lctx, cancel := context.WithTimeout(ctx, s.spec.Timeout)
+			defer cancel()
+			ifi, err := s.spec.iface()
+			if err != nil {
+				req.Log.Warnf("ARP leak check: %v", err)
+				return
+			}
+			if l, err := ARPLeak(lctx, ifi.Name, s.spec.VIP.String(), nil); err != nil {
+				req.Log.Warnf("ARP leak check: %v", err)
+			} else {
+				leak = &l
+			}
+		}()
+	} else {
+		close(leakDone)
+	}
+	o, err := s.spec.Run(ctx)
+	<-leakDone
+	if leak != nil && leak.Leaking() {
+		req.Log.Errorf("%s", leak.Summary())
+	}
+	score := 0
+	if err == nil {
+		score = o.Healthy() * s.multiplier
+		for _, r := range o.Results {
+			if r.Status != vip.Up {
+				req.Log.Warnf("real server %s (role %s)", ResultLine(o, r), o.Role)
+			}
+		}
+	}
+	if aerr := attrd(ctx, "-n", s.attribute, "-v", strconv.Itoa(score), "-d", s.dampen); aerr != nil {
+		req.Log.Warnf("could not update node attribute %s=%d: %v", s.attribute, score, aerr)
+	}
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "probing real servers through %v:%d: %w", s.spec.VIP, s.spec.Port, err)
+	}
+	return nil
+}
+
+// attrd runs attrd_updater with args.
+func attrd(ctx context.Context, args ...string) error {
+	path, err := exec.LookPath("attrd_updater")
+	if err != nil {
+		path = "/usr/sbin/attrd_updater"
+		if _, serr := os.Stat(path); serr != nil {
+			return fmt.Errorf("attrd_updater not found: %w", err)
+		}
+	}
+	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

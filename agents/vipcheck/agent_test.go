@@ -1,0 +1,128 @@
+package vipcheck_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// TestOCFAgent runs ocf:ocfkit:vipcheck's actions on the master balancer of
+// a real LVS-DR segment: ocf-tester, the exit codes of validate-all, and
+// the node attribute monitor publishes (through a stand-in attrd_updater
+// that records its arguments; tests/cluster runs it under Pacemaker).
+func TestOCFAgent(t *testing.T) {
+	testenv.RequireRoot(t)
+	tester := testenv.RequireCommand(t, "ocf-tester")
+	l := testenv.NewLVSDR(t, "vco")
+	rsctmp := t.TempDir()
+	fakeBin := t.TempDir()
+	calls := filepath.Join(t.TempDir(), "attrd")
+	if err := os.WriteFile(filepath.Join(fakeBin, "attrd_updater"),
+		[]byte("#!/bin/sh\necho \"$*\" >>"+calls+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"HA_RSCTMP=" + rsctmp, "PATH=" + fakeBin + ":" + os.Getenv("PATH"),
+		"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=vc",
+		"OCF_RESKEY_vip=" + l.VIP, "OCF_RESKEY_port=80", "OCF_RESKEY_interface=eth0",
+		"OCF_RESKEY_real_servers=" + l.RSAddr[0] + "," + l.RSAddr[1], "OCF_RESKEY_multiplier=100"}
+	action := func(want int, act string, extra ...string) string {
+		t.Helper()
+		cmd := l.Master.Command(binary, act)
+		cmd.Env = append(append(os.Environ(), base...), extra...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want {
+			t.Errorf("%s %v: exit %d, want %d\n%s", act, extra, code, want, out)
+		}
+		return string(out)
+	}
+	lastCall := func() string {
+		b, _ := os.ReadFile(calls)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return lines[len(lines)-1]
+	}
+
+	t.Run("ocf-tester", func(t *testing.T) {
+		cmd := l.Master.Command(tester, "-n", "vc", "-o", "vip="+l.VIP, "-o", "port=80",
+			"-o", "real_servers="+l.RSAddr[0], "-o", "interface=eth0", binary)
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "passed all tests") {
+			t.Fatalf("ocf-tester: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("validate-all", func(t *testing.T) {
+		action(0, "validate-all")
+		action(6, "validate-all", "OCF_RESKEY_vip=10.206.0.800")
+		action(6, "validate-all", "OCF_RESKEY_real_servers=")
+		action(6, "validate-all", "OCF_RESKEY_port=0")
+		action(6, "validate-all", "OCF_RESKEY_role=primary")
+		action(6, "validate-all", "OCF_RESKEY_timeout=-1")
+		action(5, "validate-all", "OCF_RESKEY_interface=lo")
+		action(0, "validate-all", "OCF_RESKEY_interface=lo", "OCF_RESKEY_role=backup")
+		out := action(5, "validate-all", "OCF_RESKEY_interface=eth9")
+		if !strings.Contains(out, "ocf-exit-reason:on this node: interface eth9") {
+			t.Errorf("no exit reason: %s", out)
+		}
+	})
+
+	t.Run("without CAP_NET_RAW", func(t *testing.T) {
+		// The raw probe cannot run: 5; the backup role needs no raw socket.
+		capsh := testenv.RequireCommand(t, "capsh")
+		cmd := l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" validate-all")
+		cmd.Env = append(os.Environ(), base...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || !strings.Contains(string(out), "CAP_NET_RAW") {
+			t.Errorf("validate-all without CAP_NET_RAW: %v\n%s", err, out)
+		}
+		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" validate-all")
+		cmd.Env = append(append(os.Environ(), base...), "OCF_RESKEY_role=backup")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("validate-all, backup role, without CAP_NET_RAW: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("lifecycle and attribute", func(t *testing.T) {
+		recurring := "OCF_RESKEY_CRM_meta_interval=10000"
+		action(7, "monitor")
+		action(7, "monitor", recurring)
+		action(0, "stop")
+		action(0, "start")
+		if got := lastCall(); got != "-n vipcheck -v 200 -d 5s" {
+			t.Errorf("start published %q", got)
+		}
+		action(0, "start")
+		action(0, "monitor") // a probe only looks at the state file
+		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
+		action(0, "monitor", recurring, "OCF_RESKEY_attribute=rs_ok", "OCF_RESKEY_timeout=300")
+		if got := lastCall(); got != "-n rs_ok -v 100 -d 5s" {
+			t.Errorf("monitor with rs1 broken published %q", got)
+		}
+		l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		l.SetARPIgnore(1, 0)
+		out := action(0, "monitor", recurring, "OCF_RESKEY_arp_leak_check=true")
+		if !strings.Contains(out, "ARP leak") || !strings.Contains(out, l.MAC(l.RS[1]).String()) {
+			t.Errorf("monitor did not log the ARP leak of rs2:\n%s", out)
+		}
+		if got := lastCall(); got != "-n vipcheck -v 200 -d 5s" {
+			t.Errorf("monitor published %q", got)
+		}
+		l.SetARPIgnore(1, 1)
+		action(0, "stop")
+		if got := lastCall(); got != "-D -n vipcheck -d 5s" {
+			t.Errorf("stop ran %q", got)
+		}
+		action(0, "stop")
+		action(7, "monitor", recurring)
+	})
+}

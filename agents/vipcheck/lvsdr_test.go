@@ -1,0 +1,187 @@
+package vipcheck_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+var binary string // built by TestMain when root can run the integration tests
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() != 0 {
+			return m.Run()
+		}
+		// World-readable, because ocf-tester runs meta-data as nobody.
+		dir, err := os.MkdirTemp("", "ocf-vipcheck-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		_ = os.Chmod(dir, 0o755)
+		binary = filepath.Join(dir, "ocf-vipcheck")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", binary, "./cmd/ocf-vipcheck")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building ocf-vipcheck: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// run runs ocf-vipcheck in ns and returns its exit status and output.
+func run(t *testing.T, ns *testenv.NS, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := ns.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running ocf-vipcheck %v: %v", args, err)
+	}
+	t.Logf("ocf-vipcheck %s -> %d\n%s", strings.Join(args, " "), code, out)
+	return code, string(out)
+}
+
+func expect(t *testing.T, what string, code, want int, out string, contains ...string) {
+	t.Helper()
+	if code != want {
+		t.Errorf("%s: exit %d, want %d", what, code, want)
+	}
+	for _, c := range contains {
+		if !strings.Contains(out, c) {
+			t.Errorf("%s: output lacks %q", what, c)
+		}
+	}
+}
+
+// TestCommandLine drives the check_tcp_raw-compatible command line, the
+// exit styles, roles and the ARP leak check on a real LVS-DR segment.
+func TestCommandLine(t *testing.T) {
+	testenv.RequireRoot(t)
+	l := testenv.NewLVSDR(t, "vcc")
+	rs1, rs2 := l.RSAddr[0], l.RSAddr[1]
+	both := rs1 + "," + rs2
+
+	code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP, "80")
+	expect(t, "healthy", code, 0, out, rs1+" up mac=")
+	code, out = run(t, l.Master, nil, "tcp", "-c", "-t", "2000", "-v", "eth0", both, l.VIP, "80")
+	expect(t, "two real servers, FIN close", code, 0, out, rs1+" up", rs2+" up", "role master")
+	code, out = run(t, l.Master, nil, "tcp", "-cv", "eth0", rs2, l.VIP, "80")
+	expect(t, "combined short options", code, 0, out, rs2+" up")
+
+	list := filepath.Join(t.TempDir(), "rs")
+	if err := os.WriteFile(list, []byte("# real servers\n"+rs1+"\n"+rs2+" # second\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out = run(t, l.Master, nil, "tcp", "-", "@"+list, l.VIP, "80")
+	expect(t, "@file, interface from the route", code, 0, out, rs1+" up", rs2+" up")
+
+	code, out = run(t, l.Master, nil, "ldirectord", l.VIP, "80", rs2, "80")
+	expect(t, "ldirectord arguments", code, 0, out, rs2+" up")
+	link := filepath.Join(filepath.Dir(binary), "vipcheck-ldirectord")
+	if err := os.Symlink(binary, link); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	cmd := l.Master.Command(link, l.VIP, "80", rs1, "80")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), rs1+" up") {
+		t.Errorf("called as vipcheck-ldirectord: %v %s", err, out)
+	}
+
+	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "eth0", rs1, l.VIP, "80")
+	expect(t, "relayd style, up", code, 1, out)
+	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth0", both, l.VIP, "80")
+	expect(t, "nagios style, up", code, 0, out, "VIPCHECK OK: 2 of 2 real servers up", "| ")
+
+	roleFile := filepath.Join(t.TempDir(), "role")
+	setRole := func(b string) {
+		if err := os.WriteFile(roleFile, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("VIP missing on rs1", func(t *testing.T) {
+		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
+		defer l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		code, out := run(t, l.Master, nil, "tcp", "-t", "300", "eth0", both, l.VIP, "80")
+		expect(t, "master, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
+		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "-t", "300", "eth0", rs1, l.VIP, "80")
+		expect(t, "relayd style, down", code, 0, out)
+		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "-t", "300", "eth0", both, l.VIP, "80")
+		expect(t, "nagios style, down", code, 2, out, "VIPCHECK CRITICAL: 1 of 2", rs1+" no-answer")
+		// The raw probe from the backup balancer sees it too.
+		code, out = run(t, l.Backup, nil, "tcp", "--role", "master", "-t", "300", "eth0", both, l.VIP, "80")
+		expect(t, "backup balancer, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
+		// A backup by role file connects to the real server's own
+		// address, like check_tcp_raw: it cannot see the missing VIP.
+		setRole("0\n")
+		code, out = run(t, l.Backup, nil, "tcp", "-r", roleFile, "-t", "300", "eth0", both, l.VIP, "80")
+		expect(t, "backup by role file, plain connect", code, 0, out, rs1+" up connect=")
+		setRole("1\n")
+		code, out = run(t, l.Master, nil, "tcp", "-r", roleFile, "-t", "300", "eth0", both, l.VIP, "80")
+		expect(t, "master by role file", code, 1, out, rs1+" no-answer")
+		code, out = run(t, l.Master, nil, "tcp", "--role", "auto", "-t", "300", "eth0", rs1, l.VIP, "80")
+		expect(t, "auto on the VIP holder", code, 1, out, rs1+" no-answer")
+		code, out = run(t, l.Backup, nil, "tcp", "--role", "auto", "-t", "300", "eth0", rs1, l.VIP, "80")
+		expect(t, "auto on the backup", code, 0, out, rs1+" up connect=")
+	})
+
+	t.Run("nothing listening on rs2", func(t *testing.T) {
+		l.StopListener(1)
+		defer l.StartListener(1)
+		code, out := run(t, l.Master, nil, "tcp", "eth0", both, l.VIP, "80")
+		expect(t, "raw", code, 1, out, rs1+" up", rs2+" refused")
+		setRole("0")
+		code, out = run(t, l.Backup, nil, "tcp", "-r", roleFile, "eth0", both, l.VIP, "80")
+		expect(t, "backup", code, 1, out, rs2+" refused")
+	})
+
+	t.Run("no ARP", func(t *testing.T) {
+		code, out := run(t, l.Master, nil, "tcp", "-t", "200", "eth0", "10.206.0.99", l.VIP, "80")
+		expect(t, "absent", code, 1, out, "10.206.0.99 no-arp")
+		code, out = run(t, l.Master, nil, "tcp", "-t", "200", "eth0", rs1+"=02:de:ad:00:00:01", l.VIP, "80")
+		expect(t, "wrong static MAC", code, 1, out, rs1+" no-answer mac=02:de:ad:00:00:01")
+	})
+
+	t.Run("bad arguments", func(t *testing.T) {
+		code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP)
+		expect(t, "three arguments", code, 1, out, "expected IFACE REAL_SERVER VIP PORT")
+		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
+		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN")
+		code, out = run(t, l.Master, nil, "tcp", "eth0", "rs.example", l.VIP, "80")
+		expect(t, "not an address", code, 1, out, "not an IPv4 address")
+	})
+
+	t.Run("ARP leak", func(t *testing.T) {
+		code, out := run(t, l.Master, nil, "arp-leak", "eth0", l.VIP)
+		expect(t, "clean, from the master", code, 0, out, "no other host answers")
+		code, out = run(t, l.Backup, nil, "arp-leak", "eth0", l.VIP)
+		expect(t, "clean, from the backup", code, 0, out, "only the expected host", l.MAC(l.Master).String())
+		l.SetARPIgnore(0, 0)
+		defer l.SetARPIgnore(0, 1)
+		rsMAC := l.MAC(l.RS[0]).String()
+		code, out = run(t, l.Master, nil, "arp-leak", "eth0", l.VIP)
+		expect(t, "leak, from the master", code, 1, out, "ARP leak: 1 host(s)", rsMAC)
+		code, out = run(t, l.Backup, nil, "arp-leak", "--exit-style", "nagios", "eth0", l.VIP)
+		expect(t, "leak, from the backup", code, 2, out, "ARPLEAK CRITICAL", rsMAC)
+		code, out = run(t, l.Backup, nil, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
+		expect(t, "leak, from the backup with --allow", code, 1, out, rsMAC)
+	})
+}

@@ -1,0 +1,213 @@
+package vipcheck
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/ocfkit/ocfkit/probe/vip"
+)
+
+// Roles a check can be told to take.
+const (
+	RoleMaster = "master" // raw probe through the VIP
+	RoleBackup = "backup" // plain connect to each real server
+	RoleAuto   = "auto"   // master when the VIP is configured here
+)
+
+// Spec is one check of real servers through a VIP, as the command line and
+// the OCF agent describe it.
+type Spec struct {
+	// Interface is the balancer's interface; empty means the interface of
+	// the route to the first real server.
+	Interface string
+	Targets   []vip.Target
+	VIP       netip.Addr
+	Port      uint16
+	// Close ends healthy connections with a FIN exchange instead of a RST.
+	Close bool
+	// Role is RoleMaster, RoleBackup or RoleAuto; RoleFile, when set,
+	// overrides it the way check_tcp_raw's -r does.
+	Role     string
+	RoleFile string
+	Timeout  time.Duration
+	// Source is the probe's source address; zero chooses one.
+	Source netip.Addr
+}
+
+// Outcome is what a check found.
+type Outcome struct {
+	Role      vip.Role
+	Interface string
+	Results   []vip.Result
+}
+
+// Healthy counts the real servers that are up.
+func (o Outcome) Healthy() int {
+	n := 0
+	for _, r := range o.Results {
+		if r.Status == vip.Up {
+			n++
+		}
+	}
+	return n
+}
+
+// role decides between the raw probe and the plain connect.
+func (s Spec) role() (vip.Role, error) {
+	if s.RoleFile != "" {
+		return vip.RoleFromFile(s.RoleFile)
+	}
+	switch s.Role {
+	case "", RoleMaster:
+		return vip.Master, nil
+	case RoleBackup:
+		return vip.Backup, nil
+	case RoleAuto:
+		return vip.RoleFromAddresses(s.VIP)
+	}
+	return vip.Backup, fmt.Errorf("unknown role %q (want master, backup or auto)", s.Role)
+}
+
+// Run checks every real server within s.Timeout (and ctx).
+func (s Spec) Run(ctx context.Context) (Outcome, error) {
+	if len(s.Targets) == 0 {
+		return Outcome{}, errors.New("no real server to check")
+	}
+	role, err := s.role()
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Role: role}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	if role == vip.Backup {
+		out.Results = vip.Connect(ctx, s.Targets, s.Port, s.Close)
+		return out, nil
+	}
+	ifi, err := s.iface()
+	if err != nil {
+		return out, err
+	}
+	out.Interface = ifi.Name
+	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close}
+	out.Results, err = vip.Probe(ctx, cfg, s.Targets)
+	return out, err
+}
+
+// iface returns the named interface, or the one the route to the first real
+// server leaves by.
+func (s Spec) iface() (*net.Interface, error) {
+	if s.Interface != "" {
+		ifi, err := net.InterfaceByName(s.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("interface %s: %w", s.Interface, err)
+		}
+		return ifi, nil
+	}
+	return InterfaceTowards(s.Targets[0].Addr)
+}
+
+// InterfaceTowards returns the interface of the route to addr.
+func InterfaceTowards(addr netip.Addr) (*net.Interface, error) {
+	routes, err := netlink.RouteGet(addr.AsSlice())
+	if err != nil || len(routes) == 0 {
+		return nil, fmt.Errorf("no route to %v: %w", addr, err)
+	}
+	ifi, err := net.InterfaceByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return nil, fmt.Errorf("interface of the route to %v: %w", addr, err)
+	}
+	return ifi, nil
+}
+
+// ParseTargets reads real servers: a list separated by commas or white
+// space, or @FILE with one or more per line (# starts a comment). Each is
+// an IPv4 address, optionally with a static MAC as ADDR=MAC.
+func ParseTargets(list string) ([]vip.Target, error) {
+	if strings.HasPrefix(list, "@") {
+		f, err := os.Open(list[1:])
+		if err != nil {
+			return nil, fmt.Errorf("reading real servers: %w", err)
+		}
+		defer f.Close()
+		var b strings.Builder
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line, _, _ := strings.Cut(sc.Text(), "#")
+			b.WriteString(line + "\n")
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading real servers from %s: %w", list[1:], err)
+		}
+		list = b.String()
+	}
+	var targets []vip.Target
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+		addr, mac, hasMAC := strings.Cut(f, "=")
+		a, err := netip.ParseAddr(addr)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("real server %q is not an IPv4 address", addr)
+		}
+		t := vip.Target{Addr: a}
+		if hasMAC {
+			if t.MAC, err = net.ParseMAC(mac); err != nil || len(t.MAC) != 6 {
+				return nil, fmt.Errorf("real server %s: bad MAC %q", addr, mac)
+			}
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no real server given")
+	}
+	return targets, nil
+}
+
+// ParseVIP reads the virtual IP address.
+func ParseVIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("VIP %q is not an IPv4 address", s)
+	}
+	return a, nil
+}
+
+// ParsePort reads a TCP port number.
+func ParsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("port %q is not a TCP port number", s)
+	}
+	return uint16(n), nil
+}
+
+// ResultLine describes one real server's result in one line.
+func ResultLine(o Outcome, r vip.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Target, r.Status)
+	if o.Role == vip.Backup {
+		fmt.Fprintf(&b, " connect=%s", ms(r.RTT))
+		return b.String()
+	}
+	if r.MAC != nil {
+		fmt.Fprintf(&b, " mac=%s", r.MAC)
+	}
+	if r.Resolve > 0 {
+		fmt.Fprintf(&b, " arp=%s", ms(r.Resolve))
+	}
+	if r.Status != vip.NoARP {
+		fmt.Fprintf(&b, " rtt=%s syns=%d", ms(r.RTT), r.SYNs)
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }

@@ -1,0 +1,146 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// LVSDR is an LVS direct-routing segment built for one test: a bridge in a
+// switch namespace and, on it, a client, a master balancer holding the VIP
+// on eth0, a backup balancer without it, and two real servers with the VIP
+// as /32 on lo, arp_ignore=1 and arp_announce=2 (on all and eth0), each
+// running a TCP listener on the VIP port. Every interface is eth0 in its
+// namespace. Addresses are 10.206.0.0/24: client .100, master .10, backup
+// .11, real servers .21 and .22, VIP .80.
+type LVSDR struct {
+	Switch, Client, Master, Backup *NS
+	RS                             [2]*NS
+	RSAddr                         [2]string
+	VIP                            string
+	Port                           int
+	listeners                      [2]*exec.Cmd
+	t                              testing.TB
+	bridgePorts                    int
+}
+
+// lvsdrListener accepts TCP connections on 0.0.0.0:PORT and closes them.
+const lvsdrListener = `import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(1024)
+while True:
+    c, _ = s.accept()
+    c.close()
+`
+
+// NewLVSDR builds the segment with namespaces named PREFIX<role>-<random>;
+// everything is removed when the test ends.
+func NewLVSDR(t testing.TB, prefix string) *LVSDR {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommand(t, "ip")
+	RequireCommand(t, "ss")
+	RequireCommand(t, "sysctl")
+	l := &LVSDR{t: t, VIP: "10.206.0.80", Port: 80, RSAddr: [2]string{"10.206.0.21", "10.206.0.22"}}
+	l.Switch = NewNS(t, prefix+"sw")
+	l.Switch.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
+	l.Switch.MustRun(t, "ip", "link", "set", "br0", "up")
+	l.Client = l.attach(prefix+"cl", "10.206.0.100/24")
+	l.Master = l.attach(prefix+"lm", "10.206.0.10/24")
+	l.Master.MustRun(t, "ip", "addr", "add", l.VIP+"/24", "dev", "eth0")
+	l.Backup = l.attach(prefix+"lb", "10.206.0.11/24")
+	for i := range l.RS {
+		l.RS[i] = l.attach(fmt.Sprintf("%sr%d", prefix, i+1), l.RSAddr[i]+"/24")
+		l.RS[i].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		l.SetARPIgnore(i, 1)
+		l.StartListener(i)
+	}
+	return l
+}
+
+// attach creates a namespace with eth0 on the bridge.
+func (l *LVSDR) attach(name, addr string) *NS {
+	l.t.Helper()
+	ns := NewNS(l.t, name)
+	l.bridgePorts++
+	port := fmt.Sprintf("p%d", l.bridgePorts)
+	Veth(l.t, l.Switch, port, "", ns, "eth0", addr)
+	l.Switch.MustRun(l.t, "ip", "link", "set", port, "master", "br0")
+	return ns
+}
+
+// SetARPIgnore sets arp_ignore on real server i (all and eth0) and
+// arp_announce=2; 1 is the correct LVS-DR setting, 0 makes it answer ARP
+// for the VIP.
+func (l *LVSDR) SetARPIgnore(i, v int) {
+	l.t.Helper()
+	for _, c := range []string{"all", "eth0"} {
+		l.RS[i].MustRun(l.t, "sysctl", "-qw",
+			fmt.Sprintf("net.ipv4.conf.%s.arp_ignore=%d", c, v),
+			fmt.Sprintf("net.ipv4.conf.%s.arp_announce=2", c))
+	}
+}
+
+// StartListener starts the TCP listener on real server i and waits until
+// it listens.
+func (l *LVSDR) StartListener(i int) {
+	l.t.Helper()
+	py := RequireCommand(l.t, "python3")
+	if p, err := exec.LookPath("/usr/bin/python3"); err == nil {
+		py = p // not a pyenv shim
+	}
+	l.listeners[i] = l.RS[i].Start(l.t, py, "-c", lvsdrListener, fmt.Sprint(l.Port))
+	WaitFor(l.t, 10*time.Second, "listener on "+l.RS[i].Name, func() error {
+		if !l.listening(i) {
+			return fmt.Errorf("nothing listens on port %d", l.Port)
+		}
+		return nil
+	})
+}
+
+// StopListener ends the listener on real server i and waits until the port
+// is closed.
+func (l *LVSDR) StopListener(i int) {
+	l.t.Helper()
+	Kill(l.listeners[i])
+	WaitFor(l.t, 5*time.Second, "listener gone on "+l.RS[i].Name, func() error {
+		if l.listening(i) {
+			return fmt.Errorf("port %d still listening", l.Port)
+		}
+		return nil
+	})
+}
+
+func (l *LVSDR) listening(i int) bool {
+	out, _ := l.RS[i].Command("ss", "-Hltn", fmt.Sprintf("sport = :%d", l.Port)).Output()
+	return strings.TrimSpace(string(out)) != ""
+}
+
+// HalfOpen returns the SYN-RECV entries on real server i (empty when the
+// probes left nothing behind).
+func (l *LVSDR) HalfOpen(i int) string {
+	out, _ := l.RS[i].Command("ss", "-Htn", "state", "syn-recv").Output()
+	return strings.TrimSpace(string(out))
+}
+
+// MAC returns the hardware address of eth0 in ns.
+func (l *LVSDR) MAC(ns *NS) net.HardwareAddr {
+	l.t.Helper()
+	var mac net.HardwareAddr
+	if err := ns.Within(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		mac = ifi.HardwareAddr
+		return nil
+	}); err != nil {
+		l.t.Fatal(err)
+	}
+	return mac
+}

@@ -1,0 +1,196 @@
+package neigh
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"golang.org/x/net/bpf"
+)
+
+var (
+	ourMAC = net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	ourIP  = netip.MustParseAddr("192.0.2.10")
+)
+
+// fakeLAN answers ARP requests from a table, dropping the first request for
+// each address in lossy, and optionally with several hosts per address.
+type fakeLAN struct {
+	mu     sync.Mutex
+	hosts  map[netip.Addr][]net.HardwareAddr
+	lossy  map[netip.Addr]bool
+	asked  map[netip.Addr]int
+	in     chan []byte
+	dl     time.Time
+	closed chan struct{}
+}
+
+func newFakeLAN(hosts map[netip.Addr][]net.HardwareAddr) *fakeLAN {
+	return &fakeLAN{hosts: hosts, lossy: map[netip.Addr]bool{}, asked: map[netip.Addr]int{},
+		in: make(chan []byte, 256), closed: make(chan struct{})}
+}
+
+func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
+	var f ethernet.Frame
+	var p arp.Packet
+	if err := f.UnmarshalBinary(b); err != nil {
+		panic(err)
+	}
+	if err := p.UnmarshalBinary(f.Payload); err != nil || p.Operation != arp.OperationRequest {
+		panic("not an ARP request")
+	}
+	if p.SenderIP != ourIP || p.SenderHardwareAddr.String() != ourMAC.String() {
+		panic("wrong sender in request")
+	}
+	l.mu.Lock()
+	l.asked[p.TargetIP]++
+	drop := l.lossy[p.TargetIP] && l.asked[p.TargetIP] == 1
+	l.mu.Unlock()
+	if drop {
+		return len(b), nil
+	}
+	// Something that is not a reply first: a request from someone else.
+	req, _ := arp.NewPacket(arp.OperationRequest, net.HardwareAddr{2, 9, 9, 9, 9, 9}, netip.MustParseAddr("192.0.2.99"), ethernet.Broadcast, p.TargetIP)
+	l.in <- frameOf(req)
+	for _, mac := range l.hosts[p.TargetIP] {
+		rep, _ := arp.NewPacket(arp.OperationReply, mac, p.TargetIP, ourMAC, ourIP)
+		l.in <- frameOf(rep)
+	}
+	return len(b), nil
+}
+
+func frameOf(p *arp.Packet) []byte {
+	pb, _ := p.MarshalBinary()
+	f := ethernet.Frame{Destination: ourMAC, Source: p.SenderHardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	b, _ := f.MarshalBinary()
+	return b
+}
+
+func (l *fakeLAN) ReadFrom(b []byte) (int, net.Addr, error) {
+	// Poll so that a new deadline set while blocked takes effect, as on a
+	// real socket.
+	for {
+		l.mu.Lock()
+		dl := l.dl
+		l.mu.Unlock()
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		select {
+		case fr := <-l.in:
+			return copy(b, fr), nil, nil
+		case <-l.closed:
+			return 0, nil, net.ErrClosed
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+func (l *fakeLAN) SetReadDeadline(t time.Time) error {
+	l.mu.Lock()
+	l.dl = t
+	l.mu.Unlock()
+	return nil
+}
+func (l *fakeLAN) Close() error                     { close(l.closed); return nil }
+func (l *fakeLAN) LocalAddr() net.Addr              { return nil }
+func (l *fakeLAN) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
+func (l *fakeLAN) SetWriteDeadline(time.Time) error { return nil }
+
+func TestResolveRetriesAndStopsWhenAllAnswered(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.21"), netip.MustParseAddr("192.0.2.22"), netip.MustParseAddr("192.0.2.23")
+	macA, macB := net.HardwareAddr{2, 0, 0, 0, 0, 0x21}, net.HardwareAddr{2, 0, 0, 0, 0, 0x22}
+	lan := newFakeLAN(map[netip.Addr][]net.HardwareAddr{a: {macA}, b: {macB}})
+	lan.lossy[b] = true
+	cl, err := New(lan, ourMAC, ourIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.FirstRetry, cl.MaxRetry = 5*time.Millisecond, 10*time.Millisecond
+
+	got := map[netip.Addr]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := cl.Resolve(ctx, []netip.Addr{a, b}, func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
+		t.Fatal(err)
+	}
+	if got[a] != macA.String() || got[b] != macB.String() || len(got) != 2 {
+		t.Fatalf("resolved %v", got)
+	}
+	if lan.asked[b] < 2 {
+		t.Errorf("lost request for %v was not repeated", b)
+	}
+	if ctx.Err() != nil {
+		t.Error("Resolve waited for the deadline although everything answered")
+	}
+
+	// An address nobody has is not reported; Resolve returns at the deadline.
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	got = map[netip.Addr]string{}
+	if err := cl.Resolve(short, []netip.Addr{c, a}, func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got[c]; ok || got[a] != macA.String() {
+		t.Fatalf("resolved %v", got)
+	}
+	if lan.asked[c] < 3 {
+		t.Errorf("unanswered %v asked %d times, want retries", c, lan.asked[c])
+	}
+}
+
+func TestWhoHasListsEveryAnswer(t *testing.T) {
+	vip := netip.MustParseAddr("192.0.2.80")
+	m1, m2 := net.HardwareAddr{2, 0, 0, 0, 0, 0x10}, net.HardwareAddr{2, 0, 0, 0, 0, 0x21}
+	lan := newFakeLAN(map[netip.Addr][]net.HardwareAddr{vip: {m1, m2}})
+	cl, _ := New(lan, ourMAC, ourIP)
+	cl.FirstRetry = 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
+	defer cancel()
+	got, err := cl.WhoHas(ctx, vip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].MAC.String() != m1.String() || got[1].MAC.String() != m2.String() {
+		t.Fatalf("WhoHas = %v", got)
+	}
+	if _, err := cl.WhoHas(context.Background(), vip); err == nil {
+		t.Error("WhoHas without a deadline did not fail")
+	}
+}
+
+func TestReplyFilter(t *testing.T) {
+	vm, err := bpf.NewVM(ReplyFilter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := arp.NewPacket(arp.OperationReply, ourMAC, ourIP, ourMAC, ourIP)
+	req, _ := arp.NewPacket(arp.OperationRequest, ourMAC, ourIP, ethernet.Broadcast, ourIP)
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		want  bool
+	}{{"reply", frameOf(rep), true}, {"request", frameOf(req), false}, {"IPv4", append(frameOf(rep)[:12], 8, 0, 0x45), false}} {
+		n, _ := vm.Run(c.frame)
+		if (n > 0) != c.want {
+			t.Errorf("%s: filter returned %d", c.name, n)
+		}
+	}
+}
+
+// FuzzParseReply feeds arbitrary frames to the ARP reply parser.
+func FuzzParseReply(f *testing.F) {
+	rep, _ := arp.NewPacket(arp.OperationReply, ourMAC, ourIP, ourMAC, ourIP)
+	f.Add(frameOf(rep))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ip, mac, ok := ParseReply(b)
+		if ok && (!ip.Is4() || len(mac) != 6) {
+			t.Fatalf("accepted %v %v", ip, mac)
+		}
+	})
+}

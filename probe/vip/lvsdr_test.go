@@ -1,0 +1,238 @@
+package vip_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/probe/neigh"
+	"github.com/ocfkit/ocfkit/probe/vip"
+)
+
+// probeFrom runs vip.Probe inside ns (sockets are created there) against
+// the given real servers.
+func probeFrom(t *testing.T, ns *testenv.NS, l *testenv.LVSDR, timeout time.Duration, mod func(*vip.Config), targets ...vip.Target) []vip.Result {
+	t.Helper()
+	var res []vip.Result
+	err := ns.Within(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		cfg := vip.Config{Interface: ifi, VIP: netip.MustParseAddr(l.VIP), Port: uint16(l.Port)}
+		if mod != nil {
+			mod(&cfg)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		res, err = vip.Probe(ctx, cfg, targets)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("probe from %s: %v", ns.Name, err)
+	}
+	for i, r := range res {
+		if i < 4 || r.Status != vip.Up {
+			t.Logf("%v mac=%v %v syns=%d resolve=%v rtt=%v", r.Target, r.MAC, r.Status, r.SYNs, r.Resolve, r.RTT)
+		}
+	}
+	return res
+}
+
+func rsTargets(l *testenv.LVSDR) []vip.Target {
+	return []vip.Target{{Addr: netip.MustParseAddr(l.RSAddr[0])}, {Addr: netip.MustParseAddr(l.RSAddr[1])}}
+}
+
+func wantStatuses(t *testing.T, res []vip.Result, want ...vip.Status) {
+	t.Helper()
+	for i, r := range res {
+		if r.Status != want[i] {
+			t.Errorf("%v: %v, want %v", r.Target, r.Status, want[i])
+		}
+	}
+}
+
+func noHalfOpen(t *testing.T, l *testenv.LVSDR) {
+	t.Helper()
+	for i := range l.RS {
+		testenv.WaitFor(t, 5*time.Second, "no half-open connection on "+l.RS[i].Name, func() error {
+			if s := l.HalfOpen(i); s != "" {
+				return fmt.Errorf("SYN-RECV left: %s", s)
+			}
+			return nil
+		})
+	}
+}
+
+// TestProbeLVSDR runs the probe against real servers in namespaces: the
+// statuses a DR setup can show, ARP leaks, loss and the backup balancer.
+func TestProbeLVSDR(t *testing.T) {
+	l := testenv.NewLVSDR(t, "vcp")
+	rs1, rs2 := netip.MustParseAddr(l.RSAddr[0]), netip.MustParseAddr(l.RSAddr[1])
+
+	t.Run("healthy", func(t *testing.T) {
+		res := probeFrom(t, l.Master, l, time.Second, nil, rsTargets(l)...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		if res[0].MAC.String() != l.MAC(l.RS[0]).String() || res[1].MAC.String() != l.MAC(l.RS[1]).String() {
+			t.Errorf("resolved MACs %v %v", res[0].MAC, res[1].MAC)
+		}
+		noHalfOpen(t, l)
+	})
+
+	t.Run("close with FIN", func(t *testing.T) {
+		res := probeFrom(t, l.Master, l, time.Second, func(c *vip.Config) { c.Close = true }, rsTargets(l)...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		for _, r := range res {
+			if !r.Closed {
+				t.Errorf("%v: connection not closed by a FIN exchange", r.Target)
+			}
+		}
+		noHalfOpen(t, l)
+		for i := range l.RS {
+			testenv.WaitFor(t, 5*time.Second, "no connection left on "+l.RS[i].Name, func() error {
+				out, _ := l.RS[i].Command("ss", "-Htn", "state", "connected").Output()
+				if s := strings.TrimSpace(string(out)); s != "" {
+					return fmt.Errorf("connections left: %s", s)
+				}
+				return nil
+			})
+		}
+	})
+
+	t.Run("VIP missing on a real server's lo", func(t *testing.T) {
+		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
+		defer l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		res := probeFrom(t, l.Master, l, 500*time.Millisecond, nil, rsTargets(l)...)
+		wantStatuses(t, res, vip.NoAnswer, vip.Up)
+		if res[0].SYNs < 2 {
+			t.Errorf("no retransmission before giving up: %d SYNs", res[0].SYNs)
+		}
+		// The point: an ordinary check of the real server's own address
+		// still succeeds.
+		l.Client.MustRun(t, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", l.RSAddr[0], l.Port))
+	})
+
+	t.Run("nothing listening", func(t *testing.T) {
+		l.StopListener(1)
+		defer l.StartListener(1)
+		res := probeFrom(t, l.Master, l, time.Second, nil, rsTargets(l)...)
+		wantStatuses(t, res, vip.Up, vip.Refused)
+	})
+
+	t.Run("no ARP answer and a wrong static MAC", func(t *testing.T) {
+		res := probeFrom(t, l.Master, l, 300*time.Millisecond, nil,
+			vip.Target{Addr: netip.MustParseAddr("10.206.0.99")},
+			vip.Target{Addr: rs1, MAC: net.HardwareAddr{2, 0xde, 0xad, 0, 0, 1}},
+			vip.Target{Addr: rs2, MAC: l.MAC(l.RS[1])})
+		wantStatuses(t, res, vip.NoARP, vip.NoAnswer, vip.Up)
+		if res[2].Resolve != 0 {
+			t.Errorf("static MAC was resolved anyway")
+		}
+	})
+
+	t.Run("ARP leak", func(t *testing.T) {
+		whoHas := func() []neigh.Answer {
+			var answers []neigh.Answer
+			err := l.Master.Within(func() error {
+				ifi, err := net.InterfaceByName("eth0")
+				if err != nil {
+					return err
+				}
+				src, err := vip.SourceAddress(ifi, netip.MustParseAddr(l.VIP), netip.Addr{})
+				if err != nil {
+					return err
+				}
+				conn, err := neigh.Listen(ifi)
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				c, err := neigh.New(conn, ifi.HardwareAddr, src)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				answers, err = c.WhoHas(ctx, netip.MustParseAddr(l.VIP))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return answers
+		}
+		if a := whoHas(); len(a) != 0 {
+			t.Errorf("correct real servers answered ARP for the VIP: %v", a)
+		}
+		l.SetARPIgnore(0, 0)
+		defer l.SetARPIgnore(0, 1)
+		a := whoHas()
+		if len(a) != 1 || a[0].MAC.String() != l.MAC(l.RS[0]).String() {
+			t.Errorf("with arp_ignore=0 on rs1: answers %v, want rs1's MAC %v", a, l.MAC(l.RS[0]))
+		}
+	})
+
+	t.Run("from the backup balancer", func(t *testing.T) {
+		// The backup does not hold the VIP: its kernel sees the SYN-ACK
+		// addressed to it from the VIP and answers with a RST toward the
+		// VIP, which goes to the master (the VIP's ARP owner), not to the
+		// real server. The raw probe still sees the SYN-ACK first.
+		res := probeFrom(t, l.Backup, l, time.Second, nil, rsTargets(l)...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		noHalfOpen(t, l)
+	})
+
+	t.Run("200 real-server addresses", func(t *testing.T) {
+		var targets []vip.Target
+		for i := range l.RS {
+			var batch strings.Builder
+			for j := 0; j < 100; j++ {
+				a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
+				fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
+				targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
+			}
+			cmd := l.RS[i].Command("ip", "-batch", "-")
+			cmd.Stdin = strings.NewReader(batch.String())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("adding addresses: %v: %s", err, out)
+			}
+		}
+		l.Master.MustRun(t, "ip", "addr", "add", "10.206.9.10/16", "dev", "eth0")
+		res := probeFrom(t, l.Master, l, 3*time.Second, func(c *vip.Config) {
+			c.Source = netip.MustParseAddr("10.206.9.10")
+		}, targets...)
+		up := 0
+		for _, r := range res {
+			if r.Status == vip.Up {
+				up++
+			}
+		}
+		if up != len(targets) {
+			t.Errorf("%d of %d addresses up", up, len(targets))
+		}
+		noHalfOpen(t, l)
+	})
+	// Last: a lost RST leaves a half-open connection on the real server
+	// until its SYN-ACK retries run out, which the other cases would see.
+	t.Run("30% loss", func(t *testing.T) {
+		testenv.RequireCommand(t, "nft")
+		for i := range l.RS {
+			l.RS[i].MustRun(t, "nft", "add table inet vcloss; "+
+				"add chain inet vcloss in { type filter hook input priority 0; }; "+
+				"add chain inet vcloss out { type filter hook output priority 0; }; "+
+				"add rule inet vcloss in tcp dport 80 numgen random mod 10 < 3 drop; "+
+				"add rule inet vcloss out tcp sport 80 numgen random mod 10 < 3 drop")
+			defer l.RS[i].MustRun(t, "nft", "delete table inet vcloss")
+		}
+		for round := 0; round < 3; round++ {
+			res := probeFrom(t, l.Master, l, 3*time.Second, nil, rsTargets(l)...)
+			wantStatuses(t, res, vip.Up, vip.Up)
+		}
+	})
+
+}
