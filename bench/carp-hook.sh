@@ -372,6 +372,9 @@ while time.time() - t0 < limit:
 print("timeout")
 sys.exit(1)
 '
+role_ms() { # role_ms D T0: when D/role was last written, in ms after T0
+    awk -v m="$(stat -c %.9Y "$1/role")" -v t="$2" 'BEGIN {printf "%.0f", (m - t) * 1000}'
+}
 measure() { # measure VIP NEWMASTER T0 -> ms until the observer is served by NEWMASTER
     local mac; mac=$(ip netns exec "$P-$2" cat /sys/class/net/eth0/address)
     ip netns exec "$P-ob" "$PY" -c "$POLLER" "$1" "$mac" "$3" 30 || true
@@ -388,12 +391,13 @@ failover_variant() { # failover_variant DAEMON KIND
     wait_until 30 serving "$V/n1" n1 "$vip" "$daemon" || { log "$daemon/$kind: n1 never served"; tail "$V"/n1/*.log >&2; return 1; }
     start_daemon "$V" n2 "$daemon" "$kind" "$vip"
     wait_until 30 backup_done "$V/n2" n2 "$vip" || { log "$daemon/$kind: n2 never settled as backup"; return 1; }
-    : >"$V/graceful.txt"; : >"$V/crash.txt"
+    : >"$V/graceful.txt"; : >"$V/crash.txt"; : >"$V/graceful-role.txt"; : >"$V/crash-role.txt"
     for ((r = 1; r <= R; r++)); do
         # graceful stop of the master
         t0=$(date +%s.%N)
         kill -TERM "$(cat "$ST/pids/$(basename "$V")-n1")"
         g=$(measure "$vip" n2 "$t0"); echo "$g" >>"$V/graceful.txt"
+        gr=$(role_ms "$V/n2" "$t0"); echo "$gr" >>"$V/graceful-role.txt"
         wait_until 10 eval '! alive '"$(cat "$ST/pids/$(basename "$V")-n1")" || true
         wait_until 30 backup_done "$V/n1" n1 "$vip" || log "$daemon/$kind: n1 not clean after SIGTERM"
         start_daemon "$V" n1 "$daemon" "$kind" "$vip"
@@ -405,11 +409,12 @@ failover_variant() { # failover_variant DAEMON KIND
         kill -KILL $(daemon_pids "$V" n1) 2>/dev/null || true
         ip -n "$P-n1" link set eth0 down
         c=$(measure "$vip" n2 "$t0"); echo "$c" >>"$V/crash.txt"
+        cr=$(role_ms "$V/n2" "$t0"); echo "$cr" >>"$V/crash-role.txt"
         ip -n "$P-n1" link set eth0 up
         start_daemon "$V" n1 "$daemon" "$kind" "$vip"
         wait_until 30 serving "$V/n1" n1 "$vip" "$daemon" && wait_until 30 backup_done "$V/n2" n2 "$vip" \
             || log "$daemon/$kind: n1 did not come back after the crash"
-        log "$daemon/$kind round $r: graceful ${g} ms, crash ${c} ms"
+        log "$daemon/$kind round $r: graceful ${g} ms (n2 role 1 at ${gr} ms), crash ${c} ms (n2 role 1 at ${cr} ms)"
     done
     # stop both daemons (graceful: hooks take the group down), then the namespaces
     local p
@@ -433,13 +438,15 @@ failover() {
         done
     done
     printf '\nB. failover, VIP to serving danted seen by the observer, %d rounds (ms; median, all)\n' "$R"
-    printf '%-24s %10s %10s   %s\n' "pair/hook" graceful crash "graceful values | crash values"
+    printf '%-24s %10s %10s %12s %12s   %s\n' "pair/hook" graceful crash "role1 grace" "role1 crash" "graceful values | crash values"
     for daemon in ucarp keepalived; do
         for kind in carp-hook shell; do
             V=$ST/$daemon-$kind
             read -r gm _ < <(grep -v timeout "$V/graceful.txt" | stats)
             read -r cm _ < <(grep -v timeout "$V/crash.txt" | stats)
-            printf '%-24s %10s %10s   %s | %s\n' "$daemon/$kind" "$gm" "$cm" "$(tr '\n' ' ' <"$V/graceful.txt")" "$(tr '\n' ' ' <"$V/crash.txt")"
+            read -r grm _ < <(stats <"$V/graceful-role.txt")
+            read -r crm _ < <(stats <"$V/crash-role.txt")
+            printf '%-24s %10s %10s %12s %12s   %s | %s\n' "$daemon/$kind" "$gm" "$cm" "$grm" "$crm" "$(tr '\n' ' ' <"$V/graceful.txt")" "$(tr '\n' ' ' <"$V/crash.txt")"
         done
     done
 }

@@ -101,6 +101,7 @@ func (in instance) find(procs []Process, pidfilePID int) members {
 			m.All = append(m.All, p)
 		}
 	}
+	slices.SortFunc(m.All, func(a, b Process) int { return a.PID - b.PID })
 	return m
 }
 

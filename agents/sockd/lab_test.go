@@ -3,6 +3,7 @@ package sockd
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,3 +271,5 @@ func (l *lab) cleanup() {
 }
 
 func fmtErr(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -118,37 +118,82 @@ func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
 	return p.SenderIP, p.SenderHardwareAddr, true
 }
 
-// exchange sends requests for every address in pending (again after each
-// retry interval, only for addresses still in pending) and hands every reply
-// to got, until pending is empty or ctx ends.
-func (c *Client) exchange(ctx context.Context, pending map[netip.Addr]bool, got func(Answer)) error {
-	first, max := c.FirstRetry, c.MaxRetry
+// Round is one resolution of several addresses driven by the caller's own
+// loop, for callers that read ARP replies from a socket they share with
+// other traffic: Send when Next is due, and hand every frame to Take.
+type Round struct {
+	c       *Client
+	pending map[netip.Addr]bool
+	keep    bool // ask until the end, even once answered (WhoHas)
+	start   time.Time
+	next    time.Time
+	wait    time.Duration
+}
+
+// NewRound starts a round for targets; nothing is sent until Send.
+func (c *Client) NewRound(targets []netip.Addr) *Round {
+	first := c.FirstRetry
 	if first <= 0 {
 		first = 50 * time.Millisecond
 	}
+	r := &Round{c: c, pending: make(map[netip.Addr]bool, len(targets)), start: time.Now(), wait: first}
+	for _, t := range targets {
+		r.pending[t] = true
+	}
+	return r
+}
+
+// Done reports whether every target has answered.
+func (r *Round) Done() bool { return len(r.pending) == 0 }
+
+// Next is when Send should run again (zero: now).
+func (r *Round) Next() time.Time { return r.next }
+
+// Send asks again for every address not answered yet, and sets Next after
+// the current retry interval, which doubles up to the Client's MaxRetry.
+func (r *Round) Send(now time.Time) error {
+	max := r.c.MaxRetry
 	if max <= 0 {
 		max = 400 * time.Millisecond
 	}
+	for ip := range r.pending {
+		if err := r.c.request(ip); err != nil {
+			return err
+		}
+	}
+	r.next = now.Add(r.wait)
+	r.wait = min(2*r.wait, max)
+	return nil
+}
+
+// Take returns the answer a frame carries for a pending address, and false
+// for anything else (other frames, duplicates, addresses not asked for).
+func (r *Round) Take(frame []byte) (Answer, bool) {
+	ip, mac, ok := ParseReply(frame)
+	if !ok || !r.pending[ip] {
+		return Answer{}, false
+	}
+	if !r.keep {
+		delete(r.pending, ip)
+	}
+	return Answer{IP: ip, MAC: mac, After: time.Since(r.start)}, true
+}
+
+// exchange runs a round on the Client's own socket, handing every answer to
+// got, until the round is done or ctx ends.
+func (c *Client) exchange(ctx context.Context, r *Round, got func(Answer)) error {
 	deadline, hasDeadline := ctx.Deadline()
-	start := time.Now()
-	wait := first
-	nextSend := start
 	buf := make([]byte, 1500)
-	for len(pending) > 0 {
-		if err := ctx.Err(); err != nil {
+	for !r.Done() {
+		if ctx.Err() != nil {
 			return nil
 		}
-		now := time.Now()
-		if !now.Before(nextSend) {
-			for ip := range pending {
-				if err := c.request(ip); err != nil {
-					return err
-				}
+		if now := time.Now(); !now.Before(r.Next()) {
+			if err := r.Send(now); err != nil {
+				return err
 			}
-			nextSend = now.Add(wait)
-			wait = min(2*wait, max)
 		}
-		readUntil := nextSend
+		readUntil := r.Next()
 		if hasDeadline && deadline.Before(readUntil) {
 			readUntil = deadline
 		}
@@ -163,12 +208,8 @@ func (c *Client) exchange(ctx context.Context, pending map[netip.Addr]bool, got 
 			}
 			return fmt.Errorf("reading ARP replies: %w", err)
 		}
-		ip, mac, ok := ParseReply(buf[:n])
-		if !ok {
-			continue
-		}
-		if _, asked := pending[ip]; asked {
-			got(Answer{IP: ip, MAC: mac, After: time.Since(start)})
+		if a, ok := r.Take(buf[:n]); ok {
+			got(a)
 		}
 	}
 	return nil
@@ -179,14 +220,7 @@ func (c *Client) exchange(ctx context.Context, pending map[netip.Addr]bool, got 
 // with a doubling interval until all are answered or ctx ends. Targets that
 // never answer are simply not reported. found runs on the calling goroutine.
 func (c *Client) Resolve(ctx context.Context, targets []netip.Addr, found func(Answer)) error {
-	pending := make(map[netip.Addr]bool, len(targets))
-	for _, t := range targets {
-		pending[t] = true
-	}
-	return c.exchange(ctx, pending, func(a Answer) {
-		delete(pending, a.IP)
-		found(a)
-	})
+	return c.exchange(ctx, c.NewRound(targets), found)
 }
 
 // WhoHas asks who has target until ctx ends (it must have a deadline) and
@@ -198,8 +232,9 @@ func (c *Client) WhoHas(ctx context.Context, target netip.Addr) ([]Answer, error
 	}
 	var answers []Answer
 	seen := map[string]bool{}
-	pending := map[netip.Addr]bool{target: true} // never emptied: ask until the deadline
-	err := c.exchange(ctx, pending, func(a Answer) {
+	r := c.NewRound([]netip.Addr{target})
+	r.keep = true // ask until the deadline
+	err := c.exchange(ctx, r, func(a Answer) {
 		if !seen[a.MAC.String()] {
 			seen[a.MAC.String()] = true
 			answers = append(answers, a)

@@ -5,6 +5,13 @@
 // Greet checks that a proxy negotiates; Dial and Exchange check that it
 // relays TCP data to a target; UDPAssociate and RoundTrip check that it
 // relays UDP datagrams.
+//
+// Each call sets its connection's deadline to ctx's and makes pending I/O fail
+// at once when ctx is cancelled; such failures satisfy
+// errors.Is(err, context.DeadlineExceeded) or errors.Is(err,
+// context.Canceled). A refusal by the server is a *ReplyError, and the
+// sentinels ErrNoAcceptableMethod and ErrAuthRejected mark failed
+// negotiation.
 package socks5
 
 import (
@@ -129,7 +136,8 @@ func (c *Client) Greet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return conn.Close()
+	conn.Close()
+	return nil
 }
 
 // Dial performs Handshake and a CONNECT to target ("host:port": an IPv4 or

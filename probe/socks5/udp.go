@@ -51,27 +51,30 @@ func (c *Client) UDPAssociate(ctx context.Context) (*UDPAssociation, error) {
 	return a, nil
 }
 
+// associate binds the local UDP socket and sends UDP ASSOCIATE on ctrl.
 func (c *Client) associate(ctx context.Context, ctrl net.Conn) (*UDPAssociation, error) {
-	release := bound(ctx, ctrl)
-	defer release()
 	local := addrPort(ctrl.LocalAddr())
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local.Addr(), 0)))
 	if err != nil {
 		return nil, c.fail(StageUDPAssociate, err)
 	}
 	src := addrPort(conn.LocalAddr())
+	release := bound(ctx, ctrl)
 	bnd, err := c.request(ctx, ctrl, StageUDPAssociate, cmdUDPAssociate, addr{IP: src.Addr(), Port: src.Port()})
+	var relay netip.AddrPort
 	if err == nil {
-		var relay netip.AddrPort
-		if relay, err = c.relayAddr(ctx, ctrl, bnd); err == nil {
-			// The association outlives this call: only its setup is bounded.
-			ctrl.SetDeadline(time.Time{})
-			return &UDPAssociation{client: c, ctrl: ctrl, conn: conn, relay: relay, ctrlDone: make(chan struct{})}, nil
+		if relay, err = c.relayAddr(ctx, ctrl, bnd); err != nil {
+			err = c.fail(StageUDPAssociate, err)
 		}
-		err = c.fail(StageUDPAssociate, err)
 	}
-	conn.Close()
-	return nil, err
+	release()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// The association outlives this call: only its setup was bounded.
+	ctrl.SetDeadline(time.Time{})
+	return &UDPAssociation{client: c, ctrl: ctrl, conn: conn, relay: relay, ctrlDone: make(chan struct{})}, nil
 }
 
 // relayAddr turns the reply's BND.ADDR:BND.PORT into the relay's address. An
@@ -85,8 +88,11 @@ func (c *Client) relayAddr(ctx context.Context, ctrl net.Conn, bnd addr) (netip.
 			resolver = net.DefaultResolver
 		}
 		ips, err := resolver.LookupNetIP(ctx, "ip", bnd.Name)
+		if err == nil && len(ips) == 0 {
+			err = errors.New("no address")
+		}
 		if err != nil {
-			return netip.AddrPort{}, fmt.Errorf("resolving the relay's name: %w", err)
+			return netip.AddrPort{}, fmt.Errorf("resolving the relay's name %q: %w", bnd.Name, err)
 		}
 		ip = ips[0].Unmap()
 		for _, candidate := range ips {

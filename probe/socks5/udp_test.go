@@ -142,6 +142,28 @@ func TestUDPRelayUnspecified(t *testing.T) {
 	}
 }
 
+// TestUDPRelayName has the server name its relay "localhost", which the
+// client resolves to the proxy's address family.
+func TestUDPRelayName(t *testing.T) {
+	f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr {
+		return addr{Name: "localhost", Port: relay.Port()}
+	}})
+	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got, want := a.Relay().String(), f.relay.LocalAddr().String(); got != want {
+		t.Errorf("relay %s, want %s", got, want)
+	}
+}
+
+func TestUDPRelayPortZero(t *testing.T) {
+	f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr { return addr{IP: relay.Addr()} }})
+	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	checkError(t, err, StageUDPAssociate, f.proxy)
+}
+
 func TestUDPAssociateRefused(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{rep: 7})
 	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))

@@ -6,27 +6,31 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// replyFilter is the classic BPF program of the probe's socket: it lets
-// through only unfragmented IPv4 TCP segments from vip:port to src, so the
-// replies of the probe reach user space and nothing else does.
+// replyFilter is the classic BPF program of the probe's socket. It lets
+// through ARP replies (for resolving the real servers on the same socket)
+// and unfragmented IPv4 TCP segments from vip:port to src, so only the
+// probe's answers reach user space.
 func replyFilter(src, vip netip.Addr, port uint16) []bpf.Instruction {
 	v, s := vip.As4(), src.As4()
 	be := func(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
 	return []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 12, Size: 2},                                 // 0 EtherType
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0x0800, SkipTrue: 12},      // 1
-		bpf.LoadAbsolute{Off: 23, Size: 1},                                 // 2 IP protocol
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 10},           // 3
-		bpf.LoadAbsolute{Off: 26, Size: 4},                                 // 4 IP source
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: be(v), SkipTrue: 8},        // 5
-		bpf.LoadAbsolute{Off: 30, Size: 4},                                 // 6 IP destination
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: be(s), SkipTrue: 6},        // 7
-		bpf.LoadAbsolute{Off: 20, Size: 2},                                 // 8 flags + fragment offset
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x3fff, SkipTrue: 4},        // 9 MF or offset: a fragment
-		bpf.LoadMemShift{Off: 14},                                          // 10 X = IP header length
-		bpf.LoadIndirect{Off: 14, Size: 2},                                 // 11 TCP source port
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: 1}, // 12
-		bpf.RetConstant{Val: 0xffff},                                       // 13 accept
-		bpf.RetConstant{Val: 0},                                            // 14 drop
+		bpf.LoadAbsolute{Off: 12, Size: 2},                                   // 0 EtherType
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0806, SkipFalse: 2},           // 1 ARP?
+		bpf.LoadAbsolute{Off: 20, Size: 2},                                   // 2 ARP operation
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 2, SkipTrue: 12, SkipFalse: 13}, // 3 reply: accept
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0x0800, SkipTrue: 12},        // 4 not IPv4: drop
+		bpf.LoadAbsolute{Off: 23, Size: 1},                                   // 5 IP protocol
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 10},             // 6
+		bpf.LoadAbsolute{Off: 26, Size: 4},                                   // 7 IP source
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: be(v), SkipTrue: 8},          // 8
+		bpf.LoadAbsolute{Off: 30, Size: 4},                                   // 9 IP destination
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: be(s), SkipTrue: 6},          // 10
+		bpf.LoadAbsolute{Off: 20, Size: 2},                                   // 11 flags + fragment offset
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x3fff, SkipTrue: 4},          // 12 MF or offset: a fragment
+		bpf.LoadMemShift{Off: 14},                                            // 13 X = IP header length
+		bpf.LoadIndirect{Off: 14, Size: 2},                                   // 14 TCP source port
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(port), SkipTrue: 1},   // 15
+		bpf.RetConstant{Val: 0xffff},                                         // 16 accept
+		bpf.RetConstant{Val: 0},                                              // 17 drop
 	}
 }

@@ -26,8 +26,10 @@ func TestReplyFilter(t *testing.T) {
 	ours := flow{localMAC: localMAC, serverMAC: macUp, src: src, vip: vipAddr, sport: 40001, dport: 80}
 	fragment := append([]byte(nil), good...)
 	fragment[20] |= 0x20 // more fragments
-	arp := append([]byte(nil), good...)
-	arp[12], arp[13] = 0x08, 0x06
+	arpRequest := append([]byte(nil), good...)
+	arpRequest[12], arpRequest[13] = 0x08, 0x06 // operation (bytes 20-21) is not 2
+	arpReply := append([]byte(nil), arpRequest...)
+	arpReply[20], arpReply[21] = 0, 2
 	cases := []struct {
 		name   string
 		frame  []byte
@@ -37,7 +39,8 @@ func TestReplyFilter(t *testing.T) {
 		{"other port", frame(otherPort), false},
 		{"our own SYN", frame(ours), false},
 		{"fragment", fragment, false},
-		{"ARP", arp, false},
+		{"ARP request", arpRequest, false},
+		{"ARP reply", arpReply, true},
 		{"runt", good[:20], false},
 	}
 	for _, c := range cases {

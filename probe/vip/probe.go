@@ -99,10 +99,25 @@ type Config struct {
 // maxCloseWait bounds the wait for the server's FIN with Config.Close.
 const maxCloseWait = 200 * time.Millisecond
 
-// resolver is what Probe needs of ARP; *neigh.Client implements it.
+// ethPAll is ETH_P_ALL: the socket sees ARP and IPv4, sorted by its filter.
+const ethPAll = 0x0003
+
+// resolver starts ARP rounds on the probe's socket.
 type resolver interface {
-	Resolve(ctx context.Context, targets []netip.Addr, found func(neigh.Answer)) error
+	NewRound(targets []netip.Addr) round
 }
+
+// round is one ARP resolution driven by the probe's loop (*neigh.Round).
+type round interface {
+	Next() time.Time
+	Send(now time.Time) error
+	Take(frame []byte) (neigh.Answer, bool)
+}
+
+// arpResolver adapts *neigh.Client to resolver.
+type arpResolver struct{ c *neigh.Client }
+
+func (a arpResolver) NewRound(targets []netip.Addr) round { return a.c.NewRound(targets) }
 
 // portReserver reserves a local TCP port for the duration of one probe.
 type portReserver func(src netip.Addr) (port uint16, release func(), err error)
@@ -133,7 +148,9 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("assembling the probe filter: %w", err)
 	}
-	conn, err := packet.Listen(cfg.Interface, packet.Raw, 0x0800, &packet.Config{Filter: raw})
+	// One socket for ARP and TCP: closing an AF_PACKET socket waits for an
+	// RCU grace period (about 10 ms), so each socket saved counts.
+	conn, err := packet.Listen(cfg.Interface, packet.Raw, ethPAll, &packet.Config{Filter: raw})
 	if err != nil {
 		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
 	}
@@ -141,16 +158,11 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 	var res resolver
 	for _, t := range targets {
 		if t.MAC == nil {
-			ac, err := neigh.Listen(cfg.Interface)
+			c, err := neigh.New(conn, cfg.Interface.HardwareAddr, cfg.Source)
 			if err != nil {
 				return nil, err
 			}
-			defer ac.Close()
-			c, err := neigh.New(ac, cfg.Interface.HardwareAddr, cfg.Source)
-			if err != nil {
-				return nil, err
-			}
-			res = c
+			res = arpResolver{c}
 			break
 		}
 	}
@@ -285,20 +297,19 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 		return sendSYN(st, now)
 	}
 
-	// ARP runs beside the probe: each real server is probed as soon as its
-	// MAC is known.
-	arpCtx, stopARP := context.WithCancel(ctx)
-	defer stopARP()
-	answers := make(chan neigh.Answer, len(unresolved))
-	arpErr := make(chan error, 1)
+	// ARP runs in the same loop as the probes: each real server is probed
+	// as soon as its MAC is known.
+	var arp round
 	if len(unresolved) > 0 {
 		if res == nil {
 			return nil, errors.New("probe: targets without MAC and no ARP resolver")
 		}
-		go func() {
-			arpErr <- res.Resolve(arpCtx, unresolved, func(a neigh.Answer) { answers <- a })
-		}()
+		arp = res.NewRound(unresolved)
+		if err := arp.Send(time.Now()); err != nil {
+			return nil, fmt.Errorf("resolving real servers: %w", err)
+		}
 	}
+	resolved := 0
 	frames, readErr, stopReading := readFrames(conn)
 	defer stopReading()
 
@@ -332,6 +343,9 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 		if open == 0 {
 			break
 		}
+		if arp != nil && resolved < len(unresolved) && (next.IsZero() || arp.Next().Before(next)) {
+			next = arp.Next()
+		}
 		if !next.IsZero() {
 			timer.Reset(max(time.Until(next), 0))
 		}
@@ -341,24 +355,24 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 				_ = send(st, st.isn+2, 0, tcpFlags{RST: true})
 			})
 			return results(states), nil
-		case err := <-arpErr:
-			if err != nil {
-				return nil, fmt.Errorf("resolving real servers: %w", err)
-			}
-		case a := <-answers:
-			now := time.Now()
-			for _, st := range byAddr[a.IP] {
-				if st.MAC != nil {
-					continue
-				}
-				st.Resolve = a.After
-				if err := begin(st, a.MAC, now); err != nil {
-					return nil, err
-				}
-			}
 		case err := <-readErr:
 			return nil, fmt.Errorf("reading replies: %w", err)
 		case f := <-frames:
+			if arp != nil && isARP(f) {
+				a, ok := arp.Take(f)
+				if !ok {
+					continue
+				}
+				resolved++
+				now := time.Now()
+				for _, st := range byAddr[a.IP] {
+					st.Resolve = a.After
+					if err := begin(st, a.MAC, now); err != nil {
+						return nil, err
+					}
+				}
+				continue
+			}
 			seg, ok := parseSegment(f)
 			if !ok {
 				continue
@@ -372,6 +386,11 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 			}
 		case <-timer.C:
 			now := time.Now()
+			if arp != nil && resolved < len(unresolved) && !now.Before(arp.Next()) {
+				if err := arp.Send(now); err != nil {
+					return nil, fmt.Errorf("resolving real servers: %w", err)
+				}
+			}
 			for _, st := range states {
 				switch {
 				case st.done:
@@ -391,6 +410,9 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 	}
 	return results(states), nil
 }
+
+// isARP reports whether an Ethernet frame carries ARP.
+func isARP(f []byte) bool { return len(f) >= 14 && f[12] == 0x08 && f[13] == 0x06 }
 
 // matches reports whether seg belongs to the flow: from the real server's
 // MAC, VIP:port to our address and port.

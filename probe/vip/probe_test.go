@@ -2,6 +2,9 @@ package vip
 
 import (
 	"context"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
 	"net"
 	"net/netip"
 	"os"
@@ -33,6 +36,7 @@ type fakeSegment struct {
 	closed  chan struct{}
 	once    sync.Once
 	garbage bool // answer each SYN with unrelated frames first
+	arp     map[netip.Addr]net.HardwareAddr
 }
 
 func newFakeSegment() *fakeSegment {
@@ -40,6 +44,19 @@ func newFakeSegment() *fakeSegment {
 }
 
 func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
+	if isARP(b) {
+		var p arp.Packet
+		if err := p.UnmarshalBinary(b[14:]); err != nil || p.Operation != arp.OperationRequest {
+			panic("probe wrote a bad ARP request")
+		}
+		if mac, ok := f.arp[p.TargetIP]; ok {
+			rep, _ := arp.NewPacket(arp.OperationReply, mac, p.TargetIP, p.SenderHardwareAddr, p.SenderIP)
+			pb, _ := rep.MarshalBinary()
+			fr, _ := (&ethernet.Frame{Destination: p.SenderHardwareAddr, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}).MarshalBinary()
+			f.in <- fr
+		}
+		return len(b), nil
+	}
 	seg, ok := parseSegment(b)
 	if !ok {
 		panic("probe wrote a frame it cannot parse")
@@ -114,19 +131,6 @@ func (f *fakeSegment) LocalAddr() net.Addr              { return nil }
 func (f *fakeSegment) SetDeadline(t time.Time) error    { return f.SetReadDeadline(t) }
 func (f *fakeSegment) SetWriteDeadline(time.Time) error { return nil }
 
-// fakeResolver answers ARP from a table.
-type fakeResolver map[netip.Addr]net.HardwareAddr
-
-func (r fakeResolver) Resolve(ctx context.Context, targets []netip.Addr, found func(neigh.Answer)) error {
-	for _, t := range targets {
-		if mac, ok := r[t]; ok {
-			found(neigh.Answer{IP: t, MAC: mac, After: time.Millisecond})
-		}
-	}
-	<-ctx.Done()
-	return nil
-}
-
 func fakePorts() portReserver {
 	var mu sync.Mutex
 	next := uint16(40000)
@@ -142,13 +146,18 @@ func TestRunStatuses(t *testing.T) {
 	rs := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	cfg := Config{Interface: &net.Interface{Name: "fake0", HardwareAddr: localMAC}, Source: src, VIP: vipAddr, Port: 80,
 		FirstRetransmit: 5 * time.Millisecond, MaxRetransmit: 10 * time.Millisecond}
-	res := fakeResolver{rs("192.0.2.21"): macUp, rs("192.0.2.22"): macRST, rs("192.0.2.23"): macMute, rs("192.0.2.24"): macLossy}
+	table := map[netip.Addr]net.HardwareAddr{rs("192.0.2.21"): macUp, rs("192.0.2.22"): macRST, rs("192.0.2.23"): macMute, rs("192.0.2.24"): macLossy}
 	targets := []Target{{Addr: rs("192.0.2.21")}, {Addr: rs("192.0.2.22")}, {Addr: rs("192.0.2.23")},
 		{Addr: rs("192.0.2.24")}, {Addr: rs("192.0.2.25")}, {Addr: rs("192.0.2.26"), MAC: macUp}}
 	want := []Status{Up, Refused, NoAnswer, Up, NoARP, Up}
 	for _, garbage := range []bool{false, true} {
 		net := newFakeSegment()
-		net.garbage = garbage
+		net.garbage, net.arp = garbage, table
+		client, err := neigh.New(net, localMAC, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := arpResolver{client}
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		got, err := run(ctx, cfg, net, res, fakePorts(), targets)
 		cancel()

@@ -27,6 +27,20 @@ func TestVipcheckClone(t *testing.T) {
 	c := harness.Start(t, harness.Options{Prefix: "vc"})
 	n := c.Nodes[0]
 	checkDescribe(t, n, "ocf:ocfkit:vipcheck", "vipcheck.xml")
+	for _, tc := range []struct {
+		what    string
+		code    int
+		options []string
+	}{
+		{"missing interface", 5, []string{"vip=" + vip, "port=80", "real_servers=" + rsIP, "interface=nosuchif0"}},
+		{"VIP not an address", 6, []string{"vip=notanip", "port=80", "real_servers=" + rsIP, "interface=lo"}},
+	} {
+		r := validate(t, n, "ocfkit", "vipcheck", tc.options...)
+		if r.Code != tc.code || r.Reason == "" {
+			t.Errorf("%s: validate returned %d %q, want %d with a reason", tc.what, r.Code, r.Reason, tc.code)
+		}
+		t.Logf("%s: validate-all -> %d, reason %q", tc.what, r.Code, r.Reason)
+	}
 
 	// The balancer holds the VIP on eth0; the real server holds it on lo
 	// and must not answer ARP for it.
@@ -38,7 +52,7 @@ func TestVipcheckClone(t *testing.T) {
 	rs.MustRun(t, "ip", "addr", "add", vip+"/32", "dev", "lo")
 	harness.StartHTTPServer(t, rs, "0.0.0.0", 80)
 
-	c.Pcs(t, "resource", "create", "vipchk", "ocf:ocfkit:vipcheck", "vip="+vip, "port=80", "real_servers="+rsIP, "interface=eth0",
+	c.Pcs(t, "resource", "create", "vipchk", "ocf:ocfkit:vipcheck", "vip="+vip, "port=80", "real_servers="+rsIP, "interface=eth0", "dampen=1s",
 		"op", "monitor", "interval=2s", "clone")
 	c.Pcs(t, "resource", "create", "web", "ocf:heartbeat:Dummy", "op", "monitor", "interval=5s")
 	c.Pcs(t, "constraint", "location", "web", "rule", "score=-INFINITY", "vipcheck", "lt", "1", "or", "not_defined", "vipcheck")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -18,9 +19,10 @@ const OCFRoot = "/usr/lib/ocf/resource.d"
 // removed. It returns the installed path.
 func InstallAgent(t testing.TB, pkg, provider, typ string) string {
 	t.Helper()
-	gobin := "go"
-	if p, err := exec.LookPath("go"); err == nil {
-		gobin = p
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		// `go test` may run without go on PATH (make calls it by path).
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(TempDir(t, "build"), typ)
 	cmd := exec.Command(gobin, "build", "-o", bin, pkg)

@@ -1,0 +1,396 @@
+package sockd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/probe/socks5"
+)
+
+// deep runs a recurring monitor at a depth with a 3 s operation timeout
+// and returns its result.
+func (l *lab) deep(depth int, extra ...string) result {
+	l.t.Helper()
+	args := append([]string{recurring, "OCF_CHECK_LEVEL=" + strconv.Itoa(depth), "OCF_RESKEY_CRM_meta_timeout=3000"}, extra...)
+	return l.run("monitor", args...)
+}
+
+func TestDeepHealthy(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	for _, depth := range []int{0, 10, 20} {
+		for _, udp := range []string{"false", "true"} {
+			if r := l.deep(depth, "OCF_RESKEY_check_udp="+udp); r.code != 0 {
+				t.Errorf("depth %d udp %s: exit %d: %s", depth, udp, r.code, r.reason())
+			}
+		}
+	}
+}
+
+func TestDeepWithUsername(t *testing.T) {
+	l := newLab(t)
+	user, password := addSystemUser(t)
+	l.writeConfig(confOptions{username: true})
+	l.start()
+	good, bad := l.path("password"), l.path("wrong-password")
+	writeFile(t, good, password+"\n")
+	writeFile(t, bad, "not-"+password+"\n")
+	creds := []string{"OCF_RESKEY_check_username=" + user, "OCF_RESKEY_check_password_file=" + good}
+	for _, depth := range []int{10, 20} {
+		if r := l.deep(depth, append(creds, "OCF_RESKEY_check_udp=true")...); r.code != 0 {
+			t.Errorf("depth %d with authentication: exit %d: %s", depth, r.code, r.reason())
+		}
+	}
+	// Authentication broken: wrong password.
+	r := l.deep(10, "OCF_RESKEY_check_username="+user, "OCF_RESKEY_check_password_file="+bad)
+	if r.code != 1 || !strings.Contains(r.reason(), "auth") {
+		t.Errorf("wrong password: exit %d, reason %q", r.code, r.reason())
+	}
+	if strings.Contains(r.stderr, password) {
+		t.Error("the password appears in the agent's output")
+	}
+	// No credentials for a server that requires them: misconfigured.
+	if r := l.deep(10); r.code != 6 {
+		t.Errorf("no credentials: exit %d, want 6: %s", r.code, r.reason())
+	}
+}
+
+// addSystemUser creates a local user with a random password for Dante's
+// username method, and removes it when the test ends.
+func addSystemUser(t *testing.T) (string, string) {
+	t.Helper()
+	testenv.RequireCommand(t, "useradd")
+	user, password := "ocfk"+testenv.RandomSuffix(), "pw-"+testenv.RandomSuffix()+testenv.RandomSuffix()
+	testenv.Run(t, "useradd", "-M", "-s", "/usr/sbin/nologin", user)
+	t.Cleanup(func() { _ = exec.Command("userdel", user).Run() })
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(user + ":" + password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
+	}
+	return user, password
+}
+
+// TestDeepDetectsFaults injects each fault into a healthy Dante and checks
+// that the monitor at the depth that can see it fails, with the right code,
+// a reason naming the stage, and within the operation timeout.
+func TestDeepDetectsFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		depth  int
+		conf   confOptions
+		inject func(*lab)
+		extra  []string
+		codes  []int
+		stage  string // the reason must contain this, or one of its |-separated choices
+	}{
+		{name: "mother SIGKILLed", depth: 20, codes: []int{1, 7}, stage: "",
+			inject: func(l *lab) { l.signalAll(l.mothers(), syscall.SIGKILL) }},
+		{name: "mother SIGSTOPped", depth: 10, codes: []int{1}, stage: "greeting",
+			inject: func(l *lab) { l.signalAll(l.mothers(), syscall.SIGSTOP) }},
+		{name: "negotiate children SIGSTOPped", depth: 10, codes: []int{1}, stage: "greeting",
+			inject: func(l *lab) { l.signalAll(l.children("negotiate-child"), syscall.SIGSTOP) }},
+		{name: "request children SIGSTOPped", depth: 20, codes: []int{1}, stage: "request",
+			inject: func(l *lab) { l.signalAll(l.children("request-child"), syscall.SIGSTOP) }},
+		{name: "io children SIGSTOPped", depth: 20, codes: []int{1}, stage: "request|relay-data",
+			inject: func(l *lab) { l.signalAll(l.children("io-child"), syscall.SIGSTOP) }},
+		{name: "rules refuse CONNECT after reload", depth: 20, codes: []int{1}, stage: "not allowed by ruleset (REP 2)",
+			inject: func(l *lab) {
+				l.writeConfig(confOptions{blockConnect: true})
+				l.expect(0, "reload")
+			}},
+		{name: "udpreply rule missing", depth: 20, conf: confOptions{noUDPReply: true}, codes: []int{1}, stage: "udp-roundtrip",
+			extra: []string{"OCF_RESKEY_check_udp=true"}},
+		{name: "check_target unreachable", depth: 20, codes: []int{1}, stage: "upstream failure",
+			extra: []string{"OCF_RESKEY_check_target=127.0.0.9:9"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			l.writeConfig(tc.conf)
+			l.start()
+			if tc.inject != nil {
+				tc.inject(l)
+			}
+			var r result
+			// A reload takes effect in Dante's children a moment later:
+			// wait for the verdict with a deadline rather than a sleep.
+			err := testenv.Poll(5*time.Second, func() error {
+				r = l.deep(tc.depth, tc.extra...)
+				if !contains(tc.codes, r.code) {
+					return fmt.Errorf("exit %d: %s", r.code, r.reason())
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("not detected: %v", err)
+			}
+			if !containsAny(r.reason(), strings.Split(tc.stage, "|")) {
+				t.Errorf("reason %q does not name %q", r.reason(), tc.stage)
+			}
+			if r.took >= 3*time.Second {
+				t.Errorf("the monitor took %v, beyond its 3 s timeout", r.took)
+			}
+			if r := l.run("monitor", recurring); tc.name == "io children SIGSTOPped" && r.code != 0 {
+				t.Errorf("the PID check no longer passes (exit %d), so this case shows nothing", r.code)
+			}
+		})
+	}
+}
+
+// TestNonSOCKSListener holds the proxy's port with a listener that never
+// speaks SOCKS: the port answers, the proxy does not.
+func TestNonSOCKSListener(t *testing.T) {
+	l := newLab(t)
+	var ln net.Listener
+	if err := l.ns.Within(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:1080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	for _, depth := range []int{0, 10, 20} {
+		if r := l.deep(depth); r.code != 7 {
+			t.Errorf("depth %d: exit %d, want 7 (not running): %s", depth, r.code, r.reason())
+		}
+	}
+	out, err := l.ns.Command(agentBin, "check", "--depth", "10", "--timeout", "1s", "127.0.0.1:1080").CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "greeting") {
+		t.Errorf("check of a non-SOCKS port: exit %d: %s", code, out)
+	}
+}
+
+// TestNoFalseAlarms runs consecutive depth-20 monitors (1,000 by default,
+// OCFKIT_SOAK_MONITORS to change) against a healthy Dante that serves 200
+// concurrent client connections meanwhile.
+func TestNoFalseAlarms(t *testing.T) {
+	monitors := 1000
+	if v, err := strconv.Atoi(os.Getenv("OCFKIT_SOAK_MONITORS")); err == nil {
+		monitors = v
+	}
+	l := newLab(t)
+	l.start()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clients := startClients(t, ctx, l, 200)
+	failures := 0
+	for i := 0; i < monitors; i++ {
+		if r := l.deep(20, "OCF_RESKEY_check_udp=true", "OCF_RESKEY_CRM_meta_timeout=10000"); r.code != 0 {
+			failures++
+			t.Errorf("monitor %d: exit %d: %s", i, r.code, r.reason())
+			if failures > 5 {
+				t.FailNow()
+			}
+		}
+	}
+	cancel()
+	if err := clients.Wait(); err != nil {
+		t.Errorf("client traffic failed during the monitors: %v", err)
+	}
+	t.Logf("%d depth-20 monitors passed with 200 clients relaying (%d exchanges)", monitors, clients.exchanges())
+}
+
+// clientLoad is client traffic through the proxy.
+type clientLoad struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error
+	count int
+}
+
+// startClients opens n SOCKS connections through the lab's proxy to an echo
+// server in its namespace, all open at once, and keeps each exchanging
+// data until ctx ends.
+func startClients(t *testing.T, ctx context.Context, l *lab, n int) *clientLoad {
+	t.Helper()
+	var echo *echoServer
+	conns := make([]net.Conn, n)
+	client := &socks5.Client{Proxy: "127.0.0.1:1080"}
+	err := l.ns.Within(func() (err error) {
+		if echo, err = startEcho(mustAddr("127.0.0.1"), false); err != nil {
+			return err
+		}
+		for i := range conns {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			conns[i], err = client.Dial(dctx, echo.TCPAddr())
+			cancel()
+			if err != nil {
+				return fmt.Errorf("client %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(echo.Close)
+	load := &clientLoad{}
+	for i, c := range conns {
+		load.wg.Add(1)
+		go func() {
+			defer load.wg.Done()
+			defer c.Close()
+			msg := []byte(fmt.Sprintf("client %d\n", i))
+			buf := make([]byte, len(msg))
+			for ctx.Err() == nil {
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(msg); err != nil {
+					load.fail(fmt.Errorf("client %d write: %w", i, err))
+					return
+				}
+				if _, err := io.ReadFull(c, buf); err != nil || string(buf) != string(msg) {
+					load.fail(fmt.Errorf("client %d read %q: %v", i, buf, err))
+					return
+				}
+				load.mu.Lock()
+				load.count++
+				load.mu.Unlock()
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond): // paced traffic, not a synchronisation
+				}
+			}
+		}()
+	}
+	return load
+}
+
+func (c *clientLoad) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// Wait waits for every client and returns the first failure.
+func (c *clientLoad) Wait() error {
+	c.wg.Wait()
+	return c.err
+}
+
+func (c *clientLoad) exchanges() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// TestCheckCommandExitStyles checks `ocf-sockd check` against a healthy
+// proxy and a port with nothing behind it, in every exit style and argument
+// form its callers use.
+func TestCheckCommandExitStyles(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	relaydLink := filepath.Join(filepath.Dir(agentBin), "ocf-sockd-relayd")
+	_ = os.Remove(relaydLink)
+	if err := os.Symlink(agentBin, relaydLink); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		program  string
+		env      []string
+		args     []string
+		up, down int
+	}{
+		{"ocf", agentBin, nil, []string{"--exit-style", "ocf"}, 0, 1},
+		{"keepalived", agentBin, nil, []string{"--exit-style", "keepalived"}, 0, 1},
+		{"nagios", agentBin, nil, []string{"--exit-style", "nagios", "--udp"}, 0, 2},
+		{"relayd", agentBin, nil, []string{"--exit-style", "relayd"}, 1, 0},
+		{"relayd from the environment", agentBin, []string{"OCFKIT_EXIT_STYLE=relayd"}, nil, 1, 0},
+		{"relayd from the program name", relaydLink, nil, nil, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range []struct {
+				host string
+				want int
+			}{{"127.0.0.1", tc.up}, {"127.0.0.1:1099", tc.down}} {
+				cmd := l.ns.Command(tc.program, append(append([]string{"check", "--timeout", "2s"}, tc.args...), target.host)...)
+				cmd.Env = append(os.Environ(), tc.env...)
+				out, err := cmd.CombinedOutput()
+				if code := exitCode(err); code != target.want {
+					t.Errorf("%s: exit %d, want %d: %s", target.host, code, target.want, out)
+				}
+				if tc.name == "nagios" && !strings.Contains(string(out), "SOCKS ") || tc.name == "nagios" && target.want == 0 && !strings.Contains(string(out), "udp-roundtrip=") {
+					t.Errorf("nagios output %q", out)
+				}
+			}
+		})
+	}
+	// ldirectord's argument order: VIP VPORT RIP RPORT; the real server is checked.
+	out, err := l.ns.Command(agentBin, "check", "192.0.2.1", "1080", "127.0.0.1", "1080").CombinedOutput()
+	if exitCode(err) != 0 {
+		t.Errorf("ldirectord arguments: %v: %s", err, out)
+	}
+	out, err = l.ns.Command(agentBin, "check", "--exit-style", "nagios").CombinedOutput()
+	if exitCode(err) != 3 || !strings.Contains(string(out), "UNKNOWN") {
+		t.Errorf("nagios without a host: %v: %s", err, out)
+	}
+}
+
+// TestOCFTester runs resource-agents' ocf-tester against the agent with a
+// real Dante; it runs meta-data as nobody, probes with the binary hidden,
+// double start and double stop.
+func TestOCFTester(t *testing.T) {
+	tester := testenv.RequireCommand(t, "ocf-tester")
+	l := newLab(t)
+	agent := "/usr/lib/ocf/resource.d/dante/sockd"
+	if _, err := os.Stat(agent); err != nil {
+		agent = agentBin // not installed: the freshly built binary
+	}
+	args := []string{"-n", "ocft-sockd"}
+	for _, k := range []string{"sockd", "sockd_config", "sockd_pidfile"} {
+		args = append(args, "-o", k+"="+l.env["OCF_RESKEY_"+k])
+	}
+	out, err := l.ns.Command(tester, append(args, agent)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "passed all tests") {
+		t.Errorf("ocf-tester %s: %v\n%s", agent, err, out)
+	}
+	l.assertNothingLeft()
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func contains(codes []int, c int) bool {
+	for _, x := range codes {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,156 @@
+package sockd
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/metadata"
+)
+
+// TestEveryParameterIsImplemented reads all settings the way the actions
+// do and checks that the Go side uses exactly the parameters the meta-data
+// declares (an undeclared one would panic).
+func TestEveryParameterIsImplemented(t *testing.T) {
+	meta, err := metadata.Load("sockd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ocf.NewParams(meta, func(string) (string, bool) { return "", false })
+	readSettings(p)
+	if _, err := readCheckSettings(&ocf.Request{Params: p}, &Config{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, param := range meta.Parameters {
+		if !p.Used()[param.Name] {
+			t.Errorf("parameter %s is declared in metadata/sockd.xml but never read", param.Name)
+		}
+	}
+	if got := meta.MonitorDepths(); !reflect.DeepEqual(got, []int{DepthProcess, DepthNegotiation, DepthDataPath}) {
+		t.Errorf("advertised depths %v", got)
+	}
+}
+
+func TestFind(t *testing.T) {
+	in := instance{exe: "/usr/sbin/danted", config: "/etc/a.conf", pidfile: "/run/a.pid"}
+	mother := func(pid int, conf string) Process {
+		return Process{PID: pid, PPID: 1, PGID: pid, State: 'S', Exe: in.exe, Cmdline: []string{"/usr/sbin/danted", "-D", "-f", conf, "-p", "/run/x.pid"}}
+	}
+	child := func(pid, ppid, pgid int, state byte) Process {
+		return Process{PID: pid, PPID: ppid, PGID: pgid, State: state, Exe: in.exe, Cmdline: []string{"danted: io-child: 0/32"}}
+	}
+	for _, tc := range []struct {
+		name        string
+		procs       []Process
+		pidfile     int
+		wantMothers []int
+		wantAll     []int
+	}{
+		{"one mother and children", []Process{mother(10, "/etc/a.conf"), child(11, 10, 10, 'S'), child(12, 10, 10, 'T')}, 10, []int{10}, []int{10, 11, 12}},
+		{"two mothers (-N 2)", []Process{mother(10, "/etc/a.conf"), {PID: 13, PPID: 10, PGID: 10, State: 'S', Exe: in.exe, Cmdline: mother(0, "/etc/a.conf").Cmdline}, child(11, 13, 10, 'S')}, 10, []int{10, 13}, []int{10, 11, 13}},
+		{"another instance untouched", []Process{mother(10, "/etc/a.conf"), mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, 10, []int{10}, []int{10}},
+		{"orphans of a dead mother found by the pidfile's group", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, 10, nil, []int{11, 12}},
+		{"pidfile reused by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, 20, nil, nil},
+		{"pidfile reused by an unrelated process", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/bin/sleep", Cmdline: []string{"sleep", "600"}}}, 10, nil, nil},
+		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, 10, nil, nil},
+		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, 0, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := in.find(tc.procs, tc.pidfile)
+			if got := pids(m.Mothers); !reflect.DeepEqual(got, orEmpty(tc.wantMothers)) {
+				t.Errorf("mothers %v, want %v", got, tc.wantMothers)
+			}
+			if got := pids(m.All); !reflect.DeepEqual(got, orEmpty(tc.wantAll)) {
+				t.Errorf("all %v, want %v", got, tc.wantAll)
+			}
+		})
+	}
+}
+
+func orEmpty(s []int) []int {
+	if s == nil {
+		return []int{}
+	}
+	return s
+}
+
+func TestParseStat(t *testing.T) {
+	p, err := parseStat([]byte("4242 (danted: io-child) (x)) T 4200 4200 4200 0 -1 4194560 0 0"))
+	if err != nil || p.PID != 4242 || p.PPID != 4200 || p.PGID != 4200 || p.State != 'T' {
+		t.Errorf("got %+v, %v", p, err)
+	}
+	for _, bad := range []string{"", "42", "x (a) S 1 1", "42 (a) S x 1", "42 (a) SS 1 1", "42 (a"} {
+		if _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) accepted", bad)
+		}
+	}
+}
+
+func TestReadPidfile(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]int{"": 0, "\n": 0, "4242\n": 4242, " 17 ": 17} {
+		f := filepath.Join(dir, "p")
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readPidfile(f); err != nil || got != want {
+			t.Errorf("pidfile %q: %d, %v", text, got, err)
+		}
+	}
+	if got, err := readPidfile(filepath.Join(dir, "missing")); err != nil || got != 0 {
+		t.Errorf("missing pidfile: %d, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad"), []byte("-3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readPidfile(filepath.Join(dir, "bad")); err == nil {
+		t.Error("a negative PID is accepted")
+	}
+}
+
+func TestLogProblems(t *testing.T) {
+	log := "Nov 22 02:50:01 (1763779801.1) danted[42]: info: Dante/server[1/1] v1.4.2 running\n" +
+		"Nov 22 02:50:01 (1763779801.2) danted[42]: error: /etc/d.conf: problem on line 5 near token \"f\": syntax error\n" +
+		"Nov 22 02:50:01 (1763779801.3) danted[42]: alert: mother[1/1]: shutting down\n"
+	got := logProblems([]byte(log))
+	want := []string{`error: /etc/d.conf: problem on line 5 near token "f": syntax error`, "alert: mother[1/1]: shutting down"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	for args, want := range map[string]int{"": 1, "-N 2": 2, "-N3": 3, "-d 1 -N 4": 4, "-N x": 1} {
+		s := settings{args: strings.Fields(args)}
+		if got := s.mothersWanted(); got != want {
+			t.Errorf("%q: %d mothers, want %d", args, got, want)
+		}
+	}
+	if got := unescape(`GET / HTTP/1.0\r\n\r\n\\`); got != "GET / HTTP/1.0\r\n\r\n\\" {
+		t.Errorf("unescape: %q", got)
+	}
+	for args, want := range map[string]string{"h": "h:1080", "h:99": "h:99", "::1": "[::1]:1080", "[::1]:5": "[::1]:5"} {
+		if got, err := proxyFromArgs([]string{args}); err != nil || got != want {
+			t.Errorf("proxyFromArgs(%q) = %q, %v", args, got, err)
+		}
+	}
+	if got, _ := proxyFromArgs([]string{"vip", "80", "rip", "1080"}); got != "rip:1080" {
+		t.Errorf("ldirectord order: %q", got)
+	}
+}
+
+// FuzzParseStat checks that no /proc/PID/stat content makes the parser
+// panic.
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("4242 (danted) S 1 4242 4242 0 -1"))
+	f.Add([]byte("1 ((a) b)) Z 0 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, err := parseStat(b); err == nil && p.State == 0 {
+			t.Errorf("no state in %+v", p)
+		}
+	})
+}
+

@@ -1,0 +1,151 @@
+// Package vipcheck_test benchmarks the LVS-DR probe against its physical
+// limit, the veth round trip measured by ping in the same run, and against
+// the C check_tcp_raw when this machine has it. Run with bench/vipcheck.sh
+// (as root); each benchmark reports ratios as extra metrics.
+package vipcheck_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/probe/vip"
+)
+
+// pingRTT returns the average round trip to addr from ns.
+func pingRTT(b *testing.B, ns *testenv.NS, addr string) time.Duration {
+	b.Helper()
+	out := ns.MustRun(b, "ping", "-q", "-c", "200", "-i", "0.002", addr)
+	m := regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`).FindStringSubmatch(out)
+	if m == nil {
+		b.Fatalf("no RTT in ping output: %s", out)
+	}
+	ms, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func probe(b *testing.B, l *testenv.LVSDR, targets []vip.Target, source netip.Addr) []vip.Result {
+	var res []vip.Result
+	err := l.Master.Within(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		res, err = vip.Probe(ctx, vip.Config{Interface: ifi, VIP: netip.MustParseAddr(l.VIP), Port: uint16(l.Port), Source: source}, targets)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != vip.Up {
+			b.Fatalf("%v: %v", r.Target, r.Status)
+		}
+	}
+	return res
+}
+
+// BenchmarkProbeOne probes one real server per iteration, in process: SYN
+// to SYN-ACK against the ping round trip, and the whole call (sockets, ARP,
+// SYN, RST) against it.
+func BenchmarkProbeOne(b *testing.B) {
+	testenv.RequireCommand(b, "ping")
+	l := testenv.NewLVSDR(b, "vcb")
+	ping := pingRTT(b, l.Master, l.RSAddr[0])
+	targets := []vip.Target{{Addr: netip.MustParseAddr(l.RSAddr[0])}}
+	var rtt time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rtt += probe(b, l, targets, netip.Addr{})[0].RTT
+	}
+	b.StopTimer()
+	perCall := b.Elapsed() / time.Duration(b.N)
+	mean := rtt / time.Duration(b.N)
+	b.ReportMetric(float64(ping.Microseconds()), "ping-µs")
+	b.ReportMetric(float64(mean.Microseconds()), "syn-rtt-µs")
+	b.ReportMetric(float64(mean)/float64(ping), "syn-rtt/ping")
+	b.ReportMetric(float64(perCall)/float64(ping), "call/ping")
+}
+
+// BenchmarkProbe256 probes 256 real-server addresses in one call (goal:
+// under 0.5 s wall).
+func BenchmarkProbe256(b *testing.B) {
+	testenv.RequireCommand(b, "ping")
+	l := testenv.NewLVSDR(b, "vcb")
+	var targets []vip.Target
+	for i := range l.RS {
+		var batch strings.Builder
+		for j := 0; j < 128; j++ {
+			a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
+			fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
+			targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
+		}
+		cmd := l.RS[i].Command("ip", "-batch", "-")
+		cmd.Stdin = strings.NewReader(batch.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("adding addresses: %v: %s", err, out)
+		}
+	}
+	l.Master.MustRun(b, "ip", "addr", "add", "10.206.9.10/16", "dev", "eth0")
+	src := netip.MustParseAddr("10.206.9.10")
+	ping := pingRTT(b, l.Master, l.RSAddr[0])
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		probe(b, l, targets, src)
+	}
+	b.StopTimer()
+	perCall := b.Elapsed() / time.Duration(b.N)
+	b.ReportMetric(perCall.Seconds(), "s/256-servers")
+	b.ReportMetric(perCall.Seconds()/0.5, "of-0.5s-goal")
+	b.ReportMetric(float64(perCall)/float64(256*ping), "call/(256×ping)")
+}
+
+// BenchmarkCommand runs the ocf-vipcheck binary once per iteration, as
+// keepalived does, and check_tcp_raw the same way when it is installed.
+func BenchmarkCommand(b *testing.B) {
+	l := testenv.NewLVSDR(b, "vcb")
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "ocf-vipcheck")
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ocf-vipcheck")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v %s", err, out)
+	}
+	ping := pingRTT(b, l.Master, l.RSAddr[0])
+	timeRuns := func(name string, args ...string) time.Duration {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if out, err := l.Master.Command(name, args...).CombinedOutput(); err != nil {
+				b.Fatalf("%s: %v %s", name, err, out)
+			}
+		}
+		return time.Since(start) / time.Duration(b.N)
+	}
+	b.ResetTimer()
+	ours := timeRuns(bin, "tcp", "eth0", l.RSAddr[0], l.VIP, "80")
+	b.StopTimer()
+	b.ReportMetric(float64(ours.Microseconds()), "ocf-vipcheck-µs")
+	b.ReportMetric(float64(ours)/float64(ping), "ocf-vipcheck/ping")
+	if c, err := exec.LookPath("check_tcp_raw"); err == nil {
+		theirs := timeRuns(c, "eth0", l.RSAddr[0], l.VIP, "80")
+		b.ReportMetric(float64(theirs.Microseconds()), "check_tcp_raw-µs")
+		b.ReportMetric(float64(ours)/float64(theirs), "ocf-vipcheck/check_tcp_raw")
+	} else {
+		b.Log("check_tcp_raw is not installed: no comparison with the C peer")
+	}
+}
