@@ -16,7 +16,9 @@
 #    link down), node back.
 #
 # Usage (root, from the repository):  bench/carp-hook.sh [all|frontend|failover]
-# Env: N (events per caller, default 40), R (failover rounds, default 3), PY (python3).
+# Env: N (events per caller, default 40), R (failover rounds, default 3), PY (python3),
+#      VARIANTS (default "ucarp/carp-hook ucarp/shell keepalived/carp-hook keepalived/shell"),
+#      KEEP=1 copies the state directory (logs) to /tmp/carp-hook-bench.last at exit.
 # Needs: go, ucarp, keepalived, danted (dante-server), iproute2, python3.
 # Namespaces: chb<rand>-{fe,sw,n1,n2,ob}, 10.214.0.0/24 and 10.215.0.0/24; all removed at exit.
 set -euo pipefail
@@ -24,6 +26,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-40}
 R=${R:-3}
+VARIANTS=${VARIANTS:-ucarp/carp-hook ucarp/shell keepalived/carp-hook keepalived/shell}
+KEEP=${KEEP:-}
 PY=${PY:-/usr/bin/python3}
 P=chb$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 ST=$(mktemp -d /tmp/carp-hook-bench.XXXXXX)
@@ -58,6 +62,7 @@ cleanup() {
         (set -a; . "$f"; ip netns exec "$NODE_NS" "$SOCKD" stop >/dev/null 2>&1) || true
     done
     for ns in fe n1 n2 ob sw; do ip netns del "$P-$ns" 2>/dev/null || true; done
+    if [ -n "$KEEP" ]; then rm -rf /tmp/carp-hook-bench.last; cp -a "$ST" /tmp/carp-hook-bench.last; fi
     rm -rf "$ST"
 }
 no_recorded_alive() {
@@ -434,6 +439,7 @@ failover() {
     local daemon kind gm cm
     for daemon in ucarp keepalived; do
         for kind in carp-hook shell; do
+            case " $VARIANTS " in *" $daemon/$kind "*) ;; *) continue ;; esac
             failover_variant "$daemon" "$kind"
         done
     done
@@ -442,6 +448,7 @@ failover() {
     for daemon in ucarp keepalived; do
         for kind in carp-hook shell; do
             V=$ST/$daemon-$kind
+            [ -e "$V/crash.txt" ] || continue
             read -r gm _ < <(grep -v timeout "$V/graceful.txt" | stats)
             read -r cm _ < <(grep -v timeout "$V/crash.txt" | stats)
             read -r grm _ < <(stats <"$V/graceful-role.txt")

@@ -1,3 +1,5 @@
+//go:build linux
+
 package carphook_test
 
 // Shared pieces of the integration tests: the binaries under test, a CARP

@@ -1,3 +1,5 @@
+//go:build linux
+
 package carphook_test
 
 import (

@@ -110,13 +110,29 @@ func (c *Check) relay(ctx context.Context, client *socks5.Client, target, udpTar
 	if udpTarget == "" {
 		udpTarget = c.Echo.UDPAddr()
 	}
-	assoc, err := client.UDPAssociate(ctx)
+	assoc, err := udpClient(client).UDPAssociate(ctx)
 	if err != nil {
 		return err
 	}
 	defer assoc.Close()
 	payload := nonce()
 	return assoc.RoundTrip(ctx, udpTarget, payload, nil)
+}
+
+// udpClient returns a copy of client whose traced stages on the UDP
+// control connection are labelled apart from the TCP check's (udp-connect,
+// udp-greeting), so every timing has its own name.
+func udpClient(c *socks5.Client) *socks5.Client {
+	u := *c
+	if c.Trace != nil {
+		u.Trace = func(s socks5.Stage, took time.Duration) {
+			if !strings.HasPrefix(string(s), "udp-") {
+				s = "udp-" + s
+			}
+			c.Trace(s, took)
+		}
+	}
+	return &u
 }
 
 // upstreamSuspect reports whether a failure could lie beyond the proxy:

@@ -15,8 +15,12 @@ import (
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
-// DefaultTimeout is the time limit of a check without -t.
-const DefaultTimeout = time.Second
+// DefaultTimeout is the time limit of a check without -t, and MaxTimeout
+// the longest one (-t 0).
+const (
+	DefaultTimeout = time.Second
+	MaxTimeout     = 30 * time.Second
+)
 
 // checkFlags are the options of tcp and ldirectord: check_tcp_raw's -c, -r,
 // -t, -v, and ocfkit's additions.
@@ -24,7 +28,7 @@ func checkFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "close", Aliases: []string{"c"}, Usage: "close healthy connections with FIN instead of RST"},
 		&cli.StringFlag{Name: "role-file", Aliases: []string{"r"}, Usage: "role `FILE`: first byte 1 = master (raw probe), else backup (plain connect to REAL_SERVER:PORT)"},
-		&cli.IntFlag{Name: "timeout", Aliases: []string{"t"}, Value: int(DefaultTimeout / time.Millisecond), Usage: "time limit in `MS` of the whole check"},
+		&cli.IntFlag{Name: "timeout", Aliases: []string{"t"}, Value: int(DefaultTimeout / time.Millisecond), Usage: "time limit in `MS` of the whole check; 0 means the longest, 30 s"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "explain the check on stderr"},
 		&cli.StringFlag{Name: "role", Value: RoleMaster, Usage: "master (raw probe through the VIP), backup (plain connect) or auto (master when the VIP is configured here); -r overrides it"},
 		&cli.StringFlag{Name: "source", Usage: "source `ADDRESS` of the probe (default: an address of the interface other than the VIP)"},
@@ -106,8 +110,11 @@ func runTCP(c *cli.Context, iface, servers, vipArg, portArg string) error {
 				return fmt.Errorf("source %q: %w", s, err)
 			}
 		}
-		if spec.Timeout <= 0 {
-			return fmt.Errorf("timeout %d ms is not positive", c.Int("timeout"))
+		switch {
+		case spec.Timeout == 0: // check_tcp_raw: 0 disables its timeout
+			spec.Timeout = MaxTimeout
+		case spec.Timeout < 0 || spec.Timeout > MaxTimeout:
+			return fmt.Errorf("timeout %d ms is not between 0 and %d", c.Int("timeout"), MaxTimeout.Milliseconds())
 		}
 		return nil
 	}()

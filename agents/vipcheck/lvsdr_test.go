@@ -163,9 +163,11 @@ func TestCommandLine(t *testing.T) {
 	t.Run("bad arguments", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP)
 		expect(t, "three arguments", code, 1, out, "expected IFACE REAL_SERVER VIP PORT")
+		code, out = run(t, l.Master, nil, "tcp", "-vv", "-t", "0", "eth0", rs1, l.VIP, "80")
+		expect(t, "-vv and -t 0 as check_tcp_raw takes them", code, 0, out, rs1+" up", "timeout 30s")
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
 		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN")
-		code, out = run(t, l.Master, nil, "tcp", "eth0", "rs.example", l.VIP, "80")
+		code, out = run(t, l.Master, nil, "tcp", "eth0", "2001:db8::1", l.VIP, "80")
 		expect(t, "not an address", code, 1, out, "not an IPv4 address")
 	})
 

@@ -132,8 +132,44 @@ func InterfaceTowards(addr netip.Addr) (*net.Interface, error) {
 
 // ParseTargets reads real servers: a list separated by commas or white
 // space, or @FILE with one or more per line (# starts a comment). Each is
-// an IPv4 address, optionally with a static MAC as ADDR=MAC.
-func ParseTargets(list string) ([]vip.Target, error) {
+// an IPv4 address or a host name (its first IPv4 address), optionally with
+// a static MAC as ADDR=MAC.
+func ParseTargets(list string) ([]vip.Target, error) { return parseTargets(list, lookupIPv4) }
+
+// lookupIPv4 returns the first IPv4 address of a host name.
+func lookupIPv4(host string) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("%s has no IPv4 address", host)
+	}
+	return addrs[0].Unmap(), nil
+}
+
+// parseAddr reads an IPv4 address, or looks up a host name when lookup is
+// not nil.
+func parseAddr(s string, lookup func(string) (netip.Addr, error)) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if !a.Is4() {
+			return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address (IPv6 is not supported yet)", s)
+		}
+		return a, nil
+	}
+	if lookup == nil || s == "" || strings.ContainsAny(s, ":/@= ") {
+		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address", s)
+	}
+	a, err := lookup(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address, and looking it up failed: %w", s, err)
+	}
+	return a, nil
+}
+
+func parseTargets(list string, lookup func(string) (netip.Addr, error)) ([]vip.Target, error) {
 	if strings.HasPrefix(list, "@") {
 		f, err := os.Open(list[1:])
 		if err != nil {
@@ -154,9 +190,9 @@ func ParseTargets(list string) ([]vip.Target, error) {
 	var targets []vip.Target
 	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
 		addr, mac, hasMAC := strings.Cut(f, "=")
-		a, err := netip.ParseAddr(addr)
-		if err != nil || !a.Is4() {
-			return nil, fmt.Errorf("real server %q is not an IPv4 address", addr)
+		a, err := parseAddr(addr, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("real server %w", err)
 		}
 		t := vip.Target{Addr: a}
 		if hasMAC {
@@ -172,11 +208,11 @@ func ParseTargets(list string) ([]vip.Target, error) {
 	return targets, nil
 }
 
-// ParseVIP reads the virtual IP address.
+// ParseVIP reads the virtual IP address, or looks up a host name.
 func ParseVIP(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("VIP %q is not an IPv4 address", s)
+	a, err := parseAddr(s, lookupIPv4)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("VIP %w", err)
 	}
 	return a, nil
 }

@@ -155,7 +155,7 @@ func TestMethodsOffered(t *testing.T) {
 				conn.Write([]byte{5, 0})
 			})
 			c := &Client{Proxy: proxy, Username: tc.user, Password: "secret"}
-			if err := c.Greet(ctxFor(t, 2*time.Second)); err != nil {
+			if err := c.Greet(ctxFor(t, 10*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			if methods := <-got; !bytes.Equal(methods, tc.want) {
@@ -188,7 +188,7 @@ func TestUsernameAuth(t *testing.T) {
 			var stages []Stage
 			c := &Client{Proxy: proxy, Username: "alice", Password: "secret",
 				Trace: func(s Stage, _ time.Duration) { stages = append(stages, s) }}
-			err := c.Greet(ctxFor(t, 2*time.Second))
+			err := c.Greet(ctxFor(t, 10*time.Second))
 			if tc.want == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -261,7 +261,7 @@ func TestGreetingFailures(t *testing.T) {
 				readAuth(conn)
 				conn.Write(tc.answer[2:])
 			})
-			err := (&Client{Proxy: proxy, Username: tc.user, Password: "x"}).Greet(ctxFor(t, 2*time.Second))
+			err := (&Client{Proxy: proxy, Username: tc.user, Password: "x"}).Greet(ctxFor(t, 10*time.Second))
 			stage := StageGreeting
 			if tc.user != "" {
 				stage = StageAuth
@@ -284,7 +284,7 @@ func TestConnectFails(t *testing.T) {
 	}
 	proxy := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	err = (&Client{Proxy: proxy}).Greet(ctxFor(t, 2*time.Second))
+	err = (&Client{Proxy: proxy}).Greet(ctxFor(t, 10*time.Second))
 	checkError(t, err, StageConnect, proxy)
 }
 
@@ -333,7 +333,7 @@ func TestReplyCodes(t *testing.T) {
 			readRequest(conn)
 			conn.Write([]byte{5, code, 0, 1, 0, 0, 0, 0, 0, 0})
 		})
-		_, err := (&Client{Proxy: proxy}).Dial(ctxFor(t, 2*time.Second), "192.0.2.1:80")
+		_, err := (&Client{Proxy: proxy}).Dial(ctxFor(t, 10*time.Second), "192.0.2.1:80")
 		checkError(t, err, StageRequest, proxy)
 		var re *ReplyError
 		if !errors.As(err, &re) || re.Code != code {
@@ -369,7 +369,7 @@ func TestTruncatedReplies(t *testing.T) {
 				readRequest(conn)
 				conn.Write(tc.reply)
 			})
-			_, err := (&Client{Proxy: proxy}).Dial(ctxFor(t, 2*time.Second), "192.0.2.1:80")
+			_, err := (&Client{Proxy: proxy}).Dial(ctxFor(t, 10*time.Second), "192.0.2.1:80")
 			checkError(t, err, StageRequest, proxy)
 			var re *ReplyError
 			if tc.code != 0 {
@@ -413,7 +413,7 @@ func TestDialEncodings(t *testing.T) {
 				io.Copy(conn, conn)
 			})
 			c := &Client{Proxy: proxy}
-			ctx := ctxFor(t, 2*time.Second)
+			ctx := ctxFor(t, 10*time.Second)
 			conn, err := c.Dial(ctx, tc.target)
 			if err != nil {
 				t.Fatal(err)
@@ -489,7 +489,7 @@ func TestExchange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := fakeServer(t, tc.serve)
 			c := &Client{Proxy: proxy}
-			conn, err := c.Dial(ctxFor(t, 2*time.Second), "192.0.2.1:25")
+			conn, err := c.Dial(ctxFor(t, 10*time.Second), "192.0.2.1:25")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,6 +70,10 @@ socks pass {
 
 const dantedPort = 1080
 
+// okTimeout bounds the checks that should pass: generous, since CI shares
+// two cores with other tests.
+const okTimeout = 10 * time.Second
+
 // TestDante runs the client against a real danted in a namespace of its own.
 func TestDante(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -101,7 +105,7 @@ func TestDante(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run("Greet/"+host, func(t *testing.T) {
 			c := &Client{Proxy: proxyOn(host)}
-			if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
+			if err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) }); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -110,7 +114,7 @@ func TestDante(t *testing.T) {
 			t.Run("DialExchange/"+host+"/"+target, func(t *testing.T) {
 				stages := map[Stage]time.Duration{}
 				c := &Client{Proxy: proxyOn(host), Trace: func(s Stage, took time.Duration) { stages[s] = took }}
-				if err := dialExchange(c, probeCtx(t, 3*time.Second), target); err != nil {
+				if err := dialExchange(c, probeCtx(t, okTimeout), target); err != nil {
 					t.Fatal(err)
 				}
 				for _, s := range []Stage{StageConnect, StageGreeting, StageRequest, StageRelayData} {
@@ -124,7 +128,7 @@ func TestDante(t *testing.T) {
 
 		t.Run("UDPRoundTrip/"+host, func(t *testing.T) {
 			c := &Client{Proxy: proxyOn(host)}
-			ctx := probeCtx(t, 3*time.Second)
+			ctx := probeCtx(t, okTimeout)
 			var a *UDPAssociation
 			if err := within(func() (err error) { a, err = c.UDPAssociate(ctx); return err }); err != nil {
 				t.Fatal(err)
@@ -142,7 +146,7 @@ func TestDante(t *testing.T) {
 	// What Dante puts in BND of the CONNECT reply.
 	t.Run("ConnectReply", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		ctx := probeCtx(t, 3*time.Second)
+		ctx := probeCtx(t, okTimeout)
 		var bnd addr
 		err := within(func() error {
 			conn, err := c.Handshake(ctx)
@@ -167,7 +171,7 @@ func TestDante(t *testing.T) {
 					authTook = took
 				}
 			}}
-		if err := dialExchange(c, probeCtx(t, 3*time.Second), tcpEcho["127.0.0.1"]); err != nil {
+		if err := dialExchange(c, probeCtx(t, okTimeout), tcpEcho["127.0.0.1"]); err != nil {
 			t.Fatal(err)
 		}
 		if authTook == 0 {
@@ -178,7 +182,7 @@ func TestDante(t *testing.T) {
 
 	t.Run("WrongPassword", func(t *testing.T) {
 		c := &Client{Proxy: proxy, Username: user, Password: password + "x"}
-		err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) })
+		err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) })
 		wantStage(t, err, StageAuth)
 		if !errors.Is(err, ErrAuthRejected) {
 			t.Fatalf("got %v, want ErrAuthRejected", err)
@@ -187,7 +191,7 @@ func TestDante(t *testing.T) {
 
 	t.Run("BlockedConnect", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		err := dialExchange(c, probeCtx(t, 3*time.Second), "127.0.0.2:7")
+		err := dialExchange(c, probeCtx(t, okTimeout), "127.0.0.2:7")
 		wantStage(t, err, StageRequest)
 		var re *ReplyError
 		if !errors.As(err, &re) || re.Code != 2 {
@@ -201,7 +205,7 @@ func TestDante(t *testing.T) {
 	// reply. The greeting is answered all the same.
 	t.Run("StoppedIOChildren", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		ctx := probeCtx(t, 3*time.Second)
+		ctx := probeCtx(t, okTimeout)
 		var open net.Conn
 		if err := within(func() (err error) { open, err = c.Dial(ctx, tcpEcho["127.0.0.1"]); return err }); err != nil {
 			t.Fatal(err)
@@ -227,7 +231,7 @@ func TestDante(t *testing.T) {
 			t.Errorf("got %v, want a deadline error", err)
 		}
 
-		if err := within(func() error { return c.Greet(probeCtx(t, 3*time.Second)) }); err != nil {
+		if err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) }); err != nil {
 			t.Errorf("greeting with stopped io-children: %v", err)
 		}
 	})
@@ -383,7 +387,12 @@ func startDanted(t *testing.T, ns *testenv.NS, bin string) *danted {
 	if out, err := ns.Command(bin, "-D", "-f", conf, "-p", pidfile).CombinedOutput(); err != nil {
 		t.Fatalf("danted: %v: %s\n%s", err, out, d.logTail())
 	}
-	t.Cleanup(func() { d.stop(t) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("danted's log:\n%s", d.logTail())
+		}
+		d.stop(t)
+	})
 	testenv.WaitFor(t, 5*time.Second, "danted's pidfile", func() error {
 		b, err := os.ReadFile(pidfile)
 		if err != nil {

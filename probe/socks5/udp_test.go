@@ -90,7 +90,7 @@ func echo(relay *net.UDPConn, to netip.AddrPort, datagram []byte) {
 func TestUDPAssociate(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{})
 	c := &Client{Proxy: f.proxy}
-	a, err := c.UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := c.UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestUDPOverIPv6(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{host: "::1", handle: func(_ int, relay *net.UDPConn, from netip.AddrPort, datagram []byte) {
 		echo(relay, from, datagram)
 	}})
-	ctx := ctxFor(t, 2*time.Second)
+	ctx := ctxFor(t, 10*time.Second)
 	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestUDPRelayUnspecified(t *testing.T) {
 		f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr {
 			return addr{IP: unspecified, Port: relay.Port()}
 		}})
-		a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+		a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestUDPRelayName(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr {
 		return addr{Name: "localhost", Port: relay.Port()}
 	}})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,13 +160,13 @@ func TestUDPRelayName(t *testing.T) {
 
 func TestUDPRelayPortZero(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr { return addr{IP: relay.Addr()} }})
-	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	checkError(t, err, StageUDPAssociate, f.proxy)
 }
 
 func TestUDPAssociateRefused(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{rep: 7})
-	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	_, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	checkError(t, err, StageUDPAssociate, f.proxy)
 	var re *ReplyError
 	if !errors.As(err, &re) || re.Code != 7 {
@@ -199,7 +199,7 @@ func TestRoundTripIgnoresStrays(t *testing.T) {
 		}
 	}})
 	c := &Client{Proxy: f.proxy}
-	a, err := c.UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := c.UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestRoundTripIgnoresStrays(t *testing.T) {
 		t.Fatalf("%d datagrams sent and %d ignored, want 5 ignored for each answered", sent, ignored)
 	}
 	answer.Store(true)
-	if err := a.RoundTrip(ctxFor(t, 2*time.Second), "192.0.2.7:7", []byte("ping"), nil); err != nil {
+	if err := a.RoundTrip(ctxFor(t, 10*time.Second), "192.0.2.7:7", []byte("ping"), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -232,7 +232,7 @@ func TestRoundTripRetransmits(t *testing.T) {
 	}})
 	var stages []Stage
 	c := &Client{Proxy: f.proxy, Trace: func(s Stage, _ time.Duration) { stages = append(stages, s) }}
-	ctx := ctxFor(t, 5*time.Second)
+	ctx := ctxFor(t, 10*time.Second)
 	a, err := c.UDPAssociate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func TestRoundTripTargets(t *testing.T) {
 		}
 		relay.WriteToUDPAddrPort(append(appendUDPHeader(nil, src), append([]byte("echo: "), data...)...), from)
 	}})
-	ctx := ctxFor(t, 5*time.Second)
+	ctx := ctxFor(t, 10*time.Second)
 	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestRoundTripTargets(t *testing.T) {
 func TestRoundTripNoAnswer(t *testing.T) {
 	got := make(chan int, 100)
 	f := newFakeUDP(t, fakeUDPOptions{handle: func(n int, _ *net.UDPConn, _ netip.AddrPort, _ []byte) { got <- n }})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestRoundTripNoAnswer(t *testing.T) {
 
 func TestRoundTripControlClosed(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{closeControl: true})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestRoundTripControlClosed(t *testing.T) {
 
 func TestRoundTripCancel(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 2*time.Second))
+	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,10 +180,48 @@ func TestProbeLVSDR(t *testing.T) {
 	t.Run("from the backup balancer", func(t *testing.T) {
 		// The backup does not hold the VIP: its kernel sees the SYN-ACK
 		// addressed to it from the VIP and answers with a RST toward the
-		// VIP, which goes to the master (the VIP's ARP owner), not to the
-		// real server. The raw probe still sees the SYN-ACK first.
+		// VIP, which goes to the VIP's ARP owner, the master, not to the
+		// real server. The raw probe sees the SYN-ACK first. Count the RSTs
+		// that reach each real server from the backup: exactly the probe's
+		// own, one per probe, and none with a FIN close.
+		testenv.RequireCommand(t, "nft")
+		backupIP := "10.206.0.11"
+		for i := range l.RS {
+			l.RS[i].MustRun(t, "nft", "add table inet vcrst; "+
+				"add chain inet vcrst in { type filter hook input priority -10; }; "+
+				"add rule inet vcrst in ip saddr "+backupIP+" tcp flags rst counter")
+			defer l.RS[i].MustRun(t, "nft", "delete table inet vcrst")
+		}
+		resets := func(i int) int {
+			out := l.RS[i].MustRun(t, "nft", "list", "table", "inet", "vcrst")
+			var n int
+			if k := strings.Index(out, "packets "); k >= 0 {
+				fmt.Sscanf(out[k:], "packets %d", &n)
+			}
+			return n
+		}
 		res := probeFrom(t, l.Backup, l, time.Second, nil, rsTargets(l)...)
 		wantStatuses(t, res, vip.Up, vip.Up)
+		noHalfOpen(t, l)
+		res = probeFrom(t, l.Backup, l, time.Second, func(c *vip.Config) { c.Close = true }, rsTargets(l)...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		for i, r := range res {
+			if !r.Closed {
+				t.Errorf("%v: FIN close from the backup did not complete", r.Target)
+			}
+			if n := resets(i); n != 1 {
+				t.Errorf("%s got %d RSTs from the backup, want 1 (the probe's own)", l.RS[i].Name, n)
+			}
+		}
+		// No balancer holds the VIP (a failover gap): the backup kernel's
+		// RST finds no ARP owner and goes nowhere.
+		l.Master.MustRun(t, "ip", "addr", "del", l.VIP+"/24", "dev", "eth0")
+		res = probeFrom(t, l.Backup, l, time.Second, func(c *vip.Config) { c.Close = true }, rsTargets(l)...)
+		l.Master.MustRun(t, "ip", "addr", "add", l.VIP+"/24", "dev", "eth0")
+		wantStatuses(t, res, vip.Up, vip.Up)
+		if resets(0) != 1 || resets(1) != 1 {
+			t.Errorf("RSTs reached the real servers during the gap: %d, %d", resets(0), resets(1))
+		}
 		noHalfOpen(t, l)
 	})
 

@@ -2,15 +2,15 @@ package vip
 
 import (
 	"context"
-
-	"github.com/mdlayher/arp"
-	"github.com/mdlayher/ethernet"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
 
 	"github.com/ocfkit/ocfkit/probe/neigh"
 )

@@ -13,6 +13,17 @@
 // Only one harness cluster runs at a time on a machine: Start takes an
 // exclusive lock (waiting for another test process to finish) and refuses to
 // start while any other corosync or pacemakerd runs.
+//
+// Teardown (a t.Cleanup) sends SIGTERM to pacemakerd, which stops the
+// resources and its daemons, then to corosync, by recorded PID; kills what is
+// still left in the nodes' network namespaces; and removes the namespaces and
+// the per-node directories. Create further namespaces (clients, servers)
+// before calling Start, so that they are removed after the cluster has
+// stopped the resources that use them.
+//
+// Commands run inside a node with Node.Command, Run, Output or MustRun
+// (nsenter into its namespaces: the Pacemaker CLIs only see the cluster from
+// there); Cluster.Status parses `crm_mon --output-as=xml`.
 package harness
 
 import (

@@ -1,0 +1,124 @@
+package vipcheck
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/probe/neigh"
+	"github.com/ocfkit/ocfkit/probe/vip"
+)
+
+func TestParseTargets(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rs")
+	if err := os.WriteFile(file, []byte("# pool\n10.0.0.1, 10.0.0.2 # two\n\n10.0.0.3=02:00:00:00:00:03\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		in   string
+		want string // addresses and MACs, or "error"
+	}{
+		{"10.0.0.1", "10.0.0.1"},
+		{"10.0.0.1,10.0.0.2", "10.0.0.1 10.0.0.2"},
+		{" 10.0.0.1 10.0.0.2,", "10.0.0.1 10.0.0.2"},
+		{"10.0.0.1=02:00:00:00:00:01", "10.0.0.1=02:00:00:00:00:01"},
+		{"@" + file, "10.0.0.1 10.0.0.2 10.0.0.3=02:00:00:00:00:03"},
+		{"", "error"},
+		{",", "error"},
+		{"rs1.example", "192.0.2.1"},
+		{"nowhere.example", "error"},
+		{"2001:db8::1", "error"},
+		{"10.0.0.1=zz", "error"},
+		{"10.0.0.1=00:00:00:00:00:00:00:01", "error"},
+		{"@/nonexistent/file", "error"},
+	} {
+		ts, err := parseTargets(c.in, fakeLookup)
+		got := "error"
+		if err == nil {
+			var parts []string
+			for _, tg := range ts {
+				p := tg.Addr.String()
+				if tg.MAC != nil {
+					p += "=" + tg.MAC.String()
+				}
+				parts = append(parts, p)
+			}
+			got = strings.Join(parts, " ")
+		}
+		if got != c.want {
+			t.Errorf("ParseTargets(%q) = %q (%v), want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func fakeLookup(host string) (netip.Addr, error) {
+	if host == "rs1.example" {
+		return netip.MustParseAddr("192.0.2.1"), nil
+	}
+	return netip.Addr{}, errors.New("no such host")
+}
+
+func FuzzParseTargets(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "10.0.0.1,10.0.0.2 10.0.0.3=02:00:00:00:00:03", "# x\n1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.HasPrefix(s, "@") {
+			return // a path: not what this fuzzes
+		}
+		ts, err := parseTargets(s, nil)
+		if err == nil && len(ts) == 0 {
+			t.Fatal("no error and no target")
+		}
+		for _, tg := range ts {
+			if !tg.Addr.Is4() || (tg.MAC != nil && len(tg.MAC) != 6) {
+				t.Fatalf("bad target %+v", tg)
+			}
+		}
+	})
+}
+
+func TestReport(t *testing.T) {
+	rs1, rs2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	spec := Spec{VIP: netip.MustParseAddr("10.0.0.80"), Port: 80}
+	o := Outcome{Role: vip.Master, Results: []vip.Result{
+		{Target: rs1, Status: vip.Up, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, RTT: 100 * time.Microsecond, SYNs: 1, Resolve: 50 * time.Microsecond},
+		{Target: rs2, Status: vip.NoAnswer, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, RTT: time.Second, SYNs: 5},
+	}}
+	r := report(checkstyle.Keepalived, spec, o)
+	if r.Status != checkstyle.Down || r.Summary != "10.0.0.1 up mac=02:00:00:00:00:01 arp=0.050ms rtt=0.100ms syns=1\n"+
+		"10.0.0.2 no-answer mac=02:00:00:00:00:02 rtt=1000.000ms syns=5" {
+		t.Errorf("keepalived report: %+v", r)
+	}
+	r = report(checkstyle.Nagios, spec, o)
+	if r.Summary != "1 of 2 real servers up through VIP 10.0.0.80:80; down: 10.0.0.2 no-answer" || len(r.Timings) != 1 {
+		t.Errorf("nagios report: %+v", r)
+	}
+	o.Results = o.Results[:1]
+	if r := report(checkstyle.Relayd, spec, o); r.Status != checkstyle.Up {
+		t.Errorf("all up: %+v", r)
+	}
+}
+
+func TestLeak(t *testing.T) {
+	a := func(m byte) neigh.Answer { return neigh.Answer{MAC: net.HardwareAddr{2, 0, 0, 0, 0, m}} }
+	for _, c := range []struct {
+		l    Leak
+		want bool
+	}{
+		{Leak{Local: true}, false},
+		{Leak{Local: true, Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, true},
+		{Leak{expected: 1, Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, false},
+		{Leak{expected: 1, Answers: []neigh.Answer{a(1), a(2)}, Foreign: []neigh.Answer{a(1), a(2)}}, true},
+	} {
+		if got := c.l.Leaking(); got != c.want {
+			t.Errorf("%+v: Leaking = %v", c.l, got)
+		}
+	}
+}
