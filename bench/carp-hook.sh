@@ -335,9 +335,10 @@ start_daemon() {
     echo $! >"$ST/pids/$(basename "$V")-$n"
     disown $!
 }
-daemon_pids() { # parent and (keepalived) children
+daemon_pids() { # ucarp, or keepalived's parent and VRRP child (from its -r pidfile; the
+    # parent is a child subreaper, so daemons started by hooks also end up as its children)
     local p; p=$(cat "$ST/pids/$(basename "$1")-$2")
-    echo "$p $(cat "/proc/$p/task/$p/children" 2>/dev/null)"
+    echo "$p $(cat "$1/$2/v.pid" 2>/dev/null)"
 }
 monitor_rc() { # monitor_rc D: ocf-sockd monitor exit code
     (set -a; . "$1/ocf.env"; ip netns exec "$NODE_NS" "$SOCKD" monitor >/dev/null 2>&1) && echo 0 || echo $?
@@ -400,7 +401,7 @@ failover_variant() { # failover_variant DAEMON KIND
     for ((r = 1; r <= R; r++)); do
         # graceful stop of the master
         t0=$(date +%s.%N)
-        kill -TERM "$(cat "$ST/pids/$(basename "$V")-n1")"
+        kill -TERM "$(cat "$ST/pids/$(basename "$V")-n1")" 2>/dev/null || log "$daemon/$kind: n1 was not running"
         g=$(measure "$vip" n2 "$t0"); echo "$g" >>"$V/graceful.txt"
         gr=$(role_ms "$V/n2" "$t0"); echo "$gr" >>"$V/graceful-role.txt"
         wait_until 10 eval '! alive '"$(cat "$ST/pids/$(basename "$V")-n1")" || true

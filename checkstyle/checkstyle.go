@@ -77,7 +77,8 @@ func Parse(name string) (Style, error) {
 
 // Default chooses the style when none is given: from $OCFKIT_EXIT_STYLE,
 // else from the program's name (a link or copy named with "relayd" gives
-// relayd, one named check_* or with "nagios" gives nagios), else ocf.
+// relayd, one named check_* or with "nagios" gives nagios, one named with
+// "keepalived" or "ldirectord" gives keepalived), else ocf.
 func Default(program string, getenv func(string) string) (Style, error) {
 	if v := getenv(EnvVar); v != "" {
 		return Parse(v)
@@ -88,8 +89,23 @@ func Default(program string, getenv func(string) string) (Style, error) {
 		return Relayd, nil
 	case strings.HasPrefix(base, "check_") || strings.Contains(base, "nagios"):
 		return Nagios, nil
+	case strings.Contains(base, "keepalived") || strings.Contains(base, "ldirectord"):
+		return Keepalived, nil
 	}
 	return OCF, nil
+}
+
+// CommandFor returns a function for ocf.Agent.CommandFor: a program
+// invoked under a name that implies a caller's style (see Default: *relayd*,
+// check_*, *nagios*, *keepalived*, *ldirectord*) runs the check command
+// directly, since those callers pass only their own arguments.
+func CommandFor(check string) func(program string) string {
+	return func(program string) string {
+		if s, _ := Default(program, func(string) string { return "" }); s != OCF {
+			return check
+		}
+		return ""
+	}
 }
 
 // Flag is the --exit-style option every check command shares.

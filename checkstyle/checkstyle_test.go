@@ -42,6 +42,7 @@ func TestDefault(t *testing.T) {
 		{"/usr/lib/nagios/plugins/check_sockd", "", Nagios},
 		{"/usr/sbin/ocf-sockd", "relayd", Relayd},
 		{"/usr/sbin/ocf-sockd", "ldirectord", Keepalived},
+		{"/usr/local/bin/ocf-sockd-ldirectord", "", Keepalived},
 	} {
 		got, err := Default(tc.program, env(tc.env))
 		if err != nil || got != tc.want {
@@ -65,5 +66,14 @@ func TestReportNagios(t *testing.T) {
 	Relayd.Report(&b, Result{Summary: "up"})
 	if b.String() != "up\n" {
 		t.Errorf("relayd report %q", b.String())
+	}
+}
+
+func TestCommandFor(t *testing.T) {
+	f := CommandFor("check")
+	for program, want := range map[string]string{"ocf-sockd": "", "sockd": "", "ocf-sockd-relayd": "check", "check_sockd": "check", "ocf-sockd-ldirectord": "check"} {
+		if got := f(program); got != want {
+			t.Errorf("CommandFor(%q) = %q, want %q", program, got, want)
+		}
 	}
 }

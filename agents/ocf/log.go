@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/syslog"
 	"strings"
+	"sync"
 
 	"github.com/coreos/go-systemd/v22/journal"
 )
@@ -15,19 +16,24 @@ import (
 type Logger struct {
 	tag, instance string
 	stderr        io.Writer
-	syslog        *syslog.Writer
-	journal       bool
+	// The system log is opened at the first message: most monitors log
+	// nothing and should not pay for it.
+	open    sync.Once
+	syslog  *syslog.Writer
+	journal bool
 }
 
 // NewLogger returns a logger for one resource instance of an agent.
 func NewLogger(tag, instance string, stderr io.Writer) *Logger {
-	l := &Logger{tag: tag, instance: instance, stderr: stderr}
+	return &Logger{tag: tag, instance: instance, stderr: stderr}
+}
+
+func (l *Logger) openSystemLog() {
 	if journal.Enabled() {
 		l.journal = true
-	} else if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag); err == nil {
+	} else if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, l.tag); err == nil {
 		l.syslog = w
 	}
-	return l
 }
 
 // Infof logs an informational message.
@@ -54,6 +60,7 @@ func (l *Logger) log(pri journal.Priority, level, format string, args ...any) {
 		fmt.Fprintf(l.stderr, "%s(%s)[%s]: %s\n", l.tag, l.instance, level, msg)
 	}
 	line := l.instance + ": " + msg
+	l.open.Do(l.openSystemLog)
 	switch {
 	case l.journal:
 		_ = journal.Send(line, pri, map[string]string{

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +42,10 @@ type Agent struct {
 	Actions map[string]Handler
 	// Commands are the human-facing commands, served by urfave/cli.
 	Commands []*cli.Command
+	// CommandFor, when set, names the command to run when the program is
+	// invoked under a name that implies it (a link named for relayd, whose
+	// check script gets only a host as argument); "" dispatches as usual.
+	CommandFor func(program string) string
 }
 
 // Main runs the agent with the process's arguments and environment and
@@ -53,6 +58,11 @@ func (a *Agent) Main() {
 // handlers; "help", "usage", flags and the names of Commands go to the
 // command-line interface; anything else is an unimplemented action.
 func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
+	if a.CommandFor != nil && len(args) > 0 {
+		if cmd := a.CommandFor(filepath.Base(args[0])); cmd != "" {
+			return a.runCLI(append([]string{args[0], cmd}, args[1:]...), stdout, stderr)
+		}
+	}
 	if len(args) < 2 {
 		fmt.Fprint(stderr, a.usage())
 		return int(ErrArgs)

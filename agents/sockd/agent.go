@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/checkstyle"
 )
 
 // Agent returns the ocf-sockd program.
@@ -30,7 +31,8 @@ func Agent() *ocf.Agent {
 			"reload":       Reload,
 			"validate-all": ValidateAll,
 		},
-		Commands: []*cli.Command{checkCommand()},
+		Commands:   []*cli.Command{checkCommand()},
+		CommandFor: checkstyle.CommandFor("check"),
 	}
 }
 
@@ -153,42 +155,51 @@ func (s settings) checkArgs() error {
 }
 
 // scan reads the process table and the pidfile and returns the instance's
-// processes.
-func (s settings) scan() (members, error) {
+// processes; knownGroups are process groups found by earlier scans.
+func (s settings) scan(knownGroups ...int) (members, error) {
 	pid, err := readPidfile(s.pidfile)
 	if err != nil {
 		pid = 0 // an unreadable pidfile is judged below from the processes
 	}
-	procs, err := listProcesses()
+	in := s.instance()
+	procs, err := listProcesses(in.exe)
 	if err != nil {
 		return members{}, ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	return s.instance().find(procs, pid), nil
+	return in.find(procs, pid, knownGroups...), nil
 }
 
 // status is the depth-0 check: the instance's processes exist and agree
-// with the pidfile. It returns nil when running, NotRunning when cleanly
-// stopped, and ErrGeneric when in doubt.
-func (s settings) status() (members, error) {
+// with the pidfile. It returns the mother processes and nil when running,
+// NotRunning when cleanly stopped, and ErrGeneric when in doubt.
+func (s settings) status() ([]Process, error) {
+	// The common case needs no scan of the process table: the pidfile
+	// names the one live mother of this binary and configuration.
+	in := s.instance()
+	if pid, err := readPidfile(s.pidfile); err == nil && pid > 0 && s.mothersWanted() == 1 {
+		if p, err := readProcess(pid, in.exe); err == nil && in.isMother(p) {
+			return []Process{p}, nil
+		}
+	}
 	m, err := s.scan()
 	if err != nil {
-		return m, err
+		return nil, err
 	}
 	switch {
 	case len(m.All) == 0 && m.Pidfile == 0:
-		return m, ocf.Errorf(ocf.NotRunning, "Dante is not running")
+		return nil, ocf.Errorf(ocf.NotRunning, "Dante is not running")
 	case len(m.All) == 0:
-		return m, ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, m.Pidfile)
+		return nil, ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, m.Pidfile)
 	case len(m.Mothers) == 0:
-		return m, ocf.Errorf(ocf.ErrGeneric, "no Dante mother process for %s, but %d of its processes remain: %v", s.config, len(m.All), pids(m.All))
+		return nil, ocf.Errorf(ocf.ErrGeneric, "no Dante mother process for %s, but %d of its processes remain: %v", s.config, len(m.All), pids(m.All))
 	case m.Pidfile == 0:
-		return m, ocf.Errorf(ocf.ErrGeneric, "Dante runs (PIDs %v) but pidfile %s is missing or empty", pids(m.Mothers), s.pidfile)
+		return nil, ocf.Errorf(ocf.ErrGeneric, "Dante runs (PIDs %v) but pidfile %s is missing or empty", pids(m.Mothers), s.pidfile)
 	case !containsPID(m.Mothers, m.Pidfile):
-		return m, ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, which is not a Dante mother process of %s (mothers: %v)", s.pidfile, m.Pidfile, s.config, pids(m.Mothers))
+		return nil, ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, which is not a Dante mother process of %s (mothers: %v)", s.pidfile, m.Pidfile, s.config, pids(m.Mothers))
 	case len(m.Mothers) < s.mothersWanted():
-		return m, ocf.Errorf(ocf.ErrGeneric, "only %d of %d Dante mother processes run (PIDs %v)", len(m.Mothers), s.mothersWanted(), pids(m.Mothers))
+		return nil, ocf.Errorf(ocf.ErrGeneric, "only %d of %d Dante mother processes run (PIDs %v)", len(m.Mothers), s.mothersWanted(), pids(m.Mothers))
 	}
-	return m, nil
+	return m.Mothers, nil
 }
 
 func containsPID(procs []Process, pid int) bool {
@@ -258,16 +269,16 @@ func Reload(ctx context.Context, req *ocf.Request) error {
 	if _, err := validate(ctx, req, s); err != nil {
 		return err
 	}
-	m, err := s.status()
+	mothers, err := s.status()
 	if err != nil {
 		return err
 	}
-	for _, p := range m.Mothers {
+	for _, p := range mothers {
 		if err := signal(p.PID, sigHUP); err != nil {
 			return ocf.Errorf(ocf.ErrGeneric, "reloading Dante (PID %d): %w", p.PID, err)
 		}
 	}
-	req.Log.Infof("sent SIGHUP to Dante mother processes %v", pids(m.Mothers))
+	req.Log.Infof("sent SIGHUP to Dante mother processes %v", pids(mothers))
 	return nil
 }
 

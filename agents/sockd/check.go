@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -176,16 +177,18 @@ func (c *Check) runChecks(ctx context.Context, proxies []string) []Report {
 	return reports
 }
 
-// summary describes a report in one line, with its stage timings.
+// summary describes a report in one line, most telling part first
+// (Pacemaker shows only the start of an exit reason), then the stage
+// timings.
 func (r Report) summary(depth int) string {
 	var b strings.Builder
 	switch {
 	case r.Err == nil:
 		fmt.Fprintf(&b, "SOCKS proxy %s passes depth %d", r.Proxy, depth)
 	case r.Upstream:
-		fmt.Fprintf(&b, "upstream failure through SOCKS proxy %s (the proxy relays to the check's own endpoint): %v", r.Proxy, r.Err)
+		fmt.Fprintf(&b, "upstream failure: %s (the proxy %s relays to the check's own endpoint)", describeFailure(r.Err), r.Proxy)
 	default:
-		fmt.Fprintf(&b, "SOCKS proxy %s fails depth %d at %v", r.Proxy, depth, r.Err)
+		fmt.Fprintf(&b, "depth %d: %s", depth, describeFailure(r.Err))
 	}
 	for i, t := range r.Timings {
 		if i == 0 {
@@ -199,6 +202,24 @@ func (r Report) summary(depth int) string {
 		}
 	}
 	return b.String()
+}
+
+// describeFailure says which stage failed against which address, and why,
+// briefly: a time-out is "timed out", a SOCKS reply its meaning.
+func describeFailure(err error) string {
+	var se *socks5.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	var re *socks5.ReplyError
+	why := se.Err.Error()
+	switch {
+	case errors.As(err, &re):
+		why = re.Error()
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		why = "timed out"
+	}
+	return fmt.Sprintf("%s failed at %s: %s", se.Stage, se.Proxy, why)
 }
 
 // echoAddress picks where the echo endpoint listens for a proxy with these

@@ -73,7 +73,7 @@ func (l *daemonLog) reason() string {
 		if len(p) > 3 {
 			p = p[len(p)-3:]
 		}
-		return "Dante logged: " + strings.Join(p, "; ")
+		return strings.Join(p, "; ")
 	case l.syslog:
 		return "see Dante's messages in syslog"
 	case len(l.offsets) == 0:

@@ -59,6 +59,17 @@ func readCheckSettings(req *ocf.Request, cfg *Config) (checkSettings, error) {
 	return cs, nil
 }
 
+// defaultCheckTimeout derives a deep check's time limit from the
+// operation's timeout: a quarter of it, at least 2 s. A healthy proxy
+// answers in milliseconds, and a shorter limit catches a hang sooner; the
+// operation's own deadline still bounds it.
+func defaultCheckTimeout(op time.Duration) time.Duration {
+	if t := op / 4; t > 2*time.Second {
+		return t
+	}
+	return 2 * time.Second
+}
+
 // readPassword returns the first line of a password file.
 func readPassword(path string) (string, error) {
 	f, err := os.Open(path)
@@ -88,11 +99,12 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	if cfg.RequiresUsername() && cs.Username == "" {
 		return ocf.Errorf(ocf.ErrConfigured, "Dante accepts only username authentication: set check_username and check_password_file for depth %d", req.Depth)
 	}
-	if cs.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cs.timeout)
-		defer cancel()
+	timeout := cs.timeout
+	if timeout == 0 {
+		timeout = defaultCheckTimeout(req.Timeout)
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	endpoints, err := resolveEndpoints(cfg.Internal)
 	if err != nil {
 		return ocf.WithCode(ocf.ErrConfigured, err)

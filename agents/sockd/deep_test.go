@@ -318,12 +318,16 @@ func TestCheckCommandExitStyles(t *testing.T) {
 		{"relayd from the environment", agentBin, []string{"OCFKIT_EXIT_STYLE=relayd"}, nil, 1, 0},
 		{"relayd from the program name", relaydLink, nil, nil, 1, 0},
 	} {
+		checkArg := []string{"check"}
+		if tc.program == relaydLink {
+			checkArg = nil // relayd passes the host alone
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			for _, target := range []struct {
 				host string
 				want int
 			}{{"127.0.0.1", tc.up}, {"127.0.0.1:1099", tc.down}} {
-				cmd := l.ns.Command(tc.program, append(append([]string{"check", "--timeout", "2s"}, tc.args...), target.host)...)
+				cmd := l.ns.Command(tc.program, append(append(append(checkArg, "--timeout", "2s"), tc.args...), target.host)...)
 				cmd.Env = append(os.Environ(), tc.env...)
 				out, err := cmd.CombinedOutput()
 				if code := exitCode(err); code != target.want {
@@ -335,12 +339,20 @@ func TestCheckCommandExitStyles(t *testing.T) {
 			}
 		})
 	}
-	// ldirectord's argument order: VIP VPORT RIP RPORT; the real server is checked.
-	out, err := l.ns.Command(agentBin, "check", "192.0.2.1", "1080", "127.0.0.1", "1080").CombinedOutput()
-	if exitCode(err) != 0 {
-		t.Errorf("ldirectord arguments: %v: %s", err, out)
+	// ldirectord runs checkcommand with VIP VPORT RIP RPORT; the real
+	// server is checked.
+	ldirectordLink := filepath.Join(filepath.Dir(agentBin), "ocf-sockd-ldirectord")
+	_ = os.Remove(ldirectordLink)
+	if err := os.Symlink(agentBin, ldirectordLink); err != nil {
+		t.Fatal(err)
 	}
-	out, err = l.ns.Command(agentBin, "check", "--exit-style", "nagios").CombinedOutput()
+	for rport, want := range map[string]int{"1080": 0, "1099": 1} {
+		out, err := l.ns.Command(ldirectordLink, "192.0.2.1", "1080", "127.0.0.1", rport).CombinedOutput()
+		if exitCode(err) != want {
+			t.Errorf("ldirectord arguments, real server port %s: exit %d, want %d: %s", rport, exitCode(err), want, out)
+		}
+	}
+	out, err := l.ns.Command(agentBin, "check", "--exit-style", "nagios").CombinedOutput()
 	if exitCode(err) != 3 || !strings.Contains(string(out), "UNKNOWN") {
 		t.Errorf("nagios without a host: %v: %s", err, out)
 	}

@@ -57,10 +57,11 @@ func configArg(argv []string) string {
 }
 
 // find picks the instance's processes out of a process table scan.
-// pidfilePID (0 if none) adds the process group of a mother that is gone,
-// so that children it left behind (possibly SIGSTOPped) are found, unless
-// that PID now belongs to another Dante instance.
-func (in instance) find(procs []Process, pidfilePID int) members {
+// pidfilePID (0 if none) and knownGroups add process groups of mothers
+// that are gone, so that children they left behind (possibly SIGSTOPped,
+// possibly still exiting) are found, unless such a group's leader PID now
+// belongs to another Dante instance.
+func (in instance) find(procs []Process, pidfilePID int, knownGroups ...int) members {
 	m := members{Pidfile: pidfilePID}
 	byPID := map[int]Process{}
 	for _, p := range procs {
@@ -77,9 +78,9 @@ func (in instance) find(procs []Process, pidfilePID int) members {
 		ours[p.PID] = true
 		groups[p.PGID] = true
 	}
-	if pidfilePID > 0 {
-		if p, alive := byPID[pidfilePID]; !alive || !in.isForeignMother(p) {
-			groups[pidfilePID] = true
+	for _, g := range append(knownGroups, pidfilePID) {
+		if p, alive := byPID[g]; g > 0 && (!alive || !in.isForeignMother(p)) {
+			groups[g] = true
 		}
 	}
 	// Descendants of a member and same-binary members of a group are

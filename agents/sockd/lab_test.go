@@ -182,7 +182,7 @@ func (l *lab) start(extra ...string) {
 // a mother led.
 func (l *lab) processes() []Process {
 	l.t.Helper()
-	procs, err := listProcesses()
+	procs, err := listProcesses("")
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -77,7 +77,10 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 	if reason == "" {
 		reason = log.reason()
 	}
-	return ocf.Errorf(ocf.ErrConfigured, "Dante rejects %s (%v): %s", s.config, err, oneLine(reason))
+	// Dante names the file in its message; the reason leads with the
+	// problem, since Pacemaker shows only its start.
+	reason = strings.ReplaceAll(oneLine(reason), s.config+": ", "")
+	return ocf.Errorf(ocf.ErrConfigured, "danted -V: %s (%s, %v)", reason, s.config, err)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -139,8 +142,8 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // process groups, in time for the operation's timeout. It succeeds only
 // when nothing of the instance is left.
 func Stop(ctx context.Context, req *ocf.Request) error {
-	s := readSettings(req.Params)
-	m, err := s.scan()
+	st := &stopper{settings: readSettings(req.Params), groups: map[int]bool{}}
+	m, err := st.scan()
 	if err != nil {
 		return err
 	}
@@ -157,24 +160,44 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			grace = time.Until(dl) / 2
 		}
 		graceCtx, cancel := context.WithTimeout(ctx, grace)
-		err = waitUntil(graceCtx, s.gone)
+		err = waitUntil(graceCtx, st.gone)
 		cancel()
 		if err != nil {
 			req.Log.Warnf("Dante did not stop on SIGTERM: %v; sending SIGKILL", err)
-			if err := waitUntil(ctx, s.kill); err != nil {
+			if err := waitUntil(ctx, st.kill); err != nil {
 				return ocf.Errorf(ocf.ErrGeneric, "Dante processes survive SIGKILL: %w", err)
 			}
 		}
 	}
-	if err := os.Remove(s.pidfile); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(st.pidfile); err != nil && !os.IsNotExist(err) {
 		return ocf.Errorf(ocf.ErrGeneric, "removing pidfile: %w", err)
 	}
 	return nil
 }
 
+// stopper scans for an instance's processes while it stops, remembering
+// their process groups: a mother that exits truncates its pidfile, and its
+// children may outlive it for a moment (or, stopped, for ever).
+type stopper struct {
+	settings
+	groups map[int]bool
+}
+
+func (st *stopper) scan() (members, error) {
+	known := make([]int, 0, len(st.groups))
+	for g := range st.groups {
+		known = append(known, g)
+	}
+	m, err := st.settings.scan(known...)
+	for _, p := range m.All {
+		st.groups[p.PGID] = true
+	}
+	return m, err
+}
+
 // gone returns nil when no process of the instance is left.
-func (s settings) gone() error {
-	m, err := s.scan()
+func (st *stopper) gone() error {
+	m, err := st.scan()
 	if err != nil {
 		return err
 	}
@@ -185,22 +208,20 @@ func (s settings) gone() error {
 }
 
 // kill sends SIGKILL to every process of the instance and to the process
-// groups they lead, and returns nil when none is left.
-func (s settings) kill() error {
-	m, err := s.scan()
+// groups its mothers lead, and returns nil when none is left.
+func (st *stopper) kill() error {
+	m, err := st.scan()
 	if err != nil {
 		return err
 	}
-	groups := map[int]bool{}
 	for _, p := range m.All {
 		_ = signal(p.PID, sigKILL)
-		groups[p.PGID] = true
 	}
 	for _, p := range m.Mothers {
 		// Every Dante process of this instance shares its mother's group.
-		if groups[p.PID] && p.PGID == p.PID {
+		if p.PGID == p.PID {
 			_ = signal(-p.PGID, sigKILL)
 		}
 	}
-	return s.gone()
+	return st.gone()
 }

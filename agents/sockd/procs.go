@@ -2,6 +2,7 @@ package sockd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,29 +29,44 @@ func (p Process) Zombie() bool { return p.State == 'Z' || p.State == 'X' }
 // procRoot is where the process table is read; tests point it elsewhere.
 var procRoot = "/proc"
 
-// listProcesses reads every process of the process table. Processes that
-// exit while they are read are skipped.
-func listProcesses() ([]Process, error) {
-	entries, err := os.ReadDir(procRoot)
+// listProcesses reads the processes of the process table whose executable
+// is exe ("" for every process). The executable is read first, with one
+// readlink and no file opened, so that a scan costs little on a busy host.
+// Processes that exit while they are read are skipped.
+func listProcesses(exe string) ([]Process, error) {
+	dir, err := os.Open(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("reading the process table: %w", err)
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading the process table: %w", err)
 	}
 	var procs []Process
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		if p, err := readProcess(pid); err == nil {
+		if p, err := readProcess(pid, exe); err == nil {
 			procs = append(procs, p)
 		}
 	}
 	return procs, nil
 }
 
-// readProcess reads one process.
-func readProcess(pid int) (Process, error) {
+// errOtherExe skips a process that runs another executable.
+var errOtherExe = errors.New("another executable")
+
+// readProcess reads one process; with exe set, only if it runs exe.
+func readProcess(pid int, exe string) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	target, _ := os.Readlink(filepath.Join(dir, "exe"))
+	target = strings.TrimSuffix(target, " (deleted)")
+	if exe != "" && target != exe {
+		return Process{}, errOtherExe
+	}
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return Process{}, err
@@ -59,11 +75,9 @@ func readProcess(pid int) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("%s/stat: %w", dir, err)
 	}
+	p.Exe = target
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
-	}
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.Exe = strings.TrimSuffix(exe, " (deleted)")
 	}
 	return p, nil
 }

@@ -153,4 +153,3 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
-

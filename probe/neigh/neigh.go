@@ -1,7 +1,8 @@
-// Package neigh finds the hardware addresses of IPv4 neighbours with ARP
-// (RFC 826), resolving many addresses in one round with retries inside a
-// deadline, and lists every host that answers for one address (to find hosts
-// that claim an address they should not).
+// Package neigh finds the hardware addresses of neighbours, IPv4 with ARP
+// (RFC 826) and IPv6 with neighbour discovery (RFC 4861), resolving many
+// addresses in one round with retries inside a deadline, and lists every
+// host that answers for one address (to find hosts that claim an address
+// they should not).
 //
 // It reads and writes whole Ethernet frames through a net.PacketConn, so
 // tests can stand in for the network without root; Listen opens the real
@@ -44,27 +45,34 @@ type Client struct {
 	FirstRetry, MaxRetry time.Duration
 }
 
-// replyFilter accepts ARP replies for Ethernet/IPv4 and nothing else.
+// replyFilter accepts ARP replies and IPv6 neighbour advertisements (not
+// behind extension headers) and nothing else.
 var replyFilter = []bpf.Instruction{
-	bpf.LoadAbsolute{Off: 12, Size: 2},
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeARP, SkipTrue: 3},
-	bpf.LoadAbsolute{Off: 20, Size: 2}, // operation
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(arp.OperationReply), SkipTrue: 1},
-	bpf.RetConstant{Val: 0xffff},
-	bpf.RetConstant{Val: 0},
+	bpf.LoadAbsolute{Off: 12, Size: 2},                                                          // 0 EtherType
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherTypeARP, SkipFalse: 2},                            // 1
+	bpf.LoadAbsolute{Off: 20, Size: 2},                                                          // 2 ARP operation
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(arp.OperationReply), SkipTrue: 5, SkipFalse: 6}, // 3
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeIPv6, SkipTrue: 5},                         // 4
+	bpf.LoadAbsolute{Off: 20, Size: 1},                                                          // 5 next header
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 58, SkipTrue: 3},                                    // 6 ICMPv6
+	bpf.LoadAbsolute{Off: 54, Size: 1},                                                          // 7 ICMPv6 type
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 136, SkipTrue: 1},                                   // 8 neighbour advertisement
+	bpf.RetConstant{Val: 0xffff},                                                                // 9 accept
+	bpf.RetConstant{Val: 0},                                                                     // 10 drop
 }
 
 // ReplyFilter returns the BPF program Listen attaches to its socket.
 func ReplyFilter() []bpf.Instruction { return replyFilter }
 
-// Listen opens an AF_PACKET socket on ifi that receives only ARP replies.
-// It needs CAP_NET_RAW.
+// Listen opens an AF_PACKET socket on ifi that receives only ARP replies
+// and neighbour advertisements. It needs CAP_NET_RAW.
 func Listen(ifi *net.Interface) (*packet.Conn, error) {
 	raw, err := bpf.Assemble(replyFilter)
 	if err != nil {
 		return nil, fmt.Errorf("assembling the ARP filter: %w", err)
 	}
-	c, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: raw})
+	const ethPAll = 0x0003 // ARP and IPv6
+	c, err := packet.Listen(ifi, packet.Raw, ethPAll, &packet.Config{Filter: raw})
 	if err != nil {
 		return nil, fmt.Errorf("opening an ARP socket on %s: %w", ifi.Name, err)
 	}
@@ -72,16 +80,32 @@ func Listen(ifi *net.Interface) (*packet.Conn, error) {
 }
 
 // New returns a Client that sends requests from hardware address mac and
-// IPv4 address src through conn. The Client does not close conn.
+// address src through conn: ARP for an IPv4 src, neighbour solicitations
+// for an IPv6 one (which must be usable on the link). The Client resolves
+// addresses of src's family and does not close conn.
 func New(conn net.PacketConn, mac net.HardwareAddr, src netip.Addr) (*Client, error) {
-	if !src.Is4() {
-		return nil, fmt.Errorf("ARP source %v is not an IPv4 address", src)
+	if !src.Is4() && !src.Is6() {
+		return nil, fmt.Errorf("neighbour source %v is not an IP address", src)
 	}
-	return &Client{conn: conn, mac: mac, src: src}, nil
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("neighbour source MAC %v is not an Ethernet address", mac)
+	}
+	return &Client{conn: conn, mac: mac, src: src.Unmap()}, nil
 }
 
-// request broadcasts one who-has for target.
+// request asks once for target's hardware address.
 func (c *Client) request(target netip.Addr) error {
+	if target.Is4() != c.src.Is4() {
+		return fmt.Errorf("cannot resolve %v from %v: the address families differ", target, c.src)
+	}
+	if target.Is6() {
+		return c.solicit(target)
+	}
+	return c.arpRequest(target)
+}
+
+// arpRequest broadcasts one who-has for target.
+func (c *Client) arpRequest(target netip.Addr) error {
 	p, err := arp.NewPacket(arp.OperationRequest, c.mac, c.src, ethernet.Broadcast, target)
 	if err != nil {
 		return fmt.Errorf("building an ARP request for %v: %w", target, err)
@@ -101,9 +125,13 @@ func (c *Client) request(target netip.Addr) error {
 	return nil
 }
 
-// ParseReply returns the sender of an ARP reply carried in an Ethernet
-// frame, and false for anything else (requests, other protocols, garbage).
+// ParseReply returns who answered in an ARP reply or an IPv6 neighbour
+// advertisement carried in an Ethernet frame, and false for anything else
+// (requests, other protocols, garbage).
 func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
+	if len(frame) >= 14 && frame[12] == etherTypeIPv6>>8 && frame[13] == etherTypeIPv6&0xff {
+		return parseAdvertisement(frame)
+	}
 	var f ethernet.Frame
 	if err := f.UnmarshalBinary(frame); err != nil || f.EtherType != ethernet.EtherTypeARP {
 		return netip.Addr{}, nil, false

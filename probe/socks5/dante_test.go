@@ -99,13 +99,13 @@ func TestDante(t *testing.T) {
 			return err
 		}
 		defer conn.Close()
-		return c.Exchange(ctx, conn, nonce(t), nil)
+		return c.Exchange(ctx, conn, nonce(), nil)
 	}
 
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run("Greet/"+host, func(t *testing.T) {
 			c := &Client{Proxy: proxyOn(host)}
-			if err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) }); err != nil {
+			if err := within(func() error { return c.Greet(ctxFor(t, okTimeout)) }); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -114,7 +114,7 @@ func TestDante(t *testing.T) {
 			t.Run("DialExchange/"+host+"/"+target, func(t *testing.T) {
 				stages := map[Stage]time.Duration{}
 				c := &Client{Proxy: proxyOn(host), Trace: func(s Stage, took time.Duration) { stages[s] = took }}
-				if err := dialExchange(c, probeCtx(t, okTimeout), target); err != nil {
+				if err := dialExchange(c, ctxFor(t, okTimeout), target); err != nil {
 					t.Fatal(err)
 				}
 				for _, s := range []Stage{StageConnect, StageGreeting, StageRequest, StageRelayData} {
@@ -128,7 +128,7 @@ func TestDante(t *testing.T) {
 
 		t.Run("UDPRoundTrip/"+host, func(t *testing.T) {
 			c := &Client{Proxy: proxyOn(host)}
-			ctx := probeCtx(t, okTimeout)
+			ctx := ctxFor(t, okTimeout)
 			var a *UDPAssociation
 			if err := within(func() (err error) { a, err = c.UDPAssociate(ctx); return err }); err != nil {
 				t.Fatal(err)
@@ -136,7 +136,7 @@ func TestDante(t *testing.T) {
 			defer a.Close()
 			t.Logf("relay %v for local UDP socket %v", a.Relay(), a.conn.LocalAddr())
 			for i := 0; i < 3; i++ {
-				if err := a.RoundTrip(ctx, udpEcho[host], nonce(t), nil); err != nil {
+				if err := a.RoundTrip(ctx, udpEcho[host], nonce(), nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -146,7 +146,7 @@ func TestDante(t *testing.T) {
 	// What Dante puts in BND of the CONNECT reply.
 	t.Run("ConnectReply", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		ctx := probeCtx(t, okTimeout)
+		ctx := ctxFor(t, okTimeout)
 		var bnd addr
 		err := within(func() error {
 			conn, err := c.Handshake(ctx)
@@ -171,7 +171,7 @@ func TestDante(t *testing.T) {
 					authTook = took
 				}
 			}}
-		if err := dialExchange(c, probeCtx(t, okTimeout), tcpEcho["127.0.0.1"]); err != nil {
+		if err := dialExchange(c, ctxFor(t, okTimeout), tcpEcho["127.0.0.1"]); err != nil {
 			t.Fatal(err)
 		}
 		if authTook == 0 {
@@ -182,8 +182,8 @@ func TestDante(t *testing.T) {
 
 	t.Run("WrongPassword", func(t *testing.T) {
 		c := &Client{Proxy: proxy, Username: user, Password: password + "x"}
-		err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) })
-		wantStage(t, err, StageAuth)
+		err := within(func() error { return c.Greet(ctxFor(t, okTimeout)) })
+		checkError(t, err, StageAuth, proxy)
 		if !errors.Is(err, ErrAuthRejected) {
 			t.Fatalf("got %v, want ErrAuthRejected", err)
 		}
@@ -191,8 +191,8 @@ func TestDante(t *testing.T) {
 
 	t.Run("BlockedConnect", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		err := dialExchange(c, probeCtx(t, okTimeout), "127.0.0.2:7")
-		wantStage(t, err, StageRequest)
+		err := dialExchange(c, ctxFor(t, okTimeout), "127.0.0.2:7")
+		checkError(t, err, StageRequest, proxy)
 		var re *ReplyError
 		if !errors.As(err, &re) || re.Code != 2 {
 			t.Fatalf("got %v, want REP 2", err)
@@ -205,7 +205,7 @@ func TestDante(t *testing.T) {
 	// reply. The greeting is answered all the same.
 	t.Run("StoppedIOChildren", func(t *testing.T) {
 		c := &Client{Proxy: proxy}
-		ctx := probeCtx(t, okTimeout)
+		ctx := ctxFor(t, okTimeout)
 		var open net.Conn
 		if err := within(func() (err error) { open, err = c.Dial(ctx, tcpEcho["127.0.0.1"]); return err }); err != nil {
 			t.Fatal(err)
@@ -216,22 +216,24 @@ func TestDante(t *testing.T) {
 
 		const limit = 300 * time.Millisecond
 		start := time.Now()
-		err := c.Exchange(probeCtx(t, limit), open, nonce(t), nil)
+		err := c.Exchange(ctxFor(t, limit), open, nonce(), nil)
 		t.Logf("open connection: %v after %v", err, time.Since(start))
-		wantStage(t, err, StageRelayData)
+		checkError(t, err, StageRelayData, proxy)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want a deadline error", err)
 		}
 
+		// A whole second, so that a loaded machine still gets past the
+		// greeting in time.
 		start = time.Now()
-		err = dialExchange(c, probeCtx(t, limit), tcpEcho["127.0.0.1"])
+		err = dialExchange(c, ctxFor(t, time.Second), tcpEcho["127.0.0.1"])
 		t.Logf("new connection: %v after %v", err, time.Since(start))
-		wantStage(t, err, StageRequest)
+		checkError(t, err, StageRequest, proxy)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want a deadline error", err)
 		}
 
-		if err := within(func() error { return c.Greet(probeCtx(t, okTimeout)) }); err != nil {
+		if err := within(func() error { return c.Greet(ctxFor(t, okTimeout)) }); err != nil {
 			t.Errorf("greeting with stopped io-children: %v", err)
 		}
 	})
@@ -241,9 +243,9 @@ func TestDante(t *testing.T) {
 		c := &Client{Proxy: proxy}
 		stopped := d.stopChildren(t, "request-child")
 		start := time.Now()
-		err := dialExchange(c, probeCtx(t, 300*time.Millisecond), tcpEcho["127.0.0.1"])
+		err := dialExchange(c, ctxFor(t, time.Second), tcpEcho["127.0.0.1"])
 		t.Logf("%d request-children stopped: %v after %v", len(stopped), err, time.Since(start))
-		wantStage(t, err, StageRequest)
+		checkError(t, err, StageRequest, proxy)
 	})
 
 	// Negotiate-children answer the greeting: when they hang, the TCP
@@ -252,36 +254,17 @@ func TestDante(t *testing.T) {
 		c := &Client{Proxy: proxy}
 		stopped := d.stopChildren(t, "negotiate-child")
 		start := time.Now()
-		err := within(func() error { return c.Greet(probeCtx(t, 300*time.Millisecond)) })
+		err := within(func() error { return c.Greet(ctxFor(t, 300*time.Millisecond)) })
 		t.Logf("%d negotiate-children stopped: %v after %v", len(stopped), err, time.Since(start))
-		wantStage(t, err, StageGreeting)
+		checkError(t, err, StageGreeting, proxy)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want a deadline error", err)
 		}
 	})
 }
 
-// probeCtx returns a context that ends after d or with the test.
-func probeCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func nonce(t testing.TB) []byte {
-	return []byte("nonce-" + rand.Text())
-}
-
-func wantStage(t *testing.T, err error, stage Stage) {
-	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %v, want an *Error at stage %s", err, stage)
-	}
-	if e.Stage != stage {
-		t.Fatalf("got stage %s (%v), want %s", e.Stage, err, stage)
-	}
-}
+// nonce returns random data for an echo.
+func nonce() []byte { return []byte("nonce-" + rand.Text()) }
 
 // startTCPEcho runs a TCP echo server on address inside the namespace.
 func startTCPEcho(t *testing.T, ns *testenv.NS, address string) string {

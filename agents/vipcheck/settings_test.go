@@ -1,0 +1,41 @@
+package vipcheck
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/metadata"
+)
+
+// TestSettingsReadEveryParameter shows that the meta-data and the agent
+// agree: every declared parameter is read, with the documented defaults.
+func TestSettingsReadEveryParameter(t *testing.T) {
+	meta, err := metadata.Load("vipcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OCF_RESKEY_vip": "192.0.2.80", "OCF_RESKEY_real_servers": "192.0.2.21,192.0.2.22"}
+	p := ocf.NewParams(meta, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	s, err := readSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, param := range meta.Parameters {
+		if !p.Used()[param.Name] {
+			t.Errorf("parameter %s is declared but never read", param.Name)
+		}
+	}
+	if s.spec.Port != 80 || s.spec.Timeout != time.Second || s.spec.Role != RoleMaster || s.attribute != "vipcheck" ||
+		s.multiplier != 1 || s.dampen != "5s" || s.spec.Close || s.arpLeak || len(s.spec.Targets) != 2 {
+		t.Errorf("defaults: %+v", s)
+	}
+	for k, v := range map[string]string{"OCF_RESKEY_port": "70000", "OCF_RESKEY_multiplier": "x",
+		"OCF_RESKEY_close": "maybe", "OCF_RESKEY_attribute": "a b", "OCF_RESKEY_timeout": "0"} {
+		env[k] = v
+		if _, err := readSettings(p); ocf.CodeOf(err) != ocf.ErrConfigured {
+			t.Errorf("%s=%s: %v, want ErrConfigured", k, v, err)
+		}
+		delete(env, k)
+	}
+}

@@ -1,0 +1,315 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/packet"
+)
+
+// run is Probe on the given socket, resolver and port reserver, so tests can
+// drive it without root.
+func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, reserve portReserver, targets []Target) ([]Result, error) {
+	if cfg.MSS == 0 {
+		cfg.MSS = 1460
+	}
+	if cfg.FirstRetransmit <= 0 {
+		cfg.FirstRetransmit = 50 * time.Millisecond
+	}
+	if cfg.MaxRetransmit <= 0 {
+		cfg.MaxRetransmit = 250 * time.Millisecond
+	}
+	s := &session{cfg: cfg, conn: conn, start: time.Now(),
+		byPort: make(map[uint16]*state, len(targets)), byAddr: map[netip.Addr][]*state{}}
+	defer s.release()
+	if err := s.prepare(reserve, targets); err != nil {
+		return nil, err
+	}
+	// ARP runs in the same loop as the probes: each real server is probed
+	// as soon as its MAC is known.
+	if len(s.unresolved) > 0 {
+		if res == nil {
+			return nil, errors.New("probe: targets without MAC and no ARP resolver")
+		}
+		s.arp = res.NewRound(s.unresolved)
+		if err := s.arp.Send(time.Now()); err != nil {
+			return nil, fmt.Errorf("resolving real servers: %w", err)
+		}
+	}
+	frames, readErr, stopReading := readFrames(conn)
+	defer stopReading()
+
+	now := time.Now()
+	for _, st := range s.states {
+		if st.MAC != nil {
+			if err := s.begin(st, st.MAC, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next, open := s.nextEvent()
+		if !open {
+			return results(s.states), nil
+		}
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			s.finish()
+			return results(s.states), nil
+		case err = <-readErr:
+			err = fmt.Errorf("reading replies: %w", err)
+		case f := <-frames:
+			err = s.receive(f)
+		case <-timer.C:
+			err = s.tick(time.Now())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// session is one Probe call: the targets' states and the ARP round.
+type session struct {
+	cfg        Config
+	conn       net.PacketConn
+	start      time.Time
+	states     []*state
+	byPort     map[uint16]*state
+	byAddr     map[netip.Addr][]*state // targets waiting for ARP
+	unresolved []netip.Addr
+	arp        round
+	resolved   int
+}
+
+// prepare reserves a source port and draws an ISN for every target.
+func (s *session) prepare(reserve portReserver, targets []Target) error {
+	for _, t := range targets {
+		port, release, err := reserve(s.cfg.Source)
+		if err != nil {
+			return fmt.Errorf("reserving a source port: %w", err)
+		}
+		st := &state{
+			Result:  Result{Target: t.Addr, SourcePort: port},
+			release: release,
+			isn:     rand.Uint32(),
+			flow: flow{localMAC: s.cfg.Interface.HardwareAddr, src: s.cfg.Source, vip: s.cfg.VIP,
+				sport: port, dport: s.cfg.Port},
+			wait: s.cfg.FirstRetransmit,
+		}
+		s.states = append(s.states, st)
+		s.byPort[port] = st
+		if t.MAC != nil {
+			st.MAC = t.MAC
+			continue
+		}
+		if len(s.byAddr[t.Addr]) == 0 {
+			s.unresolved = append(s.unresolved, t.Addr)
+		}
+		s.byAddr[t.Addr] = append(s.byAddr[t.Addr], st)
+	}
+	return nil
+}
+
+// release gives the reserved ports back.
+func (s *session) release() {
+	for _, st := range s.states {
+		if st.release != nil {
+			st.release()
+		}
+	}
+}
+
+// send writes one segment of st's flow.
+func (s *session) send(st *state, seq, ack uint32, fl tcpFlags) error {
+	b, err := st.flow.frame(seq, ack, fl, s.cfg.MSS, uint16(rand.Uint32()))
+	if err != nil {
+		return err
+	}
+	if _, err := s.conn.WriteTo(b, &packet.Addr{HardwareAddr: st.flow.serverMAC}); err != nil {
+		return fmt.Errorf("sending to %v via %v: %w", s.cfg.VIP, st.Target, err)
+	}
+	return nil
+}
+
+// sendSYN sends (or resends) st's SYN and plans the next retransmission.
+func (s *session) sendSYN(st *state, now time.Time) error {
+	if st.SYNs == 0 {
+		st.sentAt = now
+	} else {
+		st.wait = min(2*st.wait, s.cfg.MaxRetransmit)
+	}
+	st.SYNs++
+	st.nextTx = now.Add(st.wait)
+	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
+}
+
+// begin starts probing st once its MAC is known.
+func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) error {
+	st.MAC, st.flow.serverMAC = mac, mac
+	return s.sendSYN(st, now)
+}
+
+// arpPending reports whether ARP still waits for answers.
+func (s *session) arpPending() bool { return s.arp != nil && s.resolved < len(s.unresolved) }
+
+// nextEvent returns when the next retransmission, close timeout or ARP
+// retry is due, and whether any target is still open.
+func (s *session) nextEvent() (next time.Time, open bool) {
+	for _, st := range s.states {
+		if st.done {
+			continue
+		}
+		open = true
+		due := st.nextTx
+		if st.closing {
+			due = st.closeUntil
+		}
+		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
+		}
+	}
+	if open && s.arpPending() && (next.IsZero() || s.arp.Next().Before(next)) {
+		next = s.arp.Next()
+	}
+	return next, open
+}
+
+// receive handles one frame that passed the socket's filter.
+func (s *session) receive(f []byte) error {
+	if s.arp != nil && isARP(f) {
+		a, ok := s.arp.Take(f)
+		if !ok {
+			return nil
+		}
+		s.resolved++
+		now := time.Now()
+		for _, st := range s.byAddr[a.IP] {
+			st.Resolve = a.After
+			if err := s.begin(st, a.MAC, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	seg, ok := parseSegment(f)
+	if !ok {
+		return nil
+	}
+	st := s.byPort[seg.dport]
+	if st == nil || st.flow.serverMAC == nil || !st.flow.matches(seg) {
+		return nil
+	}
+	return st.handle(seg, time.Now(), s.cfg, s.send)
+}
+
+// tick runs what is due: ARP retries, SYN retransmissions, and resets of
+// connections whose server did not close in time.
+func (s *session) tick(now time.Time) error {
+	if s.arpPending() && !now.Before(s.arp.Next()) {
+		if err := s.arp.Send(now); err != nil {
+			return fmt.Errorf("resolving real servers: %w", err)
+		}
+	}
+	for _, st := range s.states {
+		switch {
+		case st.done:
+		case st.closing && !now.Before(st.closeUntil):
+			st.done = true
+			if err := s.send(st, st.isn+2, 0, tcpFlags{RST: true}); err != nil {
+				return err
+			}
+		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx):
+			if err := s.sendSYN(st, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// finish settles every open target when the deadline passes: no-arp or
+// no-answer, and closing connections get a RST.
+func (s *session) finish() {
+	now := time.Now()
+	for _, st := range s.states {
+		if st.done {
+			continue
+		}
+		st.done = true
+		switch {
+		case st.closing:
+			_ = s.send(st, st.isn+2, 0, tcpFlags{RST: true})
+		case st.MAC == nil:
+			st.Status, st.RTT, st.Resolve = NoARP, 0, now.Sub(s.start)
+		case st.Status != Up:
+			st.Status, st.RTT = NoAnswer, now.Sub(st.sentAt)
+		}
+	}
+}
+
+// isARP reports whether an Ethernet frame carries ARP.
+func isARP(f []byte) bool { return len(f) >= 14 && f[12] == 0x08 && f[13] == 0x06 }
+
+// matches reports whether seg belongs to the flow: from the real server's
+// MAC, VIP:port to our address and port.
+func (f *flow) matches(seg segment) bool {
+	return seg.src == f.vip && seg.dst == f.src && seg.sport == f.dport && seg.dport == f.sport &&
+		string(seg.srcMAC) == string(f.serverMAC)
+}
+
+// handle takes one segment of st's flow.
+func (st *state) handle(seg segment, now time.Time, cfg Config, send func(*state, uint32, uint32, tcpFlags) error) error {
+	switch {
+	case seg.flags.SYN && seg.flags.ACK:
+		if seg.ack != st.isn+1 {
+			return nil // not an answer to our SYN
+		}
+		if st.Status != Up {
+			st.Status, st.RTT, st.nextTx = Up, now.Sub(st.sentAt), time.Time{}
+		}
+		if !cfg.Close {
+			st.done = true
+			// RST with seq = their ack ends the half-open connection; again
+			// for every duplicate SYN-ACK.
+			return send(st, st.isn+1, 0, tcpFlags{RST: true})
+		}
+		if !st.closing {
+			st.closing, st.closeUntil = true, now.Add(min(maxCloseWait, max(4*st.RTT, 20*time.Millisecond)))
+		}
+		return send(st, st.isn+1, seg.seq+1, tcpFlags{ACK: true, FIN: true})
+	case seg.flags.RST:
+		if st.Status == Up || st.done {
+			st.done = true // the server gave up the connection itself
+			return nil
+		}
+		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3).
+		if seg.flags.ACK && seg.ack != st.isn+1 {
+			return nil
+		}
+		st.Status, st.RTT, st.done = Refused, now.Sub(st.sentAt), true
+	case seg.flags.FIN && st.closing:
+		st.done, st.Closed = true, true
+		return send(st, st.isn+2, seg.seq+uint32(seg.payload)+1, tcpFlags{ACK: true})
+	}
+	return nil
+}
+
+func results(states []*state) []Result {
+	out := make([]Result, len(states))
+	for i, st := range states {
+		out[i] = st.Result
+	}
+	return out
+}
