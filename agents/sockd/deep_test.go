@@ -39,6 +39,23 @@ func TestDeepHealthy(t *testing.T) {
 	}
 }
 
+// TestDeepResolvesAddresses checks wildcard addresses and interface names
+// in internal: and external:, which the checks must turn into addresses.
+func TestDeepResolvesAddresses(t *testing.T) {
+	for _, internal := range []string{"0.0.0.0", "lo"} {
+		t.Run(internal, func(t *testing.T) {
+			l := newLab(t)
+			l.writeConfig(confOptions{internal: internal, external: "lo"})
+			l.start()
+			for _, depth := range []int{10, 20} {
+				if r := l.deep(depth, "OCF_RESKEY_check_udp=true"); r.code != 0 {
+					t.Errorf("internal: %s, depth %d: exit %d: %s", internal, depth, r.code, r.reason())
+				}
+			}
+		})
+	}
+}
+
 func TestDeepWithUsername(t *testing.T) {
 	l := newLab(t)
 	user, password := addSystemUser(t)

@@ -59,6 +59,7 @@ type lab struct {
 type confOptions struct {
 	port          int
 	internal      string // default 127.0.0.1
+	external      string // default 127.0.0.1
 	username      bool   // socksmethod: username
 	blockConnect  bool   // a rule refuses CONNECT
 	noUDPReply    bool   // the udpreply rule is missing
@@ -94,6 +95,9 @@ func (l *lab) writeConfig(o confOptions) {
 	if o.internal == "" {
 		o.internal = "127.0.0.1"
 	}
+	if o.external == "" {
+		o.external = "127.0.0.1"
+	}
 	method := "none"
 	if o.username {
 		method = "username"
@@ -103,14 +107,14 @@ func (l *lab) writeConfig(o confOptions) {
 	if o.extraInternal != "" {
 		fmt.Fprintf(&b, "internal: %s\n", o.extraInternal)
 	}
-	fmt.Fprintf(&b, "external: 127.0.0.1\nsocksmethod: %s\nuser.privileged: root\nuser.unprivileged: nobody\n", method)
-	b.WriteString("client pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n")
+	fmt.Fprintf(&b, "external: %s\nsocksmethod: %s\nuser.privileged: root\nuser.unprivileged: nobody\n", o.external, method)
+	b.WriteString("client pass {\n  from: 0/0 to: 0/0\n}\n")
 	if o.blockConnect {
 		b.WriteString("socks block {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n  command: connect\n}\n")
 	}
-	b.WriteString("socks pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n  command: connect udpassociate\n}\n")
+	b.WriteString("socks pass {\n  from: 0/0 to: 0/0\n  command: connect udpassociate\n}\n")
 	if !o.noUDPReply {
-		b.WriteString("socks pass {\n  from: 0.0.0.0/0 to: 127.0.0.0/8\n  command: udpreply\n}\n")
+		b.WriteString("socks pass {\n  from: 0/0 to: 127.0.0.0/8\n  command: udpreply\n}\nsocks pass {\n  from: 0/0 to: ::1/128\n  command: udpreply\n}\n")
 	}
 	if err := os.WriteFile(l.env["OCF_RESKEY_sockd_config"], []byte(b.String()), 0o644); err != nil {
 		l.t.Fatal(err)

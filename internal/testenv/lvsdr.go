@@ -15,23 +15,26 @@ import (
 // as /32 on lo, arp_ignore=1 and arp_announce=2 (on all and eth0), each
 // running a TCP listener on the VIP port. Every interface is eth0 in its
 // namespace. Addresses are 10.206.0.0/24: client .100, master .10, backup
-// .11, real servers .21 and .22, VIP .80.
+// .11, real servers .21 and .22, VIP .80; and the same host numbers in
+// fd00:206::/64 (VIP6 fd00:206::80), without duplicate address detection.
 type LVSDR struct {
 	Switch, Client, Master, Backup *NS
 	RS                             [2]*NS
-	RSAddr                         [2]string
-	VIP                            string
+	RSAddr, RSAddr6                [2]string
+	VIP, VIP6                      string
 	Port                           int
 	listeners                      [2]*exec.Cmd
 	t                              testing.TB
 	bridgePorts                    int
 }
 
-// lvsdrListener accepts TCP connections on 0.0.0.0:PORT and closes them.
+// lvsdrListener accepts TCP connections on [::]:PORT (IPv4 too) and closes
+// them.
 const lvsdrListener = `import socket, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
 s.listen(1024)
 while True:
     c, _ = s.accept()
@@ -46,30 +49,35 @@ func NewLVSDR(t testing.TB, prefix string) *LVSDR {
 	RequireCommand(t, "ip")
 	RequireCommand(t, "ss")
 	RequireCommand(t, "sysctl")
-	l := &LVSDR{t: t, VIP: "10.206.0.80", Port: 80, RSAddr: [2]string{"10.206.0.21", "10.206.0.22"}}
+	l := &LVSDR{t: t, VIP: "10.206.0.80", VIP6: "fd00:206::80", Port: 80,
+		RSAddr: [2]string{"10.206.0.21", "10.206.0.22"}, RSAddr6: [2]string{"fd00:206::21", "fd00:206::22"}}
 	l.Switch = NewNS(t, prefix+"sw")
 	l.Switch.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
 	l.Switch.MustRun(t, "ip", "link", "set", "br0", "up")
-	l.Client = l.attach(prefix+"cl", "10.206.0.100/24")
-	l.Master = l.attach(prefix+"lm", "10.206.0.10/24")
+	l.Client = l.attach(prefix+"cl", "100")
+	l.Master = l.attach(prefix+"lm", "10")
 	l.Master.MustRun(t, "ip", "addr", "add", l.VIP+"/24", "dev", "eth0")
-	l.Backup = l.attach(prefix+"lb", "10.206.0.11/24")
+	l.Master.MustRun(t, "ip", "addr", "add", l.VIP6+"/64", "dev", "eth0", "nodad")
+	l.Backup = l.attach(prefix+"lb", "11")
 	for i := range l.RS {
-		l.RS[i] = l.attach(fmt.Sprintf("%sr%d", prefix, i+1), l.RSAddr[i]+"/24")
+		l.RS[i] = l.attach(fmt.Sprintf("%sr%d", prefix, i+1), fmt.Sprint(21+i))
 		l.RS[i].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		l.RS[i].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
 		l.SetARPIgnore(i, 1)
 		l.StartListener(i)
 	}
 	return l
 }
 
-// attach creates a namespace with eth0 on the bridge.
-func (l *LVSDR) attach(name, addr string) *NS {
+// attach creates a namespace with eth0 on the bridge, host number host in
+// both address families.
+func (l *LVSDR) attach(name, host string) *NS {
 	l.t.Helper()
 	ns := NewNS(l.t, name)
 	l.bridgePorts++
 	port := fmt.Sprintf("p%d", l.bridgePorts)
-	Veth(l.t, l.Switch, port, "", ns, "eth0", addr)
+	Veth(l.t, l.Switch, port, "", ns, "eth0", "10.206.0."+host+"/24")
+	ns.MustRun(l.t, "ip", "addr", "add", "fd00:206::"+host+"/64", "dev", "eth0", "nodad")
 	l.Switch.MustRun(l.t, "ip", "link", "set", port, "master", "br0")
 	return ns
 }

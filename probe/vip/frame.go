@@ -25,9 +25,16 @@ type tcpFlags struct{ SYN, ACK, RST, FIN bool }
 // like a real client's.
 func (f *flow) frame(seq, ack uint32, fl tcpFlags, mss uint16, ipID uint16) ([]byte, error) {
 	eth := &layers.Ethernet{SrcMAC: f.localMAC, DstMAC: f.serverMAC, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{
-		Version: 4, TTL: 64, Id: ipID, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolTCP,
-		SrcIP: f.src.AsSlice(), DstIP: f.vip.AsSlice(),
+	var ip gopacket.NetworkLayer
+	if f.vip.Is6() {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+			SrcIP: f.src.AsSlice(), DstIP: f.vip.AsSlice()}
+	} else {
+		ip = &layers.IPv4{
+			Version: 4, TTL: 64, Id: ipID, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolTCP,
+			SrcIP: f.src.AsSlice(), DstIP: f.vip.AsSlice(),
+		}
 	}
 	tcp := &layers.TCP{
 		SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport),
@@ -43,7 +50,7 @@ func (f *flow) frame(seq, ack uint32, fl tcpFlags, mss uint16, ipID uint16) ([]b
 	}
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, eth, ip, tcp); err != nil {
+	if err := gopacket.SerializeLayers(buf, opts, eth, ip.(gopacket.SerializableLayer), tcp); err != nil {
 		return nil, fmt.Errorf("encoding a TCP frame to %v:%d: %w", f.vip, f.dport, err)
 	}
 	return buf.Bytes(), nil
@@ -59,31 +66,51 @@ type segment struct {
 	payload      int
 }
 
-// parseSegment decodes an Ethernet/IPv4/TCP frame; ok is false for anything
-// else (other protocols, fragments, truncated or malformed frames).
+// parseSegment decodes an Ethernet/IPv4/TCP or Ethernet/IPv6/TCP frame; ok
+// is false for anything else (other protocols, fragments, extension
+// headers, truncated or malformed frames).
 func parseSegment(frame []byte) (s segment, ok bool) {
 	var (
-		eth     layers.Ethernet
-		ip      layers.IPv4
-		tcp     layers.TCP
-		decoded []gopacket.LayerType
+		eth      layers.Ethernet
+		ip4      layers.IPv4
+		ip6      layers.IPv6
+		tcp      layers.TCP
+		decoded  []gopacket.LayerType
+		srcIP    net.IP
+		dstIP    net.IP
+		is4, is6 bool
 	)
-	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip, &tcp)
+	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &tcp)
 	p.IgnoreUnsupported = true
-	if err := p.DecodeLayers(frame, &decoded); err != nil || len(decoded) != 3 {
+	if err := p.DecodeLayers(frame, &decoded); err != nil || len(decoded) != 3 || decoded[2] != layers.LayerTypeTCP {
 		return segment{}, false
 	}
-	if ip.FragOffset != 0 || ip.Flags&layers.IPv4MoreFragments != 0 {
+	switch decoded[1] {
+	case layers.LayerTypeIPv4:
+		if ip4.FragOffset != 0 || ip4.Flags&layers.IPv4MoreFragments != 0 {
+			return segment{}, false
+		}
+		srcIP, dstIP, is4 = ip4.SrcIP, ip4.DstIP, true
+	case layers.LayerTypeIPv6:
+		if ip6.NextHeader != layers.IPProtocolTCP {
+			return segment{}, false
+		}
+		srcIP, dstIP, is6 = ip6.SrcIP, ip6.DstIP, true
+	}
+	src, ok1 := netip.AddrFromSlice(srcIP)
+	dst, ok2 := netip.AddrFromSlice(dstIP)
+	if is4 {
+		src, dst = src.Unmap(), dst.Unmap()
+	}
+	if !is4 && !is6 {
 		return segment{}, false
 	}
-	src, ok1 := netip.AddrFromSlice(ip.SrcIP)
-	dst, ok2 := netip.AddrFromSlice(ip.DstIP)
 	if !ok1 || !ok2 {
 		return segment{}, false
 	}
 	return segment{
 		srcMAC: append(net.HardwareAddr(nil), eth.SrcMAC...),
-		src:    src.Unmap(), dst: dst.Unmap(),
+		src:    src, dst: dst,
 		sport: uint16(tcp.SrcPort), dport: uint16(tcp.DstPort),
 		seq: tcp.Seq, ack: tcp.Ack,
 		flags:   tcpFlags{SYN: tcp.SYN, ACK: tcp.ACK, RST: tcp.RST, FIN: tcp.FIN},

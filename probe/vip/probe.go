@@ -147,6 +147,11 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("assembling the probe filter: %w", err)
 	}
+	for _, t := range targets {
+		if t.Addr.Is4() != cfg.VIP.Is4() {
+			return nil, fmt.Errorf("probe: real server %v and VIP %v differ in address family", t.Addr, cfg.VIP)
+		}
+	}
 	// One socket for ARP and TCP: closing an AF_PACKET socket waits for an
 	// RCU grace period (about 10 ms), so each socket saved counts.
 	conn, err := packet.Listen(cfg.Interface, packet.Raw, ethPAll, &packet.Config{Filter: raw})
@@ -174,39 +179,49 @@ func (cfg *Config) check() error {
 		return errors.New("probe: no interface")
 	case len(cfg.Interface.HardwareAddr) != 6:
 		return fmt.Errorf("probe: interface %s has no Ethernet address", cfg.Interface.Name)
-	case !cfg.VIP.Is4():
-		return fmt.Errorf("probe: VIP %v is not an IPv4 address (IPv6 is not supported yet)", cfg.VIP)
+	case !cfg.VIP.Is4() && !cfg.VIP.Is6():
+		return fmt.Errorf("probe: VIP %v is not an IP address", cfg.VIP)
 	case cfg.Port == 0:
 		return errors.New("probe: port 0")
+	case cfg.Source.IsValid() && cfg.Source.Is4() != cfg.VIP.Is4():
+		return fmt.Errorf("probe: source %v and VIP %v differ in address family", cfg.Source, cfg.VIP)
 	}
 	return nil
 }
 
-// SourceAddress chooses the address a probe on ifi comes from: an IPv4
-// address of ifi other than vip, preferably one whose prefix holds rs. A
+// SourceAddress chooses the address a probe on ifi comes from: an address
+// of ifi of the VIP's family other than the VIP, preferably one whose
+// prefix holds rs, and for IPv6 a global one before a link-local one. A
 // probe from the VIP itself would not be answered to this host.
 func SourceAddress(ifi *net.Interface, vip, rs netip.Addr) (netip.Addr, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("listing the addresses of %s: %w", ifi.Name, err)
 	}
-	var first netip.Addr
+	var first, linkLocal netip.Addr
 	for _, a := range addrs {
 		p, err := netip.ParsePrefix(a.String())
-		if err != nil || !p.Addr().Is4() || p.Addr() == vip {
+		if err != nil || p.Addr().Is4() != vip.Is4() || p.Addr() == vip {
 			continue
 		}
-		if rs.IsValid() && p.Contains(rs) {
+		switch {
+		case rs.IsValid() && p.Contains(rs) && !p.Addr().IsLinkLocalUnicast():
 			return p.Addr(), nil
-		}
-		if !first.IsValid() {
+		case p.Addr().IsLinkLocalUnicast():
+			if !linkLocal.IsValid() {
+				linkLocal = p.Addr()
+			}
+		case !first.IsValid():
 			first = p.Addr()
 		}
 	}
-	if !first.IsValid() {
-		return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address other than the VIP %v", ifi.Name, vip)
+	switch {
+	case first.IsValid():
+		return first, nil
+	case linkLocal.IsValid():
+		return linkLocal, nil
 	}
-	return first, nil
+	return netip.Addr{}, fmt.Errorf("interface %s has no address of the VIP's family other than the VIP %v", ifi.Name, vip)
 }
 
 // state is one target during a probe.

@@ -44,7 +44,7 @@ func newFakeSegment() *fakeSegment {
 }
 
 func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
-	if isARP(b) {
+	if isNeighbour(b) {
 		var p arp.Packet
 		if err := p.UnmarshalBinary(b[14:]); err != nil || p.Operation != arp.OperationRequest {
 			panic("probe wrote a bad ARP request")

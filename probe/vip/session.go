@@ -188,7 +188,7 @@ func (s *session) nextEvent() (next time.Time, open bool) {
 
 // receive handles one frame that passed the socket's filter.
 func (s *session) receive(f []byte) error {
-	if s.arp != nil && isARP(f) {
+	if s.arp != nil && isNeighbour(f) {
 		a, ok := s.arp.Take(f)
 		if !ok {
 			return nil
@@ -259,8 +259,17 @@ func (s *session) finish() {
 	}
 }
 
-// isARP reports whether an Ethernet frame carries ARP.
-func isARP(f []byte) bool { return len(f) >= 14 && f[12] == 0x08 && f[13] == 0x06 }
+// isNeighbour reports whether an Ethernet frame carries ARP or ICMPv6
+// (neighbour discovery), not TCP.
+func isNeighbour(f []byte) bool {
+	switch {
+	case len(f) >= 14 && f[12] == 0x08 && f[13] == 0x06:
+		return true
+	case len(f) >= 21 && f[12] == 0x86 && f[13] == 0xdd && f[20] == 58:
+		return true
+	}
+	return false
+}
 
 // matches reports whether seg belongs to the flow: from the real server's
 // MAC, VIP:port to our address and port.
