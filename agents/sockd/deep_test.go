@@ -58,7 +58,7 @@ func TestDeepResolvesAddresses(t *testing.T) {
 
 func TestDeepWithUsername(t *testing.T) {
 	l := newLab(t)
-	user, password := addSystemUser(t)
+	user, password := testenv.AddSystemUser(t, "ocfk")
 	l.writeConfig(confOptions{username: true})
 	l.start()
 	good, bad := l.path("password"), l.path("wrong-password")
@@ -82,22 +82,6 @@ func TestDeepWithUsername(t *testing.T) {
 	if r := l.deep(10); r.code != 6 {
 		t.Errorf("no credentials: exit %d, want 6: %s", r.code, r.reason())
 	}
-}
-
-// addSystemUser creates a local user with a random password for Dante's
-// username method, and removes it when the test ends.
-func addSystemUser(t *testing.T) (string, string) {
-	t.Helper()
-	testenv.RequireCommand(t, "useradd")
-	user, password := "ocfk"+testenv.RandomSuffix(), "pw-"+testenv.RandomSuffix()+testenv.RandomSuffix()
-	testenv.Run(t, "useradd", "-M", "-s", "/usr/sbin/nologin", user)
-	t.Cleanup(func() { _ = exec.Command("userdel", user).Run() })
-	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(user + ":" + password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v: %s", err, out)
-	}
-	return user, password
 }
 
 // TestDeepDetectsFaults injects each fault into a healthy Dante and checks

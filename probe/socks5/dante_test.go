@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,7 +85,7 @@ func TestDante(t *testing.T) {
 		tcpEcho[host] = startTCPEcho(t, ns, net.JoinHostPort(host, "7"))
 		udpEcho[host] = startUDPEcho(t, ns, net.JoinHostPort(host, "7"))
 	}
-	user, password := addSystemUser(t)
+	user, password := testenv.AddSystemUser(t, "s5t")
 	d := startDanted(t, ns, bin)
 	within := func(fn func() error) error { return ns.Within(fn) }
 	proxyOn := func(host string) string { return net.JoinHostPort(host, strconv.Itoa(dantedPort)) }
@@ -306,49 +305,6 @@ func startUDPEcho(t *testing.T, ns *testenv.NS, address string) string {
 		}
 	}()
 	return pc.LocalAddr().String()
-}
-
-// addSystemUser creates a local user with a password, removed when the test
-// ends.
-func addSystemUser(t *testing.T) (user, password string) {
-	testenv.RequireCommand(t, "useradd")
-	user, password = "s5t"+testenv.RandomSuffix(), "pw-"+testenv.RandomSuffix()
-	if err := accountCommand("", "useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin", user); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := accountCommand("", "userdel", user); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := accountCommand(user+":"+password+"\n", "chpasswd"); err != nil {
-		t.Fatal(err)
-	}
-	return user, password
-}
-
-// accountCommand runs useradd, userdel or chpasswd, trying again for a few
-// seconds while another program holds the lock on /etc/passwd or /etc/shadow.
-func accountCommand(stdin, name string, args ...string) error {
-	var failed error // a failure not due to the lock: no retry
-	err := testenv.Poll(5*time.Second, func() error {
-		cmd := exec.Command(name, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err == nil {
-			return nil
-		}
-		err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-		if !strings.Contains(string(out), "lock") {
-			failed = err
-			return nil
-		}
-		return err
-	})
-	if failed != nil {
-		return failed
-	}
-	return err
 }
 
 // danted is a daemonized danted whose mother PID the test recorded.

@@ -1,6 +1,7 @@
 package vip
 
 import (
+	"net/netip"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -50,6 +51,54 @@ func TestReplyFilter(t *testing.T) {
 		}
 		if (n > 0) != c.accept {
 			t.Errorf("%s: filter returned %d", c.name, n)
+		}
+	}
+}
+
+// TestReplyFilter6 runs the IPv6 program in x/net/bpf's VM.
+func TestReplyFilter6(t *testing.T) {
+	src6, vip6 := netip.MustParseAddr("fd00::10"), netip.MustParseAddr("fd00::80")
+	vm, err := bpf.NewVM(replyFilter(src6, vip6, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(f flow) []byte {
+		b, err := f.frame(1, 2, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	reply := flow{localMAC: macUp, serverMAC: localMAC, src: vip6, vip: src6, sport: 80, dport: 40001}
+	otherPort, otherSrc, otherDst := reply, reply, reply
+	otherPort.sport = 81
+	otherSrc.src = netip.MustParseAddr("fd00::81")
+	otherDst.vip = netip.MustParseAddr("fd00::11")
+	ours := flow{localMAC: localMAC, serverMAC: macUp, src: src6, vip: vip6, sport: 40001, dport: 80}
+	na := append([]byte(nil), frame(reply)...)
+	na[20], na[54] = 58, 136
+	ns := append([]byte(nil), na...)
+	ns[54] = 135
+	for _, c := range []struct {
+		name   string
+		frame  []byte
+		accept bool
+	}{
+		{"SYN-ACK from [VIP]:80", frame(reply), true},
+		{"other port", frame(otherPort), false},
+		{"other source", frame(otherSrc), false},
+		{"other destination", frame(otherDst), false},
+		{"our own SYN", frame(ours), false},
+		{"neighbour advertisement", na, true},
+		{"neighbour solicitation", ns, false},
+		{"IPv4", frame(flow{localMAC: macUp, serverMAC: localMAC, src: vipAddr, vip: src, sport: 80, dport: 40001}), false},
+	} {
+		n, _ := vm.Run(c.frame)
+		if (n > 0) != c.accept {
+			t.Errorf("%s: filter returned %d", c.name, n)
+		}
+		if seg, ok := parseSegment(c.frame); c.accept && c.name != "neighbour advertisement" && (!ok || seg.src != vip6 || seg.sport != 80) {
+			t.Errorf("%s: parsed %+v %v", c.name, seg, ok)
 		}
 	}
 }

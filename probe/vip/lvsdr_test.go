@@ -255,6 +255,33 @@ func TestProbeLVSDR(t *testing.T) {
 		}
 		noHalfOpen(t, l)
 	})
+	t.Run("IPv6", func(t *testing.T) {
+		v6 := func(c *vip.Config) { c.VIP = netip.MustParseAddr(l.VIP6) }
+		targets := []vip.Target{{Addr: netip.MustParseAddr(l.RSAddr6[0])}, {Addr: netip.MustParseAddr(l.RSAddr6[1])}}
+		res := probeFrom(t, l.Master, l, time.Second, v6, targets...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		if res[0].MAC.String() != l.MAC(l.RS[0]).String() {
+			t.Errorf("NDP resolved %v, want %v", res[0].MAC, l.MAC(l.RS[0]))
+		}
+		res = probeFrom(t, l.Backup, l, time.Second, func(c *vip.Config) { v6(c); c.Close = true }, targets...)
+		wantStatuses(t, res, vip.Up, vip.Up)
+		noHalfOpen(t, l)
+
+		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
+		res = probeFrom(t, l.Master, l, 300*time.Millisecond, v6, targets...)
+		l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
+		wantStatuses(t, res, vip.NoAnswer, vip.Up)
+		l.Client.MustRun(t, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", l.RSAddr6[0], l.Port))
+
+		l.StopListener(1)
+		res = probeFrom(t, l.Master, l, time.Second, v6, targets...)
+		l.StartListener(1)
+		wantStatuses(t, res, vip.Up, vip.Refused)
+
+		res = probeFrom(t, l.Master, l, 300*time.Millisecond, v6, vip.Target{Addr: netip.MustParseAddr("fd00:206::99")})
+		wantStatuses(t, res, vip.NoARP)
+	})
+
 	// Last: a lost RST leaves a half-open connection on the real server
 	// until its SYN-ACK retries run out, which the other cases would see.
 	t.Run("30% loss", func(t *testing.T) {

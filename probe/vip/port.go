@@ -11,9 +11,13 @@ import (
 // release is called, so the kernel hands the port to nothing else while the
 // probe uses it. The socket never listens: segments to it are not delivered.
 func reserveTCPPort(src netip.Addr) (uint16, func(), error) {
-	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: src.As4()}
-	if src.Is6() {
+	var (
+		family int
+		sa     unix.Sockaddr
+	)
+	if src.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: src.As4()}
+	} else {
 		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Addr: src.As16()}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
