@@ -240,7 +240,7 @@ timeout = "10s"
 	if s := isActive("chtest.service"); s != "active" {
 		t.Errorf("after MASTER chtest.service is %s", s)
 	}
-	if r := sd.mustRun(t, nil, "cat", "/run/role"); r != "1\n" {
+	if r := sd.mustRun(t, nil, "cat", "/run/role"); r != "1" {
 		t.Errorf("role = %q", r)
 	}
 	out, err = apply("svc", "BACKUP")

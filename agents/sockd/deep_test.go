@@ -45,7 +45,7 @@ func TestDeepResolvesAddresses(t *testing.T) {
 	for _, internal := range []string{"0.0.0.0", "lo"} {
 		t.Run(internal, func(t *testing.T) {
 			l := newLab(t)
-			l.writeConfig(confOptions{internal: internal, external: "lo"})
+			l.writeConfig(testenv.DanteConfig{Internal: []string{internal}, External: "lo"})
 			l.start()
 			for _, depth := range []int{10, 20} {
 				if r := l.deep(depth, "OCF_RESKEY_check_udp=true"); r.code != 0 {
@@ -59,7 +59,7 @@ func TestDeepResolvesAddresses(t *testing.T) {
 func TestDeepWithUsername(t *testing.T) {
 	l := newLab(t)
 	user, password := testenv.AddSystemUser(t, "ocfk")
-	l.writeConfig(confOptions{username: true})
+	l.writeConfig(testenv.DanteConfig{Username: true})
 	l.start()
 	good, bad := l.path("password"), l.path("wrong-password")
 	writeFile(t, good, password+"\n")
@@ -91,7 +91,7 @@ func TestDeepDetectsFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		depth  int
-		conf   confOptions
+		conf   testenv.DanteConfig
 		inject func(*lab)
 		extra  []string
 		codes  []int
@@ -109,10 +109,10 @@ func TestDeepDetectsFaults(t *testing.T) {
 			inject: func(l *lab) { l.signalAll(l.children("io-child"), syscall.SIGSTOP) }},
 		{name: "rules refuse CONNECT after reload", depth: 20, codes: []int{1}, stage: "not allowed by ruleset (REP 2)",
 			inject: func(l *lab) {
-				l.writeConfig(confOptions{blockConnect: true})
+				l.writeConfig(testenv.DanteConfig{BlockConnect: true})
 				l.expect(0, "reload")
 			}},
-		{name: "udpreply rule missing", depth: 20, conf: confOptions{noUDPReply: true}, codes: []int{1}, stage: "udp-roundtrip",
+		{name: "udpreply rule missing", depth: 20, conf: testenv.DanteConfig{NoUDPReply: true}, codes: []int{1}, stage: "udp-roundtrip",
 			extra: []string{"OCF_RESKEY_check_udp=true"}},
 		{name: "check_target unreachable", depth: 20, codes: []int{1}, stage: "upstream failure",
 			extra: []string{"OCF_RESKEY_check_target=127.0.0.9:9"}},

@@ -55,17 +55,6 @@ type lab struct {
 	groups map[int]bool
 }
 
-// confOptions vary the generated Dante configuration.
-type confOptions struct {
-	port          int
-	internal      string // default 127.0.0.1
-	external      string // default 127.0.0.1
-	username      bool   // socksmethod: username
-	blockConnect  bool   // a rule refuses CONNECT
-	noUDPReply    bool   // the udpreply rule is missing
-	extraInternal string // a second internal: line
-}
-
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	testenv.RequireRoot(t)
@@ -79,7 +68,7 @@ func newLab(t *testing.T) *lab {
 		"OCF_RESKEY_sockd_config":  l.path("danted.conf"),
 		"OCF_RESKEY_sockd_pidfile": l.path("danted.pid"),
 	}
-	l.writeConfig(confOptions{})
+	l.writeConfig(testenv.DanteConfig{})
 	t.Cleanup(l.cleanup)
 	return l
 }
@@ -87,38 +76,10 @@ func newLab(t *testing.T) *lab {
 func (l *lab) path(name string) string { return filepath.Join(l.dir, name) }
 
 // writeConfig writes the instance's danted.conf.
-func (l *lab) writeConfig(o confOptions) {
+func (l *lab) writeConfig(c testenv.DanteConfig) {
 	l.t.Helper()
-	if o.port == 0 {
-		o.port = 1080
-	}
-	if o.internal == "" {
-		o.internal = "127.0.0.1"
-	}
-	if o.external == "" {
-		o.external = "127.0.0.1"
-	}
-	method := "none"
-	if o.username {
-		method = "username"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "logoutput: %s\ninternal: %s port = %d\n", l.path("danted.log"), o.internal, o.port)
-	if o.extraInternal != "" {
-		fmt.Fprintf(&b, "internal: %s\n", o.extraInternal)
-	}
-	fmt.Fprintf(&b, "external: %s\nsocksmethod: %s\nuser.privileged: root\nuser.unprivileged: nobody\n", o.external, method)
-	b.WriteString("client pass {\n  from: 0/0 to: 0/0\n}\n")
-	if o.blockConnect {
-		b.WriteString("socks block {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n  command: connect\n}\n")
-	}
-	b.WriteString("socks pass {\n  from: 0/0 to: 0/0\n  command: connect udpassociate\n}\n")
-	if !o.noUDPReply {
-		b.WriteString("socks pass {\n  from: 0/0 to: 127.0.0.0/8\n  command: udpreply\n}\nsocks pass {\n  from: 0/0 to: ::1/128\n  command: udpreply\n}\n")
-	}
-	if err := os.WriteFile(l.env["OCF_RESKEY_sockd_config"], []byte(b.String()), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
+	c.LogFile = l.path("danted.log")
+	c.Write(l.t, l.env["OCF_RESKEY_sockd_config"])
 }
 
 // result is the outcome of one agent run.

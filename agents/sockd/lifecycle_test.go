@@ -1,6 +1,7 @@
 package sockd
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -185,10 +186,12 @@ func TestBrokenConfig(t *testing.T) {
 	l := newLab(t)
 	conf := l.env["OCF_RESKEY_sockd_config"]
 	b, _ := os.ReadFile(conf)
-	writeFile(t, conf, strings.Replace(string(b), "socksmethod: none", "socksmethod: none\nfrobnicate: yes", 1))
+	broken := strings.Replace(string(b), "socksmethod: none", "socksmethod: none\nfrobnicate: yes", 1)
+	writeFile(t, conf, broken)
+	line := fmt.Sprintf("line %d", strings.Count(broken[:strings.Index(broken, "frobnicate")], "\n")+1)
 	for _, action := range []string{"validate-all", "start"} {
 		r := l.expect(6, action)
-		if !strings.Contains(r.reason(), "line 5") || !strings.Contains(r.reason(), "syntax error") || strings.Contains(r.reason(), "shutting down") {
+		if !strings.Contains(r.reason(), line) || !strings.Contains(r.reason(), "syntax error") || strings.Contains(r.reason(), "shutting down") {
 			t.Errorf("%s: reason %q does not quote Dante's complaint", action, r.reason())
 		}
 	}
@@ -221,7 +224,7 @@ func TestTwoInstances(t *testing.T) {
 	}
 	b.env["OCF_RESKEY_sockd_config"] = b.path("danted.conf")
 	b.env["OCF_RESKEY_sockd_pidfile"] = b.path("danted.pid")
-	b.writeConfig(confOptions{port: 1081})
+	b.writeConfig(testenv.DanteConfig{Port: 1081})
 	t.Cleanup(b.cleanup)
 	a.start()
 	b.start()

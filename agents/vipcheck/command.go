@@ -41,7 +41,7 @@ func tcpCommand() *cli.Command {
 	return &cli.Command{
 		Name:                   "tcp",
 		Usage:                  "check LVS-DR real servers with a TCP SYN through the VIP (check_tcp_raw compatible)",
-		ArgsUsage:              "IFACE REAL_SERVER VIP PORT\n\n   REAL_SERVER is an IPv4 address, a comma list, or @FILE; ADDR=MAC gives a static MAC.\n   IFACE may be - for the interface of the route to the first real server.",
+		ArgsUsage:              "IFACE REAL_SERVER VIP PORT\n\n   REAL_SERVER is an address (IPv4 or IPv6, as the VIP), a comma list, or @FILE;\n   ADDR=MAC gives a static MAC.\n   IFACE may be - for the interface of the route to the first real server.",
 		Flags:                  checkFlags(),
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {

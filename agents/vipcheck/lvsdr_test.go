@@ -168,7 +168,19 @@ func TestCommandLine(t *testing.T) {
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
 		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN")
 		code, out = run(t, l.Master, nil, "tcp", "eth0", "2001:db8::1", l.VIP, "80")
-		expect(t, "not an address", code, 1, out, "not an IPv4 address")
+		expect(t, "mixed address families", code, 1, out, "differ in address family")
+	})
+
+	t.Run("IPv6", func(t *testing.T) {
+		rs6 := l.RSAddr6[0] + "," + l.RSAddr6[1]
+		code, out := run(t, l.Master, nil, "tcp", "eth0", rs6, l.VIP6, "80")
+		expect(t, "healthy", code, 0, out, l.RSAddr6[0]+" up mac=", l.RSAddr6[1]+" up")
+		code, out = run(t, l.Backup, nil, "tcp", "--role", "auto", "eth0", rs6, l.VIP6, "80")
+		expect(t, "auto on the backup", code, 0, out, l.RSAddr6[0]+" up connect=")
+		l.RS[1].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
+		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
+		code, out = run(t, l.Master, nil, "tcp", "-t", "300", "-", rs6, l.VIP6, "80")
+		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[1]+" no-answer")
 	})
 
 	t.Run("ARP leak", func(t *testing.T) {

@@ -132,8 +132,8 @@ func InterfaceTowards(addr netip.Addr) (*net.Interface, error) {
 
 // ParseTargets reads real servers: a list separated by commas or white
 // space, or @FILE with one or more per line (# starts a comment). Each is
-// an IPv4 address or a host name (its first IPv4 address), optionally with
-// a static MAC as ADDR=MAC.
+// an IPv4 or IPv6 address or a host name (its first IPv4 address),
+// optionally with a static MAC as ADDR=MAC.
 func ParseTargets(list string) ([]vip.Target, error) { return parseTargets(list, lookupIPv4) }
 
 // lookupIPv4 returns the first IPv4 address of a host name.
@@ -150,21 +150,21 @@ func lookupIPv4(host string) (netip.Addr, error) {
 	return addrs[0].Unmap(), nil
 }
 
-// parseAddr reads an IPv4 address, or looks up a host name when lookup is
-// not nil.
+// parseAddr reads an IPv4 or IPv6 address (without zone), or looks up a
+// host name's IPv4 address when lookup is not nil.
 func parseAddr(s string, lookup func(string) (netip.Addr, error)) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		if !a.Is4() {
-			return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address (IPv6 is not supported yet)", s)
+		if a.Zone() != "" || a.Is4In6() {
+			return netip.Addr{}, fmt.Errorf("%q: give a global IPv6 address without zone, or IPv4", s)
 		}
 		return a, nil
 	}
 	if lookup == nil || s == "" || strings.ContainsAny(s, ":/@= ") {
-		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address", s)
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
 	}
 	a, err := lookup(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address, and looking it up failed: %w", s, err)
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address, and looking it up failed: %w", s, err)
 	}
 	return a, nil
 }

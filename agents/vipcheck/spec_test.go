@@ -33,7 +33,9 @@ func TestParseTargets(t *testing.T) {
 		{",", "error"},
 		{"rs1.example", "192.0.2.1"},
 		{"nowhere.example", "error"},
-		{"2001:db8::1", "error"},
+		{"2001:db8::1", "2001:db8::1"},
+		{"fd00::21=02:00:00:00:00:21", "fd00::21=02:00:00:00:00:21"},
+		{"fe80::1%eth0", "error"},
 		{"10.0.0.1=zz", "error"},
 		{"10.0.0.1=00:00:00:00:00:00:00:01", "error"},
 		{"@/nonexistent/file", "error"},
@@ -77,7 +79,7 @@ func FuzzParseTargets(f *testing.F) {
 			t.Fatal("no error and no target")
 		}
 		for _, tg := range ts {
-			if !tg.Addr.Is4() || (tg.MAC != nil && len(tg.MAC) != 6) {
+			if !tg.Addr.IsValid() || tg.Addr.Zone() != "" || (tg.MAC != nil && len(tg.MAC) != 6) {
 				t.Fatalf("bad target %+v", tg)
 			}
 		}

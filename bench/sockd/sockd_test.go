@@ -24,25 +24,6 @@ import (
 
 const runs = 20
 
-const danteConf = `logoutput: %[1]s/danted.log
-internal: 127.0.0.1 port = 1080
-external: 127.0.0.1
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate
-}
-socks pass {
-  from: 0.0.0.0/0 to: 127.0.0.0/8
-  command: udpreply
-}
-`
-
 // measurement is the median wall time and peak memory of repeated runs.
 type measurement struct {
 	median time.Duration
@@ -63,9 +44,7 @@ func BenchmarkMonitor(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "danted.conf"), []byte(fmt.Sprintf(danteConf, dir)), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	testenv.DanteConfig{LogFile: filepath.Join(dir, "danted.log")}.Write(b, filepath.Join(dir, "danted.conf"))
 	ns := testenv.NewNS(b, "bsk")
 	base := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=bench",
 		"OCF_RESKEY_sockd=" + danted, "OCF_RESKEY_sockd_config=" + dir + "/danted.conf",

@@ -187,9 +187,10 @@ func TestReplyFilter(t *testing.T) {
 func FuzzParseReply(f *testing.F) {
 	rep, _ := arp.NewPacket(arp.OperationReply, ourMAC, ourIP, ourMAC, ourIP)
 	f.Add(frameOf(rep))
+	f.Add(advertisement(f, net.HardwareAddr{2, 0, 0, 0, 0, 0x21}, netip.MustParseAddr("fd00::21"), true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ip, mac, ok := ParseReply(b)
-		if ok && (!ip.Is4() || len(mac) != 6) {
+		if ok && ((!ip.Is4() && !ip.Is6()) || len(mac) != 6) {
 			t.Fatalf("accepted %v %v", ip, mac)
 		}
 	})

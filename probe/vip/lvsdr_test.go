@@ -258,6 +258,16 @@ func TestProbeLVSDR(t *testing.T) {
 	t.Run("IPv6", func(t *testing.T) {
 		v6 := func(c *vip.Config) { c.VIP = netip.MustParseAddr(l.VIP6) }
 		targets := []vip.Target{{Addr: netip.MustParseAddr(l.RSAddr6[0])}, {Addr: netip.MustParseAddr(l.RSAddr6[1])}}
+		// Count the RSTs reaching the real servers from either balancer:
+		// only the probe's own may arrive, whatever the balancers' kernels
+		// do with the SYN-ACKs addressed to them.
+		testenv.RequireCommand(t, "nft")
+		for i := range l.RS {
+			l.RS[i].MustRun(t, "nft", "add table inet vcrst6; "+
+				"add chain inet vcrst6 in { type filter hook input priority -10; }; "+
+				"add rule inet vcrst6 in ip6 saddr { fd00:206::10, fd00:206::11 } tcp flags rst counter")
+			defer l.RS[i].MustRun(t, "nft", "delete table inet vcrst6")
+		}
 		res := probeFrom(t, l.Master, l, time.Second, v6, targets...)
 		wantStatuses(t, res, vip.Up, vip.Up)
 		if res[0].MAC.String() != l.MAC(l.RS[0]).String() {
@@ -266,6 +276,12 @@ func TestProbeLVSDR(t *testing.T) {
 		res = probeFrom(t, l.Backup, l, time.Second, func(c *vip.Config) { v6(c); c.Close = true }, targets...)
 		wantStatuses(t, res, vip.Up, vip.Up)
 		noHalfOpen(t, l)
+		for i := range l.RS {
+			out := l.RS[i].MustRun(t, "nft", "list", "table", "inet", "vcrst6")
+			if !strings.Contains(out, "packets 1 ") {
+				t.Errorf("%s: want exactly the master probe's RST, counted:\n%s", l.RS[i].Name, out)
+			}
+		}
 
 		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
 		res = probeFrom(t, l.Master, l, 300*time.Millisecond, v6, targets...)

@@ -18,7 +18,7 @@ func TestRoleFile(t *testing.T) {
 	for _, step := range []struct {
 		up   bool
 		want string
-	}{{true, "1\n"}, {true, "1\n"}, {false, "0\n"}, {false, "0\n"}, {true, "1\n"}} {
+	}{{true, "1"}, {true, "1"}, {false, "0"}, {false, "0"}, {true, "1"}} {
 		var err error
 		if step.up {
 			err = r.Up(ctx)

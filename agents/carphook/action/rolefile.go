@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 )
 
-// RoleFile writes "1" on MASTER and "0" otherwise, atomically (a temporary
+// RoleFile writes "1" on MASTER and "0" otherwise (one byte, no newline), atomically (a temporary
 // file renamed over the old one): the format ocf-vipcheck -r and the raw
 // socket checkers read. It is critical: written before the front-end returns.
 type RoleFile struct {
@@ -28,7 +28,7 @@ func (r *RoleFile) Up(ctx context.Context) error { return r.write('1') }
 func (r *RoleFile) Down(ctx context.Context) error { return r.write('0') }
 
 func (r *RoleFile) write(b byte) error {
-	want := []byte{b, '\n'}
+	want := []byte{b}
 	if cur, err := os.ReadFile(r.Path); err == nil && bytes.Equal(cur, want) {
 		return nil
 	}

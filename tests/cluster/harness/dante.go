@@ -13,54 +13,6 @@ import (
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
-// DanteConfig describes a minimal danted.conf (Dante 1.4) that lets every
-// client CONNECT and UDP ASSOCIATE anywhere: only namespaces the test made
-// are reachable.
-type DanteConfig struct {
-	LogFile  string // logoutput (where danted -V writes its errors)
-	Internal string // address or interface the proxy listens on
-	Port     int    // SOCKS port, default 1080
-	External string // address or interface for outgoing connections
-}
-
-// String renders the configuration, one keyword per line.
-func (d DanteConfig) String() string {
-	port := d.Port
-	if port == 0 {
-		port = 1080
-	}
-	return fmt.Sprintf(`logoutput: %s
-internal: %s port = %d
-external: %s
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  log: error
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate
-  log: error
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: udpreply
-  log: error
-}
-`, d.LogFile, d.Internal, port, d.External)
-}
-
-// Write writes the configuration to path.
-func (d DanteConfig) Write(t testing.TB, path string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(d.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // StartHTTPServer serves a small file over HTTP from namespace ns on
 // addr:port (python3 http.server), waits until it answers, and returns the
 // file's URL and content. The server is ended when the test ends.

@@ -29,7 +29,7 @@ type SocksLab struct {
 	Client, Server *testenv.NS
 	VIP, Proxy     string // shared address, and VIP:1080
 	Conf, Log      string // danted.conf and its logoutput, on the host's /tmp (seen by every node)
-	Config         DanteConfig
+	Config         testenv.DanteConfig
 	URL, Body      string // what the client fetches, and the answer
 	Dir            string // a scratch directory shared with the nodes
 }
@@ -78,7 +78,7 @@ func StartSocksLab(t testing.TB, o SocksLabOptions) *SocksLab {
 	l.URL, l.Body = StartHTTPServer(t, l.Server, srvIP, 8080)
 	l.Dir = TempDir(t, "lab")
 	l.Conf, l.Log = filepath.Join(l.Dir, "danted.conf"), filepath.Join(l.Dir, "danted.log")
-	l.Config = DanteConfig{LogFile: l.Log, Internal: l.VIP, External: external}
+	l.Config = testenv.DanteConfig{LogFile: l.Log, Internal: []string{l.VIP}, External: external}
 	l.Config.Write(t, l.Conf)
 	return l
 }
