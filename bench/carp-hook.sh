@@ -411,6 +411,7 @@ failover_variant() { # failover_variant DAEMON KIND
             || log "$daemon/$kind: no preemption back to n1"
         # crash of the master
         t0=$(date +%s.%N)
+        [ -n "${DEBUG:-}" ] && log "crash: kill $(daemon_pids "$V" n1); processes: $(ps -eo pid,ppid,cmd | grep -E 'keepalived|shell-|ocf-sockd' | grep -v grep | tr '\n' ';')"
         # shellcheck disable=SC2046
         kill -KILL $(daemon_pids "$V" n1) 2>/dev/null || true
         ip -n "$P-n1" link set eth0 down

@@ -35,18 +35,15 @@ func Agent() *ocf.Agent {
 			"validate-all": ValidateAll,
 		},
 		Commands: []*cli.Command{tcpCommand(), ldirectordCommand(), arpLeakCommand()},
+		// A link made for ldirectord's checkcommand, which passes only
+		// VIP VPORT RIP RPORT, runs the ldirectord command.
+		CommandFor: func(program string) string {
+			if strings.Contains(program, "ldirectord") {
+				return "ldirectord"
+			}
+			return ""
+		},
 	}
-}
-
-// Main runs ocf-vipcheck. Called through a name containing "ldirectord"
-// (a link made for ldirectord's checkcommand, which passes only VIP VPORT
-// RIP RPORT), it runs the ldirectord command.
-func Main() {
-	args := os.Args
-	if len(args) > 1 && strings.Contains(filepath.Base(args[0]), "ldirectord") && args[1] != "ldirectord" {
-		args = append([]string{args[0], "ldirectord"}, args[1:]...)
-	}
-	os.Exit(Agent().Run(args, os.LookupEnv, os.Stdout, os.Stderr))
 }
 
 // settings are an instance's parameters, parsed.

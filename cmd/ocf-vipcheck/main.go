@@ -7,4 +7,4 @@ package main
 
 import "github.com/ocfkit/ocfkit/agents/vipcheck"
 
-func main() { vipcheck.Main() }
+func main() { vipcheck.Agent().Main() }
