@@ -6,7 +6,7 @@
 set -euo pipefail
 packages=(dante-server pacemaker corosync pcs resource-agents libxml2-utils
   ucarp keepalived systemd dbus nftables iproute2 iputils-ping tcpdump curl
-  python3 procps psmisc util-linux)
+  python3 procps psmisc util-linux libcap2-bin passwd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
