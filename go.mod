@@ -1,6 +1,6 @@
 module github.com/ocfkit/ocfkit
 
-go 1.26.0
+go 1.26.3
 
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
@@ -28,4 +28,5 @@ require (
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	gvisor.dev/gvisor v0.0.0-20260701204157-69c2d17aea96 // indirect
 )

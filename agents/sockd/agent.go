@@ -120,6 +120,19 @@ func (s settings) checkInstalled() error {
 	return nil
 }
 
+// checkPresent returns ErrInstalled without an executable binary and
+// ErrConfigured without a readable configuration file.
+func (s settings) checkPresent() error {
+	if err := s.checkInstalled(); err != nil {
+		return err
+	}
+	f, err := os.Open(s.config)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "configuration: %w", err)
+	}
+	return f.Close()
+}
+
 // loadConfig reads the configuration file and checks what the agent needs
 // of it; failures are ErrConfigured.
 func (s settings) loadConfig() (*Config, error) {
@@ -240,23 +253,21 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 	return cfg, nil
 }
 
-// Monitor checks the instance at the requested depth.
+// Monitor checks the instance at the requested depth. Depth 0 needs only
+// the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
 	s := readSettings(req.Params)
-	if err := s.checkInstalled(); err != nil {
-		if req.Probe {
-			return ocf.WithCode(ocf.NotRunning, err)
-		}
-		return err
-	}
-	cfg, err := s.loadConfig()
-	if err != nil {
+	if err := s.checkPresent(); err != nil {
 		if req.Probe {
 			return ocf.WithCode(ocf.NotRunning, err)
 		}
 		return err
 	}
 	if _, err := s.status(); err != nil || req.Depth == 0 {
+		return err
+	}
+	cfg, err := s.loadConfig()
+	if err != nil {
 		return err
 	}
 	return deepCheck(ctx, req, cfg)

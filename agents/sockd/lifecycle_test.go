@@ -195,6 +195,17 @@ func TestBrokenConfig(t *testing.T) {
 			t.Errorf("%s: reason %q does not quote Dante's complaint", action, r.reason())
 		}
 	}
+	// A configuration broken under a running instance: the running
+	// proxy still serves, so every monitor, a probe included, says so;
+	// reload refuses the file.
+	writeFile(t, conf, string(b))
+	l.start()
+	writeFile(t, conf, broken)
+	l.expect(0, "monitor")
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
+	l.expect(6, "reload")
+	l.expect(0, "stop")
+
 	if err := os.Remove(conf); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/event"
+)
+
+func TestReadWrite(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Read("g")
+	if err != nil || st.Seq != 0 || st.Settled() {
+		t.Fatalf("unknown group: %+v, %v", st, err)
+	}
+	st.Seq, st.Applied, st.Outcome = 3, 3, OutcomeOK
+	st.Event = event.Event{Source: "apply", Group: "g", State: event.Master}
+	if err := s.Write(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Read("g")
+	if err != nil || !got.Settled() || got.Event.State != event.Master {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	for _, o := range []string{OutcomeRunning, OutcomePending} {
+		got.Outcome = o
+		if got.Settled() {
+			t.Errorf("settled while %s", o)
+		}
+	}
+	entries, _ := os.ReadDir(s.Dir)
+	if len(entries) != 1 {
+		t.Errorf("files left in the state directory: %v", entries)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "bad.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Read("bad"); err == nil {
+		t.Error("a damaged status file gave no error")
+	}
+}
+
+func TestLockExcludes(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.LockEvent("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{})
+	go func() {
+		u, err := s.LockEvent("g")
+		if err == nil {
+			u()
+		}
+		close(got)
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second holder got the lock")
+	case <-time.After(50 * time.Millisecond): // a bounded look for a wrong outcome, not synchronisation
+	}
+	unlock()
+	<-got
+}
