@@ -252,28 +252,11 @@ func (w *arpWatcher) saw(op arp.Operation, mac string, ip string) error {
 func danteConf(t *testing.T, dir, name, internal, external string) string {
 	t.Helper()
 	p := filepath.Join(dir, name+"-danted.conf")
-	conf := fmt.Sprintf(`logoutput: %s/%s-danted.log
-internal: %s port = 1080
-external: %s
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: udpreply
-}
-`, dir, name, internal, external)
-	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.DanteConfig{
+		LogFile:  filepath.Join(dir, name+"-danted.log"),
+		Internal: []string{internal},
+		External: external,
+	}.Write(t, p)
 	return p
 }
 

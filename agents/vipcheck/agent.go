@@ -20,7 +20,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
-	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
 // Agent returns the ocf-vipcheck program.
@@ -34,7 +33,7 @@ func Agent() *ocf.Agent {
 			"monitor":      Monitor,
 			"validate-all": ValidateAll,
 		},
-		Commands: []*cli.Command{tcpCommand(), ldirectordCommand(), arpLeakCommand()},
+		Commands: []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
 		// A link made for ldirectord's checkcommand, which passes only
 		// VIP VPORT RIP RPORT, runs the ldirectord command.
 		CommandFor: func(program string) string {
@@ -278,9 +277,9 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 	score := 0
 	if err == nil {
 		score = o.Healthy() * s.multiplier
-		for _, r := range o.Results {
-			if r.Status != vip.Up {
-				req.Log.Warnf("real server %s (role %s)", ResultLine(o, r), o.Role)
+		for i := range o.Results {
+			if !o.Up(i) {
+				req.Log.Warnf("real server %s (role %s)", o.Line(i), o.Role)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/neigh"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
@@ -53,7 +54,7 @@ func tcpCommand() *cli.Command {
 			if iface == "-" {
 				iface = ""
 			}
-			return runTCP(c, iface, a[1], a[2], a[3])
+			return runCheck(c, iface, a[1], a[2], a[3], nil)
 		},
 	}
 }
@@ -73,7 +74,7 @@ func ldirectordCommand() *cli.Command {
 			}
 			// In direct routing the real server listens on the virtual
 			// port; RPORT is the same and not needed.
-			return runTCP(c, "", a[2], a[0], a[1])
+			return runCheck(c, "", a[2], a[0], a[1], nil)
 		},
 	}
 }
@@ -87,14 +88,15 @@ func usageError(c *cli.Context, err error) error {
 	return style.Exit(c.App.Writer, checkstyle.Result{Service: "VIPCHECK", Status: checkstyle.Unknown, Summary: err.Error()})
 }
 
-func runTCP(c *cli.Context, iface, servers, vipArg, portArg string) error {
+// runCheck runs the tcp check, or the http check when h is not nil.
+func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP) error {
 	style, err := checkstyle.FromCLI(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
 	out := c.App.Writer
 	spec := Spec{Interface: iface, Close: c.Bool("close"), Role: c.String("role"), RoleFile: c.String("role-file"),
-		Timeout: time.Duration(c.Int("timeout")) * time.Millisecond}
+		Timeout: time.Duration(c.Int("timeout")) * time.Millisecond, HTTP: h}
 	err = func() (err error) {
 		if spec.Targets, err = ParseTargets(servers); err != nil {
 			return err
@@ -154,10 +156,14 @@ func report(style checkstyle.Style, spec Spec, o Outcome) checkstyle.Result {
 	lines := make([]string, len(o.Results))
 	var down []string
 	for i, res := range o.Results {
-		lines[i] = ResultLine(o, res)
-		if res.Status != vip.Up {
+		lines[i] = o.Line(i)
+		if !o.Up(i) {
 			r.Status = checkstyle.Down
-			down = append(down, fmt.Sprintf("%s %s", res.Target, res.Status))
+			what := res.Status.String()
+			if res.Status == vip.Up && o.HTTP != nil {
+				what = string(o.HTTP[i].Failure)
+			}
+			down = append(down, fmt.Sprintf("%s %s", res.Target, what))
 		}
 		if res.Status == vip.Up || res.Status == vip.Refused {
 			r.Timings = append(r.Timings, checkstyle.Timing{Label: res.Target.String(), Took: res.RTT})

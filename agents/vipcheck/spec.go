@@ -10,10 +10,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
@@ -42,6 +45,10 @@ type Spec struct {
 	Timeout  time.Duration
 	// Source is the probe's source address; zero chooses one.
 	Source netip.Addr
+	// HTTP, when set, makes it an HTTP(S) check: a full connection through
+	// the VIP (a userspace TCP/IP stack on the raw socket) instead of the
+	// SYN probe.
+	HTTP *l7.HTTP
 }
 
 // Outcome is what a check found.
@@ -49,13 +56,22 @@ type Outcome struct {
 	Role      vip.Role
 	Interface string
 	Results   []vip.Result
+	// HTTP holds the HTTP results of an HTTP check, one per real server,
+	// in the order of Results; nil for a TCP check.
+	HTTP []l7.Result
+}
+
+// Up reports whether real server i is healthy: connected, and the HTTP
+// checks passed.
+func (o Outcome) Up(i int) bool {
+	return o.Results[i].Status == vip.Up && (o.HTTP == nil || o.HTTP[i].Failure == l7.OK)
 }
 
 // Healthy counts the real servers that are up.
 func (o Outcome) Healthy() int {
 	n := 0
-	for _, r := range o.Results {
-		if r.Status == vip.Up {
+	for i := range o.Results {
+		if o.Up(i) {
 			n++
 		}
 	}
@@ -91,6 +107,10 @@ func (s Spec) Run(ctx context.Context) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	if role == vip.Backup {
+		if s.HTTP != nil {
+			out.Results, out.HTTP = s.connectHTTP(ctx)
+			return out, nil
+		}
 		out.Results = vip.Connect(ctx, s.Targets, s.Port, s.Close)
 		return out, nil
 	}
@@ -100,8 +120,83 @@ func (s Spec) Run(ctx context.Context) (Outcome, error) {
 	}
 	out.Interface = ifi.Name
 	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close}
+	if s.HTTP != nil {
+		out.Results, out.HTTP, err = s.probeHTTP(ctx, cfg)
+		return out, err
+	}
 	out.Results, err = vip.Probe(ctx, cfg, s.Targets)
 	return out, err
+}
+
+// probeHTTP runs the HTTP check of every real server at once through the
+// VIP, over one socket and one userspace stack.
+func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7.Result, error) {
+	paths, err := vip.OpenPaths(ctx, cfg, s.Targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer paths.Close()
+	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
+	var wg sync.WaitGroup
+	for i, t := range s.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var conn *vip.Conn
+			var dialErr error
+			checks[i] = s.HTTP.Check(ctx, func(ctx context.Context) (net.Conn, error) {
+				conn, dialErr = paths.Dial(ctx, t.Addr)
+				if dialErr != nil {
+					return nil, dialErr
+				}
+				return conn, nil
+			})
+			r := vip.Result{Target: t.Addr, Status: vip.StatusOf(dialErr)}
+			r.MAC, r.Resolve = paths.Resolved(t.Addr)
+			if conn != nil {
+				r.SourcePort, r.RTT, r.SYNs = conn.Port, conn.Connect, conn.SYNs()
+			}
+			if r.Status == vip.NoARP {
+				r.MAC = nil
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results, checks, nil
+}
+
+// connectHTTP is the backup role's HTTP check: plain connections to each
+// real server's own address.
+func (s Spec) connectHTTP(ctx context.Context) ([]vip.Result, []l7.Result) {
+	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
+	var wg sync.WaitGroup
+	for i, t := range s.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d net.Dialer
+			var dialErr error
+			start := time.Now()
+			r := vip.Result{Target: t.Addr}
+			checks[i] = s.HTTP.Check(ctx, func(ctx context.Context) (net.Conn, error) {
+				c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Addr.String(), strconv.Itoa(int(s.Port))))
+				r.RTT, dialErr = time.Since(start), err
+				return c, err
+			})
+			switch {
+			case dialErr == nil:
+				r.Status = vip.Up
+			case errors.Is(dialErr, syscall.ECONNREFUSED):
+				r.Status = vip.Refused
+			default:
+				r.Status = vip.NoAnswer
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return results, checks
 }
 
 // iface returns the named interface, or the one the route to the first real
@@ -226,7 +321,47 @@ func ParsePort(s string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// ResultLine describes one real server's result in one line.
+// Line describes real server i's result in one line.
+func (o Outcome) Line(i int) string {
+	if o.HTTP == nil {
+		return ResultLine(o, o.Results[i])
+	}
+	r, h := o.Results[i], o.HTTP[i]
+	var b strings.Builder
+	switch {
+	case r.Status != vip.Up:
+		b.WriteString(ResultLine(o, r))
+		return b.String()
+	case h.Failure == l7.OK:
+		fmt.Fprintf(&b, "%s up status=%d bytes=%d", r.Target, h.Status, h.Bytes)
+	case h.Observed != "":
+		fmt.Fprintf(&b, "%s %s observed=%q", r.Target, h.Failure, h.Observed)
+	default:
+		fmt.Fprintf(&b, "%s %s error=%q", r.Target, h.Failure, errText(h.Err))
+	}
+	if o.Role == vip.Backup {
+		fmt.Fprintf(&b, " connect=%s", ms(r.RTT))
+	} else {
+		if r.MAC != nil {
+			fmt.Fprintf(&b, " mac=%s", r.MAC)
+		}
+		if r.Resolve > 0 {
+			fmt.Fprintf(&b, " arp=%s", ms(r.Resolve))
+		}
+		fmt.Fprintf(&b, " connect=%s syns=%d", ms(r.RTT), r.SYNs)
+	}
+	fmt.Fprintf(&b, " total=%s", ms(h.Took))
+	return b.String()
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// ResultLine describes one real server's TCP probe result in one line.
 func ResultLine(o Outcome, r vip.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.Target, r.Status)

@@ -1,0 +1,152 @@
+package vipcheck
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/probe/l7"
+)
+
+// multiValue is a repeatable string option that, unlike cli's string
+// slices, does not split its values at commas (header values contain
+// them).
+type multiValue []string
+
+func (m *multiValue) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multiValue) String() string     { return strings.Join(*m, "; ") }
+
+// httpFlags are check_http_raw's options, the shared check options (but
+// -c) and the HTTP additions.
+func httpFlags() []cli.Flag {
+	var flags []cli.Flag
+	for _, f := range checkFlags() {
+		if f.Names()[0] != "close" {
+			flags = append(flags, f)
+		}
+	}
+	return append(flags,
+		&cli.StringFlag{Name: "method", Aliases: []string{"M"}, Value: http.MethodGet, Usage: "HTTP `METHOD`: GET or HEAD"},
+		&cli.GenericFlag{Name: "header", Aliases: []string{"H"}, Value: &multiValue{}, Usage: "request `HEADER` \"Name: value\" (repeatable)"},
+		&cli.IntFlag{Name: "status-code", Aliases: []string{"S"}, Usage: "expected `STATUS` (default 200)"},
+		&cli.GenericFlag{Name: "response-header", Aliases: []string{"R"}, Value: &multiValue{}, Usage: "expected response `HEADER` \"Name: value\", or \"Name:\" for presence (repeatable)"},
+		&cli.StringFlag{Name: "body", Aliases: []string{"B"}, Usage: "expected response `BODY`, exactly"},
+		&cli.StringFlag{Name: "hash", Aliases: []string{"A"}, Usage: "expected `MD5` of the response body, hex"},
+		&cli.StringFlag{Name: "expect-regex", Usage: "`REGEX` the response body must match (Go syntax)"},
+		&cli.Int64Flag{Name: "max-body", Value: l7.DefaultMaxBody, Usage: "largest response body in `BYTES`; a larger one fails"},
+		&cli.BoolFlag{Name: "tls", Usage: "HTTPS: TLS with SNI from HOST"},
+		&cli.StringFlag{Name: "ca", Usage: "CA certificates `FILE` (PEM) to verify the server with (default: the system's)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "with --tls: do not verify the server's certificate"},
+	)
+}
+
+// httpCommand is check_http_raw's command line.
+func httpCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "http",
+		Usage: "check LVS-DR real servers with an HTTP(S) request through the VIP (check_http_raw compatible)",
+		ArgsUsage: "IFACE REAL_SERVER VIP PORT HOST PATH\n\n   REAL_SERVER is an address (IPv4 or IPv6, as the VIP), a comma list, or @FILE;\n" +
+			"   ADDR=MAC gives a static MAC. IFACE may be - for the interface of the route to the\n" +
+			"   first real server. HOST is the Host header (and the TLS server name), PATH the request target.",
+		Flags:                  httpFlags(),
+		UseShortOptionHandling: true,
+		Action: func(c *cli.Context) error {
+			a := c.Args().Slice()
+			if len(a) != 6 {
+				return usageError(c, fmt.Errorf("expected IFACE REAL_SERVER VIP PORT HOST PATH, got %d arguments", len(a)))
+			}
+			h, err := httpFromCLI(c, a[4], a[5])
+			if err != nil {
+				return usageError(c, err)
+			}
+			iface := a[0]
+			if iface == "-" {
+				iface = ""
+			}
+			return runCheck(c, iface, a[1], a[2], a[3], h)
+		},
+	}
+}
+
+// HTTPOptions are the HTTP check's settings as text, from the command line
+// or the agent's parameters.
+type HTTPOptions struct {
+	Method, Host, Path   string
+	Headers, WantHeaders []string
+	Status               int
+	Body                 *string
+	MD5, Regex           string
+	MaxBody              int64
+	TLS, Insecure        bool
+	CAFile               string
+}
+
+// Build checks the options and returns the check.
+func (o HTTPOptions) Build() (*l7.HTTP, error) {
+	h := &l7.HTTP{Method: strings.ToUpper(o.Method), Host: o.Host, Path: o.Path, Header: http.Header{},
+		Status: o.Status, Body: o.Body, MD5: strings.ToLower(o.MD5), MaxBody: o.MaxBody}
+	for _, s := range o.Headers {
+		name, value, err := l7.ParseHeader(s)
+		if err != nil {
+			return nil, err
+		}
+		h.Header.Add(name, value)
+	}
+	for _, s := range o.WantHeaders {
+		name, value, err := l7.ParseHeader(s)
+		if err != nil {
+			return nil, err
+		}
+		h.WantHeader = append(h.WantHeader, l7.HeaderWant{Name: name, Value: value})
+	}
+	if o.Regex != "" {
+		re, err := regexp.Compile(o.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("expect-regex: %w", err)
+		}
+		h.Regex = re
+	}
+	if o.MaxBody < 0 {
+		return nil, fmt.Errorf("max-body %d is negative", o.MaxBody)
+	}
+	switch {
+	case o.TLS:
+		h.TLS = &tls.Config{InsecureSkipVerify: o.Insecure, MinVersion: tls.VersionTLS12}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("reading the CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("no PEM certificate in %s", o.CAFile)
+			}
+			h.TLS.RootCAs = pool
+		}
+	case o.Insecure || o.CAFile != "":
+		return nil, errors.New("--ca and --insecure need --tls")
+	}
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func httpFromCLI(c *cli.Context, host, path string) (*l7.HTTP, error) {
+	o := HTTPOptions{Method: c.String("method"), Host: host, Path: path,
+		Headers: *c.Generic("header").(*multiValue), WantHeaders: *c.Generic("response-header").(*multiValue),
+		Status: c.Int("status-code"), MD5: c.String("hash"), Regex: c.String("expect-regex"),
+		MaxBody: c.Int64("max-body"), TLS: c.Bool("tls"), Insecure: c.Bool("insecure"), CAFile: c.String("ca")}
+	if c.IsSet("body") {
+		b := c.String("body")
+		o.Body = &b
+	}
+	return o.Build()
+}

@@ -1,0 +1,304 @@
+// Package l7 checks an HTTP or HTTPS service over a connection the caller
+// dials (through an LVS VIP path, or plainly), and says which expectation
+// failed with the value it saw: the status, a response header, the body
+// (exact, MD5, regular expression, size cap) or the TLS handshake.
+//
+// One request per connection (keep-alive off), redirects not followed,
+// HTTP/1.1 only. The response is read by net/http, so multi-segment,
+// chunked and LF-only responses are all fine.
+package l7
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBody is the body size cap without HTTP.MaxBody.
+const DefaultMaxBody = 16 << 20
+
+// Failure names what went wrong; empty means the check passed.
+type Failure string
+
+// Failures, as they appear in result lines.
+const (
+	OK         Failure = ""
+	Connect    Failure = "connect"     // the dial failed (see Result.Err)
+	TLS        Failure = "tls"         // the handshake failed
+	Protocol   Failure = "http"        // no valid HTTP response in time
+	Status     Failure = "http-status" // another status than expected
+	Header     Failure = "http-header" // an expected response header is missing or differs
+	Body       Failure = "http-body"   // body differs, MD5 or regex mismatch, or too large
+	maxHeaders         = 64 << 10
+)
+
+// HeaderWant is one expected response header; an empty Value only
+// requires the header to be present.
+type HeaderWant struct{ Name, Value string }
+
+// HTTP is one request and what its response must be.
+type HTTP struct {
+	Method string // GET (default) or HEAD
+	Host   string // Host header, and TLS server name (SNI)
+	Path   string // request target, with leading slash
+	Header http.Header
+	// TLS, when not nil, makes it HTTPS; ServerName defaults to Host
+	// (without a port).
+	TLS *tls.Config
+
+	Status     int // expected status; 0 means 200
+	WantHeader []HeaderWant
+	Body       *string // expected body, exactly
+	MD5        string  // expected MD5 of the body, hex
+	Regex      *regexp.Regexp
+	MaxBody    int64 // body size cap; 0 means DefaultMaxBody
+}
+
+// Result is the outcome of one HTTP check.
+type Result struct {
+	Failure  Failure
+	Observed string // what was seen when a check failed
+	Err      error  // the underlying error of Connect, TLS and Protocol failures
+	Status   int
+	Bytes    int64
+	Took     time.Duration // from dialling to the end of the body
+}
+
+// String describes a failure in one phrase.
+func (r Result) String() string {
+	if r.Failure == OK {
+		return fmt.Sprintf("status=%d bytes=%d", r.Status, r.Bytes)
+	}
+	if r.Observed != "" {
+		return fmt.Sprintf("%s observed=%q", r.Failure, r.Observed)
+	}
+	return fmt.Sprintf("%s: %v", r.Failure, r.Err)
+}
+
+// tlsError marks a failed handshake.
+type tlsError struct{ err error }
+
+func (e tlsError) Error() string { return "TLS handshake: " + e.err.Error() }
+func (e tlsError) Unwrap() error { return e.err }
+
+// dialError marks a failed dial.
+type dialError struct{ err error }
+
+func (e dialError) Error() string { return e.err.Error() }
+func (e dialError) Unwrap() error { return e.err }
+
+// Validate checks the request description.
+func (h *HTTP) Validate() error {
+	switch h.Method {
+	case "", http.MethodGet, http.MethodHead:
+	default:
+		return fmt.Errorf("method %q: want GET or HEAD", h.Method)
+	}
+	if h.Host == "" || strings.ContainsAny(h.Host, " \r\n/") {
+		return fmt.Errorf("host %q is not a Host header value", h.Host)
+	}
+	if !strings.HasPrefix(h.Path, "/") || strings.ContainsAny(h.Path, " \r\n") {
+		return fmt.Errorf("path %q: want a request target with a leading slash", h.Path)
+	}
+	if h.MD5 != "" {
+		if b, err := hex.DecodeString(h.MD5); err != nil || len(b) != md5.Size {
+			return fmt.Errorf("MD5 %q is not 32 hex digits", h.MD5)
+		}
+	}
+	if h.Status != 0 && (h.Status < 100 || h.Status > 999) {
+		return fmt.Errorf("status %d is not an HTTP status code", h.Status)
+	}
+	return nil
+}
+
+// ParseHeader reads "Name: value".
+func ParseHeader(s string) (name, value string, err error) {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+		return "", "", fmt.Errorf("header %q: want \"Name: value\"", s)
+	}
+	return name, strings.TrimSpace(value), nil
+}
+
+// Check dials with dial, sends the request and checks the response, all
+// within ctx.
+func (h *HTTP) Check(ctx context.Context, dial func(context.Context) (net.Conn, error)) Result {
+	start := time.Now()
+	r := h.check(ctx, dial)
+	r.Took = time.Since(start)
+	return r
+}
+
+func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, error)) Result {
+	scheme := "http"
+	if h.TLS != nil {
+		scheme = "https"
+	}
+	tr := &http.Transport{
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaders,
+		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
+		Proxy:                  nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := dial(ctx)
+			if err != nil {
+				return nil, dialError{err}
+			}
+			return c, nil
+		},
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := dial(ctx)
+			if err != nil {
+				return nil, dialError{err}
+			}
+			cfg := h.TLS.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName = serverName(h.Host)
+			}
+			cfg.NextProtos = []string{"http/1.1"}
+			tc := tls.Client(c, cfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, tlsError{err}
+			}
+			return tc, nil
+		},
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	method := h.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, scheme+"://"+h.Host+"/", nil)
+	if err != nil {
+		return Result{Failure: Protocol, Err: fmt.Errorf("building the request: %w", err)}
+	}
+	req.URL = &url.URL{Scheme: scheme, Host: h.Host, Opaque: h.Path}
+	req.Host = h.Host
+	req.Close = true
+	req.Header.Set("User-Agent", "ocf-vipcheck")
+	for name, values := range h.Header {
+		if strings.EqualFold(name, "Host") && len(values) > 0 {
+			req.Host = values[0]
+			continue
+		}
+		req.Header[http.CanonicalHeaderKey(name)] = values
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var de dialError
+		var te tlsError
+		switch {
+		case errors.As(err, &de):
+			return Result{Failure: Connect, Err: de.err}
+		case errors.As(err, &te):
+			return Result{Failure: TLS, Err: te.err, Observed: te.err.Error()}
+		}
+		return Result{Failure: Protocol, Err: err}
+	}
+	defer resp.Body.Close()
+	r := Result{Status: resp.StatusCode}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody()+1))
+	r.Bytes = int64(len(body))
+	if err != nil {
+		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", err)
+		return r
+	}
+	h.judge(&r, resp, body)
+	return r
+}
+
+// judge compares a response with the expectations, in the order status,
+// headers, body.
+func (h *HTTP) judge(r *Result, resp *http.Response, body []byte) {
+	want := h.Status
+	if want == 0 {
+		want = http.StatusOK
+	}
+	fail := func(f Failure, observed string, format string, a ...any) {
+		r.Failure, r.Observed, r.Err = f, observed, fmt.Errorf(format, a...)
+	}
+	if resp.StatusCode != want {
+		fail(Status, strconv.Itoa(resp.StatusCode), "status %d, want %d", resp.StatusCode, want)
+		return
+	}
+	for _, w := range h.WantHeader {
+		got, ok := resp.Header[http.CanonicalHeaderKey(w.Name)]
+		switch {
+		case !ok:
+			fail(Header, "", "no %s header", w.Name)
+			r.Observed = "(no " + w.Name + ")"
+			return
+		case w.Value != "" && !contains(got, w.Value):
+			fail(Header, w.Name+": "+strings.Join(got, ", "), "%s: %q, want %q", w.Name, got, w.Value)
+			return
+		}
+	}
+	if int64(len(body)) > h.maxBody() {
+		fail(Body, fmt.Sprintf("more than %d bytes", h.maxBody()), "body larger than the cap of %d bytes", h.maxBody())
+		return
+	}
+	if h.Body != nil && string(body) != *h.Body {
+		fail(Body, excerpt(body), "body differs")
+		return
+	}
+	if h.MD5 != "" {
+		sum := md5.Sum(body)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, h.MD5) {
+			fail(Body, "md5="+got, "body MD5 %s, want %s", got, h.MD5)
+			return
+		}
+	}
+	if h.Regex != nil && !h.Regex.Match(body) {
+		fail(Body, excerpt(body), "body does not match %q", h.Regex)
+	}
+}
+
+func (h *HTTP) maxBody() int64 {
+	if h.MaxBody > 0 {
+		return h.MaxBody
+	}
+	return DefaultMaxBody
+}
+
+func contains(values []string, v string) bool {
+	for _, x := range values {
+		if strings.TrimSpace(x) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// excerpt returns the start of a body for a result line.
+func excerpt(b []byte) string {
+	const n = 64
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// serverName is host without a port, for SNI.
+func serverName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.Trim(host, "[]")
+}
