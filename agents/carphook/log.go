@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
 
 // Logger receives carp-hook's outcome messages.
@@ -34,16 +36,27 @@ func (l WriterLogger) Errorf(format string, a ...any) {
 	fmt.Fprintf(l.W, "carp-hook: error: "+format+"\n", a...)
 }
 
-// SystemLogger returns the best logger available: the systemd journal where
-// it runs, else syslog, else standard error.
+// SystemLogger returns a logger to the systemd journal where it runs, else
+// syslog, else standard error.
 func SystemLogger() Logger {
-	if l := journalLogger(); l != nil {
-		return l
+	return systemLogger{log: systemlog.New("carp-hook", nil), fallback: WriterLogger{W: os.Stderr}}
+}
+
+type systemLogger struct {
+	log      *systemlog.Log
+	fallback Logger
+}
+
+func (l systemLogger) Infof(format string, a ...any) {
+	if !l.log.Send(systemlog.Info, fmt.Sprintf(format, a...)) {
+		l.fallback.Infof(format, a...)
 	}
-	if l := syslogLogger(); l != nil {
-		return l
+}
+
+func (l systemLogger) Errorf(format string, a ...any) {
+	if !l.log.Send(systemlog.Error, fmt.Sprintf(format, a...)) {
+		l.fallback.Errorf(format, a...)
 	}
-	return WriterLogger{W: os.Stderr}
 }
 
 // Tee sends each message to every logger.

@@ -3,55 +3,42 @@ package ocf
 import (
 	"fmt"
 	"io"
-	"log/syslog"
 	"strings"
-	"sync"
 
-	"github.com/coreos/go-systemd/v22/journal"
+	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
 
-// Logger writes an agent's messages to stderr and to journald (or syslog
-// when journald is absent), tagged with the agent and resource instance.
-// Logging never fails an action: a sink that cannot be written is dropped.
+// Logger writes an agent's messages to stderr (which Pacemaker records)
+// and to the system log (journald, else syslog), tagged with the agent and
+// the resource instance. Logging never fails an action.
 type Logger struct {
 	tag, instance string
 	stderr        io.Writer
-	// The system log is opened at the first message: most monitors log
-	// nothing and should not pay for it.
-	open    sync.Once
-	syslog  *syslog.Writer
-	journal bool
+	system        *systemlog.Log
 }
 
 // NewLogger returns a logger for one resource instance of an agent.
 func NewLogger(tag, instance string, stderr io.Writer) *Logger {
-	return &Logger{tag: tag, instance: instance, stderr: stderr}
-}
-
-func (l *Logger) openSystemLog() {
-	if journal.Enabled() {
-		l.journal = true
-	} else if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, l.tag); err == nil {
-		l.syslog = w
-	}
+	return &Logger{tag: tag, instance: instance, stderr: stderr,
+		system: systemlog.New(tag, map[string]string{"OCF_RESOURCE": instance})}
 }
 
 // Infof logs an informational message.
 func (l *Logger) Infof(format string, args ...any) {
-	l.log(journal.PriInfo, "INFO", format, args...)
+	l.log(systemlog.Info, "INFO", format, args...)
 }
 
 // Warnf logs a warning.
 func (l *Logger) Warnf(format string, args ...any) {
-	l.log(journal.PriWarning, "WARNING", format, args...)
+	l.log(systemlog.Warning, "WARNING", format, args...)
 }
 
 // Errorf logs an error.
 func (l *Logger) Errorf(format string, args ...any) {
-	l.log(journal.PriErr, "ERROR", format, args...)
+	l.log(systemlog.Error, "ERROR", format, args...)
 }
 
-func (l *Logger) log(pri journal.Priority, level, format string, args ...any) {
+func (l *Logger) log(pri systemlog.Priority, level, format string, args ...any) {
 	if l == nil {
 		return
 	}
@@ -59,30 +46,13 @@ func (l *Logger) log(pri journal.Priority, level, format string, args ...any) {
 	if l.stderr != nil {
 		fmt.Fprintf(l.stderr, "%s(%s)[%s]: %s\n", l.tag, l.instance, level, msg)
 	}
-	line := l.instance + ": " + msg
-	l.open.Do(l.openSystemLog)
-	switch {
-	case l.journal:
-		_ = journal.Send(line, pri, map[string]string{
-			"SYSLOG_IDENTIFIER": l.tag,
-			"OCF_RESOURCE":      l.instance,
-		})
-	case l.syslog != nil:
-		switch pri {
-		case journal.PriErr:
-			_ = l.syslog.Err(line)
-		case journal.PriWarning:
-			_ = l.syslog.Warning(line)
-		default:
-			_ = l.syslog.Info(line)
-		}
-	}
+	l.system.Send(pri, l.instance+": "+msg)
 }
 
-// Close releases the syslog connection, if any.
+// Close releases the system log connection, if any.
 func (l *Logger) Close() {
-	if l != nil && l.syslog != nil {
-		_ = l.syslog.Close()
+	if l != nil {
+		l.system.Close()
 	}
 }
 
