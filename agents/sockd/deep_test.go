@@ -143,6 +143,7 @@ func TestDeepDetectsFaults(t *testing.T) {
 			if r.took >= 3*time.Second {
 				t.Errorf("the monitor took %v, beyond its 3 s timeout", r.took)
 			}
+			t.Logf("depth %d: exit %d in %v: %s", tc.depth, r.code, r.took.Round(time.Millisecond), r.reason())
 			if r := l.run("monitor", recurring); tc.name == "io children SIGSTOPped" && r.code != 0 {
 				t.Errorf("the PID check no longer passes (exit %d), so this case shows nothing", r.code)
 			}
