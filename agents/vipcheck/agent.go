@@ -2,7 +2,8 @@
 // ocf:ocfkit:vipcheck, which probes LVS direct-routing real servers through
 // the VIP and publishes how many are healthy as a node attribute (in the
 // manner of ocf:pacemaker:ping), and the drop-in checks for keepalived
-// (check_tcp_raw's command line), ldirectord, relayd and Nagios.
+// (check_tcp_raw's and check_http_raw's command lines), ldirectord, relayd
+// and Nagios.
 package vipcheck
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/probe/l7"
 )
 
 // Agent returns the ocf-vipcheck program.
@@ -99,7 +101,70 @@ func readSettings(p *ocf.Params) (settings, error) {
 		return s, err
 	}
 	s.dampen = p.String("dampen")
+	if s.spec.HTTP, err = readHTTPSettings(p, s.spec.VIP.String()); err != nil {
+		return s, err
+	}
+	if s.spec.GuardKernel, err = p.Bool("nft_guard"); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// readHTTPSettings reads check and the HTTP parameters (all of them, so a
+// typo in any is found whatever the check) and returns the HTTP check, or
+// nil for check=tcp.
+func readHTTPSettings(p *ocf.Params, vipHost string) (*l7.HTTP, error) {
+	check := p.String("check")
+	o := HTTPOptions{Method: p.String("http_method"), Host: p.String("http_host"), Path: p.String("http_path"),
+		Headers: splitList(p.String("http_headers")), WantHeaders: splitList(p.String("http_expect_headers")),
+		MD5: p.String("http_md5"), Regex: p.String("http_regex"), CAFile: p.String("tls_ca"), TLS: check == "https"}
+	if o.Host == "" {
+		o.Host = vipHost
+		if strings.Contains(vipHost, ":") {
+			o.Host = "[" + vipHost + "]"
+		}
+	}
+	if p.IsSet("http_body") {
+		b := p.String("http_body")
+		o.Body = &b
+	}
+	var err error
+	if o.Status, err = p.Int("http_status"); err != nil {
+		return nil, err
+	}
+	maxBody, err := p.Int("http_max_body")
+	if err != nil {
+		return nil, err
+	}
+	o.MaxBody = int64(maxBody)
+	if o.Insecure, err = p.Bool("tls_insecure"); err != nil {
+		return nil, err
+	}
+	switch check {
+	case "tcp":
+		return nil, nil
+	case "http":
+		o.CAFile, o.Insecure = "", false // TLS settings only apply to https
+	case "https":
+	default:
+		return nil, ocf.Errorf(ocf.ErrConfigured, "check=%q: want tcp, http or https", check)
+	}
+	h, err := o.Build()
+	if err != nil {
+		return nil, ocf.WithCode(ocf.ErrConfigured, err)
+	}
+	return h, nil
+}
+
+// splitList splits a "|"-separated parameter, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, "|") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // needsRaw reports whether the instance may run the raw probe.
@@ -128,8 +193,17 @@ func (s settings) validateNode() error {
 			return ocf.Errorf(ocf.ErrConfigured, "the directory of role_file %s does not exist", s.spec.RoleFile)
 		}
 	}
+	if s.needsRaw() && s.spec.GuardKernel && s.spec.HTTP != nil {
+		ok, err := hasCap(capNetAdmin)
+		if err != nil {
+			return ocf.Errorf(ocf.ErrInstalled, "reading capabilities: %w", err)
+		}
+		if !ok {
+			return ocf.Errorf(ocf.ErrInstalled, "nft_guard needs CAP_NET_ADMIN, which this process lacks (run as root)")
+		}
+	}
 	if s.needsRaw() {
-		ok, err := hasNetRaw()
+		ok, err := hasCap(capNetRaw)
 		if err != nil {
 			return ocf.Errorf(ocf.ErrInstalled, "reading capabilities: %w", err)
 		}
@@ -140,8 +214,14 @@ func (s settings) validateNode() error {
 	return nil
 }
 
-// hasNetRaw reports whether CAP_NET_RAW is in this process's effective set.
-func hasNetRaw() (bool, error) {
+// Capabilities the checks need.
+const (
+	capNetAdmin = 12
+	capNetRaw   = 13
+)
+
+// hasCap reports whether capability bit is in this process's effective set.
+func hasCap(bit uint) (bool, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return false, err
@@ -152,8 +232,7 @@ func hasNetRaw() (bool, error) {
 			if err != nil {
 				return false, fmt.Errorf("CapEff %q: %w", v, err)
 			}
-			const capNetRaw = 13
-			return caps&(1<<capNetRaw) != 0, nil
+			return caps&(1<<bit) != 0, nil
 		}
 	}
 	return false, errors.New("no CapEff line in /proc/self/status")

@@ -90,6 +90,15 @@ func TestOCFAgent(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("validate-all, backup role, without CAP_NET_RAW: %v\n%s", err, out)
 		}
+		// nft_guard needs CAP_NET_ADMIN as well.
+		guard := []string{"OCF_RESKEY_check=http", "OCF_RESKEY_nft_guard=true"}
+		cmd = l.Master.Command(capsh, "--drop=cap_net_admin", "--", "-c", binary+" validate-all")
+		cmd.Env = append(append(os.Environ(), base...), guard...)
+		out, err = cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || !strings.Contains(string(out), "CAP_NET_ADMIN") {
+			t.Errorf("validate-all with nft_guard, without CAP_NET_ADMIN: %v\n%s", err, out)
+		}
+		action(0, "validate-all", guard...)
 	})
 
 	t.Run("lifecycle and attribute", func(t *testing.T) {
@@ -124,5 +133,46 @@ func TestOCFAgent(t *testing.T) {
 		}
 		action(0, "stop")
 		action(7, "monitor", recurring)
+	})
+
+	t.Run("check=http and https", func(t *testing.T) {
+		ca := testenv.NewTestCA(t, "www.example.test")
+		for i := range l.RS {
+			l.StartHTTP(i, 8080, "", "")
+			l.StartHTTP(i, 8443, ca.CertFile, ca.KeyFile)
+		}
+		recurring := "OCF_RESKEY_CRM_meta_interval=10000"
+		web := []string{"OCF_RESKEY_check=http", "OCF_RESKEY_port=8080", "OCF_RESKEY_http_path=" + testenv.HTTPSmall,
+			"OCF_RESKEY_http_expect_headers=X-Check: ok", "OCF_RESKEY_http_body=" + testenv.SmallBody}
+		action(0, "validate-all", web...)
+		action(6, "validate-all", append(web, "OCF_RESKEY_check=ftp")...)
+		action(6, "validate-all", append(web, "OCF_RESKEY_http_md5=xyz")...)
+		action(0, "start", web...)
+		action(0, "monitor", append(web, recurring)...)
+		if got := lastCall(); got != "-n vipcheck -v 200 -d 5s" {
+			t.Errorf("http monitor published %q", got)
+		}
+		out := action(0, "monitor", append(web, recurring, "OCF_RESKEY_http_path="+testenv.HTTPMissing)...)
+		if got := lastCall(); got != "-n vipcheck -v 0 -d 5s" || !strings.Contains(out, `http-status observed="404"`) {
+			t.Errorf("http monitor of a 404 published %q, logged:\n%s", got, out)
+		}
+		tls := []string{"OCF_RESKEY_check=https", "OCF_RESKEY_port=8443", "OCF_RESKEY_http_host=www.example.test",
+			"OCF_RESKEY_http_path=" + testenv.HTTPChunked, "OCF_RESKEY_tls_ca=" + ca.CAFile}
+		action(0, "monitor", append(tls, recurring)...)
+		if got := lastCall(); got != "-n vipcheck -v 200 -d 5s" {
+			t.Errorf("https monitor published %q", got)
+		}
+		out = action(0, "monitor", append(tls, recurring, "OCF_RESKEY_tls_ca=")...)
+		if got := lastCall(); got != "-n vipcheck -v 0 -d 5s" || !strings.Contains(out, "tls observed=") {
+			t.Errorf("https monitor without the CA published %q, logged:\n%s", got, out)
+		}
+		action(0, "stop", web...)
+		cmd := l.Master.Command(tester, "-n", "vch", "-o", "vip="+l.VIP, "-o", "port=8443", "-o", "check=https",
+			"-o", "real_servers="+l.RSAddr[0], "-o", "interface=eth0", "-o", "http_host=www.example.test",
+			"-o", "http_path="+testenv.HTTPSmall, "-o", "tls_ca="+ca.CAFile, binary)
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp)
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "passed all tests") {
+			t.Errorf("ocf-tester, check=https: %v\n%s", err, out)
+		}
 	})
 }

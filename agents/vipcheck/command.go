@@ -96,7 +96,7 @@ func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP
 	}
 	out := c.App.Writer
 	spec := Spec{Interface: iface, Close: c.Bool("close"), Role: c.String("role"), RoleFile: c.String("role-file"),
-		Timeout: time.Duration(c.Int("timeout")) * time.Millisecond, HTTP: h}
+		Timeout: time.Duration(c.Int("timeout")) * time.Millisecond, HTTP: h, GuardKernel: c.Bool("nft-guard")}
 	err = func() (err error) {
 		if spec.Targets, err = ParseTargets(servers); err != nil {
 			return err
@@ -130,6 +130,9 @@ func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP
 	if c.Bool("verbose") {
 		fmt.Fprintf(c.App.ErrWriter, "role %s (%s); VIP %v port %d; interface %s; timeout %v\n",
 			o.Role, roleSource(spec), spec.VIP, spec.Port, orDash(o.Interface), spec.Timeout)
+		if spec.HTTP != nil {
+			fmt.Fprintln(c.App.ErrWriter, spec.HTTP.Describe())
+		}
 	}
 	return style.Exit(out, report(style, spec, o))
 }
@@ -239,13 +242,17 @@ func (l Leak) Leaking() bool { return len(l.Foreign) > l.expected }
 // Summary describes the answers in one line.
 func (l Leak) Summary() string {
 	var b strings.Builder
+	leak, proto := "ARP leak", "ARP"
+	if l.VIP.Is6() {
+		leak, proto = "neighbour leak", "neighbour solicitations"
+	}
 	switch {
 	case l.Leaking():
-		fmt.Fprintf(&b, "ARP leak: %d host(s) answer for %v", len(l.Foreign), l.VIP)
+		fmt.Fprintf(&b, "%s: %d host(s) answer for %v", leak, len(l.Foreign), l.VIP)
 	case len(l.Answers) == 0:
-		fmt.Fprintf(&b, "no other host answers ARP for %v", l.VIP)
+		fmt.Fprintf(&b, "no other host answers %s for %v", proto, l.VIP)
 	default:
-		fmt.Fprintf(&b, "only the expected host answers ARP for %v", l.VIP)
+		fmt.Fprintf(&b, "only the expected host answers %s for %v", proto, l.VIP)
 	}
 	for i, a := range l.Answers {
 		sep := ","

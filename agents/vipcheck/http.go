@@ -34,9 +34,14 @@ func httpFlags() []cli.Flag {
 	}
 	return append(flags,
 		&cli.StringFlag{Name: "method", Aliases: []string{"M"}, Value: http.MethodGet, Usage: "HTTP `METHOD`: GET or HEAD"},
-		&cli.GenericFlag{Name: "header", Aliases: []string{"H"}, Value: &multiValue{}, Usage: "request `HEADER` \"Name: value\" (repeatable)"},
+		// -H and --header (and -R, --response-header) are separate flags:
+		// cli copies an alias's value into its other names, which would
+		// append every header twice.
+		&cli.GenericFlag{Name: "H", Value: &multiValue{}, Usage: "request `HEADER` \"Name: value\" (repeatable)"},
+		&cli.GenericFlag{Name: "header", Value: &multiValue{}, Usage: "the same as -H"},
 		&cli.IntFlag{Name: "status-code", Aliases: []string{"S"}, Usage: "expected `STATUS` (default 200)"},
-		&cli.GenericFlag{Name: "response-header", Aliases: []string{"R"}, Value: &multiValue{}, Usage: "expected response `HEADER` \"Name: value\", or \"Name:\" for presence (repeatable)"},
+		&cli.GenericFlag{Name: "R", Value: &multiValue{}, Usage: "expected response `HEADER` \"Name: value\", or \"Name:\" for presence (repeatable)"},
+		&cli.GenericFlag{Name: "response-header", Value: &multiValue{}, Usage: "the same as -R"},
 		&cli.StringFlag{Name: "body", Aliases: []string{"B"}, Usage: "expected response `BODY`, exactly"},
 		&cli.StringFlag{Name: "hash", Aliases: []string{"A"}, Usage: "expected `MD5` of the response body, hex"},
 		&cli.StringFlag{Name: "expect-regex", Usage: "`REGEX` the response body must match (Go syntax)"},
@@ -44,6 +49,7 @@ func httpFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "tls", Usage: "HTTPS: TLS with SNI from HOST"},
 		&cli.StringFlag{Name: "ca", Usage: "CA certificates `FILE` (PEM) to verify the server with (default: the system's)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "with --tls: do not verify the server's certificate"},
+		&cli.BoolFlag{Name: "nft-guard", Usage: "drop the real servers' segments before this host's TCP stack (an nftables table for the check's ports), so its kernel sends them no RST; needs CAP_NET_ADMIN"},
 	)
 }
 
@@ -141,12 +147,21 @@ func (o HTTPOptions) Build() (*l7.HTTP, error) {
 
 func httpFromCLI(c *cli.Context, host, path string) (*l7.HTTP, error) {
 	o := HTTPOptions{Method: c.String("method"), Host: host, Path: path,
-		Headers: *c.Generic("header").(*multiValue), WantHeaders: *c.Generic("response-header").(*multiValue),
-		Status: c.Int("status-code"), MD5: c.String("hash"), Regex: c.String("expect-regex"),
+		Headers:     append(values(c, "H"), values(c, "header")...),
+		WantHeaders: append(values(c, "R"), values(c, "response-header")...),
+		Status:      c.Int("status-code"), MD5: c.String("hash"), Regex: c.String("expect-regex"),
 		MaxBody: c.Int64("max-body"), TLS: c.Bool("tls"), Insecure: c.Bool("insecure"), CAFile: c.String("ca")}
 	if c.IsSet("body") {
 		b := c.String("body")
 		o.Body = &b
 	}
 	return o.Build()
+}
+
+// values returns a repeatable option's values.
+func values(c *cli.Context, name string) []string {
+	if m, ok := c.Generic(name).(*multiValue); ok {
+		return *m
+	}
+	return nil
 }

@@ -27,15 +27,47 @@ func TestSettingsReadEveryParameter(t *testing.T) {
 		}
 	}
 	if s.spec.Port != 80 || s.spec.Timeout != time.Second || s.spec.Role != RoleMaster || s.attribute != "vipcheck" ||
-		s.multiplier != 1 || s.dampen != "5s" || s.spec.Close || s.arpLeak || len(s.spec.Targets) != 2 {
+		s.multiplier != 1 || s.dampen != "5s" || s.spec.Close || s.arpLeak || len(s.spec.Targets) != 2 || s.spec.HTTP != nil {
 		t.Errorf("defaults: %+v", s)
 	}
 	for k, v := range map[string]string{"OCF_RESKEY_port": "70000", "OCF_RESKEY_multiplier": "x",
-		"OCF_RESKEY_close": "maybe", "OCF_RESKEY_attribute": "a b", "OCF_RESKEY_timeout": "0"} {
+		"OCF_RESKEY_close": "maybe", "OCF_RESKEY_attribute": "a b", "OCF_RESKEY_timeout": "0",
+		"OCF_RESKEY_check": "udp", "OCF_RESKEY_http_status": "x", "OCF_RESKEY_http_max_body": "-",
+		"OCF_RESKEY_tls_insecure": "perhaps"} {
 		env[k] = v
 		if _, err := readSettings(p); ocf.CodeOf(err) != ocf.ErrConfigured {
 			t.Errorf("%s=%s: %v, want ErrConfigured", k, v, err)
 		}
 		delete(env, k)
+	}
+
+	// check=http and https build the HTTP check from the parameters.
+	env["OCF_RESKEY_check"] = "https"
+	env["OCF_RESKEY_http_path"] = "/health"
+	env["OCF_RESKEY_http_headers"] = "Accept: */* | X-A: b"
+	env["OCF_RESKEY_http_expect_headers"] = "Server:"
+	env["OCF_RESKEY_http_body"] = "OK"
+	s, err = readSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.spec.HTTP
+	if h == nil || h.TLS == nil || h.Host != "192.0.2.80" || h.Path != "/health" || h.Status != 200 ||
+		h.Header.Get("X-A") != "b" || len(h.WantHeader) != 1 || h.Body == nil || *h.Body != "OK" || h.Method != "GET" {
+		t.Errorf("https settings: %+v", h)
+	}
+	for k, v := range map[string]string{"OCF_RESKEY_http_method": "POST", "OCF_RESKEY_http_path": "health",
+		"OCF_RESKEY_http_md5": "abc", "OCF_RESKEY_http_regex": "(", "OCF_RESKEY_http_headers": "nocolon",
+		"OCF_RESKEY_tls_ca": "/nonexistent/ca.pem"} {
+		old, had := env[k]
+		env[k] = v
+		if _, err := readSettings(p); ocf.CodeOf(err) != ocf.ErrConfigured {
+			t.Errorf("%s=%s: %v, want ErrConfigured", k, v, err)
+		}
+		if had {
+			env[k] = old
+		} else {
+			delete(env, k)
+		}
 	}
 }

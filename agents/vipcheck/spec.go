@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -49,6 +48,9 @@ type Spec struct {
 	// the VIP (a userspace TCP/IP stack on the raw socket) instead of the
 	// SYN probe.
 	HTTP *l7.HTTP
+	// GuardKernel keeps this host's kernel from answering the real
+	// servers' segments of an HTTP check with RSTs (vip.Config.GuardKernel).
+	GuardKernel bool
 }
 
 // Outcome is what a check found.
@@ -119,7 +121,7 @@ func (s Spec) Run(ctx context.Context) (Outcome, error) {
 		return out, err
 	}
 	out.Interface = ifi.Name
-	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close}
+	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close, GuardKernel: s.GuardKernel}
 	if s.HTTP != nil {
 		out.Results, out.HTTP, err = s.probeHTTP(ctx, cfg)
 		return out, err
@@ -136,30 +138,23 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 		return nil, nil, err
 	}
 	defer paths.Close()
+	start := time.Now()
 	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
 	var wg sync.WaitGroup
 	for i, t := range s.Targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var conn *vip.Conn
-			var dialErr error
-			checks[i] = s.HTTP.Check(ctx, func(ctx context.Context) (net.Conn, error) {
-				conn, dialErr = paths.Dial(ctx, t.Addr)
-				if dialErr != nil {
-					return nil, dialErr
-				}
-				return conn, nil
-			})
-			r := vip.Result{Target: t.Addr, Status: vip.StatusOf(dialErr)}
+			conn, a, err := paths.Dial(ctx, t.Addr)
+			r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
 			r.MAC, r.Resolve = paths.Resolved(t.Addr)
-			if conn != nil {
-				r.SourcePort, r.RTT, r.SYNs = conn.Port, conn.Connect, conn.SYNs()
-			}
 			if r.Status == vip.NoARP {
-				r.MAC = nil
+				r.MAC, r.Resolve = nil, time.Since(start)
 			}
 			results[i] = r
+			if err == nil {
+				checks[i] = s.HTTP.Check(ctx, conn)
+			}
 		}()
 	}
 	wg.Wait()
@@ -176,23 +171,12 @@ func (s Spec) connectHTTP(ctx context.Context) ([]vip.Result, []l7.Result) {
 		go func() {
 			defer wg.Done()
 			var d net.Dialer
-			var dialErr error
 			start := time.Now()
-			r := vip.Result{Target: t.Addr}
-			checks[i] = s.HTTP.Check(ctx, func(ctx context.Context) (net.Conn, error) {
-				c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Addr.String(), strconv.Itoa(int(s.Port))))
-				r.RTT, dialErr = time.Since(start), err
-				return c, err
-			})
-			switch {
-			case dialErr == nil:
-				r.Status = vip.Up
-			case errors.Is(dialErr, syscall.ECONNREFUSED):
-				r.Status = vip.Refused
-			default:
-				r.Status = vip.NoAnswer
+			conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Addr.String(), strconv.Itoa(int(s.Port))))
+			results[i] = vip.Result{Target: t.Addr, RTT: time.Since(start), Status: vip.ConnectStatus(err)}
+			if err == nil {
+				checks[i] = s.HTTP.Check(ctx, conn)
 			}
-			results[i] = r
 		}()
 	}
 	wg.Wait()

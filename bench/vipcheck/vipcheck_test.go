@@ -117,15 +117,7 @@ func BenchmarkProbe256(b *testing.B) {
 // keepalived does, and check_tcp_raw the same way when it is installed.
 func BenchmarkCommand(b *testing.B) {
 	l := testenv.NewLVSDR(b, "vcb")
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "ocf-vipcheck")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ocf-vipcheck")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v %s", err, out)
-	}
+	bin := buildBinary(b)
 	ping := pingRTT(b, l.Master, l.RSAddr[0])
 	timeRuns := func(name string, args ...string) time.Duration {
 		start := time.Now()
@@ -148,4 +140,18 @@ func BenchmarkCommand(b *testing.B) {
 	} else {
 		b.Log("check_tcp_raw is not installed: no comparison with the C peer")
 	}
+}
+
+// buildBinary builds ocf-vipcheck for the benchmark.
+func buildBinary(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "ocf-vipcheck")
+	_, file, _, _ := runtime.Caller(0)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ocf-vipcheck")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v %s", err, out)
+	}
+	return bin
 }

@@ -2,7 +2,7 @@
 // probes LVS direct-routing real servers through the VIP and publishes the
 // healthy count as a node attribute, and the check_tcp_raw-compatible check
 // for keepalived, ldirectord, relayd and Nagios (ocf-vipcheck tcp,
-// ocf-vipcheck arp-leak).
+// ocf-vipcheck http, ocf-vipcheck arp-leak).
 package main
 
 import "github.com/ocfkit/ocfkit/agents/vipcheck"

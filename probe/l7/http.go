@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,7 +35,6 @@ type Failure string
 // Failures, as they appear in result lines.
 const (
 	OK         Failure = ""
-	Connect    Failure = "connect"     // the dial failed (see Result.Err)
 	TLS        Failure = "tls"         // the handshake failed
 	Protocol   Failure = "http"        // no valid HTTP response in time
 	Status     Failure = "http-status" // another status than expected
@@ -72,7 +72,7 @@ type Result struct {
 	Err      error  // the underlying error of Connect, TLS and Protocol failures
 	Status   int
 	Bytes    int64
-	Took     time.Duration // from dialling to the end of the body
+	Took     time.Duration // from the connection to the end of the body
 }
 
 // String describes a failure in one phrase.
@@ -91,12 +91,6 @@ type tlsError struct{ err error }
 
 func (e tlsError) Error() string { return "TLS handshake: " + e.err.Error() }
 func (e tlsError) Unwrap() error { return e.err }
-
-// dialError marks a failed dial.
-type dialError struct{ err error }
-
-func (e dialError) Error() string { return e.err.Error() }
-func (e dialError) Unwrap() error { return e.err }
 
 // Validate checks the request description.
 func (h *HTTP) Validate() error {
@@ -122,6 +116,35 @@ func (h *HTTP) Validate() error {
 	return nil
 }
 
+// Describe tells the request and the expectations in one line.
+func (h *HTTP) Describe() string {
+	method, scheme := h.Method, "http"
+	if method == "" {
+		method = http.MethodGet
+	}
+	if h.TLS != nil {
+		scheme = "https"
+	}
+	want := h.Status
+	if want == 0 {
+		want = http.StatusOK
+	}
+	parts := []string{fmt.Sprintf("%s %s://%s%s; expect status %d", method, scheme, h.Host, h.Path, want)}
+	for _, w := range h.WantHeader {
+		parts = append(parts, fmt.Sprintf("header %s: %q", w.Name, w.Value))
+	}
+	if h.Body != nil {
+		parts = append(parts, fmt.Sprintf("body %q", excerpt([]byte(*h.Body))))
+	}
+	if h.MD5 != "" {
+		parts = append(parts, "body md5 "+h.MD5)
+	}
+	if h.Regex != nil {
+		parts = append(parts, fmt.Sprintf("body matching %q", h.Regex))
+	}
+	return strings.Join(append(parts, fmt.Sprintf("body cap %d bytes", h.maxBody())), "; ")
+}
+
 // ParseHeader reads "Name: value".
 func ParseHeader(s string) (name, value string, err error) {
 	name, value, ok := strings.Cut(s, ":")
@@ -132,13 +155,34 @@ func ParseHeader(s string) (name, value string, err error) {
 	return name, strings.TrimSpace(value), nil
 }
 
-// Check dials with dial, sends the request and checks the response, all
-// within ctx.
-func (h *HTTP) Check(ctx context.Context, dial func(context.Context) (net.Conn, error)) Result {
+// Check sends the request on conn, a fresh connection to the service, and
+// checks the response, all within ctx. It closes conn.
+func (h *HTTP) Check(ctx context.Context, conn net.Conn) Result {
 	start := time.Now()
-	r := h.check(ctx, dial)
+	once := &onceConn{conn: conn}
+	r := h.check(ctx, once.take)
+	if c, err := once.take(ctx); err == nil {
+		c.Close() // never used: the request could not be built
+	}
 	r.Took = time.Since(start)
 	return r
+}
+
+// onceConn hands its connection to the first dial only.
+type onceConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (o *onceConn) take(context.Context) (net.Conn, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.conn
+	o.conn = nil
+	if c == nil {
+		return nil, errors.New("the connection was used already")
+	}
+	return c, nil
 }
 
 func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, error)) Result {
@@ -151,18 +195,13 @@ func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, 
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: maxHeaders,
 		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
-		Proxy:                  nil,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dial(ctx)
-			if err != nil {
-				return nil, dialError{err}
-			}
-			return c, nil
+			return dial(ctx)
 		},
 		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dial(ctx)
 			if err != nil {
-				return nil, dialError{err}
+				return nil, err
 			}
 			cfg := h.TLS.Clone()
 			if cfg.ServerName == "" {
@@ -202,12 +241,8 @@ func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		var de dialError
 		var te tlsError
-		switch {
-		case errors.As(err, &de):
-			return Result{Failure: Connect, Err: de.err}
-		case errors.As(err, &te):
+		if errors.As(err, &te) {
 			return Result{Failure: TLS, Err: te.err, Observed: te.err.Error()}
 		}
 		return Result{Failure: Protocol, Err: err}

@@ -49,8 +49,20 @@ func connectOne(ctx context.Context, addr netip.Addr, port uint16, closeConn boo
 		}
 		r.Closed = closeConn
 		_ = c.Close()
-	case errors.Is(err, syscall.ECONNREFUSED):
-		r.Status = Refused
+	default:
+		r.Status = ConnectStatus(err)
 	}
 	return r
+}
+
+// ConnectStatus returns the Status a plain TCP connect's error stands for:
+// Up for nil, Refused for ECONNREFUSED, NoAnswer for anything else.
+func ConnectStatus(err error) Status {
+	switch {
+	case err == nil:
+		return Up
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Refused
+	}
+	return NoAnswer
 }

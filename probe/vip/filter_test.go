@@ -120,3 +120,22 @@ func FuzzParseSegment(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStackFrames feeds arbitrary frames to the bridge's parsers of frames
+// from the wire and packets from the stack.
+func FuzzStackFrames(f *testing.F) {
+	reply := flow{localMAC: macUp, serverMAC: localMAC, src: vipAddr, vip: src, sport: 80, dport: 40001}
+	b, err := reply.frame(1, 2, tcpFlags{SYN: true, ACK: true}, 1460, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[14:])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tcpDestPort(b)
+		for _, v := range []netip.Addr{vipAddr, netip.MustParseAddr("fd00::80")} {
+			p := &Paths{cfg: Config{VIP: v, Source: src, Port: 80}}
+			p.outgoing(b)
+		}
+	})
+}

@@ -90,6 +90,10 @@ type Config struct {
 	Close bool
 	// MSS is the MSS option of the SYN; zero means 1460.
 	MSS uint16
+	// GuardKernel (OpenPaths only) installs an nftables rule per
+	// connection so this host's kernel does not answer the real servers'
+	// segments with RSTs (see kernelGuard). It needs CAP_NET_ADMIN.
+	GuardKernel bool
 	// FirstRetransmit is the wait before the first retransmitted SYN (zero:
 	// 50 ms); waits double up to MaxRetransmit (zero: 250 ms).
 	FirstRetransmit, MaxRetransmit time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -67,8 +68,9 @@ const minRTO = 30 * time.Millisecond
 // Netstack's first SYN retransmission comes after a fixed second, too long
 // for a check, so the bridge repeats a connection's SYN frame (same
 // sequence number) on the probe's schedule until the real server answers:
-// a lost SYN or SYN-ACK (a real server resends it for a repeated SYN) costs
-// tens of milliseconds, not a second.
+// a lost SYN costs tens of milliseconds, not a second. (A lost SYN-ACK
+// costs more: Linux resends it for a repeated SYN at most every
+// net.ipv4.tcp_invalid_ratelimit, 500 ms by default.)
 type Paths struct {
 	cfg   Config
 	conn  net.PacketConn
@@ -86,8 +88,11 @@ type Paths struct {
 	releases []func()
 	conns    []*pathConn
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	guard *kernelGuard
+
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // outbound and timers
+	inboundDone chan struct{}
 }
 
 // server is one real server's neighbour state.
@@ -146,12 +151,45 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 	if err != nil {
 		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
 	}
+	setReadBuffer(conn, readBuffer)
+	var guard *kernelGuard
+	if cfg.GuardKernel {
+		if guard, err = newKernelGuard(cfg.VIP, cfg.Source, cfg.Port); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
 	p, err := newPaths(cfg, conn, targets)
 	if err != nil {
 		conn.Close()
+		if guard != nil {
+			_ = guard.close()
+		}
 		return nil, err
 	}
+	p.guard = guard
 	return p, nil
+}
+
+// readBuffer is the packet socket's receive buffer. A real server's
+// segments arrive as GSO frames of up to 64 KiB (on veth and with GRO), and
+// the default buffer (about 200 KiB) overflows while the stack catches up:
+// the kernel drops frames, and the real server's retransmission costs
+// 200 ms or more.
+const readBuffer = 8 << 20
+
+// setReadBuffer enlarges the socket's receive buffer, beyond rmem_max when
+// the process may (CAP_NET_ADMIN); the default stays when neither works.
+func setReadBuffer(conn *packet.Conn, size int) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, size)
+		}
+	})
 }
 
 // newPaths builds the stack on conn and starts the bridge.
@@ -224,7 +262,8 @@ func newPaths(cfg Config, conn net.PacketConn, targets []Target) (*Paths, error)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.wg.Add(3)
+	p.wg.Add(2)
+	p.inboundDone = make(chan struct{})
 	go p.inbound()
 	go p.outbound(ctx)
 	go p.timers(ctx)
@@ -245,41 +284,47 @@ func (p *Paths) Resolved(rs netip.Addr) (net.HardwareAddr, time.Duration) {
 // Source is the address the connections come from.
 func (p *Paths) Source() netip.Addr { return p.cfg.Source }
 
-// Conn is a connection through the VIP to one real server.
-type Conn struct {
-	*gonet.TCPConn
-	// Port is the reserved source port; Connect the time the handshake
-	// took; SYNs the SYN frames sent.
+// Attempt describes a Dial: the reserved source port, how long the
+// handshake took (or was waited for) and the SYN frames sent.
+type Attempt struct {
 	Port    uint16
 	Connect time.Duration
-	pc      *pathConn
-	paths   *Paths
-}
-
-// SYNs returns how many SYN frames the connection sent.
-func (c *Conn) SYNs() int {
-	c.paths.mu.Lock()
-	defer c.paths.mu.Unlock()
-	return c.pc.syns
+	SYNs    int
 }
 
 // Dial connects to VIP:port through real server rs, waiting for its MAC
-// while ctx allows. Errors wrap ErrNoARP, ErrRefused or ErrNoAnswer.
-func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (*Conn, error) {
+// while ctx allows. Errors wrap ErrNoARP, ErrRefused or ErrNoAnswer. The
+// connection is a gonet.TCPConn (net.Conn).
+func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (net.Conn, Attempt, error) {
+	var a Attempt
 	p.mu.Lock()
 	s := p.servers[rs]
 	p.mu.Unlock()
 	if s == nil {
-		return nil, fmt.Errorf("real server %v was not given to OpenPaths", rs)
+		return nil, a, fmt.Errorf("real server %v was not given to OpenPaths", rs)
 	}
 	select {
 	case <-s.ready:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%v: %w", rs, ErrNoARP)
+		return nil, a, fmt.Errorf("%v: %w", rs, ErrNoARP)
 	}
+	start := time.Now()
+	c, err := p.dial(ctx, rs, s.mac, &a)
+	a.Connect = time.Since(start)
+	return c, a, err
+}
+
+func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a *Attempt) (_ net.Conn, err error) {
 	port, release, err := reserveTCPPort(p.cfg.Source)
 	if err != nil {
 		return nil, fmt.Errorf("reserving a source port: %w", err)
+	}
+	a.Port = port
+	if p.guard != nil {
+		if err := p.guard.add(port); err != nil {
+			release()
+			return nil, err
+		}
 	}
 	var wq waiter.Queue
 	ep, terr := p.st.NewEndpoint(tcp.ProtocolNumber, p.proto, &wq)
@@ -287,7 +332,15 @@ func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (*Conn, error) {
 		release()
 		return nil, fmt.Errorf("creating a TCP endpoint: %s", terr)
 	}
-	pc := &pathConn{port: port, mac: s.mac, ep: ep, synWait: p.cfg.FirstRetransmit}
+	pc := &pathConn{port: port, mac: mac, ep: ep, synWait: p.cfg.FirstRetransmit}
+	defer func() {
+		p.mu.Lock()
+		a.SYNs = pc.syns
+		if err != nil {
+			pc.syn = nil // no more repetitions for a failed dial
+		}
+		p.mu.Unlock()
+	}()
 	p.mu.Lock()
 	p.byPort[port] = pc
 	p.releases = append(p.releases, release)
@@ -302,7 +355,6 @@ func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (*Conn, error) {
 		ep.Close()
 		return nil, fmt.Errorf("binding %v:%d in the stack: %s", p.cfg.Source, port, terr)
 	}
-	start := time.Now()
 	remote := tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(p.cfg.VIP.AsSlice()), Port: p.cfg.Port}
 	terr = ep.Connect(remote)
 	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
@@ -323,7 +375,7 @@ func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (*Conn, error) {
 		ep.Close()
 		return nil, fmt.Errorf("%v via %v: %s: %w", p.cfg.VIP, rs, terr, ErrNoAnswer)
 	}
-	return &Conn{TCPConn: gonet.NewTCPConn(&wq, ep), Port: port, Connect: time.Since(start), pc: pc, paths: p}, nil
+	return gonet.NewTCPConn(&wq, ep), nil
 }
 
 // Close ends the bridge: connections still closing get up to 200 ms to
@@ -334,11 +386,16 @@ func (p *Paths) Close() error {
 	for time.Now().Before(deadline) && !p.settled() {
 		time.Sleep(5 * time.Millisecond) // polls netstack's endpoint states
 	}
+	// Nothing more goes into the stack while it is torn down.
+	err := p.conn.SetReadDeadline(time.Now())
+	<-p.inboundDone
 	p.st.Close() // aborts what is left: RSTs still go out
 	p.st.Wait()
+	for end := time.Now().Add(50 * time.Millisecond); p.ep.NumQueued() > 0 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond) // lets outbound send the last RSTs
+	}
 	p.cancel()
 	p.ep.Close()
-	err := p.conn.SetReadDeadline(time.Now())
 	p.wg.Wait()
 	if cerr := p.conn.Close(); err == nil {
 		err = cerr
@@ -347,6 +404,11 @@ func (p *Paths) Close() error {
 	defer p.mu.Unlock()
 	for _, r := range p.releases {
 		r()
+	}
+	if p.guard != nil {
+		if gerr := p.guard.close(); err == nil {
+			err = gerr
+		}
 	}
 	return err
 }
@@ -369,7 +431,7 @@ func (p *Paths) settled() bool {
 // round, TCP segments of a known connection from its real server's MAC
 // into the stack.
 func (p *Paths) inbound() {
-	defer p.wg.Done()
+	defer close(p.inboundDone)
 	buf := make([]byte, 65536+14)
 	for {
 		n, _, err := p.conn.ReadFrom(buf)

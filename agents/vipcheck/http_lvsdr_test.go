@@ -1,0 +1,242 @@
+package vipcheck_test
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// TestHTTPThroughVIP runs ocf-vipcheck http on a real LVS-DR segment with
+// python HTTP servers on the real servers: a full TCP connection through
+// the VIP over the userspace stack.
+func TestHTTPThroughVIP(t *testing.T) {
+	testenv.RequireRoot(t)
+	l := testenv.NewLVSDR(t, "vch")
+	rs1, rs2 := l.RSAddr[0], l.RSAddr[1]
+	both := rs1 + "," + rs2
+	const port, tlsPort, host = "8080", "8443", "www.example.test"
+	ca := testenv.NewTestCA(t, host)
+	for i := range l.RS {
+		l.StartHTTP(i, 8080, "", "")
+		l.StartHTTP(i, 8443, ca.CertFile, ca.KeyFile)
+	}
+	big := md5.Sum(testenv.BigBody())
+	bigMD5 := hex.EncodeToString(big[:])
+	small := md5.Sum([]byte(testenv.SmallBody))
+
+	code, out := run(t, l.Master, nil, "http", "eth0", both, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "200 small body", code, 0, out, rs1+" up status=200 bytes=27 mac=", rs2+" up status=200")
+	code, out = run(t, l.Master, nil, "http", "-S", "200", "-R", "X-Check: ok", "-B", testenv.SmallBody,
+		"-A", hex.EncodeToString(small[:]), "--expect-regex", "^hello", "-H", "Accept: text/plain, */*",
+		"eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "every expectation", code, 0, out, rs1+" up status=200")
+	code, out = run(t, l.Master, nil, "http", "-v", "-R", "X-Check: ok", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "verbose", code, 0, out, "GET http://"+host+"/small; expect status 200; header X-Check: \"ok\"")
+	if strings.Count(out, "header X-Check") != 1 {
+		t.Errorf("-R counted twice:\n%s", out)
+	}
+	code, out = run(t, l.Master, nil, "http", "--response-header", "X-Check: ok", "--header", "Accept: */*", "--status-code", "200",
+		"--body", testenv.SmallBody, "--method", "GET", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "long options", code, 0, out, rs1+" up status=200")
+	code, out = run(t, l.Master, nil, "http", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
+	expect(t, "1 MiB with md5", code, 0, out, rs1+" up status=200 bytes=1048576", rs2+" up status=200 bytes=1048576")
+	code, out = run(t, l.Master, nil, "http", "-B", testenv.ChunkedBody, "eth0", rs1, l.VIP, port, host, testenv.HTTPChunked)
+	expect(t, "chunked", code, 0, out, rs1+" up status=200 bytes=32")
+	code, out = run(t, l.Master, nil, "http", "-B", testenv.LFBody, "-R", "X-Check: lf", "eth0", rs1, l.VIP, port, host, testenv.HTTPLFOnly)
+	expect(t, "LF-only raw response", code, 0, out, rs1+" up status=200")
+	code, out = run(t, l.Master, nil, "http", "-M", "HEAD", "-R", "Content-Length: 1048576", "eth0", rs1, l.VIP, port, host, testenv.HTTPBig)
+	expect(t, "HEAD", code, 0, out, rs1+" up status=200 bytes=0")
+	code, out = run(t, l.Master, nil, "http", "-S", "302", "-R", "Location: /small", "eth0", rs1, l.VIP, port, host, testenv.HTTPRedirect)
+	expect(t, "redirect not followed", code, 0, out, rs1+" up status=302")
+
+	t.Run("TLS", func(t *testing.T) {
+		code, out := run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.SmallBody,
+			"eth0", both, l.VIP, tlsPort, host, testenv.HTTPSmall)
+		expect(t, "verified", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		code, out = run(t, l.Master, nil, "http", "--tls", "eth0", rs1, l.VIP, tlsPort, host, testenv.HTTPSmall)
+		expect(t, "unknown CA", code, 1, out, rs1+" tls observed=", "unknown authority")
+		code, out = run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "eth0", rs1, l.VIP, tlsPort, "other.example.test", testenv.HTTPSmall)
+		expect(t, "wrong name", code, 1, out, rs1+" tls observed=", "other.example.test")
+		code, out = run(t, l.Master, nil, "http", "--tls", "--insecure", "eth0", rs1, l.VIP, tlsPort, "other.example.test", testenv.HTTPSmall)
+		expect(t, "insecure", code, 0, out, rs1+" up status=200")
+		code, out = run(t, l.Master, nil, "http", "--tls", "--insecure", "-t", "500", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "TLS to a plain HTTP port", code, 1, out, rs1+" tls ")
+	})
+
+	t.Run("failures reported as such", func(t *testing.T) {
+		code, out := run(t, l.Master, nil, "http", "eth0", rs1, l.VIP, port, host, testenv.HTTPMissing)
+		expect(t, "wrong status", code, 1, out, rs1+` http-status observed="404"`)
+		code, out = run(t, l.Master, nil, "http", "-R", "X-Absent: 1", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "missing header", code, 1, out, rs1+` http-header observed="(no X-Absent)"`)
+		code, out = run(t, l.Master, nil, "http", "-R", "X-Check: other", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "header value", code, 1, out, rs1+` http-header observed="X-Check: ok"`)
+		code, out = run(t, l.Master, nil, "http", "-B", "bye", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "body mismatch", code, 1, out, rs1+` http-body observed="hello from the real server\n"`)
+		code, out = run(t, l.Master, nil, "http", "-A", bigMD5, "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "md5 mismatch", code, 1, out, rs1+` http-body observed="md5=`+hex.EncodeToString(small[:]))
+		code, out = run(t, l.Master, nil, "http", "--expect-regex", "^bye", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "regex mismatch", code, 1, out, rs1+" http-body")
+		code, out = run(t, l.Master, nil, "http", "--max-body", "1000", "eth0", rs1, l.VIP, port, host, testenv.HTTPBig)
+		expect(t, "body cap", code, 1, out, rs1+` http-body observed="more than 1000 bytes"`)
+		code, out = run(t, l.Master, nil, "http", "--exit-style", "nagios", "eth0", both, l.VIP, port, host, testenv.HTTPMissing)
+		expect(t, "nagios", code, 2, out, "VIPCHECK CRITICAL: 0 of 2", rs1+" http-status")
+		code, out = run(t, l.Master, nil, "http", "eth0", rs1, l.VIP, "8081", host, testenv.HTTPSmall)
+		expect(t, "refused", code, 1, out, rs1+" refused")
+		code, out = run(t, l.Master, nil, "http", "-t", "200", "eth0", "10.206.0.99", l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "no ARP", code, 1, out, "10.206.0.99 no-arp")
+		code, out = run(t, l.Master, nil, "http", "-M", "POST", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "bad method", code, 1, out, "want GET or HEAD")
+	})
+
+	t.Run("VIP missing on rs1", func(t *testing.T) {
+		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
+		defer l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
+		code, out := run(t, l.Master, nil, "http", "-t", "400", "eth0", both, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "through the VIP", code, 1, out, rs1+" no-answer", rs2+" up status=200")
+		// The real server's own address still serves HTTP: the point.
+		code, out = run(t, l.Backup, nil, "http", "--role", "backup", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "plain GET to the real server's address", code, 0, out, rs1+" up status=200", "connect=")
+	})
+
+	t.Run("from the backup balancer", func(t *testing.T) {
+		// The backup's kernel answers every segment of the connection
+		// with a RST towards the VIP; count those reaching the real
+		// servers (none may: they go to the master, the VIP's owner).
+		for i := range l.RS {
+			l.RS[i].MustRun(t, "nft", "add", "table", "inet", "vchrst")
+			l.RS[i].MustRun(t, "nft", "add", "chain", "inet", "vchrst", "in", "{ type filter hook input priority 0 ; }")
+			l.RS[i].MustRun(t, "nft", "add", "rule", "inet", "vchrst", "in", "ip", "saddr", "10.206.0.11", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+		}
+		// What the balancers' kernels do: RSTs they send, and RSTs the
+		// master receives from the backup (logged, for the notes).
+		for _, ns := range []*testenv.NS{l.Backup, l.Master} {
+			ns.MustRun(t, "nft", "add", "table", "inet", "vchrst")
+			ns.MustRun(t, "nft", "add", "chain", "inet", "vchrst", "out", "{ type filter hook output priority 0 ; }")
+			ns.MustRun(t, "nft", "add", "chain", "inet", "vchrst", "in", "{ type filter hook input priority 0 ; }")
+			ns.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+			ns.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "in", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+		}
+		code, out := run(t, l.Backup, nil, "http", "--role", "master", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
+		expect(t, "1 MiB from the backup", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		code, out = run(t, l.Master, nil, "http", "-t", "5000", "-A", bigMD5, "eth0", l.RSAddr6[0]+","+l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPBig)
+		expect(t, "1 MiB from the master, IPv6", code, 0, out, l.RSAddr6[0]+" up status=200")
+		for _, ns := range []*testenv.NS{l.Backup, l.Master} {
+			t.Logf("%s kernel RSTs: %s", ns.Name, ns.MustRun(t, "nft", "list", "table", "inet", "vchrst"))
+		}
+		for i := range l.RS {
+			out := l.RS[i].MustRun(t, "nft", "list", "chain", "inet", "vchrst", "in")
+			t.Logf("%s RST counter: %s", l.RS[i].Name, out)
+			if !containsCounter(out, "packets 0 ") {
+				t.Errorf("RSTs from the backup reached %s:\n%s", l.RS[i].Name, out)
+			}
+		}
+		// With --nft-guard the backup's kernel never sees the segments,
+		// so it sends no RST at all (what protects a real server that
+		// answers ARP for the VIP), and the table is gone afterwards.
+		l.Backup.MustRun(t, "nft", "flush", "chain", "inet", "vchrst", "out")
+		l.Backup.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+		l.SetARPIgnore(0, 0)
+		defer l.SetARPIgnore(0, 1)
+		// Unguarded, for the record: whether rs1 now gets the backup's
+		// RSTs depends on which ARP answer for the VIP the backup kept.
+		l.Backup.MustRun(t, "ip", "neigh", "flush", "dev", "eth0")
+		run(t, l.Backup, nil, "http", "--role", "master", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
+		t.Logf("unguarded, rs1 leaking ARP: %s; %s", l.Backup.MustRun(t, "ip", "neigh", "show", l.VIP),
+			l.RS[0].MustRun(t, "nft", "list", "chain", "inet", "vchrst", "in"))
+		l.Backup.MustRun(t, "nft", "flush", "chain", "inet", "vchrst", "out")
+		l.Backup.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+		l.Backup.MustRun(t, "ip", "neigh", "flush", "dev", "eth0")
+		code, out = run(t, l.Backup, nil, "http", "--role", "master", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
+		expect(t, "1 MiB from the backup, guarded, rs1 leaking ARP", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		if got := l.Backup.MustRun(t, "nft", "list", "chain", "inet", "vchrst", "out"); !containsCounter(got, "packets 0 ") {
+			t.Errorf("the guarded backup's kernel sent RSTs:\n%s", got)
+		}
+		if got := l.Backup.MustRun(t, "nft", "list", "tables"); strings.Contains(got, "ocfkit-vipcheck") {
+			t.Errorf("guard table left behind:\n%s", got)
+		}
+		// A table left by a killed check (PID 2147483647 does not exist)
+		// is removed by the next guarded check; others' tables stay.
+		l.Backup.MustRun(t, "nft", "add", "table", "inet", "ocfkit-vipcheck-2147483647")
+		l.Backup.MustRun(t, "nft", "add", "table", "inet", "ocfkit-vipcheck-1") // PID 1 lives
+		code, out = run(t, l.Backup, nil, "http", "--nft-guard", "eth0", rs2, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "guarded, stale table", code, 0, out, rs2+" up status=200")
+		got := l.Backup.MustRun(t, "nft", "list", "tables")
+		if strings.Contains(got, "ocfkit-vipcheck-2147483647") || !strings.Contains(got, "ocfkit-vipcheck-1") {
+			t.Errorf("stale guard tables: %s", got)
+		}
+		l.Backup.MustRun(t, "nft", "delete", "table", "inet", "ocfkit-vipcheck-1")
+	})
+
+	t.Run("30% loss", func(t *testing.T) {
+		// Random loss both ways, on the real servers (the balancer's packet
+		// socket taps frames before any netfilter hook of its own).
+		for i := range l.RS {
+			l.RS[i].MustRun(t, "nft", "add table inet vchloss; "+
+				"add chain inet vchloss in { type filter hook input priority 0; }; "+
+				"add chain inet vchloss out { type filter hook output priority 0; }; "+
+				"add rule inet vchloss in tcp dport 8080 numgen random mod 10 < 3 drop; "+
+				"add rule inet vchloss out tcp sport 8080 numgen random mod 10 < 3 drop")
+			defer l.RS[i].MustRun(t, "nft", "delete", "table", "inet", "vchloss")
+			// Per-segment loss, as on a wire: no 64 KiB GSO bursts dropped
+			// whole on veth.
+			l.RS[i].MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "1500")
+			defer l.RS[i].MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "65536")
+		}
+		for n := range 4 {
+			code, out := run(t, l.Master, nil, "http", "-t", "10000", "-B", testenv.SmallBody, "eth0", both, l.VIP, port, host, testenv.HTTPSmall)
+			expect(t, fmt.Sprintf("small, try %d", n), code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		}
+		// Not 1 MiB: at 30 % per-segment loss the kernel's own TCP (a plain
+		// GET from the backup role) does not finish it in 20 s either.
+	})
+
+	t.Run("IPv6 neighbour leak", func(t *testing.T) {
+		// The arp-leak check with an IPv6 VIP: neighbour solicitations,
+		// and every advertisement for the VIP (solicited or not) counts.
+		code, out := run(t, l.Master, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
+		expect(t, "VIP on the real servers' lo only", code, 0, out, "no other host answers")
+		l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "eth0", "nodad")
+		defer l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "eth0")
+		code, out = run(t, l.Master, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
+		expect(t, "VIP on rs1's eth0", code, 1, out, "neighbour leak: 1 host(s)", l.MAC(l.RS[0]).String())
+		code, out = run(t, l.Backup, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
+		expect(t, "from the backup", code, 1, out, l.MAC(l.RS[0]).String(), l.MAC(l.Master).String())
+	})
+
+	t.Run("IPv6", func(t *testing.T) {
+		rs6 := l.RSAddr6[0] + "," + l.RSAddr6[1]
+		code, out := run(t, l.Master, nil, "http", "-A", bigMD5, "eth0", rs6, l.VIP6, port, host, testenv.HTTPBig)
+		expect(t, "1 MiB", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
+		code, out = run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.ChunkedBody, "eth0", rs6, l.VIP6, tlsPort, host, testenv.HTTPChunked)
+		expect(t, "TLS, chunked", code, 0, out, l.RSAddr6[0]+" up status=200")
+		code, out = run(t, l.Master, nil, "http", "eth0", l.RSAddr6[0], l.VIP6, port, host, testenv.HTTPMissing)
+		expect(t, "wrong status", code, 1, out, `http-status observed="404"`)
+		// The guard's IPv6 rules: the backup's kernel sends no RST.
+		// (Unguarded, it sent 56 for this check when measured.)
+		l.Backup.MustRun(t, "nft", "add table inet vch6rst; "+
+			"add chain inet vch6rst out { type filter hook output priority 0; }; "+
+			"add rule inet vch6rst out tcp flags & rst != 0 counter")
+		defer l.Backup.MustRun(t, "nft", "delete", "table", "inet", "vch6rst")
+		code, out = run(t, l.Backup, nil, "http", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", rs6, l.VIP6, port, host, testenv.HTTPBig)
+		expect(t, "1 MiB from the backup, guarded", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
+		if got := l.Backup.MustRun(t, "nft", "list", "chain", "inet", "vch6rst", "out"); !containsCounter(got, "packets 0 ") {
+			t.Errorf("the guarded backup's kernel sent RSTs (IPv6):\n%s", got)
+		}
+		l.RS[1].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
+		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
+		code, out = run(t, l.Master, nil, "http", "-t", "400", "eth0", rs6, l.VIP6, port, host, testenv.HTTPSmall)
+		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[0]+" up", l.RSAddr6[1]+" no-answer")
+		code, out = run(t, l.Master, nil, "http", "--role", "backup", "eth0", l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPSmall)
+		expect(t, "plain GET to rs2's own address", code, 0, out, l.RSAddr6[1]+" up status=200")
+	})
+}
+
+// containsCounter reports whether an nft chain listing has the counter
+// text (one rule per chain here).
+func containsCounter(listing, counter string) bool {
+	return strings.Contains(listing, counter)
+}

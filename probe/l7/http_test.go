@@ -1,0 +1,162 @@
+package l7
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serve answers every connection on a loopback listener with the raw
+// response, after reading the request head.
+func rawServer(t *testing.T, response string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			_, _ = c.Read(buf)
+			_, _ = c.Write([]byte(response))
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCheckJudgesResponses(t *testing.T) {
+	body := "hello\n"
+	sum := md5.Sum([]byte(body))
+	other := "bye"
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Check: ok\r\n\r\n" + body
+	lf := "HTTP/1.0 200 OK\nX-Check: ok\n\n" + body
+	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n3\r\nlo\n\r\n0\r\n\r\n"
+	for _, tc := range []struct {
+		name, response string
+		h              HTTP
+		want           Failure
+		observed       string
+	}{
+		{"plain 200", ok, HTTP{}, OK, ""},
+		{"LF only", lf, HTTP{Body: &body, WantHeader: []HeaderWant{{"x-check", "ok"}}}, OK, ""},
+		{"chunked", chunked, HTTP{MD5: hex.EncodeToString(sum[:])}, OK, ""},
+		{"status", "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", HTTP{}, Status, "503"},
+		{"redirect not followed", "HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n", HTTP{Status: 301}, OK, ""},
+		{"header missing", ok, HTTP{WantHeader: []HeaderWant{{"Server", ""}}}, Header, "(no Server)"},
+		{"header value", ok, HTTP{WantHeader: []HeaderWant{{"X-Check", "no"}}}, Header, "X-Check: ok"},
+		{"body", ok, HTTP{Body: &other}, Body, body},
+		{"md5", ok, HTTP{MD5: strings.Repeat("0", 32)}, Body, "md5=" + hex.EncodeToString(sum[:])},
+		{"regex", ok, HTTP{Regex: regexp.MustCompile("^bye")}, Body, body},
+		{"cap", ok, HTTP{MaxBody: 3}, Body, "more than 3 bytes"},
+		{"garbage", "SSH-2.0-OpenSSH\r\n", HTTP{}, Protocol, ""},
+		{"truncated", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", HTTP{}, Protocol, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := rawServer(t, tc.response)
+			h := tc.h
+			h.Host, h.Path = "www.example.test", "/"
+			if err := h.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r := h.Check(ctx, dial(t, addr))
+			if r.Failure != tc.want || (tc.observed != "" && r.Observed != tc.observed) {
+				t.Errorf("got %s (%v), want %q observed %q", r, r.Err, tc.want, tc.observed)
+			}
+		})
+	}
+}
+
+func TestCheckSendsTheRequest(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	h := HTTP{Method: "HEAD", Host: "www.example.test:8080", Path: "/health?x=1", Status: 204,
+		Header: http.Header{"X-Probe": {"1"}}}
+	r := h.Check(context.Background(), dial(t, srv.Listener.Addr().String()))
+	if r.Failure != OK {
+		t.Fatalf("%s: %v", r, r.Err)
+	}
+	if got.Method != "HEAD" || got.Host != "www.example.test:8080" || got.RequestURI != "/health?x=1" ||
+		got.Header.Get("X-Probe") != "1" || !got.Close {
+		t.Errorf("request: %s %s %s %v close=%v", got.Method, got.Host, got.RequestURI, got.Header, got.Close)
+	}
+}
+
+func TestCheckTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.TLS.ServerName)
+	}))
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	want := "example.com" // httptest's certificate names it
+	h := HTTP{Host: "example.com", Path: "/", TLS: &tls.Config{RootCAs: pool}, Body: &want}
+	if r := h.Check(context.Background(), dial(t, srv.Listener.Addr().String())); r.Failure != OK {
+		t.Errorf("verified: %s", r)
+	}
+	h.TLS = &tls.Config{}
+	if r := h.Check(context.Background(), dial(t, srv.Listener.Addr().String())); r.Failure != TLS {
+		t.Errorf("unknown CA: %s", r)
+	}
+	h.Host, h.TLS = "other.test", &tls.Config{RootCAs: pool}
+	if r := h.Check(context.Background(), dial(t, srv.Listener.Addr().String())); r.Failure != TLS {
+		t.Errorf("wrong name: %s", r)
+	}
+}
+
+func TestValidateAndParseHeader(t *testing.T) {
+	for _, h := range []HTTP{{Host: "h", Path: "x"}, {Host: "", Path: "/"}, {Method: "POST", Host: "h", Path: "/"},
+		{Host: "h", Path: "/", MD5: "zz"}, {Host: "h", Path: "/", Status: 42}} {
+		if h.Validate() == nil {
+			t.Errorf("%+v validated", h)
+		}
+	}
+	if n, v, err := ParseHeader(" Accept :  text/html, */* "); err != nil || n != "Accept" || v != "text/html, */*" {
+		t.Errorf("ParseHeader: %q %q %v", n, v, err)
+	}
+	for _, s := range []string{"NoColon", ": empty", "A B: c", "X: a\r\nY: b"} {
+		if _, _, err := ParseHeader(s); err == nil {
+			t.Errorf("ParseHeader(%q) accepted", s)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	body := "OK"
+	h := HTTP{Method: "HEAD", Host: "h", Path: "/x", TLS: &tls.Config{}, Status: 204, Body: &body,
+		WantHeader: []HeaderWant{{"Server", ""}}, MD5: "abc", Regex: regexp.MustCompile("^O"), MaxBody: 9}
+	want := `HEAD https://h/x; expect status 204; header Server: ""; body "OK"; body md5 abc; body matching "^O"; body cap 9 bytes`
+	if got := h.Describe(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
