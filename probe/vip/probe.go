@@ -130,22 +130,11 @@ type portReserver func(src netip.Addr) (port uint16, release func(), err error)
 // target has an answer or ctx ends (it must carry a deadline). It needs
 // CAP_NET_RAW.
 func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.prepare(targets); err != nil {
 		return nil, err
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		return nil, errors.New("probe: the context needs a deadline")
-	}
-	if !cfg.Source.IsValid() {
-		var rs netip.Addr
-		if len(targets) > 0 {
-			rs = targets[0].Addr
-		}
-		src, err := SourceAddress(cfg.Interface, cfg.VIP, rs)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Source = src
 	}
 	raw, err := bpf.Assemble(replyFilter(cfg.Source, cfg.VIP, cfg.Port))
 	if err != nil {
@@ -175,6 +164,42 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 		}
 	}
 	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+}
+
+// prepare checks cfg and fills in what it leaves to defaults: the MSS,
+// the retransmission schedule and the source address (chosen towards the
+// first real server).
+func (cfg *Config) prepare(targets []Target) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	cfg.defaults()
+	if !cfg.Source.IsValid() {
+		var rs netip.Addr
+		if len(targets) > 0 {
+			rs = targets[0].Addr
+		}
+		src, err := SourceAddress(cfg.Interface, cfg.VIP, rs)
+		if err != nil {
+			return err
+		}
+		cfg.Source = src
+	}
+	return nil
+}
+
+// defaults sets the MSS (1460) and the retransmission schedule (50 ms,
+// doubling up to 250 ms) where cfg leaves them zero.
+func (cfg *Config) defaults() {
+	if cfg.MSS == 0 {
+		cfg.MSS = 1460
+	}
+	if cfg.FirstRetransmit <= 0 {
+		cfg.FirstRetransmit = 50 * time.Millisecond
+	}
+	if cfg.MaxRetransmit <= 0 {
+		cfg.MaxRetransmit = 250 * time.Millisecond
+	}
 }
 
 func (cfg *Config) check() error {

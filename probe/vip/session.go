@@ -15,15 +15,7 @@ import (
 // run is Probe on the given socket, resolver and port reserver, so tests can
 // drive it without root.
 func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, reserve portReserver, targets []Target) ([]Result, error) {
-	if cfg.MSS == 0 {
-		cfg.MSS = 1460
-	}
-	if cfg.FirstRetransmit <= 0 {
-		cfg.FirstRetransmit = 50 * time.Millisecond
-	}
-	if cfg.MaxRetransmit <= 0 {
-		cfg.MaxRetransmit = 250 * time.Millisecond
-	}
+	cfg.defaults()
 	s := &session{cfg: cfg, conn: conn, start: time.Now(),
 		byPort: make(map[uint16]*state, len(targets)), byAddr: map[netip.Addr][]*state{}}
 	defer s.release()

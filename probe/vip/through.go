@@ -118,25 +118,8 @@ type pathConn struct {
 // the MACs not given. ctx bounds the resolution only; Close releases
 // everything. It needs CAP_NET_RAW.
 func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.prepare(targets); err != nil {
 		return nil, err
-	}
-	if cfg.FirstRetransmit <= 0 {
-		cfg.FirstRetransmit = 50 * time.Millisecond
-	}
-	if cfg.MaxRetransmit <= 0 {
-		cfg.MaxRetransmit = 250 * time.Millisecond
-	}
-	if !cfg.Source.IsValid() {
-		var rs netip.Addr
-		if len(targets) > 0 {
-			rs = targets[0].Addr
-		}
-		src, err := SourceAddress(cfg.Interface, cfg.VIP, rs)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Source = src
 	}
 	for _, t := range targets {
 		if t.Addr.Is4() != cfg.VIP.Is4() {
