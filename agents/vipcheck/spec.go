@@ -145,20 +145,39 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, a, err := paths.Dial(ctx, t.Addr)
-			r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
-			r.MAC, r.Resolve = paths.Resolved(t.Addr)
-			if r.Status == vip.NoARP {
-				r.MAC, r.Resolve = nil, time.Since(start)
-			}
-			results[i] = r
-			if err == nil {
+			for attempt := 1; ; attempt++ {
+				conn, a, err := paths.Dial(ctx, t.Addr)
+				r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
+				r.MAC, r.Resolve = paths.Resolved(t.Addr)
+				if r.Status == vip.NoARP {
+					r.MAC, r.Resolve = nil, time.Since(start)
+				}
+				results[i], checks[i] = r, l7.Result{}
+				if err != nil {
+					return
+				}
 				checks[i] = s.HTTP.Check(ctx, conn)
+				if !retryHTTP(ctx, checks[i], attempt) {
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	return results, checks, nil
+}
+
+// httpAttempts bounds the connections one HTTP check of a real server may
+// open.
+const httpAttempts = 3
+
+// retryHTTP reports whether to check again on a new connection: only when
+// the connection itself broke (reset, closed before a whole response) and
+// time is left, since on a lossy path one TCP connection can fail where the
+// next passes. A verdict on the response (status, headers, body, TLS) is
+// never retried.
+func retryHTTP(ctx context.Context, r l7.Result, attempt int) bool {
+	return r.Failure == l7.Protocol && attempt < httpAttempts && ctx.Err() == nil
 }
 
 // connectHTTP is the backup role's HTTP check: plain connections to each
