@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"golang.org/x/net/bpf"
+
+	"github.com/ocfkit/ocfkit/internal/fakeconn"
 )
 
 var (
@@ -22,18 +23,15 @@ var (
 // fakeLAN answers ARP requests from a table, dropping the first request for
 // each address in lossy, and optionally with several hosts per address.
 type fakeLAN struct {
-	mu     sync.Mutex
-	hosts  map[netip.Addr][]net.HardwareAddr
-	lossy  map[netip.Addr]bool
-	asked  map[netip.Addr]int
-	in     chan []byte
-	dl     time.Time
-	closed chan struct{}
+	*fakeconn.Inbox
+	mu    sync.Mutex
+	hosts map[netip.Addr][]net.HardwareAddr
+	lossy map[netip.Addr]bool
+	asked map[netip.Addr]int
 }
 
 func newFakeLAN(hosts map[netip.Addr][]net.HardwareAddr) *fakeLAN {
-	return &fakeLAN{hosts: hosts, lossy: map[netip.Addr]bool{}, asked: map[netip.Addr]int{},
-		in: make(chan []byte, 256), closed: make(chan struct{})}
+	return &fakeLAN{Inbox: fakeconn.NewInbox(256), hosts: hosts, lossy: map[netip.Addr]bool{}, asked: map[netip.Addr]int{}}
 }
 
 func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
@@ -57,10 +55,10 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 	}
 	// Something that is not a reply first: a request from someone else.
 	req, _ := arp.NewPacket(arp.OperationRequest, net.HardwareAddr{2, 9, 9, 9, 9, 9}, netip.MustParseAddr("192.0.2.99"), ethernet.Broadcast, p.TargetIP)
-	l.in <- frameOf(req)
+	l.Deliver(frameOf(req))
 	for _, mac := range l.hosts[p.TargetIP] {
 		rep, _ := arp.NewPacket(arp.OperationReply, mac, p.TargetIP, ourMAC, ourIP)
-		l.in <- frameOf(rep)
+		l.Deliver(frameOf(rep))
 	}
 	return len(b), nil
 }
@@ -71,36 +69,6 @@ func frameOf(p *arp.Packet) []byte {
 	b, _ := f.MarshalBinary()
 	return b
 }
-
-func (l *fakeLAN) ReadFrom(b []byte) (int, net.Addr, error) {
-	// Poll so that a new deadline set while blocked takes effect, as on a
-	// real socket.
-	for {
-		l.mu.Lock()
-		dl := l.dl
-		l.mu.Unlock()
-		if !dl.IsZero() && !time.Now().Before(dl) {
-			return 0, nil, os.ErrDeadlineExceeded
-		}
-		select {
-		case fr := <-l.in:
-			return copy(b, fr), nil, nil
-		case <-l.closed:
-			return 0, nil, net.ErrClosed
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-func (l *fakeLAN) SetReadDeadline(t time.Time) error {
-	l.mu.Lock()
-	l.dl = t
-	l.mu.Unlock()
-	return nil
-}
-func (l *fakeLAN) Close() error                     { close(l.closed); return nil }
-func (l *fakeLAN) LocalAddr() net.Addr              { return nil }
-func (l *fakeLAN) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
-func (l *fakeLAN) SetWriteDeadline(time.Time) error { return nil }
 
 func TestResolveRetriesAndStopsWhenAllAnswered(t *testing.T) {
 	a, b, c := netip.MustParseAddr("192.0.2.21"), netip.MustParseAddr("192.0.2.22"), netip.MustParseAddr("192.0.2.23")

@@ -12,6 +12,7 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 
+	"github.com/ocfkit/ocfkit/internal/fakeconn"
 	"github.com/ocfkit/ocfkit/probe/neigh"
 )
 
@@ -28,19 +29,16 @@ var (
 // fakeSegment is a network of simulated real servers behind a
 // net.PacketConn: each answers SYNs to the VIP according to its MAC.
 type fakeSegment struct {
+	*fakeconn.Inbox
 	mu      sync.Mutex
-	in      chan []byte
 	sent    []segment
-	lossy   int // SYNs the lossy server still drops
-	dl      time.Time
-	closed  chan struct{}
-	once    sync.Once
+	lossy   int  // SYNs the lossy server still drops
 	garbage bool // answer each SYN with unrelated frames first
 	arp     map[netip.Addr]net.HardwareAddr
 }
 
 func newFakeSegment() *fakeSegment {
-	return &fakeSegment{in: make(chan []byte, 1024), closed: make(chan struct{}), lossy: 2}
+	return &fakeSegment{Inbox: fakeconn.NewInbox(1024), lossy: 2}
 }
 
 func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
@@ -53,7 +51,7 @@ func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
 			rep, _ := arp.NewPacket(arp.OperationReply, mac, p.TargetIP, p.SenderHardwareAddr, p.SenderIP)
 			pb, _ := rep.MarshalBinary()
 			fr, _ := (&ethernet.Frame{Destination: p.SenderHardwareAddr, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}).MarshalBinary()
-			f.in <- fr
+			f.Deliver(fr)
 		}
 		return len(b), nil
 	}
@@ -76,17 +74,17 @@ func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
 		other := reply
 		other.src = netip.MustParseAddr("192.0.2.99")
 		wrongSrc, _ := other.frame(7, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
-		f.in <- wrongAck
-		f.in <- wrongSrc
-		f.in <- []byte{1, 2, 3}
+		f.Deliver(wrongAck)
+		f.Deliver(wrongSrc)
+		f.Deliver([]byte{1, 2, 3})
 	}
 	switch dst.String() {
 	case macUp.String():
 		fr, _ := reply.frame(1000, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
-		f.in <- fr
+		f.Deliver(fr)
 	case macRST.String():
 		fr, _ := reply.frame(0, seg.seq+1, tcpFlags{RST: true, ACK: true}, 0, 1)
-		f.in <- fr
+		f.Deliver(fr)
 	case macLossy.String():
 		f.mu.Lock()
 		drop := f.lossy > 0
@@ -94,42 +92,11 @@ func (f *fakeSegment) WriteTo(b []byte, _ net.Addr) (int, error) {
 		f.mu.Unlock()
 		if !drop {
 			fr, _ := reply.frame(1000, seg.seq+1, tcpFlags{SYN: true, ACK: true}, 1460, 1)
-			f.in <- fr
+			f.Deliver(fr)
 		}
 	}
 	return len(b), nil
 }
-
-func (f *fakeSegment) ReadFrom(b []byte) (int, net.Addr, error) {
-	// Poll so that a new deadline set while blocked takes effect, as on a
-	// real socket.
-	for {
-		f.mu.Lock()
-		dl := f.dl
-		f.mu.Unlock()
-		if !dl.IsZero() && !time.Now().Before(dl) {
-			return 0, nil, os.ErrDeadlineExceeded
-		}
-		select {
-		case fr := <-f.in:
-			return copy(b, fr), nil, nil
-		case <-f.closed:
-			return 0, nil, net.ErrClosed
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
-func (f *fakeSegment) SetReadDeadline(t time.Time) error {
-	f.mu.Lock()
-	f.dl = t
-	f.mu.Unlock()
-	return nil
-}
-func (f *fakeSegment) Close() error                     { f.once.Do(func() { close(f.closed) }); return nil }
-func (f *fakeSegment) LocalAddr() net.Addr              { return nil }
-func (f *fakeSegment) SetDeadline(t time.Time) error    { return f.SetReadDeadline(t) }
-func (f *fakeSegment) SetWriteDeadline(time.Time) error { return nil }
 
 func fakePorts() portReserver {
 	var mu sync.Mutex
