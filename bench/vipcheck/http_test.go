@@ -1,7 +1,6 @@
 package vipcheck_test
 
 import (
-	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -59,29 +58,16 @@ func BenchmarkHTTPCommand(b *testing.B) {
 func BenchmarkHTTP64(b *testing.B) {
 	l := testenv.NewLVSDR(b, "vcb")
 	bin := buildBinary(b)
-	var targets []string
 	for i := range l.RS {
 		l.StartHTTP(i, 8080, "", "")
-		var batch strings.Builder
-		for j := 0; j < 32; j++ {
-			a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
-			fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
-			targets = append(targets, a)
-		}
-		cmd := l.RS[i].Command("ip", "-batch", "-")
-		cmd.Stdin = strings.NewReader(batch.String())
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("adding addresses: %v: %s", err, out)
-		}
 	}
-	l.Master.MustRun(b, "ip", "addr", "add", "10.206.9.10/16", "dev", "eth0")
-	list := strings.Join(targets, ",")
+	list := strings.Join(l.AddRealServerAddresses(32), ",")
 	if _, err := exec.LookPath("ip"); err != nil {
 		b.Skip(err)
 	}
 	b.ResetTimer()
-	web, webRSS := runMeasured(b, l.Master, b.N, bin, "http", "-t", "5000", "--source", "10.206.9.10", "eth0", list, l.VIP, "8080", "www.example.test", testenv.HTTPSmall)
-	tcp, tcpRSS := runMeasured(b, l.Master, b.N, bin, "tcp", "-t", "5000", "--source", "10.206.9.10", "eth0", list, l.VIP, "80")
+	web, webRSS := runMeasured(b, l.Master, b.N, bin, "http", "-t", "5000", "--source", testenv.ManySource, "eth0", list, l.VIP, "8080", "www.example.test", testenv.HTTPSmall)
+	tcp, tcpRSS := runMeasured(b, l.Master, b.N, bin, "tcp", "-t", "5000", "--source", testenv.ManySource, "eth0", list, l.VIP, "80")
 	b.StopTimer()
 	b.ReportMetric(web.Seconds(), "s/64-http")
 	b.ReportMetric(tcp.Seconds(), "s/64-tcp")

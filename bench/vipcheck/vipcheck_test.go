@@ -6,7 +6,6 @@ package vipcheck_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -86,21 +84,10 @@ func BenchmarkProbe256(b *testing.B) {
 	testenv.RequireCommand(b, "ping")
 	l := testenv.NewLVSDR(b, "vcb")
 	var targets []vip.Target
-	for i := range l.RS {
-		var batch strings.Builder
-		for j := 0; j < 128; j++ {
-			a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
-			fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
-			targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
-		}
-		cmd := l.RS[i].Command("ip", "-batch", "-")
-		cmd.Stdin = strings.NewReader(batch.String())
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("adding addresses: %v: %s", err, out)
-		}
+	for _, a := range l.AddRealServerAddresses(128) {
+		targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
 	}
-	l.Master.MustRun(b, "ip", "addr", "add", "10.206.9.10/16", "dev", "eth0")
-	src := netip.MustParseAddr("10.206.9.10")
+	src := netip.MustParseAddr(testenv.ManySource)
 	ping := pingRTT(b, l.Master, l.RSAddr[0])
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

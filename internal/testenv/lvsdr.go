@@ -154,3 +154,32 @@ func (l *LVSDR) MAC(ns *NS) net.HardwareAddr {
 	}
 	return mac
 }
+
+// ManySource is the master's address on the wider 10.206.0.0/16 prefix
+// that AddRealServerAddresses puts the extra real-server addresses in; a
+// probe of those addresses comes from it.
+const ManySource = "10.206.9.10"
+
+// AddRealServerAddresses gives each real server perRS more addresses on
+// eth0 (10.206.10+i.1 and up, /16) and the master ManySource, so one check
+// can cover hundreds of real servers; it returns the addresses, real server
+// 1's first.
+func (l *LVSDR) AddRealServerAddresses(perRS int) []string {
+	l.t.Helper()
+	var all []string
+	for i := range l.RS {
+		var batch strings.Builder
+		for j := 0; j < perRS; j++ {
+			a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
+			fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
+			all = append(all, a)
+		}
+		cmd := l.RS[i].Command("ip", "-batch", "-")
+		cmd.Stdin = strings.NewReader(batch.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			l.t.Fatalf("adding real-server addresses: %v: %s", err, out)
+		}
+	}
+	l.Master.MustRun(l.t, "ip", "addr", "add", ManySource+"/16", "dev", "eth0")
+	return all
+}

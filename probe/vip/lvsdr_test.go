@@ -227,22 +227,11 @@ func TestProbeLVSDR(t *testing.T) {
 
 	t.Run("200 real-server addresses", func(t *testing.T) {
 		var targets []vip.Target
-		for i := range l.RS {
-			var batch strings.Builder
-			for j := 0; j < 100; j++ {
-				a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
-				fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
-				targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
-			}
-			cmd := l.RS[i].Command("ip", "-batch", "-")
-			cmd.Stdin = strings.NewReader(batch.String())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("adding addresses: %v: %s", err, out)
-			}
+		for _, a := range l.AddRealServerAddresses(100) {
+			targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
 		}
-		l.Master.MustRun(t, "ip", "addr", "add", "10.206.9.10/16", "dev", "eth0")
 		res := probeFrom(t, l.Master, l, 3*time.Second, func(c *vip.Config) {
-			c.Source = netip.MustParseAddr("10.206.9.10")
+			c.Source = netip.MustParseAddr(testenv.ManySource)
 		}, targets...)
 		up := 0
 		for _, r := range res {
