@@ -235,6 +235,16 @@ func (l *lab) cleanup() {
 	}
 }
 
-func fmtErr(format string, args ...any) error { return fmt.Errorf(format, args...) }
+// waitMothers waits until the instance has n live mother processes, as
+// after killing some.
+func (l *lab) waitMothers(n int) {
+	l.t.Helper()
+	testenv.WaitFor(l.t, 5*time.Second, fmt.Sprintf("%d mother processes", n), func() error {
+		if got := len(l.mothers()); got != n {
+			return fmt.Errorf("%d mothers", got)
+		}
+		return nil
+	})
+}
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

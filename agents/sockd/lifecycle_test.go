@@ -113,12 +113,7 @@ func TestSeveralMothers(t *testing.T) {
 			l.signalAll([]Process{m}, syscall.SIGKILL)
 		}
 	}
-	testenv.WaitFor(t, 5*time.Second, "the killed mother to go", func() error {
-		if n := len(l.mothers()); n != 1 {
-			return fmtErr("%d mothers", n)
-		}
-		return nil
-	})
+	l.waitMothers(1)
 	r := l.expect(1, "monitor", recurring)
 	if !strings.Contains(r.reason(), "1 of 2") {
 		t.Errorf("reason %q does not count the mothers", r.reason())
@@ -147,12 +142,7 @@ func TestStopWithOrphanedStoppedChildren(t *testing.T) {
 	l.signalAll(l.children("io-child"), syscall.SIGSTOP)
 	l.signalAll(l.children("request-child"), syscall.SIGSTOP)
 	l.signalAll(l.mothers(), syscall.SIGKILL)
-	testenv.WaitFor(t, 5*time.Second, "the mother to go", func() error {
-		if n := len(l.mothers()); n != 0 {
-			return fmtErr("%d mothers", n)
-		}
-		return nil
-	})
+	l.waitMothers(0)
 	r := l.expect(1, "monitor", recurring)
 	if !strings.Contains(r.reason(), "no Dante mother") {
 		t.Errorf("reason %q", r.reason())
