@@ -151,19 +151,7 @@ func TestKeepalivedPair(t *testing.T) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	l.n1.MustRun(t, "ip", "link", "set", "eth0", "down")
-	testenv.WaitFor(t, 20*time.Second, "n2 to take over after the crash", func() error {
-		if !hasAddr(t, l.n2, vip) {
-			return errNotYet
-		}
-		return nil
-	})
-	waitSettled(t, n2.stateDir, "dante", "MASTER")
-	testenv.WaitFor(t, 10*time.Second, "observer to reach danted on n2", func() error {
-		return socksGreets(l.obs, vip+":1080")
-	})
-	if r := role(n2.role); r != "1" {
-		t.Errorf("n2 role = %q", r)
-	}
+	checkServing(t, l, n2, vip)
 	t.Logf("crash failover: n2 serving after %v", time.Since(t0).Round(time.Millisecond))
 	l.n1.MustRun(t, "ip", "link", "set", "eth0", "up")
 }

@@ -138,14 +138,23 @@ func startUcarp(t *testing.T, n *node, vip, skew string) *exec.Cmd {
 
 // checkMaster waits until master holds the VIP, role 1 and a serving
 // danted, and other holds none of it.
-func checkMaster(t *testing.T, l *carpLab, master, other *node, vip string) {
+// waitHolds waits until n has vip on its eth0.
+func waitHolds(t *testing.T, n *node, vip string) {
 	t.Helper()
-	testenv.WaitFor(t, 20*time.Second, master.name+" to hold "+vip, func() error {
-		if !hasAddr(t, master.ns, vip) {
+	testenv.WaitFor(t, 20*time.Second, n.name+" to hold "+vip, func() error {
+		if !hasAddr(t, n.ns, vip) {
 			return errNotYet
 		}
 		return nil
 	})
+}
+
+// checkServing checks that master took over: it holds vip, its last event
+// settled as MASTER, its role file says 1, and the observer reaches danted
+// through vip.
+func checkServing(t *testing.T, l *carpLab, master *node, vip string) {
+	t.Helper()
+	waitHolds(t, master, vip)
 	waitSettled(t, master.stateDir, "dante", "MASTER")
 	if r := role(master.role); r != "1" {
 		t.Errorf("%s role file = %q, want 1", master.name, r)
@@ -153,6 +162,11 @@ func checkMaster(t *testing.T, l *carpLab, master, other *node, vip string) {
 	testenv.WaitFor(t, 10*time.Second, "danted on "+vip+" answering the observer", func() error {
 		return socksGreets(l.obs, vip+":1080")
 	})
+}
+
+func checkMaster(t *testing.T, l *carpLab, master, other *node, vip string) {
+	t.Helper()
+	checkServing(t, l, master, vip)
 	testenv.WaitFor(t, 10*time.Second, other.name+" to let go of "+vip, func() error {
 		if hasAddr(t, other.ns, vip) {
 			return fmt.Errorf("%s still holds %s", other.name, vip)
@@ -186,12 +200,7 @@ func TestUcarpPair(t *testing.T) {
 	// second one times out before the first one's first advert): start the
 	// preferred node first, as an operator would.
 	u1 := startUcarp(t, n1, vip, "0")
-	testenv.WaitFor(t, 20*time.Second, "n1 to become master", func() error {
-		if !hasAddr(t, l.n1, vip) {
-			return errNotYet
-		}
-		return nil
-	})
+	waitHolds(t, n1, vip)
 	startUcarp(t, n2, vip, "10")
 	testenv.WaitFor(t, 5*time.Second, "n2's down at start", func() error {
 		if status(t, n2.stateDir, "dante").Seq == 0 {
@@ -215,19 +224,7 @@ func TestUcarpPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.n1.MustRun(t, "ip", "link", "set", "eth0", "down")
-	testenv.WaitFor(t, 20*time.Second, "n2 to take over", func() error {
-		if !hasAddr(t, l.n2, vip) {
-			return errNotYet
-		}
-		return nil
-	})
-	waitSettled(t, n2.stateDir, "dante", "MASTER")
-	if r := role(n2.role); r != "1" {
-		t.Errorf("n2 role = %q after takeover", r)
-	}
-	testenv.WaitFor(t, 10*time.Second, "observer to reach danted on n2 through the VIP", func() error {
-		return socksGreets(l.obs, vip+":1080")
-	})
+	checkServing(t, l, n2, vip)
 	t.Logf("crash failover: VIP to serving danted on n2 in %v", time.Since(t0).Round(time.Millisecond))
 	mac2 := macOf(t, l.n2)
 	for _, op := range []arp.Operation{arp.OperationRequest, arp.OperationReply} {
