@@ -5,7 +5,6 @@ package carphook_test
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
-	"github.com/mdlayher/packet"
 
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -29,52 +27,32 @@ type naWatcher struct {
 func watchNA(t *testing.T, ns *testenv.NS) *naWatcher {
 	t.Helper()
 	w := &naWatcher{}
-	var conn *packet.Conn
-	if err := ns.Within(func() error {
-		ifi, err := net.InterfaceByName("eth0")
+	watchFrames(t, ns, 0x86dd, func(f ethernet.Frame) {
+		if len(f.Payload) < 40 || f.Payload[6] != 58 { // next header ICMPv6
+			return
+		}
+		plen := int(binary.BigEndian.Uint16(f.Payload[4:6]))
+		if 40+plen > len(f.Payload) {
+			return
+		}
+		m, err := ndp.ParseMessage(f.Payload[40 : 40+plen])
 		if err != nil {
-			return err
+			return
 		}
-		conn, err = packet.Listen(ifi, packet.Raw, 0x86dd, nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := conn.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var f ethernet.Frame
-			if f.UnmarshalBinary(buf[:n]) != nil || len(f.Payload) < 40 || f.Payload[6] != 58 { // next header ICMPv6
-				continue
-			}
-			plen := int(binary.BigEndian.Uint16(f.Payload[4:6]))
-			if 40+plen > len(f.Payload) {
-				continue
-			}
-			m, err := ndp.ParseMessage(f.Payload[40 : 40+plen])
-			if err != nil {
-				continue
-			}
-			na, ok := m.(*ndp.NeighborAdvertisement)
-			if !ok || na.Solicited {
-				continue
-			}
-			mac := ""
-			for _, o := range na.Options {
-				if l, ok := o.(*ndp.LinkLayerAddress); ok && l.Direction == ndp.Target {
-					mac = l.Addr.String()
-				}
-			}
-			w.mu.Lock()
-			w.seen = append(w.seen, fmt.Sprintf("%s %s %s %v", na.TargetAddress, mac, f.Destination, na.Override))
-			w.mu.Unlock()
+		na, ok := m.(*ndp.NeighborAdvertisement)
+		if !ok || na.Solicited {
+			return
 		}
-	}()
+		mac := ""
+		for _, o := range na.Options {
+			if l, ok := o.(*ndp.LinkLayerAddress); ok && l.Direction == ndp.Target {
+				mac = l.Addr.String()
+			}
+		}
+		w.mu.Lock()
+		w.seen = append(w.seen, fmt.Sprintf("%s %s %s %v", na.TargetAddress, mac, f.Destination, na.Override))
+		w.mu.Unlock()
+	})
 	return w
 }
 

@@ -190,16 +190,18 @@ type arpWatcher struct {
 	seen []garp
 }
 
-func watchARP(t *testing.T, ns *testenv.NS) *arpWatcher {
+// watchFrames calls seen with every Ethernet frame of etherType that
+// arrives on eth0 in ns, from a packet socket opened inside ns, until the
+// test ends.
+func watchFrames(t *testing.T, ns *testenv.NS, etherType uint16, seen func(ethernet.Frame)) {
 	t.Helper()
-	w := &arpWatcher{}
 	var conn *packet.Conn
 	err := ns.Within(func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
 		}
-		conn, err = packet.Listen(ifi, packet.Raw, 0x0806, nil)
+		conn, err = packet.Listen(ifi, packet.Raw, int(etherType), nil)
 		return err
 	})
 	if err != nil {
@@ -214,17 +216,24 @@ func watchARP(t *testing.T, ns *testenv.NS) *arpWatcher {
 				return
 			}
 			var f ethernet.Frame
-			var p arp.Packet
-			if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
-				continue
-			}
-			if p.SenderIP == p.TargetIP {
-				w.mu.Lock()
-				w.seen = append(w.seen, garp{p.Operation, p.SenderHardwareAddr.String(), p.SenderIP})
-				w.mu.Unlock()
+			if f.UnmarshalBinary(buf[:n]) == nil {
+				seen(f)
 			}
 		}
 	}()
+}
+
+func watchARP(t *testing.T, ns *testenv.NS) *arpWatcher {
+	t.Helper()
+	w := &arpWatcher{}
+	watchFrames(t, ns, 0x0806, func(f ethernet.Frame) {
+		var p arp.Packet
+		if p.UnmarshalBinary(f.Payload) == nil && p.SenderIP == p.TargetIP {
+			w.mu.Lock()
+			w.seen = append(w.seen, garp{p.Operation, p.SenderHardwareAddr.String(), p.SenderIP})
+			w.mu.Unlock()
+		}
+	})
 	return w
 }
 
