@@ -50,6 +50,49 @@ wait_until() { # wait_until TIMEOUT_S CMD...
 stats() { sort -n | awk '{v[NR]=$1} END {if (NR==0) {print "n/a n/a"; exit}
     m=v[int((NR+1)/2)]; p=v[int(NR*0.99+0.999)]; printf "%.1f %.1f\n", m, p}'; }
 
+# shellcheck source=../scripts/lib/dante.sh
+. "$ROOT/scripts/lib/dante.sh"
+
+# ocf_env DIR NS INSTANCE writes DIR/ocf.env: the OCF environment of the
+# danted instance configured in DIR, run in namespace NS.
+ocf_env() {
+    cat >"$1/ocf.env" <<EOF
+NODE_NS=$2
+OCF_ROOT=/usr/lib/ocf
+OCF_RESOURCE_INSTANCE=$3
+OCF_RESKEY_sockd=/usr/sbin/danted
+OCF_RESKEY_sockd_config=$1/danted.conf
+OCF_RESKEY_sockd_pidfile=$1/danted.pid
+OCF_RESKEY_CRM_meta_timeout=20000
+EOF
+}
+
+# address_action VIP prints carp-hook's address action for VIP/24 on eth0.
+address_action() {
+    printf '[[group.dante.action]]\ntype = "address"\ninterface = "eth0"\naddresses = ["%s/24"]\n' "$1"
+}
+
+# hook_conf DIR MATCH ACTIONS DANTE_DIR INSTANCE writes DIR/c.toml: group
+# dante selected by MATCH (TOML list items), ACTIONS first, then the role
+# file DIR/role and ocf-sockd for the danted configured in DANTE_DIR.
+hook_conf() {
+    cat >"$1/c.toml" <<EOF
+state_dir = "$1/state"
+[group.dante]
+match = [$2]
+$3
+[[group.dante.action]]
+type = "role-file"
+path = "$1/role"
+[[group.dante.action]]
+type = "ocf"
+agent = "$SOCKD"
+instance = "$5"
+timeout = "20s"
+params = { sockd = "/usr/sbin/danted", sockd_config = "$4/danted.conf", sockd_pidfile = "$4/danted.pid" }
+EOF
+}
+
 cleanup() {
     local f p
     for f in "$ST"/pids/*; do
@@ -97,50 +140,10 @@ frontend() {
     # carp-hook's danted listens on .50, the shell peer's on .51
     for v in fe pe; do
         ip=10.214.0.50; [ "$v" = pe ] && ip=10.214.0.51
-        cat >"$D/$v/danted.conf" <<EOF
-logoutput: $D/$v/danted.log
-internal: $ip port = 1080
-external: 10.214.0.11
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect
-}
-EOF
-        cat >"$D/$v/ocf.env" <<EOF
-NODE_NS=$ns
-OCF_ROOT=/usr/lib/ocf
-OCF_RESOURCE_INSTANCE=bench-$v
-OCF_RESKEY_sockd=/usr/sbin/danted
-OCF_RESKEY_sockd_config=$D/$v/danted.conf
-OCF_RESKEY_sockd_pidfile=$D/$v/danted.pid
-OCF_RESKEY_CRM_meta_timeout=20000
-EOF
+        danted_conf "$D/$v/danted.conf" "$D/$v/danted.log" "$ip" 10.214.0.11
+        ocf_env "$D/$v" "$ns" "bench-$v"
     done
-    cat >"$D/c.toml" <<EOF
-state_dir = "$D/state"
-[group.dante]
-match = ["10.214.0.50", "1@eth0", "eth0"]
-[[group.dante.action]]
-type = "address"
-interface = "eth0"
-addresses = ["10.214.0.50/24"]
-[[group.dante.action]]
-type = "role-file"
-path = "$D/role"
-[[group.dante.action]]
-type = "ocf"
-agent = "$SOCKD"
-instance = "bench-fe"
-timeout = "20s"
-params = { sockd = "/usr/sbin/danted", sockd_config = "$D/fe/danted.conf", sockd_pidfile = "$D/fe/danted.pid" }
-EOF
+    hook_conf "$D" '"10.214.0.50", "1@eth0", "eth0"' "$(address_action 10.214.0.50)" "$D/fe" bench-fe
     cat >"$D/peer.sh" <<EOF
 #!/bin/sh
 # the same steps as the carp-hook group, done synchronously
@@ -219,53 +222,11 @@ setup_node() {
     D=$V/$n; mkdir -p "$D"; chmod 755 "$D"
     ip=10.215.0.1${n#n}
     internal=$vip; [ "$daemon" = keepalived ] && internal=0.0.0.0
-    cat >"$D/danted.conf" <<EOF
-logoutput: $D/danted.log
-internal: $internal port = 1080
-external: $ip
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate
-}
-EOF
-    cat >"$D/ocf.env" <<EOF
-NODE_NS=$P-$n
-OCF_ROOT=/usr/lib/ocf
-OCF_RESOURCE_INSTANCE=bench-$n
-OCF_RESKEY_sockd=/usr/sbin/danted
-OCF_RESKEY_sockd_config=$D/danted.conf
-OCF_RESKEY_sockd_pidfile=$D/danted.pid
-OCF_RESKEY_CRM_meta_timeout=20000
-EOF
+    danted_conf "$D/danted.conf" "$D/danted.log" "$internal" "$ip"
+    ocf_env "$D" "$P-$n" "bench-$n"
     local addr=""
-    [ "$daemon" = ucarp ] && addr="
-[[group.dante.action]]
-type = \"address\"
-interface = \"eth0\"
-addresses = [\"$vip/24\"]
-"
-    cat >"$D/c.toml" <<EOF
-state_dir = "$D/state"
-[group.dante]
-match = ["VI_1"]
-$addr
-[[group.dante.action]]
-type = "role-file"
-path = "$D/role"
-[[group.dante.action]]
-type = "ocf"
-agent = "$SOCKD"
-instance = "bench-$n"
-timeout = "20s"
-params = { sockd = "/usr/sbin/danted", sockd_config = "$D/danted.conf", sockd_pidfile = "$D/danted.pid" }
-EOF
+    [ "$daemon" = ucarp ] && addr=$(address_action "$vip")
+    hook_conf "$D" '"VI_1"' "$addr" "$D" "bench-$n"
     # shell hooks: the same steps, synchronously
     local addcmd="" delcmd=""
     if [ "$daemon" = ucarp ]; then

@@ -5,6 +5,8 @@
 # depth-20 check names the hung stage. Everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/dante.sh
+. scripts/lib/dante.sh
 AGENT=$PWD/bin/ocf-sockd
 [ -x "$AGENT" ] || { echo "build first: make build" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "the demo needs root (network namespaces)" >&2; exit 1; }
@@ -44,25 +46,7 @@ show() {
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-cat >"$DIR/danted.conf" <<CONF
-logoutput: $DIR/danted.log
-internal: 127.0.0.1 port = 1080
-external: 127.0.0.1
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate
-}
-socks pass {
-  from: 0.0.0.0/0 to: 127.0.0.0/8
-  command: udpreply
-}
-CONF
+danted_conf "$DIR/danted.conf" "$DIR/danted.log" 127.0.0.1 127.0.0.1
 
 bold "A throwaway Dante ($($DANTED -v 2>&1 | head -1 | cut -d' ' -f1-2)) in namespace $NS, config $DIR/danted.conf"
 show "probe (monitor, no interval) before start" agent monitor
