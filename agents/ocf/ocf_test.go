@@ -232,3 +232,23 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+func TestStateFile(t *testing.T) {
+	meta := sockdMeta(t)
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OCF_RESOURCE_INSTANCE": "vip:1"}, "/run/resource-agents/x-vip.state"},
+		{map[string]string{"OCF_RESOURCE_INSTANCE": "vip:1", "OCF_RESKEY_CRM_meta_globally_unique": "true"}, "/run/resource-agents/x-vip:1.state"},
+		{map[string]string{"OCF_RESOURCE_INSTANCE": "a/b", "HA_RSCTMP": "/tmp/rsc"}, "/tmp/rsc/x-a_b.state"},
+	} {
+		req, err := parseRequest(meta, "start", envOf(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.StateFile("x"); got != tc.want {
+			t.Errorf("%v: StateFile = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ocf
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,36 @@ type Request struct {
 	Params *Params
 	// Log logs for this resource instance.
 	Log *Logger
+	// env is the environment the action was called with.
+	env Env
+}
+
+// StateFile returns the file in which an agent with no process to find
+// (like ocf:pacemaker:ping) records that this resource instance runs:
+// PREFIX-INSTANCE.state under $HA_RSCTMP (/run/resource-agents by
+// default). The instances of an anonymous clone share one name ("vip:0"
+// and "vip:1" are both "vip"), since Pacemaker runs at most one per node;
+// a globally unique clone's instances each get their own.
+func (r *Request) StateFile(prefix string) string {
+	env := r.env
+	if env == nil {
+		env = osEnv
+	}
+	dir, _ := env("HA_RSCTMP")
+	if dir == "" {
+		dir = "/run/resource-agents"
+	}
+	name := r.Instance
+	if unique, _ := env("OCF_RESKEY_CRM_meta_globally_unique"); unique != "true" {
+		name, _, _ = strings.Cut(name, ":")
+	}
+	name = strings.Map(func(c rune) rune {
+		if c == '/' || c == 0 {
+			return '_'
+		}
+		return c
+	}, name)
+	return filepath.Join(dir, prefix+"-"+name+".state")
 }
 
 // Params are an agent's instance parameters, read from OCF_RESKEY_<name>
@@ -110,7 +141,7 @@ func parseRequest(meta *metadata.Agent, action string, env Env) (*Request, error
 	if action == "status" {
 		action = "monitor"
 	}
-	req := &Request{Action: action, Params: NewParams(meta, env)}
+	req := &Request{Action: action, Params: NewParams(meta, env), env: env}
 	req.Instance, _ = env("OCF_RESOURCE_INSTANCE")
 	if req.Instance == "" {
 		req.Instance = meta.Name

@@ -238,25 +238,8 @@ func hasCap(bit uint) (bool, error) {
 	return false, errors.New("no CapEff line in /proc/self/status")
 }
 
-// stateFile is where start records that the instance runs. Clone instances
-// share one name unless the clone is globally unique, as with ping.
-func stateFile(req *ocf.Request) string {
-	dir := os.Getenv("HA_RSCTMP")
-	if dir == "" {
-		dir = "/run/resource-agents"
-	}
-	name := req.Instance
-	if os.Getenv("OCF_RESKEY_CRM_meta_globally_unique") != "true" {
-		name, _, _ = strings.Cut(name, ":")
-	}
-	name = strings.Map(func(r rune) rune {
-		if r == '/' || r == 0 {
-			return '_'
-		}
-		return r
-	}, name)
-	return filepath.Join(dir, "ocf-vipcheck-"+name+".state")
-}
+// stateFile is where start records that the instance runs.
+func stateFile(req *ocf.Request) string { return req.StateFile("ocf-vipcheck") }
 
 func running(req *ocf.Request) (bool, error) {
 	_, err := os.Stat(stateFile(req))
