@@ -58,20 +58,3 @@ func (l systemLogger) Errorf(format string, a ...any) {
 		l.fallback.Errorf(format, a...)
 	}
 }
-
-// Tee sends each message to every logger.
-type Tee []Logger
-
-// Infof logs everywhere.
-func (t Tee) Infof(format string, a ...any) {
-	for _, l := range t {
-		l.Infof(format, a...)
-	}
-}
-
-// Errorf logs everywhere.
-func (t Tee) Errorf(format string, a ...any) {
-	for _, l := range t {
-		l.Errorf(format, a...)
-	}
-}

@@ -264,9 +264,6 @@ func (p *Paths) Resolved(rs netip.Addr) (net.HardwareAddr, time.Duration) {
 	return nil, 0
 }
 
-// Source is the address the connections come from.
-func (p *Paths) Source() netip.Addr { return p.cfg.Source }
-
 // Attempt describes a Dial: the reserved source port, how long the
 // handshake took (or was waited for) and the SYN frames sent.
 type Attempt struct {
