@@ -27,6 +27,9 @@ check() {
 check gofmt bash -c "test -z \"\$(gofmt -l \$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))\""
 check go-vet "$GO" vet ./...
 check install make -s install VERSION=test
+# The size goal: every stripped binary at most 12 MiB (bench/size.sh has ratios).
+check binary-size bash -c 'for b in bin/*; do s=$(stat -c %s "$b"); echo "$b: $s bytes";
+  [ "$s" -le $((12 << 20)) ] || { echo "$b is over 12 MiB"; exit 1; }; done'
 for os in freebsd openbsd; do
   [ -d cmd/carp-hook ] && check "build-carp-hook-$os" env GOOS=$os "$GO" build -o /dev/null ./cmd/carp-hook
 done

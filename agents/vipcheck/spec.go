@@ -13,8 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
+	"github.com/ocfkit/ocfkit/internal/route"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
@@ -212,20 +211,7 @@ func (s Spec) iface() (*net.Interface, error) {
 		}
 		return ifi, nil
 	}
-	return InterfaceTowards(s.Targets[0].Addr)
-}
-
-// InterfaceTowards returns the interface of the route to addr.
-func InterfaceTowards(addr netip.Addr) (*net.Interface, error) {
-	routes, err := netlink.RouteGet(addr.AsSlice())
-	if err != nil || len(routes) == 0 {
-		return nil, fmt.Errorf("no route to %v: %w", addr, err)
-	}
-	ifi, err := net.InterfaceByIndex(routes[0].LinkIndex)
-	if err != nil {
-		return nil, fmt.Errorf("interface of the route to %v: %w", addr, err)
-	}
-	return ifi, nil
+	return route.Interface(s.Targets[0].Addr)
 }
 
 // ParseTargets reads real servers: a list separated by commas or white

@@ -9,6 +9,7 @@
 package l7
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -22,7 +23,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -157,80 +157,96 @@ func ParseHeader(s string) (name, value string, err error) {
 
 // Check sends the request on conn, a fresh connection to the service, and
 // checks the response, all within ctx. It closes conn.
+//
+// The request is written and the response read by net/http's wire code
+// (Request.Write, ReadResponse), without its Transport: one connection,
+// one request, so there is nothing to pool, redirect or upgrade.
 func (h *HTTP) Check(ctx context.Context, conn net.Conn) Result {
 	start := time.Now()
-	once := &onceConn{conn: conn}
-	r := h.check(ctx, once.take)
-	if c, err := once.take(ctx); err == nil {
-		c.Close() // never used: the request could not be built
-	}
+	r := h.check(ctx, conn)
 	r.Took = time.Since(start)
 	return r
 }
 
-// onceConn hands its connection to the first dial only.
-type onceConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
+func (h *HTTP) check(ctx context.Context, conn net.Conn) Result {
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			return Result{Failure: Protocol, Err: fmt.Errorf("setting the deadline: %w", err)}
+		}
+	}
+	// A cancelled context interrupts any read or write at once.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 
-func (o *onceConn) take(context.Context) (net.Conn, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	c := o.conn
-	o.conn = nil
-	if c == nil {
-		return nil, errors.New("the connection was used already")
-	}
-	return c, nil
-}
-
-func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, error)) Result {
-	scheme := "http"
-	if h.TLS != nil {
-		scheme = "https"
-	}
-	tr := &http.Transport{
-		DisableKeepAlives:      true,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: maxHeaders,
-		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dial(ctx)
-		},
-		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := dial(ctx)
-			if err != nil {
-				return nil, err
-			}
-			cfg := h.TLS.Clone()
-			if cfg.ServerName == "" {
-				cfg.ServerName = serverName(h.Host)
-			}
-			cfg.NextProtos = []string{"http/1.1"}
-			tc := tls.Client(c, cfg)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				c.Close()
-				return nil, tlsError{err}
-			}
-			return tc, nil
-		},
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-	method := h.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	req, err := http.NewRequestWithContext(ctx, method, scheme+"://"+h.Host+"/", nil)
+	req, err := h.request()
 	if err != nil {
 		return Result{Failure: Protocol, Err: fmt.Errorf("building the request: %w", err)}
 	}
+	if h.TLS != nil {
+		cfg := h.TLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = serverName(h.Host)
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return Result{Failure: TLS, Err: err, Observed: err.Error()}
+		}
+		conn = tc
+	}
+	w := bufio.NewWriter(conn)
+	if err := req.Write(w); err != nil {
+		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxErr(ctx, err))}
+	}
+	if err := w.Flush(); err != nil {
+		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxErr(ctx, err))}
+	}
+	head := &headLimit{r: conn, left: maxHeaders}
+	br := bufio.NewReader(head)
+	var resp *http.Response
+	for resp == nil || informational(resp.StatusCode) {
+		// 1xx answers (100 Continue, 103 Early Hints) have no body and
+		// come before the real one.
+		if resp, err = http.ReadResponse(br, req); err != nil {
+			return Result{Failure: Protocol, Err: fmt.Errorf("reading the response: %w", ctxErr(ctx, err))}
+		}
+	}
+	head.lifted = true
+	defer resp.Body.Close()
+	r := Result{Status: resp.StatusCode}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody()+1))
+	r.Bytes = int64(len(body))
+	if err != nil {
+		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", ctxErr(ctx, err))
+		return r
+	}
+	h.judge(&r, resp, body)
+	return r
+}
+
+// informational is a 1xx status other than 101 Switching Protocols (which
+// ends HTTP on the connection, so it is the answer).
+func informational(status int) bool {
+	return status >= 100 && status < 200 && status != http.StatusSwitchingProtocols
+}
+
+// request is the request line and head to send.
+func (h *HTTP) request() (*http.Request, error) {
+	scheme, method := "http", h.Method
+	if h.TLS != nil {
+		scheme = "https"
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, scheme+"://"+h.Host+"/", nil)
+	if err != nil {
+		return nil, err
+	}
 	req.URL = &url.URL{Scheme: scheme, Host: h.Host, Opaque: h.Path}
 	req.Host = h.Host
-	req.Close = true
+	req.Close = true // keep-alive off: "Connection: close"
 	req.Header.Set("User-Agent", "ocf-vipcheck")
 	for name, values := range h.Header {
 		if strings.EqualFold(name, "Host") && len(values) > 0 {
@@ -239,24 +255,48 @@ func (h *HTTP) check(ctx context.Context, dial func(context.Context) (net.Conn, 
 		}
 		req.Header[http.CanonicalHeaderKey(name)] = values
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		var te tlsError
-		if errors.As(err, &te) {
-			return Result{Failure: TLS, Err: te.err, Observed: te.err.Error()}
-		}
-		return Result{Failure: Protocol, Err: err}
+	return req, nil
+}
+
+// headLimit caps what the response head may take: a server that sends
+// headers without end fails instead of filling memory. Lifted once the
+// head is read; the body has its own cap.
+type headLimit struct {
+	r      io.Reader
+	left   int
+	lifted bool
+}
+
+var errHeadTooLarge = fmt.Errorf("response head larger than %d bytes", maxHeaders)
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.lifted {
+		return l.r.Read(p)
 	}
-	defer resp.Body.Close()
-	r := Result{Status: resp.StatusCode}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody()+1))
-	r.Bytes = int64(len(body))
-	if err != nil {
-		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", err)
-		return r
+	if l.left <= 0 {
+		return 0, errHeadTooLarge
 	}
-	h.judge(&r, resp, body)
-	return r
+	if len(p) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= n
+	return n, err
+}
+
+// ctxErr names the context's end as the cause of an I/O error it caused:
+// the connection's deadline is the context's, and may pass a moment before
+// the context says so.
+func ctxErr(ctx context.Context, err error) error {
+	cause := ctx.Err()
+	var ne net.Error
+	if _, ok := ctx.Deadline(); ok && cause == nil && errors.As(err, &ne) && ne.Timeout() {
+		cause = context.DeadlineExceeded
+	}
+	if cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%v)", cause, err)
+	}
+	return err
 }
 
 // judge compares a response with the expectations, in the order status,

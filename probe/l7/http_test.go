@@ -1,12 +1,15 @@
 package l7
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,9 +19,9 @@ import (
 	"time"
 )
 
-// serve answers every connection on a loopback listener with the raw
-// response, after reading the request head.
-func rawServer(t *testing.T, response string) string {
+// serve runs handle for every connection to a loopback listener, until the
+// test ends, and returns the listener's address.
+func serve(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,13 +34,23 @@ func rawServer(t *testing.T, response string) string {
 			if err != nil {
 				return
 			}
-			buf := make([]byte, 4096)
-			_, _ = c.Read(buf)
-			_, _ = c.Write([]byte(response))
-			c.Close()
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// rawServer answers every connection with the raw response, after reading
+// the request head.
+func rawServer(t *testing.T, response string) string {
+	return serve(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		_, _ = c.Read(buf)
+		_, _ = c.Write([]byte(response))
+	})
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -75,6 +88,8 @@ func TestCheckJudgesResponses(t *testing.T) {
 		{"cap", ok, HTTP{MaxBody: 3}, Body, "more than 3 bytes"},
 		{"garbage", "SSH-2.0-OpenSSH\r\n", HTTP{}, Protocol, ""},
 		{"truncated", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", HTTP{}, Protocol, ""},
+		{"informational first", "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" + ok, HTTP{Body: &body}, OK, ""},
+		{"head too large", "HTTP/1.1 200 OK\r\nX-Pad: " + strings.Repeat("a", maxHeaders) + "\r\n\r\n", HTTP{}, Protocol, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := rawServer(t, tc.response)
@@ -159,4 +174,58 @@ func TestDescribe(t *testing.T) {
 	if got := h.Describe(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+}
+
+// TestCheckEnds checks the two ways a response that never ends stops: the
+// context's deadline for a silent server, the head cap for one that sends
+// headers without end.
+func TestCheckEnds(t *testing.T) {
+	silent := serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }) // reads, never answers
+	h := HTTP{Host: "h", Path: "/"}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if r := h.Check(ctx, dial(t, silent)); r.Failure != Protocol || !errors.Is(r.Err, context.DeadlineExceeded) {
+		t.Errorf("silent server: %s (%v)", r, r.Err)
+	}
+
+	endless := rawServer(t, "HTTP/1.1 200 OK\r\n"+strings.Repeat("X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 2*maxHeaders/48))
+	if r := h.Check(context.Background(), dial(t, endless)); r.Failure != Protocol || !errors.Is(r.Err, errHeadTooLarge) {
+		t.Errorf("endless head: %s (%v)", r, r.Err)
+	}
+}
+
+// scriptedConn answers with fixed bytes whatever is written to it.
+type scriptedConn struct {
+	net.Conn // nil: only the methods below are used
+	r        io.Reader
+}
+
+func (c *scriptedConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c *scriptedConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *scriptedConn) Close() error                     { return nil }
+func (c *scriptedConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzCheck feeds arbitrary responses to the checker: it must not panic,
+// and it may pass only a response with the expected status whose body
+// fits the cap.
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), false)
+	f.Add([]byte("HTTP/1.0 200 OK\nX: y\n\nbody"), false)
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"), true)
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), true)
+	f.Fuzz(func(t *testing.T, response []byte, head bool) {
+		h := HTTP{Host: "h", Path: "/", MaxBody: 64}
+		if head {
+			h.Method = http.MethodHead
+		}
+		r := h.Check(context.Background(), &scriptedConn{r: bytes.NewReader(response)})
+		if r.Failure == OK && (r.Status != http.StatusOK || r.Bytes > 64) {
+			t.Errorf("passed %q: %s", response, r)
+		}
+		if r.Failure != OK && r.Failure != Protocol && r.Failure != Status && r.Failure != Body {
+			t.Errorf("failure %q for %q", r.Failure, response)
+		}
+	})
 }

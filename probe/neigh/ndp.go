@@ -1,12 +1,11 @@
 package neigh
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 )
@@ -30,14 +29,18 @@ func (c *Client) solicit(target netip.Addr) error {
 	}
 	g := group.As16()
 	dstMAC := net.HardwareAddr{0x33, 0x33, g[12], g[13], g[14], g[15]}
-	eth := &layers.Ethernet{SrcMAC: c.mac, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv6}
-	ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: 255,
-		SrcIP: c.src.AsSlice(), DstIP: group.AsSlice()}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth, ip, gopacket.Payload(icmp)); err != nil {
-		return fmt.Errorf("encoding a neighbour solicitation frame for %v: %w", target, err)
-	}
-	if _, err := c.conn.WriteTo(buf.Bytes(), &packet.Addr{HardwareAddr: dstMAC}); err != nil {
+	frame := make([]byte, 14+40, 14+40+len(icmp))
+	copy(frame[0:6], dstMAC)
+	copy(frame[6:12], c.mac)
+	binary.BigEndian.PutUint16(frame[12:14], etherTypeIPv6)
+	frame[14] = 6 << 4 // version 6, traffic class and flow label 0
+	binary.BigEndian.PutUint16(frame[18:20], uint16(len(icmp)))
+	frame[20], frame[21] = 58, 255 // next header ICMPv6, hop limit 255 (RFC 4861)
+	src := c.src.As16()
+	copy(frame[22:38], src[:])
+	copy(frame[38:54], g[:])
+	frame = append(frame, icmp...)
+	if _, err := c.conn.WriteTo(frame, &packet.Addr{HardwareAddr: dstMAC}); err != nil {
 		return fmt.Errorf("sending a neighbour solicitation for %v: %w", target, err)
 	}
 	return nil
@@ -47,18 +50,15 @@ func (c *Client) solicit(target netip.Addr) error {
 // in an Ethernet frame and its link-layer address (the target link-layer
 // address option, else the frame's source).
 func parseAdvertisement(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
-	var (
-		eth     layers.Ethernet
-		ip      layers.IPv6
-		decoded []gopacket.LayerType
-	)
-	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip)
-	p.IgnoreUnsupported = true
-	if err := p.DecodeLayers(frame, &decoded); err != nil || len(decoded) != 2 ||
-		ip.NextHeader != layers.IPProtocolICMPv6 || ip.HopLimit != 255 {
+	if len(frame) < 14+40 || binary.BigEndian.Uint16(frame[12:14]) != etherTypeIPv6 || frame[14]>>4 != 6 ||
+		frame[20] != 58 || frame[21] != 255 {
 		return netip.Addr{}, nil, false
 	}
-	m, err := ndp.ParseMessage(ip.Payload)
+	end := 14 + 40 + int(binary.BigEndian.Uint16(frame[18:20]))
+	if end > len(frame) {
+		return netip.Addr{}, nil, false
+	}
+	m, err := ndp.ParseMessage(frame[14+40 : end])
 	if err != nil {
 		return netip.Addr{}, nil, false
 	}
@@ -66,14 +66,11 @@ func parseAdvertisement(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
 	if !ok || !na.TargetAddress.Is6() {
 		return netip.Addr{}, nil, false
 	}
-	mac := net.HardwareAddr(append([]byte(nil), eth.SrcMAC...))
+	mac := net.HardwareAddr(append([]byte(nil), frame[6:12]...))
 	for _, o := range na.Options {
 		if lla, ok := o.(*ndp.LinkLayerAddress); ok && lla.Direction == ndp.Target && len(lla.Addr) == 6 {
 			mac = lla.Addr
 		}
-	}
-	if len(mac) != 6 {
-		return netip.Addr{}, nil, false
 	}
 	return na.TargetAddress, mac, true
 }

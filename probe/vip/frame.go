@@ -1,12 +1,13 @@
 package vip
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // flow is one probe connection as it appears on the wire: from our
@@ -20,40 +21,54 @@ type flow struct {
 // tcpFlags are the TCP flags the probe sends or looks at.
 type tcpFlags struct{ SYN, ACK, RST, FIN bool }
 
-// frame builds one Ethernet/IPv4/TCP frame of the flow with the given
-// sequence and acknowledgement numbers and flags. A SYN carries an MSS option
-// like a real client's.
+// frame builds one Ethernet/IPv4/TCP (or IPv6/TCP) frame of the flow with
+// the given sequence and acknowledgement numbers and flags. A SYN carries an
+// MSS option like a real client's. Headers and checksums come from
+// netstack's header package, which the userspace stack uses as well.
 func (f *flow) frame(seq, ack uint32, fl tcpFlags, mss uint16, ipID uint16) ([]byte, error) {
-	eth := &layers.Ethernet{SrcMAC: f.localMAC, DstMAC: f.serverMAC, EthernetType: layers.EthernetTypeIPv4}
-	var ip gopacket.NetworkLayer
+	if len(f.localMAC) != 6 || len(f.serverMAC) != 6 {
+		return nil, fmt.Errorf("encoding a TCP frame to %v:%d: no Ethernet addresses", f.vip, f.dport)
+	}
+	tcpLen := header.TCPMinimumSize
+	if fl.SYN {
+		tcpLen += 4 // MSS option
+	}
+	ipLen, ethType := header.IPv4MinimumSize, uint16(header.IPv4ProtocolNumber)
 	if f.vip.Is6() {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
-			SrcIP: f.src.AsSlice(), DstIP: f.vip.AsSlice()}
+		ipLen, ethType = header.IPv6MinimumSize, uint16(header.IPv6ProtocolNumber)
+	}
+	b := make([]byte, 14+ipLen+tcpLen)
+	copy(b[0:6], f.serverMAC)
+	copy(b[6:12], f.localMAC)
+	binary.BigEndian.PutUint16(b[12:14], ethType)
+	src, dst := tcpip.AddrFromSlice(f.src.AsSlice()), tcpip.AddrFromSlice(f.vip.AsSlice())
+	if f.vip.Is6() {
+		header.IPv6(b[14:]).Encode(&header.IPv6Fields{PayloadLength: uint16(tcpLen),
+			TransportProtocol: header.TCPProtocolNumber, HopLimit: 64, SrcAddr: src, DstAddr: dst})
 	} else {
-		ip = &layers.IPv4{
-			Version: 4, TTL: 64, Id: ipID, Flags: layers.IPv4DontFragment, Protocol: layers.IPProtocolTCP,
-			SrcIP: f.src.AsSlice(), DstIP: f.vip.AsSlice(),
+		ip := header.IPv4(b[14:])
+		ip.Encode(&header.IPv4Fields{TotalLength: uint16(ipLen + tcpLen), ID: ipID, Flags: header.IPv4FlagDontFragment,
+			TTL: 64, Protocol: uint8(header.TCPProtocolNumber), SrcAddr: src, DstAddr: dst})
+		ip.SetChecksum(^ip.CalculateChecksum())
+	}
+	var flags header.TCPFlags
+	for _, x := range []struct {
+		set  bool
+		flag header.TCPFlags
+	}{{fl.SYN, header.TCPFlagSyn}, {fl.ACK, header.TCPFlagAck}, {fl.RST, header.TCPFlagRst}, {fl.FIN, header.TCPFlagFin}} {
+		if x.set {
+			flags |= x.flag
 		}
 	}
-	tcp := &layers.TCP{
-		SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport),
-		Seq: seq, Ack: ack, SYN: fl.SYN, ACK: fl.ACK, RST: fl.RST, FIN: fl.FIN, Window: 64240,
-	}
+	t := header.TCP(b[14+ipLen:])
+	t.Encode(&header.TCPFields{SrcPort: f.sport, DstPort: f.dport, SeqNum: seq, AckNum: ack,
+		DataOffset: uint8(tcpLen), Flags: flags, WindowSize: 64240})
 	if fl.SYN {
-		tcp.Options = []layers.TCPOption{{
-			OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{byte(mss >> 8), byte(mss)},
-		}}
+		copy(t[header.TCPMinimumSize:], []byte{header.TCPOptionMSS, 4, byte(mss >> 8), byte(mss)})
 	}
-	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
-		return nil, fmt.Errorf("preparing the TCP checksum: %w", err)
-	}
-	buf := gopacket.NewSerializeBuffer()
-	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, eth, ip.(gopacket.SerializableLayer), tcp); err != nil {
-		return nil, fmt.Errorf("encoding a TCP frame to %v:%d: %w", f.vip, f.dport, err)
-	}
-	return buf.Bytes(), nil
+	xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(tcpLen))
+	t.SetChecksum(^t.CalculateChecksum(xsum))
+	return b, nil
 }
 
 // segment is what the probe needs to know of a received TCP frame.
@@ -70,50 +85,48 @@ type segment struct {
 // is false for anything else (other protocols, fragments, extension
 // headers, truncated or malformed frames).
 func parseSegment(frame []byte) (s segment, ok bool) {
-	var (
-		eth      layers.Ethernet
-		ip4      layers.IPv4
-		ip6      layers.IPv6
-		tcp      layers.TCP
-		decoded  []gopacket.LayerType
-		srcIP    net.IP
-		dstIP    net.IP
-		is4, is6 bool
-	)
-	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &ip6, &tcp)
-	p.IgnoreUnsupported = true
-	if err := p.DecodeLayers(frame, &decoded); err != nil || len(decoded) != 3 || decoded[2] != layers.LayerTypeTCP {
+	if len(frame) < 14 {
 		return segment{}, false
 	}
-	switch decoded[1] {
-	case layers.LayerTypeIPv4:
-		if ip4.FragOffset != 0 || ip4.Flags&layers.IPv4MoreFragments != 0 {
+	var src, dst netip.Addr
+	var payload []byte
+	switch binary.BigEndian.Uint16(frame[12:14]) {
+	case uint16(header.IPv4ProtocolNumber):
+		ip := header.IPv4(frame[14:])
+		if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
 			return segment{}, false
 		}
-		srcIP, dstIP, is4 = ip4.SrcIP, ip4.DstIP, true
-	case layers.LayerTypeIPv6:
-		if ip6.NextHeader != layers.IPProtocolTCP {
+		hl, total := int(ip.HeaderLength()), int(ip.TotalLength())
+		if hl < header.IPv4MinimumSize || total < hl || total > len(ip) || ip.More() || ip.FragmentOffset() != 0 ||
+			ip.Protocol() != uint8(header.TCPProtocolNumber) {
 			return segment{}, false
 		}
-		srcIP, dstIP, is6 = ip6.SrcIP, ip6.DstIP, true
-	}
-	src, ok1 := netip.AddrFromSlice(srcIP)
-	dst, ok2 := netip.AddrFromSlice(dstIP)
-	if is4 {
-		src, dst = src.Unmap(), dst.Unmap()
-	}
-	if !is4 && !is6 {
+		src, dst, payload = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[hl:total]
+	case uint16(header.IPv6ProtocolNumber):
+		ip := header.IPv6(frame[14:])
+		if len(ip) < header.IPv6MinimumSize || ip[0]>>4 != 6 || ip.NextHeader() != uint8(header.TCPProtocolNumber) {
+			return segment{}, false
+		}
+		end := header.IPv6MinimumSize + int(ip.PayloadLength())
+		if end > len(ip) {
+			return segment{}, false
+		}
+		src, dst, payload = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), ip[header.IPv6MinimumSize:end]
+	default:
 		return segment{}, false
 	}
-	if !ok1 || !ok2 {
+	t := header.TCP(payload)
+	if len(t) < header.TCPMinimumSize || int(t.DataOffset()) < header.TCPMinimumSize || int(t.DataOffset()) > len(t) {
 		return segment{}, false
 	}
+	fl := t.Flags()
 	return segment{
-		srcMAC: append(net.HardwareAddr(nil), eth.SrcMAC...),
+		srcMAC: append(net.HardwareAddr(nil), frame[6:12]...),
 		src:    src, dst: dst,
-		sport: uint16(tcp.SrcPort), dport: uint16(tcp.DstPort),
-		seq: tcp.Seq, ack: tcp.Ack,
-		flags:   tcpFlags{SYN: tcp.SYN, ACK: tcp.ACK, RST: tcp.RST, FIN: tcp.FIN},
-		payload: len(tcp.Payload),
+		sport: t.SourcePort(), dport: t.DestinationPort(),
+		seq: t.SequenceNumber(), ack: t.AckNumber(),
+		flags: tcpFlags{SYN: fl.Contains(header.TCPFlagSyn), ACK: fl.Contains(header.TCPFlagAck),
+			RST: fl.Contains(header.TCPFlagRst), FIN: fl.Contains(header.TCPFlagFin)},
+		payload: len(t) - int(t.DataOffset()),
 	}, true
 }
