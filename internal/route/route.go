@@ -19,7 +19,7 @@ import (
 func Interface(addr netip.Addr) (*net.Interface, error) {
 	index, err := outgoingIndex(addr)
 	if err != nil {
-		return nil, fmt.Errorf("route to %v: %w", addr, err)
+		return nil, fmt.Errorf("no route to %v: %w", addr, err)
 	}
 	ifi, err := net.InterfaceByIndex(index)
 	if err != nil {
