@@ -16,6 +16,8 @@
 #    link down), node back.
 #
 # Usage (root, from the repository):  bench/carp-hook.sh [all|frontend|failover]
+# Runs the binaries in bin/ as `make bench` builds them; run directly, it builds them with
+# `make build` only when they are missing (after changing the code, run `make build` first).
 # Env: N (events per caller, default 40), R (failover rounds, default 3), PY (python3),
 #      VARIANTS (default "ucarp/carp-hook ucarp/shell keepalived/carp-hook keepalived/shell"),
 #      KEEP=1 copies the state directory (logs) to /tmp/carp-hook-bench.last at exit,
@@ -23,7 +25,7 @@
 # Known issue: run after the other three variants, keepalived/shell (the peer, not carp-hook)
 # sometimes fails over in ~0.6 s on "crash" and n1 does not come back; run alone
 # (VARIANTS=keepalived/shell) it is stable. Not understood yet.
-# Needs: go, ucarp, keepalived, danted (dante-server), iproute2, python3.
+# Needs: go, make, ucarp, keepalived, danted (dante-server), iproute2, python3.
 # Namespaces: chb<rand>-{fe,sw,n1,n2,ob}, 10.214.0.0/24 and 10.215.0.0/24; all removed at exit.
 set -euo pipefail
 
@@ -37,7 +39,7 @@ P=chb$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 ST=$(mktemp -d /tmp/carp-hook-bench.XXXXXX)
 chmod 755 "$ST"
 mkdir -p "$ST/pids"
-HOOK=$ST/carp-hook SOCKD=$ST/ocf-sockd
+HOOK=$ROOT/bin/carp-hook SOCKD=$ROOT/bin/ocf-sockd
 
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
@@ -123,8 +125,9 @@ no_recorded_alive() {
 trap cleanup EXIT
 
 build() {
-    log "building carp-hook and ocf-sockd"
-    (cd "$ROOT" && CGO_ENABLED=0 go build -o "$HOOK" ./cmd/carp-hook && CGO_ENABLED=0 go build -o "$SOCKD" ./cmd/ocf-sockd)
+    [ -x "$HOOK" ] && [ -x "$SOCKD" ] && return
+    log "building bin/ with make build"
+    make -C "$ROOT" build >&2
 }
 
 # ---------------------------------------------------------------- A. front-end
@@ -315,7 +318,6 @@ serving() { # serving D NODE VIP DAEMON
 backup_done() {
     [ "$(cat "$1/role" 2>/dev/null)" = 0 ] && [ "$(monitor_rc "$1")" = 7 ] && ! has_vip "$2" "$3"
 }
-mac_of() { cat "/sys/class/net/eth0/address" 2>/dev/null; }
 
 POLLER='
 import socket, sys, time

@@ -56,7 +56,9 @@ func watchNA(t *testing.T, ns *testenv.NS) *naWatcher {
 	return w
 }
 
-func (w *naWatcher) count(want string) int {
+// count returns how many times want was seen, and a copy of everything
+// seen, both taken under the lock.
+func (w *naWatcher) count(want string) (int, []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
@@ -65,7 +67,7 @@ func (w *naWatcher) count(want string) int {
 			n++
 		}
 	}
-	return n
+	return n, append([]string(nil), w.seen...)
 }
 
 // TestAnnounceOnTheWire runs the announce action in one namespace and
@@ -115,8 +117,8 @@ interval = "20ms"
 		if err := arps.saw(arp.OperationReply, mac, v4.String()); err != nil {
 			return err
 		}
-		if n := nas.count(fmt.Sprintf("%s %s 33:33:00:00:00:01 true", v6, mac)); n != 3 {
-			return fmt.Errorf("%d unsolicited NAs for %s, want 3 (seen %v)", n, v6, nas.seen)
+		if n, seen := nas.count(fmt.Sprintf("%s %s 33:33:00:00:00:01 true", v6, mac)); n != 3 {
+			return fmt.Errorf("%d unsolicited NAs for %s, want 3 (seen %v)", n, v6, seen)
 		}
 		return nil
 	})

@@ -95,24 +95,19 @@ func app() *cli.App {
 	return a
 }
 
-func configPath(c *cli.Context) (string, error) {
-	p, err := filepath.Abs(c.String("config"))
+// load reads the configuration named by --config and opens its state
+// directory. It also returns the configuration's absolute path.
+func load(c *cli.Context, log Logger) (*Hook, string, error) {
+	path, err := filepath.Abs(c.String("config"))
 	if err != nil {
-		return "", err
-	}
-	return p, nil
-}
-
-func load(c *cli.Context, log Logger) (*Hook, error) {
-	path, err := configPath(c)
-	if err != nil {
-		return nil, err
+		return nil, "", fmt.Errorf("configuration path: %w", err)
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, path, err
 	}
-	return New(cfg, log)
+	h, err := New(cfg, log)
+	return h, path, err
 }
 
 // frontEnd handles one caller's event: parse, record, critical actions,
@@ -123,8 +118,8 @@ func frontEnd(src string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		log := SystemLogger()
-		h, err := load(c, log)
+		log := newSystemLogger()
+		h, path, err := load(c, log)
 		if err != nil {
 			log.Errorf("%s %v: %v", src, c.Args().Slice(), err)
 			return err
@@ -133,9 +128,8 @@ func frontEnd(src string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		path, _ := configPath(c)
 		h.Spawn = func(group string) error {
-			return SpawnDetached(exe, "--config", path, "worker", group)
+			return spawnDetached(exe, "--config", path, "worker", group)
 		}
 		_, _, err = h.Handle(c.Context, ev)
 		return err
@@ -146,7 +140,7 @@ func workerCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return &exitError{exitUsage, errors.New("usage: carp-hook worker GROUP")}
 	}
-	h, err := load(c, SystemLogger())
+	h, _, err := load(c, newSystemLogger())
 	if err != nil {
 		return err
 	}
@@ -157,7 +151,7 @@ func statusCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return &exitError{exitUsage, errors.New("usage: carp-hook status [--json] [--wait DURATION] GROUP")}
 	}
-	h, err := load(c, nil)
+	h, _, err := load(c, nil)
 	if err != nil {
 		return err
 	}
@@ -179,7 +173,7 @@ func statusCommand(c *cli.Context) error {
 			return err
 		}
 	} else {
-		WriteStatus(os.Stdout, st)
+		writeStatus(os.Stdout, st)
 	}
 	switch {
 	case st.Seq == 0 || st.Settled() && st.Outcome == store.OutcomeOK && st.CriticalError == "":

@@ -10,8 +10,14 @@ func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.toml")
 	bad := filepath.Join(dir, "bad.toml")
-	os.WriteFile(good, []byte("state_dir = \""+dir+"/state\"\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \""+dir+"/role\"\n"), 0o644)
-	os.WriteFile(bad, []byte("[group.g]\n[[group.g.action]]\ntype = \"role-file\"\nunit = \"x\"\n"), 0o644)
+	for path, content := range map[string]string{
+		good: "state_dir = \"" + dir + "/state\"\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \"" + dir + "/role\"\n",
+		bad:  "[group.g]\n[[group.g.action]]\ntype = \"role-file\"\nunit = \"x\"\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		args []string
 		want int

@@ -134,11 +134,8 @@ func TestFlapping(t *testing.T) {
 			}
 			for i := 0; i < 20; i++ {
 				st := event.Master
-				if (i%2 == 1) == (last == event.Master) {
+				if (i%2 == 0) == (last == event.Master) {
 					st = event.Backup
-				}
-				if i == 19 {
-					st = last
 				}
 				if _, _, err := h.Handle(context.Background(), event.Event{Source: "apply", Group: "g", State: st}); err != nil {
 					t.Fatal(err)

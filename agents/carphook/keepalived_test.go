@@ -16,9 +16,19 @@ import (
 
 // keepalived is one running keepalived: the parent and its VRRP child.
 type keepalived struct {
-	cmd     *exec.Cmd
-	log     string
-	waitErr chan error
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed once the parent has exited and been reaped
+}
+
+// exited reports whether the parent has exited and been reaped.
+func (k *keepalived) exited() bool {
+	select {
+	case <-k.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (k *keepalived) pids() []int {
@@ -65,23 +75,33 @@ vrrp_instance VI_1 {
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- k.cmd.Wait() }()
+	k.done = make(chan struct{})
+	go func() {
+		_ = k.cmd.Wait()
+		close(k.done)
+	}()
 	t.Cleanup(func() {
 		// Graceful first (it sends priority 0 and calls notify STOP), then
-		// SIGKILL whatever is left of the recorded processes.
-		pids := k.pids()
-		_ = syscall.Kill(pids[0], syscall.SIGTERM)
-		select {
-		case <-waitErr:
-		case <-time.After(5 * time.Second):
-		}
-		for _, p := range pids {
-			if alive(p) {
-				_ = syscall.Kill(p, syscall.SIGKILL)
+		// SIGKILL whatever is left. Nothing is signalled by a PID once the
+		// parent is reaped: the PID (and its process group) may be reused.
+		if !k.exited() {
+			pids := k.pids()
+			_ = k.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-k.done:
+			case <-time.After(5 * time.Second):
 			}
+			for _, p := range pids[1:] {
+				if alive(p) {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			}
+			if !k.exited() {
+				_ = syscall.Kill(-pids[0], syscall.SIGKILL)
+				_ = k.cmd.Process.Kill()
+			}
+			<-k.done
 		}
-		_ = syscall.Kill(-pids[0], syscall.SIGKILL)
 		if t.Failed() {
 			b, _ := os.ReadFile(k.log)
 			t.Logf("%s keepalived log:\n%s", n.name, b)
@@ -94,7 +114,6 @@ vrrp_instance VI_1 {
 		}
 		return nil
 	})
-	k.waitErr = waitErr
 	return k
 }
 
@@ -105,8 +124,8 @@ func TestKeepalivedPair(t *testing.T) {
 	testenv.RequireCommand(t, "danted")
 	l := newCarpLab(t, "chk", "10.212.0")
 	vip := l.ip(60)
-	n1 := newNode(t, l, l.n1, "n1", l.ip(11), vip, false, "0.0.0.0")
-	n2 := newNode(t, l, l.n2, "n2", l.ip(12), vip, false, "0.0.0.0")
+	n1 := newNode(t, l, "n1", vip, false)
+	n2 := newNode(t, l, "n2", vip, false)
 
 	k1 := startKeepalived(t, n1, vip, 150)
 	waitSettled(t, n1.stateDir, "dante", "MASTER")
@@ -134,7 +153,7 @@ func TestKeepalivedPair(t *testing.T) {
 	}
 	t.Logf("graceful stop: n2 serving, n1 clean after %v", time.Since(t0).Round(time.Millisecond))
 	select {
-	case <-k1.waitErr:
+	case <-k1.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("keepalived did not exit after SIGTERM")
 	}

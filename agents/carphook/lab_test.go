@@ -7,7 +7,7 @@ package carphook_test
 // checks made from inside namespaces.
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -24,8 +24,10 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 
+	"github.com/ocfkit/ocfkit/agents/carphook"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
 	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/probe/socks5"
 )
 
 var (
@@ -125,23 +127,9 @@ func role(path string) string {
 // authentication) when dialled from ns.
 func socksGreets(ns *testenv.NS, addr string) error {
 	return ns.Within(func() error {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-		if _, err := c.Write([]byte{5, 1, 0}); err != nil {
-			return err
-		}
-		b := make([]byte, 2)
-		if _, err := c.Read(b); err != nil {
-			return err
-		}
-		if !bytes.Equal(b, []byte{5, 0}) {
-			return fmt.Errorf("greeting answer % x", b)
-		}
-		return nil
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return (&socks5.Client{Proxy: addr}).Greet(ctx)
 	})
 }
 
@@ -256,19 +244,6 @@ func (w *arpWatcher) saw(op arp.Operation, mac string, ip string) error {
 	return fmt.Errorf("no gratuitous ARP %v for %s from %s among %v", op, ip, mac, w.seen)
 }
 
-// danteConf writes a danted.conf listening on internal (an address or
-// 0.0.0.0) port 1080, and returns its path.
-func danteConf(t *testing.T, dir, name, internal, external string) string {
-	t.Helper()
-	p := filepath.Join(dir, name+"-danted.conf")
-	testenv.DanteConfig{
-		LogFile:  filepath.Join(dir, name+"-danted.log"),
-		Internal: []string{internal},
-		External: external,
-	}.Write(t, p)
-	return p
-}
-
 // writeFile writes a file with mode, failing the test on error.
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	t.Helper()
@@ -294,17 +269,12 @@ func childPIDs(pid int) []int {
 
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return len(f) > 2 && f[2] != "Z"
+	return carphook.WorkerAlive(&store.Status{WorkerPID: pid})
 }
 
 // noWorkerLeft checks that the worker recorded in a status has exited.
 func noWorkerLeft(st *store.Status) error {
-	if st.WorkerPID > 0 && alive(st.WorkerPID) && st.Settled() {
+	if st.Settled() && carphook.WorkerAlive(st) {
 		// The worker exits right after writing the final status.
 		return fmt.Errorf("worker %d still running", st.WorkerPID)
 	}

@@ -23,38 +23,38 @@ func (NopLogger) Infof(string, ...any) {}
 // Errorf drops the message.
 func (NopLogger) Errorf(string, ...any) {}
 
-// WriterLogger writes "carp-hook: LEVEL: message" lines to W.
-type WriterLogger struct{ W io.Writer }
+// writerLogger writes "carp-hook: LEVEL: message" lines to w.
+type writerLogger struct{ w io.Writer }
 
 // Infof writes an informational line.
-func (l WriterLogger) Infof(format string, a ...any) {
-	fmt.Fprintf(l.W, "carp-hook: info: "+format+"\n", a...)
+func (l writerLogger) Infof(format string, a ...any) {
+	fmt.Fprintf(l.w, "carp-hook: info: "+format+"\n", a...)
 }
 
 // Errorf writes an error line.
-func (l WriterLogger) Errorf(format string, a ...any) {
-	fmt.Fprintf(l.W, "carp-hook: error: "+format+"\n", a...)
+func (l writerLogger) Errorf(format string, a ...any) {
+	fmt.Fprintf(l.w, "carp-hook: error: "+format+"\n", a...)
 }
 
-// SystemLogger returns a logger to the systemd journal where it runs, else
-// syslog, else standard error.
-func SystemLogger() Logger {
-	return systemLogger{log: systemlog.New("carp-hook", nil), fallback: WriterLogger{W: os.Stderr}}
+// systemLogger logs to the systemd journal where it runs, else syslog, else
+// standard error.
+type systemLogger struct{ log *systemlog.Log }
+
+// newSystemLogger returns a systemLogger for carp-hook.
+func newSystemLogger() Logger {
+	return systemLogger{log: systemlog.New("carp-hook", nil)}
 }
 
-type systemLogger struct {
-	log      *systemlog.Log
-	fallback Logger
-}
-
+// Infof sends an informational message.
 func (l systemLogger) Infof(format string, a ...any) {
 	if !l.log.Send(systemlog.Info, fmt.Sprintf(format, a...)) {
-		l.fallback.Infof(format, a...)
+		writerLogger{os.Stderr}.Infof(format, a...)
 	}
 }
 
+// Errorf sends an error message.
 func (l systemLogger) Errorf(format string, a ...any) {
 	if !l.log.Send(systemlog.Error, fmt.Sprintf(format, a...)) {
-		l.fallback.Errorf(format, a...)
+		writerLogger{os.Stderr}.Errorf(format, a...)
 	}
 }

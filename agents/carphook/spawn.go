@@ -7,11 +7,11 @@ import (
 	"syscall"
 )
 
-// SpawnDetached starts exe with args as a detached worker: a new session (so
+// spawnDetached starts exe with args as a detached worker: a new session (so
 // the caller's process group and terminal signals do not reach it, and
 // keepalived's script timeout kill does not either), stdio on /dev/null, and
 // nobody waiting for it.
-func SpawnDetached(exe string, args ...string) error {
+func spawnDetached(exe string, args ...string) error {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err

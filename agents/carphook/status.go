@@ -37,8 +37,8 @@ func WorkerAlive(st *store.Status) bool {
 	return true
 }
 
-// WriteStatus prints a status for people.
-func WriteStatus(w io.Writer, st *store.Status) {
+// writeStatus prints a status for people.
+func writeStatus(w io.Writer, st *store.Status) {
 	if st.Seq == 0 {
 		fmt.Fprintf(w, "group %s: no event recorded\n", st.Group)
 		return

@@ -4,6 +4,7 @@ package carphook_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,10 +19,10 @@ import (
 )
 
 // sdInner is run by unshare as PID 1 of the new namespaces and execs
-// systemd. It is the recipe of the lab's systemd-netns.sh, unchanged: own
-// cgroup subtree, private mounts, tmpfs on /tmp, /var/tmp and /run, read-only
-// /proc/sys and /sys, and a unit path holding only what the test writes. A
-// plain boot of systemd damages the host (tmpfiles, sysusers, wtmp...).
+// systemd, after confining it: its own cgroup subtree, private mounts,
+// tmpfs on /tmp, /var/tmp and /run, read-only /proc/sys and /sys, and a unit
+// path holding only what the test writes. A plain boot of systemd damages
+// the host (tmpfiles, sysusers, wtmp...).
 const sdInner = `set -e
 for f in $LAB_CGPROCS; do echo 0 > "$f"; done
 mount --make-rprivate /
@@ -46,7 +47,7 @@ type privateSystemd struct {
 	pid int // host PID of systemd
 }
 
-// run runs a command inside all of systemd's namespaces (-u too: without
+// command returns a command that runs inside all of systemd's namespaces (-u too: without
 // it, hostname changes would reach the host).
 func (s *privateSystemd) command(name string, args ...string) *exec.Cmd {
 	return exec.Command("nsenter", append([]string{"-t", strconv.Itoa(s.pid), "-m", "-p", "-n", "-u", "-i", name}, args...)...)
@@ -63,8 +64,9 @@ func (s *privateSystemd) mustRun(t *testing.T, stdin []byte, name string, args .
 	return string(out)
 }
 
-// cgroupDirs returns where the private systemd's cgroup subtree goes (the
-// lab's cg_dirs: pure v2, or the hybrid layout of this machine).
+// cgroupDirs returns where the private systemd's cgroup subtree goes: one
+// directory under a pure cgroup v2 hierarchy, or one under each of the
+// systemd and unified hierarchies of a hybrid layout.
 func cgroupDirs(name string) []string {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		return []string{"/sys/fs/cgroup/" + name}
@@ -117,17 +119,16 @@ func descendantNamed(root int, name string) int {
 	return 0
 }
 
-// bootPrivateSystemd boots systemd exactly as the lab's systemd-netns.sh
-// does, and kills it (and with it the PID namespace) when the test ends.
+// bootPrivateSystemd boots systemd as PID 1 of new PID, mount, UTS and IPC
+// namespaces inside a new network namespace, confined by sdInner, and kills
+// it (and with it the PID namespace) when the test ends.
 func bootPrivateSystemd(t *testing.T) *privateSystemd {
 	t.Helper()
 	testenv.RequireRoot(t)
 	for _, c := range []string{"nsenter", "script", "unshare"} {
 		testenv.RequireCommand(t, c)
 	}
-	if _, err := os.Stat("/lib/systemd/systemd"); err != nil {
-		testenv.RequireCommand(t, "/lib/systemd/systemd")
-	}
+	testenv.RequireCommand(t, "/lib/systemd/systemd")
 	ns := testenv.NewNS(t, "chsd")
 	cgname := "carphook-sd-" + testenv.RandomSuffix()
 	var procs []string
@@ -253,16 +254,8 @@ timeout = "10s"
 	// A unit that fails: the outcome says so and status exits 1.
 	out, err = apply("bad", "MASTER")
 	var ee *exec.ExitError
-	if !strings.Contains(out, "failed") || !errAs(err, &ee) || ee.ExitCode() != 1 {
+	if !strings.Contains(out, "failed") || !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Errorf("failing unit: %v\n%s", err, out)
 	}
 	t.Logf("failing unit reported as:\n%s", out)
-}
-
-func errAs(err error, target **exec.ExitError) bool {
-	e, ok := err.(*exec.ExitError)
-	if ok {
-		*target = e
-	}
-	return ok
 }

@@ -7,12 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/arp"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/action"
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
+	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -23,43 +28,68 @@ type node struct {
 	ip       string
 	conf     string // carp-hook configuration
 	stateDir string
-	role     string // role file
-	hook     string // carp-hook binary
-	sockd    string // ocf-sockd binary
-	ocfEnv   []string
+	role     string      // role file
+	hook     string      // carp-hook binary
+	ocf      *action.OCF // the ocf action's agent (ocf-sockd), instance and params
 }
 
-// danteRunning runs ocf-sockd monitor for the node's danted: true on 0,
-// false on 7 (not running), a test failure otherwise.
+// danteRunning runs ocf-sockd monitor for the node's danted, with the
+// environment carp-hook's ocf action gives it: true on success, false on
+// not running, a test failure otherwise.
 func (n *node) danteRunning(t *testing.T) bool {
 	t.Helper()
-	cmd := n.ns.Command(n.sockd, "monitor")
-	cmd.Env = append(os.Environ(), n.ocfEnv...)
+	cmd := n.ns.Command(n.ocf.Agent, "monitor")
+	cmd.Env = n.ocf.Env()
 	out, err := cmd.CombinedOutput()
 	code := cmd.ProcessState.ExitCode()
 	switch {
 	case err == nil:
 		return true
-	case code == 7:
+	case code == int(ocf.NotRunning):
 		return false
 	}
 	t.Fatalf("%s: ocf-sockd monitor: %v\n%s", n.name, err, out)
 	return false
 }
 
-// newNode writes a carp-hook configuration for a node. withAddress adds the
-// address and announce actions (ucarp leaves the VIP to its scripts;
-// keepalived manages it itself).
-func newNode(t *testing.T, l *carpLab, ns *testenv.NS, name, ip, vip string, withAddress bool, danteInternal string) *node {
+// newNode writes a carp-hook configuration for node name ("n1" or "n2") of
+// the lab. withAddress adds the address and announce actions, and danted
+// listens on the VIP they add (ucarp leaves the VIP to its scripts);
+// without, keepalived manages the VIP itself and danted listens on 0.0.0.0.
+func newNode(t *testing.T, l *carpLab, name, vip string, withAddress bool) *node {
 	t.Helper()
+	var ns *testenv.NS
+	var ip string
+	switch name {
+	case "n1":
+		ns, ip = l.n1, l.ip(11)
+	case "n2":
+		ns, ip = l.n2, l.ip(12)
+	default:
+		t.Fatalf("no node %q in the lab", name)
+	}
+	danteInternal := "0.0.0.0"
+	if withAddress {
+		danteInternal = vip
+	}
 	hook, sockd := binaries(t)
 	dir := filepath.Join(l.dir, name)
-	testenv.Run(t, "mkdir", "-m", "755", dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	dconf := filepath.Join(dir, name+"-danted.conf")
+	testenv.DanteConfig{
+		LogFile:  filepath.Join(dir, name+"-danted.log"),
+		Internal: []string{danteInternal},
+		External: ip,
+	}.Write(t, dconf)
 	n := &node{name: name, ns: ns, ip: ip, conf: filepath.Join(dir, "carp-hook.toml"),
-		stateDir: filepath.Join(dir, "state"), role: filepath.Join(dir, "role"), hook: hook, sockd: sockd}
-	dconf := danteConf(t, dir, name, danteInternal, ip)
-	n.ocfEnv = []string{"OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=dante-" + name, "OCF_RESKEY_sockd=/usr/sbin/danted",
-		"OCF_RESKEY_sockd_config=" + dconf, "OCF_RESKEY_sockd_pidfile=" + filepath.Join(dir, "danted.pid")}
+		stateDir: filepath.Join(dir, "state"), role: filepath.Join(dir, "role"), hook: hook,
+		ocf: &action.OCF{Agent: sockd, Instance: "dante-" + name, Root: config.DefaultOCFRoot, Timeout: 20 * time.Second,
+			Params: map[string]string{"sockd": "/usr/sbin/danted", "sockd_config": dconf, "sockd_pidfile": filepath.Join(dir, "danted.pid")}}}
 	conf := fmt.Sprintf("state_dir = %q\n\n[group.dante]\nmatch = [%q, \"VI_1\"]\ntimeout = \"40s\"\n", n.stateDir, vip)
 	if withAddress {
 		conf += fmt.Sprintf(`
@@ -84,10 +114,10 @@ path = %q
 [[group.dante.action]]
 type = "ocf"
 agent = %q
-instance = "dante-%s"
-timeout = "20s"
-params = { sockd = "/usr/sbin/danted", sockd_config = %q, sockd_pidfile = %q }
-`, n.role, sockd, name, dconf, filepath.Join(dir, "danted.pid"))
+instance = %q
+timeout = %q
+params = { %s }
+`, n.role, n.ocf.Agent, n.ocf.Instance, n.ocf.Timeout, tomlInline(n.ocf.Params))
 	writeFile(t, n.conf, conf, 0o644)
 	// Whatever happens, take the group down at the end: this stops danted
 	// through the ocf action and waits for the worker.
@@ -136,8 +166,6 @@ func startUcarp(t *testing.T, n *node, vip, skew string) *exec.Cmd {
 	return cmd
 }
 
-// checkMaster waits until master holds the VIP, role 1 and a serving
-// danted, and other holds none of it.
 // waitHolds waits until n has vip on its eth0.
 func waitHolds(t *testing.T, n *node, vip string) {
 	t.Helper()
@@ -164,6 +192,8 @@ func checkServing(t *testing.T, l *carpLab, master *node, vip string) {
 	})
 }
 
+// checkMaster waits until master holds the VIP, role 1 and a serving
+// danted, and other holds none of it.
 func checkMaster(t *testing.T, l *carpLab, master, other *node, vip string) {
 	t.Helper()
 	checkServing(t, l, master, vip)
@@ -192,8 +222,8 @@ func TestUcarpPair(t *testing.T) {
 	testenv.RequireCommand(t, "danted")
 	l := newCarpLab(t, "chu", "10.211.0")
 	vip := l.ip(50)
-	n1 := newNode(t, l, l.n1, "n1", l.ip(11), vip, true, vip)
-	n2 := newNode(t, l, l.n2, "n2", l.ip(12), vip, true, vip)
+	n1 := newNode(t, l, "n1", vip, true)
+	n2 := newNode(t, l, "n2", vip, true)
 	watcher := watchARP(t, l.obs)
 
 	// Started together, both ucarps may be master for up to a second (the
@@ -233,7 +263,7 @@ func TestUcarpPair(t *testing.T) {
 		}
 	}
 	out := l.obs.MustRun(t, "ip", "neigh", "show", vip)
-	if !containsFold(out, mac2) {
+	if !strings.Contains(strings.ToLower(out), strings.ToLower(mac2)) {
 		t.Errorf("observer's neighbour entry for %s = %q, want n2's %s", vip, out, mac2)
 	}
 
@@ -257,34 +287,16 @@ func TestUcarpPair(t *testing.T) {
 	}
 }
 
-func containsFold(s, sub string) bool {
-	return len(sub) > 0 && len(s) >= len(sub) && (indexFold(s, sub) >= 0)
-}
-
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if equalFold(s[i:i+len(sub)], sub) {
-			return i
-		}
+// tomlInline renders m as the inside of a TOML inline table, keys sorted.
+func tomlInline(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return -1
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
+	sort.Strings(keys)
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = fmt.Sprintf("%s = %q", k, m[k])
 	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
+	return strings.Join(items, ", ")
 }

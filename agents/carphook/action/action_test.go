@@ -61,14 +61,11 @@ func TestExec(t *testing.T) {
 	if err := slow.Up(context.Background()); err == nil || !strings.Contains(err.Error(), "killed after") {
 		t.Errorf("slow command: %v", err)
 	}
-	// A command that leaves a child holding its output must not hang the action.
-	daemon := &Exec{UpArgv: []string{"/bin/sh", "-c", "sleep 5 & echo started"}, Timeout: 5 * time.Second}
-	start := time.Now()
+	// A command that leaves a child holding its output must not hang the
+	// action: waiting for the child would outlast Timeout and fail Up.
+	daemon := &Exec{UpArgv: []string{"/bin/sh", "-c", "sleep 5 & echo started"}, Timeout: 2 * time.Second}
 	if err := daemon.Up(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	if time.Since(start) > 4*time.Second {
-		t.Error("waited for the background child")
 	}
 }
 

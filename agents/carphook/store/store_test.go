@@ -3,8 +3,8 @@ package store
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 )
@@ -54,19 +54,20 @@ func TestLockExcludes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan struct{})
-	go func() {
-		u, err := s.LockEvent("g")
-		if err == nil {
-			u()
+	// Probe the lock from a second open file description, without waiting.
+	probe := func() error {
+		f, err := os.OpenFile(s.path("g", ".event.lock"), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		close(got)
-	}()
-	select {
-	case <-got:
-		t.Fatal("a second holder got the lock")
-	case <-time.After(50 * time.Millisecond): // a bounded look for a wrong outcome, not synchronisation
+		defer f.Close()
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err := probe(); err != syscall.EWOULDBLOCK {
+		t.Fatalf("probing the held lock: %v, want %v", err, syscall.EWOULDBLOCK)
 	}
 	unlock()
-	<-got
+	if err := probe(); err != nil {
+		t.Fatalf("probing the released lock: %v", err)
+	}
 }
