@@ -93,9 +93,8 @@ func readSettings(p *ocf.Params) (settings, error) {
 	if s.arpLeak, err = p.Bool("arp_leak_check"); err != nil {
 		return s, err
 	}
-	s.attribute = p.String("attribute")
-	if s.attribute == "" || strings.ContainsAny(s.attribute, " \t\n") {
-		return s, ocf.Errorf(ocf.ErrConfigured, "attribute=%q is not a node attribute name", s.attribute)
+	if s.attribute, err = readAttribute(p); err != nil {
+		return s, err
 	}
 	if s.multiplier, err = p.Int("multiplier"); err != nil {
 		return s, err
@@ -108,6 +107,15 @@ func readSettings(p *ocf.Params) (settings, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// readAttribute reads and checks the attribute parameter.
+func readAttribute(p *ocf.Params) (string, error) {
+	a := p.String("attribute")
+	if a == "" || strings.ContainsAny(a, " \t\n") {
+		return a, ocf.Errorf(ocf.ErrConfigured, "attribute=%q is not a node attribute name", a)
+	}
+	return a, nil
 }
 
 // readHTTPSettings reads check and the HTTP parameters (all of them, so a
@@ -273,12 +281,12 @@ func Start(ctx context.Context, req *ocf.Request) error {
 }
 
 // Stop removes the attribute and the state file; stopping a stopped
-// instance succeeds.
+// instance succeeds. It reads only the parameters it needs, so a mistake
+// in another (or a CA file gone) does not leave the attribute behind.
 func Stop(ctx context.Context, req *ocf.Request) error {
-	s, err := readSettings(req.Params)
-	if err == nil {
-		if err := attrd(ctx, "-D", "-n", s.attribute, "-d", s.dampen); err != nil {
-			req.Log.Warnf("removing node attribute %s: %v", s.attribute, err)
+	if attribute, err := readAttribute(req.Params); err == nil {
+		if err := attrd(ctx, "-D", "-n", attribute, "-d", req.Params.String("dampen")); err != nil {
+			req.Log.Warnf("removing node attribute %s: %v", attribute, err)
 		}
 	}
 	if err := os.Remove(stateFile(req)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -322,7 +330,7 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 				req.Log.Warnf("ARP leak check: %v", err)
 				return
 			}
-			if l, err := ARPLeak(lctx, ifi.Name, s.spec.VIP.String(), nil); err != nil {
+			if l, err := ARPLeak(lctx, ifi, s.spec.VIP, nil); err != nil {
 				req.Log.Warnf("ARP leak check: %v", err)
 			} else {
 				leak = &l

@@ -50,11 +50,7 @@ func tcpCommand() *cli.Command {
 			if len(a) != 4 {
 				return usageError(c, fmt.Errorf("expected IFACE REAL_SERVER VIP PORT, got %d arguments", len(a)))
 			}
-			iface := a[0]
-			if iface == "-" {
-				iface = ""
-			}
-			return runCheck(c, iface, a[1], a[2], a[3], nil)
+			return runCheck(c, a[0], a[1], a[2], a[3], nil)
 		},
 	}
 }
@@ -79,7 +75,8 @@ func ldirectordCommand() *cli.Command {
 	}
 }
 
-// usageError reports bad arguments in the caller's style (UNKNOWN, down).
+// usageError reports bad arguments, or a check that could not run, in the
+// caller's style (UNKNOWN, down).
 func usageError(c *cli.Context, err error) error {
 	style, serr := checkstyle.FromCLI(c)
 	if serr != nil {
@@ -88,13 +85,17 @@ func usageError(c *cli.Context, err error) error {
 	return style.Exit(c.App.Writer, checkstyle.Result{Service: "VIPCHECK", Status: checkstyle.Unknown, Summary: err.Error()})
 }
 
-// runCheck runs the tcp check, or the http check when h is not nil.
+// runCheck runs the tcp check, or the http check when h is not nil. An
+// iface of "-" or "" is the interface of the route to the first real
+// server.
 func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP) error {
 	style, err := checkstyle.FromCLI(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	out := c.App.Writer
+	if iface == "-" {
+		iface = ""
+	}
 	spec := Spec{Interface: iface, Close: c.Bool("close"), Role: c.String("role"), RoleFile: c.String("role-file"),
 		Timeout: time.Duration(c.Int("timeout")) * time.Millisecond, HTTP: h, GuardKernel: c.Bool("nft-guard")}
 	err = func() (err error) {
@@ -121,11 +122,11 @@ func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP
 		return nil
 	}()
 	if err != nil {
-		return style.Exit(out, checkstyle.Result{Service: "VIPCHECK", Status: checkstyle.Unknown, Summary: err.Error()})
+		return usageError(c, err)
 	}
 	o, err := spec.Run(c.Context)
 	if err != nil {
-		return style.Exit(out, checkstyle.Result{Service: "VIPCHECK", Status: checkstyle.Unknown, Summary: err.Error()})
+		return usageError(c, err)
 	}
 	if c.Bool("verbose") {
 		fmt.Fprintf(c.App.ErrWriter, "role %s (%s); VIP %v port %d; interface %s; timeout %v\n",
@@ -134,7 +135,7 @@ func runCheck(c *cli.Context, iface, servers, vipArg, portArg string, h *l7.HTTP
 			fmt.Fprintln(c.App.ErrWriter, spec.HTTP.Describe())
 		}
 	}
-	return style.Exit(out, report(style, spec, o))
+	return style.Exit(c.App.Writer, report(style, spec, o))
 }
 
 func roleSource(s Spec) string {
@@ -210,9 +211,19 @@ func arpLeakCommand() *cli.Command {
 				res.Summary = fmt.Sprintf("expected IFACE VIP, got %d arguments", len(a))
 				return style.Exit(c.App.Writer, res)
 			}
+			addr, err := ParseVIP(a[1])
+			if err != nil {
+				res.Summary = err.Error()
+				return style.Exit(c.App.Writer, res)
+			}
+			ifi, err := net.InterfaceByName(a[0])
+			if err != nil {
+				res.Summary = fmt.Sprintf("interface %s: %v", a[0], err)
+				return style.Exit(c.App.Writer, res)
+			}
 			ctx, cancel := context.WithTimeout(c.Context, time.Duration(c.Int("timeout"))*time.Millisecond)
 			defer cancel()
-			leak, err := ARPLeak(ctx, a[0], a[1], c.StringSlice("allow"))
+			leak, err := ARPLeak(ctx, ifi, addr, c.StringSlice("allow"))
 			if err != nil {
 				res.Summary = err.Error()
 				return style.Exit(c.App.Writer, res)
@@ -229,7 +240,6 @@ func arpLeakCommand() *cli.Command {
 // Leak is what an ARP leak check found.
 type Leak struct {
 	VIP      netip.Addr
-	Local    bool           // the VIP is configured on this host
 	Answers  []neigh.Answer // every answer
 	Foreign  []neigh.Answer // answers from neither this host nor an allowed MAC
 	expected int
@@ -264,22 +274,15 @@ func (l Leak) Summary() string {
 	return b.String()
 }
 
-// ARPLeak asks who has vipArg on the interface until ctx ends.
-func ARPLeak(ctx context.Context, iface, vipArg string, allow []string) (Leak, error) {
-	addr, err := ParseVIP(vipArg)
-	if err != nil {
-		return Leak{}, err
-	}
-	ifi, err := net.InterfaceByName(iface)
-	if err != nil {
-		return Leak{}, fmt.Errorf("interface %s: %w", iface, err)
-	}
+// ARPLeak asks who has addr on ifi until ctx ends. The MACs in allow may
+// answer besides this host's.
+func ARPLeak(ctx context.Context, ifi *net.Interface, addr netip.Addr, allow []string) (Leak, error) {
 	role, err := vip.RoleFromAddresses(addr)
 	if err != nil {
 		return Leak{}, err
 	}
-	l := Leak{VIP: addr, Local: role == vip.Master}
-	if !l.Local && len(allow) == 0 {
+	l := Leak{VIP: addr}
+	if role != vip.Master && len(allow) == 0 {
 		l.expected = 1 // the master's answer
 	}
 	ok := map[string]bool{}

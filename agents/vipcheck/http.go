@@ -72,11 +72,7 @@ func httpCommand() *cli.Command {
 			if err != nil {
 				return usageError(c, err)
 			}
-			iface := a[0]
-			if iface == "-" {
-				iface = ""
-			}
-			return runCheck(c, iface, a[1], a[2], a[3], h)
+			return runCheck(c, a[0], a[1], a[2], a[3], h)
 		},
 	}
 }

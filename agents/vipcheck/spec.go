@@ -137,7 +137,6 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 		return nil, nil, err
 	}
 	defer paths.Close()
-	start := time.Now()
 	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
 	var wg sync.WaitGroup
 	for i, t := range s.Targets {
@@ -149,7 +148,7 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 				r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
 				r.MAC, r.Resolve = paths.Resolved(t.Addr)
 				if r.Status == vip.NoARP {
-					r.MAC, r.Resolve = nil, time.Since(start)
+					r.MAC = nil // resolved only after Dial gave up
 				}
 				results[i], checks[i] = r, l7.Result{}
 				if err != nil {
@@ -312,15 +311,13 @@ func ParsePort(s string) (uint16, error) {
 
 // Line describes real server i's result in one line.
 func (o Outcome) Line(i int) string {
-	if o.HTTP == nil {
-		return ResultLine(o, o.Results[i])
+	r := o.Results[i]
+	if o.HTTP == nil || r.Status != vip.Up {
+		return o.resultLine(r)
 	}
-	r, h := o.Results[i], o.HTTP[i]
+	h := o.HTTP[i]
 	var b strings.Builder
 	switch {
-	case r.Status != vip.Up:
-		b.WriteString(ResultLine(o, r))
-		return b.String()
 	case h.Failure == l7.OK:
 		fmt.Fprintf(&b, "%s up status=%d bytes=%d", r.Target, h.Status, h.Bytes)
 	case h.Observed != "":
@@ -328,17 +325,7 @@ func (o Outcome) Line(i int) string {
 	default:
 		fmt.Fprintf(&b, "%s %s error=%q", r.Target, h.Failure, errText(h.Err))
 	}
-	if o.Role == vip.Backup {
-		fmt.Fprintf(&b, " connect=%s", ms(r.RTT))
-	} else {
-		if r.MAC != nil {
-			fmt.Fprintf(&b, " mac=%s", r.MAC)
-		}
-		if r.Resolve > 0 {
-			fmt.Fprintf(&b, " arp=%s", ms(r.Resolve))
-		}
-		fmt.Fprintf(&b, " connect=%s syns=%d", ms(r.RTT), r.SYNs)
-	}
+	o.writeTimings(&b, r, "connect")
 	fmt.Fprintf(&b, " total=%s", ms(h.Took))
 	return b.String()
 }
@@ -350,24 +337,35 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// ResultLine describes one real server's TCP probe result in one line.
-func ResultLine(o Outcome, r vip.Result) string {
+// resultLine describes one real server's TCP probe result in one line.
+func (o Outcome) resultLine(r vip.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.Target, r.Status)
+	rtt := "rtt"
+	if r.Status == vip.NoARP {
+		rtt = "" // no SYN was sent
+	}
+	o.writeTimings(&b, r, rtt)
+	return b.String()
+}
+
+// writeTimings appends r's timings: connect= for the backup role; else
+// mac= and arp= where known and, unless rtt is empty, the connection time
+// named rtt and syns=.
+func (o Outcome) writeTimings(b *strings.Builder, r vip.Result, rtt string) {
 	if o.Role == vip.Backup {
-		fmt.Fprintf(&b, " connect=%s", ms(r.RTT))
-		return b.String()
+		fmt.Fprintf(b, " connect=%s", ms(r.RTT))
+		return
 	}
 	if r.MAC != nil {
-		fmt.Fprintf(&b, " mac=%s", r.MAC)
+		fmt.Fprintf(b, " mac=%s", r.MAC)
 	}
 	if r.Resolve > 0 {
-		fmt.Fprintf(&b, " arp=%s", ms(r.Resolve))
+		fmt.Fprintf(b, " arp=%s", ms(r.Resolve))
 	}
-	if r.Status != vip.NoARP {
-		fmt.Fprintf(&b, " rtt=%s syns=%d", ms(r.RTT), r.SYNs)
+	if rtt != "" {
+		fmt.Fprintf(b, " %s=%s syns=%d", rtt, ms(r.RTT), r.SYNs)
 	}
-	return b.String()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }

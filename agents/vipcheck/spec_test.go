@@ -114,8 +114,8 @@ func TestLeak(t *testing.T) {
 		l    Leak
 		want bool
 	}{
-		{Leak{Local: true}, false},
-		{Leak{Local: true, Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, true},
+		{Leak{}, false},
+		{Leak{Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, true},
 		{Leak{expected: 1, Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, false},
 		{Leak{expected: 1, Answers: []neigh.Answer{a(1), a(2)}, Foreign: []neigh.Answer{a(1), a(2)}}, true},
 	} {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package testenv
 
 import (
@@ -117,8 +119,8 @@ type TestCA struct {
 	CAFile, CertFile, KeyFile string
 }
 
-// NewTestCA creates a CA and a server certificate for names (DNS names or
-// IP addresses) in a temporary directory of the test.
+// NewTestCA creates a CA and a server certificate for the DNS names names
+// in a temporary directory of the test.
 func NewTestCA(t testing.TB, names ...string) TestCA {
 	t.Helper()
 	dir := t.TempDir()
@@ -142,10 +144,7 @@ func NewTestCA(t testing.TB, names ...string) TestCA {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	for _, n := range names {
-		tmpl.DNSNames = append(tmpl.DNSNames, n)
-	}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: names}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)

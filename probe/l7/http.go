@@ -69,7 +69,7 @@ type HTTP struct {
 type Result struct {
 	Failure  Failure
 	Observed string // what was seen when a check failed
-	Err      error  // the underlying error of Connect, TLS and Protocol failures
+	Err      error  // the underlying error of a failure
 	Status   int
 	Bytes    int64
 	Took     time.Duration // from the connection to the end of the body
@@ -85,12 +85,6 @@ func (r Result) String() string {
 	}
 	return fmt.Sprintf("%s: %v", r.Failure, r.Err)
 }
-
-// tlsError marks a failed handshake.
-type tlsError struct{ err error }
-
-func (e tlsError) Error() string { return "TLS handshake: " + e.err.Error() }
-func (e tlsError) Unwrap() error { return e.err }
 
 // Validate checks the request description.
 func (h *HTTP) Validate() error {
@@ -118,18 +112,11 @@ func (h *HTTP) Validate() error {
 
 // Describe tells the request and the expectations in one line.
 func (h *HTTP) Describe() string {
-	method, scheme := h.Method, "http"
-	if method == "" {
-		method = http.MethodGet
-	}
+	scheme := "http"
 	if h.TLS != nil {
 		scheme = "https"
 	}
-	want := h.Status
-	if want == 0 {
-		want = http.StatusOK
-	}
-	parts := []string{fmt.Sprintf("%s %s://%s%s; expect status %d", method, scheme, h.Host, h.Path, want)}
+	parts := []string{fmt.Sprintf("%s %s://%s%s; expect status %d", h.method(), scheme, h.Host, h.Path, h.status())}
 	for _, w := range h.WantHeader {
 		parts = append(parts, fmt.Sprintf("header %s: %q", w.Name, w.Value))
 	}
@@ -233,14 +220,11 @@ func informational(status int) bool {
 
 // request is the request line and head to send.
 func (h *HTTP) request() (*http.Request, error) {
-	scheme, method := "http", h.Method
+	scheme := "http"
 	if h.TLS != nil {
 		scheme = "https"
 	}
-	if method == "" {
-		method = http.MethodGet
-	}
-	req, err := http.NewRequest(method, scheme+"://"+h.Host+"/", nil)
+	req, err := http.NewRequest(h.method(), scheme+"://"+h.Host+"/", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -302,10 +286,7 @@ func ctxErr(ctx context.Context, err error) error {
 // judge compares a response with the expectations, in the order status,
 // headers, body.
 func (h *HTTP) judge(r *Result, resp *http.Response, body []byte) {
-	want := h.Status
-	if want == 0 {
-		want = http.StatusOK
-	}
+	want := h.status()
 	fail := func(f Failure, observed string, format string, a ...any) {
 		r.Failure, r.Observed, r.Err = f, observed, fmt.Errorf(format, a...)
 	}
@@ -345,6 +326,23 @@ func (h *HTTP) judge(r *Result, resp *http.Response, body []byte) {
 	}
 }
 
+// method is the request method: Method, or GET.
+func (h *HTTP) method() string {
+	if h.Method != "" {
+		return h.Method
+	}
+	return http.MethodGet
+}
+
+// status is the expected status: Status, or 200.
+func (h *HTTP) status() int {
+	if h.Status != 0 {
+		return h.Status
+	}
+	return http.StatusOK
+}
+
+// maxBody is the body size cap: MaxBody, or DefaultMaxBody.
 func (h *HTTP) maxBody() int64 {
 	if h.MaxBody > 0 {
 		return h.MaxBody

@@ -112,6 +112,7 @@ type resolver interface {
 
 // round is one ARP resolution driven by the probe's loop (*neigh.Round).
 type round interface {
+	Done() bool
 	Next() time.Time
 	Send(now time.Time) error
 	Take(frame []byte) (neigh.Answer, bool)

@@ -82,7 +82,6 @@ type session struct {
 	byAddr     map[netip.Addr][]*state // targets waiting for ARP
 	unresolved []netip.Addr
 	arp        round
-	resolved   int
 }
 
 // prepare reserves a source port and draws an ISN for every target.
@@ -154,7 +153,7 @@ func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) error {
 }
 
 // arpPending reports whether ARP still waits for answers.
-func (s *session) arpPending() bool { return s.arp != nil && s.resolved < len(s.unresolved) }
+func (s *session) arpPending() bool { return s.arp != nil && !s.arp.Done() }
 
 // nextEvent returns when the next retransmission, close timeout or ARP
 // retry is due, and whether any target is still open.
@@ -185,7 +184,6 @@ func (s *session) receive(f []byte) error {
 		if !ok {
 			return nil
 		}
-		s.resolved++
 		now := time.Now()
 		for _, st := range s.byAddr[a.IP] {
 			st.Resolve = a.After

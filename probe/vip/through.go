@@ -83,7 +83,6 @@ type Paths struct {
 	servers  map[netip.Addr]*server
 	byPort   map[uint16]*pathConn
 	arp      round
-	resolved int
 	wake     chan struct{}
 	releases []func()
 	conns    []*pathConn
@@ -241,7 +240,6 @@ func newPaths(cfg Config, conn net.PacketConn, targets []Target) (*Paths, error)
 			p.st.Destroy()
 			return nil, fmt.Errorf("resolving real servers: %w", err)
 		}
-		p.resolved = len(p.servers) - len(unresolved)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -253,15 +251,20 @@ func newPaths(cfg Config, conn net.PacketConn, targets []Target) (*Paths, error)
 	return p, nil
 }
 
-// Resolved returns the real server's MAC and how long resolving it took,
-// or nil when it is not known (yet).
+// Resolved returns the real server's MAC and how long resolving it took
+// (zero for a MAC given to OpenPaths); while the MAC is not known, nil and
+// the time since OpenPaths.
 func (p *Paths) Resolved(rs netip.Addr) (net.HardwareAddr, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s := p.servers[rs]; s != nil {
-		return s.mac, s.resolve
+	s := p.servers[rs]
+	switch {
+	case s == nil:
+		return nil, 0
+	case s.mac == nil:
+		return nil, time.Since(p.start)
 	}
-	return nil, 0
+	return s.mac, s.resolve
 }
 
 // Attempt describes a Dial: the reserved source port, how long the
@@ -454,7 +457,6 @@ func (p *Paths) takeNeighbour(f []byte) {
 	}
 	if s := p.servers[a.IP]; s != nil && s.mac == nil {
 		s.mac, s.resolve = a.MAC, a.After
-		p.resolved++
 		close(s.ready)
 	}
 }
@@ -592,7 +594,7 @@ func (p *Paths) due(now time.Time) time.Time {
 		}
 	}
 	p.mu.Lock()
-	if p.arp != nil && p.resolved < len(p.servers) {
+	if p.arp != nil && !p.arp.Done() {
 		if !now.Before(p.arp.Next()) {
 			_ = p.arp.Send(now)
 		}
