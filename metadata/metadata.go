@@ -62,9 +62,18 @@ func Load(agent string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("meta-data of %q: %w", agent, err)
+	}
+	return a, nil
+}
+
+// Parse parses a meta-data document.
+func Parse(doc []byte) (*Agent, error) {
 	var a Agent
-	if err := xml.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("parsing meta-data of %q: %w", agent, err)
+	if err := xml.Unmarshal(doc, &a); err != nil {
+		return nil, fmt.Errorf("parsing meta-data: %w", err)
 	}
 	return &a, nil
 }

@@ -56,7 +56,7 @@ func (l *Logger) Close() {
 	}
 }
 
-// oneLine folds a message onto one line, as the exit reason must be.
-func oneLine(s string) string {
+// OneLine folds a message onto one line, as the exit reason must be.
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +20,15 @@ func envOf(m map[string]string) Env {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-func sockdMeta(t *testing.T) *metadata.Agent {
+// testMeta returns the meta-data of testdata/testd.xml, so that the tests
+// do not depend on a real agent's parameters and timeouts.
+func testMeta(t *testing.T) *metadata.Agent {
 	t.Helper()
-	meta, err := metadata.Load("sockd")
+	b, err := os.ReadFile("testdata/testd.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metadata.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +94,7 @@ func TestCheckDepth(t *testing.T) {
 }
 
 func TestParseRequest(t *testing.T) {
-	meta := sockdMeta(t)
+	meta := testMeta(t)
 	for _, tc := range []struct {
 		name        string
 		action      string
@@ -111,7 +119,7 @@ func TestParseRequest(t *testing.T) {
 			if req.Action != tc.wantAction || req.Probe != tc.wantProbe || req.Timeout != tc.wantTimeout || req.Depth != tc.wantDepth {
 				t.Errorf("got action %s probe %v timeout %v depth %d", req.Action, req.Probe, req.Timeout, req.Depth)
 			}
-			if req.Instance != "sockd" {
+			if req.Instance != "testd" {
 				t.Errorf("instance %q, want the agent name outside a cluster", req.Instance)
 			}
 		})
@@ -145,18 +153,18 @@ func TestSafetyMargin(t *testing.T) {
 }
 
 func TestParams(t *testing.T) {
-	meta := sockdMeta(t)
+	meta := testMeta(t)
 	p := NewParams(meta, envOf(map[string]string{
-		"OCF_RESKEY_sockd_config": "/etc/x.conf", "OCF_RESKEY_check_udp": "yes",
-		"OCF_RESKEY_check_timeout": "nine", "OCF_RESKEY_sockd_pidfile": "",
+		"OCF_RESKEY_config": "/etc/x.conf", "OCF_RESKEY_check_udp": "yes",
+		"OCF_RESKEY_check_timeout": "nine", "OCF_RESKEY_pidfile": "",
 	}))
-	if got := p.String("sockd_config"); got != "/etc/x.conf" {
+	if got := p.String("config"); got != "/etc/x.conf" {
 		t.Errorf("set value: %q", got)
 	}
-	if got := p.String("sockd"); got != "/usr/sbin/sockd" {
+	if got := p.String("binary"); got != "/usr/sbin/testd" {
 		t.Errorf("default from meta-data: %q", got)
 	}
-	if got := p.String("sockd_pidfile"); got != "/var/run/sockd.pid" || p.IsSet("sockd_pidfile") {
+	if got := p.String("pidfile"); got != "/var/run/testd.pid" || p.IsSet("pidfile") {
 		t.Errorf("an empty value takes the default: %q", got)
 	}
 	if b, err := p.Bool("check_udp"); err != nil || !b {
@@ -164,6 +172,12 @@ func TestParams(t *testing.T) {
 	}
 	if _, err := p.Int("check_timeout"); CodeOf(err) != ErrConfigured {
 		t.Errorf("check_timeout=nine: %v, want ErrConfigured", err)
+	}
+	if got := p.Unread(); len(got) != 0 {
+		t.Errorf("Unread after reading every parameter: %v", got)
+	}
+	if got, want := NewParams(meta, envOf(nil)).Unread(), []string{"binary", "config", "pidfile", "check_timeout", "check_udp"}; !slices.Equal(got, want) {
+		t.Errorf("Unread before reading: %v, want %v in meta-data order", got, want)
 	}
 	defer func() {
 		if recover() == nil {
@@ -234,7 +248,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestStateFile(t *testing.T) {
-	meta := sockdMeta(t)
+	meta := testMeta(t)
 	for _, tc := range []struct {
 		env  map[string]string
 		want string

@@ -33,8 +33,6 @@ type Request struct {
 	Params *Params
 	// Log logs for this resource instance.
 	Log *Logger
-	// env is the environment the action was called with.
-	env Env
 }
 
 // StateFile returns the file in which an agent with no process to find
@@ -44,10 +42,7 @@ type Request struct {
 // and "vip:1" are both "vip"), since Pacemaker runs at most one per node;
 // a globally unique clone's instances each get their own.
 func (r *Request) StateFile(prefix string) string {
-	env := r.env
-	if env == nil {
-		env = osEnv
-	}
+	env := r.Params.env
 	dir, _ := env("HA_RSCTMP")
 	if dir == "" {
 		dir = "/run/resource-agents"
@@ -128,9 +123,18 @@ func (p *Params) Int(name string) (int, error) {
 	return n, nil
 }
 
-// Used returns the names of the parameters read so far; tests compare it
-// with the meta-data to show every declared parameter is implemented.
-func (p *Params) Used() map[string]bool { return p.used }
+// Unread returns the parameters the meta-data declares that have not been
+// read so far, in meta-data order; tests read every setting and expect none,
+// to show every declared parameter is implemented.
+func (p *Params) Unread() []string {
+	var unread []string
+	for _, param := range p.meta.Parameters {
+		if !p.used[param.Name] {
+			unread = append(unread, param.Name)
+		}
+	}
+	return unread
+}
 
 // DefaultTimeout applies when neither the operation nor the meta-data gives
 // a timeout.
@@ -141,7 +145,7 @@ func parseRequest(meta *metadata.Agent, action string, env Env) (*Request, error
 	if action == "status" {
 		action = "monitor"
 	}
-	req := &Request{Action: action, Params: NewParams(meta, env), env: env}
+	req := &Request{Action: action, Params: NewParams(meta, env)}
 	req.Instance, _ = env("OCF_RESOURCE_INSTANCE")
 	if req.Instance == "" {
 		req.Instance = meta.Name

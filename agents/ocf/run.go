@@ -148,7 +148,7 @@ func (a *Agent) exitReason(env Env, stderr io.Writer, reason string) {
 	if !ok || prefix == "" {
 		prefix = "ocf-exit-reason:"
 	}
-	fmt.Fprintf(stderr, "%s%s\n", prefix, oneLine(reason))
+	fmt.Fprintf(stderr, "%s%s\n", prefix, OneLine(reason))
 }
 
 func (a *Agent) hasCommand(name string) bool {

@@ -85,7 +85,7 @@ func (s settings) instance() instance {
 	if err != nil {
 		exe = s.binary
 	}
-	return instance{exe: exe, config: s.config, pidfile: s.pidfile}
+	return instance{exe: exe, config: s.config}
 }
 
 // mothersWanted returns the number of mother processes -N asks for.
@@ -244,7 +244,7 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := readCheckSettings(req, cfg); err != nil {
+	if _, err := readCheckSettings(req); err != nil {
 		return nil, err
 	}
 	if err := verifyConfig(ctx, s, cfg); err != nil {

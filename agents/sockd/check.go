@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -211,12 +210,8 @@ func describeFailure(err error) string {
 	if !errors.As(err, &se) {
 		return err.Error()
 	}
-	var re *socks5.ReplyError
 	why := se.Err.Error()
-	switch {
-	case errors.As(err, &re):
-		why = re.Error()
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+	if errors.Is(err, context.DeadlineExceeded) {
 		why = "timed out"
 	}
 	return fmt.Sprintf("%s failed at %s: %s", se.Stage, se.Proxy, why)

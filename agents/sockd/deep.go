@@ -20,7 +20,7 @@ type checkSettings struct {
 
 // readCheckSettings reads and checks the check_* parameters. Failures are
 // ErrConfigured. The password is read from its file and never reported.
-func readCheckSettings(req *ocf.Request, cfg *Config) (checkSettings, error) {
+func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 	p := req.Params
 	var cs checkSettings
 	secs, err := p.Int("check_timeout")
@@ -92,7 +92,7 @@ func unescape(s string) string {
 // deepCheck runs the depth-10 or depth-20 check against every internal
 // address of the configuration.
 func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
-	cs, err := readCheckSettings(req, cfg)
+	cs, err := readCheckSettings(req)
 	if err != nil {
 		return err
 	}

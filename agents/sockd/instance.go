@@ -12,8 +12,6 @@ type instance struct {
 	exe string
 	// config is the absolute configuration path given with -f.
 	config string
-	// pidfile is the path given with -p.
-	pidfile string
 }
 
 // members are the processes of an instance found in one scan.

@@ -2,6 +2,7 @@ package sockd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -55,11 +56,20 @@ type lab struct {
 	groups map[int]bool
 }
 
+// newLab returns a lab with a default danted.conf in a new network
+// namespace.
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "danted")
-	l := &lab{t: t, ns: testenv.NewNS(t, "sk"), dir: t.TempDir(), groups: map[int]bool{}}
+	return newLabIn(t, testenv.NewNS(t, "sk"))
+}
+
+// newLabIn returns a lab with a default danted.conf in the namespace ns,
+// which other labs may share.
+func newLabIn(t *testing.T, ns *testenv.NS) *lab {
+	t.Helper()
+	l := &lab{t: t, ns: ns, dir: t.TempDir(), groups: map[int]bool{}}
 	_ = os.Chmod(l.dir, 0o755)
 	l.env = map[string]string{
 		"OCF_ROOT":                 "/usr/lib/ocf",
@@ -115,12 +125,24 @@ func (l *lab) run(action string, extra ...string) result {
 	start := time.Now()
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
 		l.t.Fatalf("running %s: %v", action, err)
 	}
+	r.code = exitCode(err)
 	return r
+}
+
+// exitCode returns a command's exit status from its error: 0 for nil, -1
+// when it did not run or ended by a signal.
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 // expect runs an action and fails the test unless it exits with want.
@@ -131,6 +153,24 @@ func (l *lab) expect(want int, action string, extra ...string) result {
 		l.t.Fatalf("%s %v: exit %d, want %d\nstderr: %s", action, extra, r.code, want, r.stderr)
 	}
 	return r
+}
+
+// expectReason runs an action, fails the test unless it exits with want,
+// and reports an error unless its exit reason contains substr.
+func (l *lab) expectReason(want int, substr, action string, extra ...string) {
+	l.t.Helper()
+	r := l.expect(want, action, extra...)
+	if !strings.Contains(r.reason(), substr) {
+		l.t.Errorf("%s %v: reason %q does not contain %q", action, extra, r.reason(), substr)
+	}
+}
+
+// stopClean stops the instance and fails the test if any of its processes
+// is left.
+func (l *lab) stopClean() {
+	l.t.Helper()
+	l.expect(0, "stop")
+	l.assertNothingLeft()
 }
 
 // start starts the instance and records its process groups.

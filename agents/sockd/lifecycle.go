@@ -79,11 +79,9 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 	}
 	// Dante names the file in its message; the reason leads with the
 	// problem, since Pacemaker shows only its start.
-	reason = strings.ReplaceAll(oneLine(reason), s.config+": ", "")
+	reason = strings.ReplaceAll(ocf.OneLine(reason), s.config+": ", "")
 	return ocf.Errorf(ocf.ErrConfigured, "danted -V: %s (%s, %v)", reason, s.config, err)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Start starts Dante fully detached and returns once every internal
 // address answers SOCKS5 method negotiation.

@@ -37,8 +37,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	l.expect(0, "reload")
 	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
-	l.expect(0, "stop")
-	l.assertNothingLeft()
+	l.stopClean()
 	if _, err := os.Stat(l.env["OCF_RESKEY_sockd_pidfile"]); !os.IsNotExist(err) {
 		t.Errorf("stop left the pidfile: %v", err)
 	}
@@ -88,14 +87,10 @@ func TestRunningWithoutPidfile(t *testing.T) {
 	if err := os.Remove(l.env["OCF_RESKEY_sockd_pidfile"]); err != nil {
 		t.Fatal(err)
 	}
-	r := l.expect(1, "monitor", recurring)
-	if !strings.Contains(r.reason(), "pidfile") {
-		t.Errorf("reason %q does not name the pidfile", r.reason())
-	}
+	l.expectReason(1, "pidfile", "monitor", recurring)
 	l.expect(1, "monitor") // a probe too: in doubt, never "stopped"
 	l.expect(1, "start")   // does not start a second instance over it
-	l.expect(0, "stop")
-	l.assertNothingLeft()
+	l.stopClean()
 }
 
 func TestSeveralMothers(t *testing.T) {
@@ -114,12 +109,8 @@ func TestSeveralMothers(t *testing.T) {
 		}
 	}
 	l.waitMothers(1)
-	r := l.expect(1, "monitor", recurring)
-	if !strings.Contains(r.reason(), "1 of 2") {
-		t.Errorf("reason %q does not count the mothers", r.reason())
-	}
-	l.expect(0, "stop")
-	l.assertNothingLeft()
+	l.expectReason(1, "1 of 2", "monitor", recurring)
+	l.stopClean()
 }
 
 func TestStopWithStoppedChildren(t *testing.T) {
@@ -132,8 +123,7 @@ func TestStopWithStoppedChildren(t *testing.T) {
 		}
 	}
 	l.signalAll(children, syscall.SIGSTOP)
-	l.expect(0, "stop")
-	l.assertNothingLeft()
+	l.stopClean()
 }
 
 func TestStopWithOrphanedStoppedChildren(t *testing.T) {
@@ -143,12 +133,8 @@ func TestStopWithOrphanedStoppedChildren(t *testing.T) {
 	l.signalAll(l.children("request-child"), syscall.SIGSTOP)
 	l.signalAll(l.mothers(), syscall.SIGKILL)
 	l.waitMothers(0)
-	r := l.expect(1, "monitor", recurring)
-	if !strings.Contains(r.reason(), "no Dante mother") {
-		t.Errorf("reason %q", r.reason())
-	}
-	l.expect(0, "stop")
-	l.assertNothingLeft()
+	l.expectReason(1, "no Dante mother", "monitor", recurring)
+	l.stopClean()
 }
 
 func TestMissingBinary(t *testing.T) {
@@ -217,22 +203,13 @@ func TestBadArguments(t *testing.T) {
 
 func TestTwoInstances(t *testing.T) {
 	a := newLab(t)
-	b := &lab{t: t, ns: a.ns, dir: t.TempDir(), groups: map[int]bool{}}
-	_ = os.Chmod(b.dir, 0o755)
-	b.env = map[string]string{}
-	for k, v := range a.env {
-		b.env[k] = v
-	}
-	b.env["OCF_RESKEY_sockd_config"] = b.path("danted.conf")
-	b.env["OCF_RESKEY_sockd_pidfile"] = b.path("danted.pid")
+	b := newLabIn(t, a.ns)
 	b.writeConfig(testenv.DanteConfig{Port: 1081})
-	t.Cleanup(b.cleanup)
 	a.start()
 	b.start()
 	a.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
 	b.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
-	a.expect(0, "stop")
-	a.assertNothingLeft()
+	a.stopClean()
 	b.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
 	if len(b.mothers()) != 1 || len(b.children("io-child")) == 0 {
 		t.Errorf("stopping one instance touched the other: %s", describeProcs(b.processes()))

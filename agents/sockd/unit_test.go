@@ -21,13 +21,11 @@ func TestEveryParameterIsImplemented(t *testing.T) {
 	}
 	p := ocf.NewParams(meta, func(string) (string, bool) { return "", false })
 	readSettings(p)
-	if _, err := readCheckSettings(&ocf.Request{Params: p}, &Config{}); err != nil {
+	if _, err := readCheckSettings(&ocf.Request{Params: p}); err != nil {
 		t.Fatal(err)
 	}
-	for _, param := range meta.Parameters {
-		if !p.Used()[param.Name] {
-			t.Errorf("parameter %s is declared in metadata/sockd.xml but never read", param.Name)
-		}
+	for _, name := range p.Unread() {
+		t.Errorf("parameter %s is declared in metadata/sockd.xml but never read", name)
 	}
 	if got := meta.MonitorDepths(); !reflect.DeepEqual(got, []int{DepthProcess, DepthNegotiation, DepthDataPath}) {
 		t.Errorf("advertised depths %v", got)
@@ -35,7 +33,7 @@ func TestEveryParameterIsImplemented(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
-	in := instance{exe: "/usr/sbin/danted", config: "/etc/a.conf", pidfile: "/run/a.pid"}
+	in := instance{exe: "/usr/sbin/danted", config: "/etc/a.conf"}
 	mother := func(pid int, conf string) Process {
 		return Process{PID: pid, PPID: 1, PGID: pid, State: 'S', Exe: in.exe, Cmdline: []string{"/usr/sbin/danted", "-D", "-f", conf, "-p", "/run/x.pid"}}
 	}

@@ -21,10 +21,8 @@ func TestSettingsReadEveryParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, param := range meta.Parameters {
-		if !p.Used()[param.Name] {
-			t.Errorf("parameter %s is declared but never read", param.Name)
-		}
+	for _, name := range p.Unread() {
+		t.Errorf("parameter %s is declared but never read", name)
 	}
 	if s.spec.Port != 80 || s.spec.Timeout != time.Second || s.spec.Role != RoleMaster || s.attribute != "vipcheck" ||
 		s.multiplier != 1 || s.dampen != "5s" || s.spec.Close || s.arpLeak || len(s.spec.Targets) != 2 || s.spec.HTTP != nil {

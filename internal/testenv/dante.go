@@ -24,8 +24,14 @@ type DanteConfig struct {
 	External string
 	// Username makes username (RFC 1929, system accounts) the only method.
 	Username bool
+	// Methods, when set, are the socksmethods in order of preference, such
+	// as username and none; they take the place of what Username chooses.
+	Methods []string
 	// BlockConnect adds a rule that refuses every CONNECT (REP 2).
 	BlockConnect bool
+	// BlockConnectTo, when set, adds a rule that refuses CONNECT to this
+	// address (REP 2), such as 127.0.0.2/32.
+	BlockConnectTo string
 	// NoUDPReply leaves out the udpreply rule, so UDP replies are dropped.
 	NoUDPReply bool
 }
@@ -45,6 +51,9 @@ func (d DanteConfig) String() string {
 	if d.Username {
 		method = "username"
 	}
+	if len(d.Methods) > 0 {
+		method = strings.Join(d.Methods, " ")
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "logoutput: %s\n", d.LogFile)
 	for _, in := range internal {
@@ -62,6 +71,9 @@ func (d DanteConfig) String() string {
 	rule("client pass", "0/0", "")
 	if d.BlockConnect {
 		rule("socks block", "0/0", "connect")
+	}
+	if d.BlockConnectTo != "" {
+		rule("socks block", d.BlockConnectTo, "connect")
 	}
 	rule("socks pass", "0/0", "connect udpassociate")
 	if !d.NoUDPReply {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -166,7 +167,7 @@ func Veth(t testing.TB, a *NS, ifA, addrA string, b *NS, ifB, addrB string) {
 
 // WaitFor calls check until it returns nil or the timeout passes, and then
 // fails the test with the last error. It polls quickly at first and backs
-// off to 100 ms.
+// off to 100 ms. An error wrapped with Stop fails the test at once.
 func WaitFor(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
 	if err := Poll(timeout, check); err != nil {
@@ -175,7 +176,8 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 }
 
 // Poll calls check until it returns nil or the timeout passes, and returns
-// the last error.
+// the last error. An error wrapped with Stop ends the polling at once and
+// is returned unwrapped.
 func Poll(timeout time.Duration, check func() error) error {
 	deadline := time.Now().Add(timeout)
 	pause := 5 * time.Millisecond
@@ -183,6 +185,10 @@ func Poll(timeout time.Duration, check func() error) error {
 		err := check()
 		if err == nil {
 			return nil
+		}
+		var stop *stopError
+		if errors.As(err, &stop) {
+			return stop.err
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -192,4 +198,20 @@ func Poll(timeout time.Duration, check func() error) error {
 			pause *= 2
 		}
 	}
+}
+
+// stopError is an error that no further call of a check can mend.
+type stopError struct{ err error }
+
+func (s *stopError) Error() string { return s.err.Error() }
+
+func (s *stopError) Unwrap() error { return s.err }
+
+// Stop wraps err, a failure that retrying cannot mend, so that Poll and
+// WaitFor give up at once with it. Stop(nil) is nil.
+func Stop(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stopError{err}
 }

@@ -35,23 +35,17 @@ func AddSystemUser(t testing.TB, prefix string) (user, password string) {
 // seconds while another program (another test package) holds the lock on
 // /etc/passwd or /etc/shadow.
 func accountCommand(stdin, name string, args ...string) error {
-	var failed error // a failure not due to the lock: no retry
-	err := Poll(5*time.Second, func() error {
+	return Poll(5*time.Second, func() error {
 		cmd := exec.Command(name, args...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
 			return nil
 		}
-		err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+		err = fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
 		if !strings.Contains(string(out), "lock") {
-			failed = err
-			return nil
+			return Stop(err) // not due to the lock: no retry
 		}
 		return err
 	})
-	if failed != nil {
-		return failed
-	}
-	return err
 }

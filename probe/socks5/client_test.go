@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -193,7 +194,7 @@ func TestUsernameAuth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := []Stage{StageConnect, StageGreeting, StageAuth}; !equalStages(stages, want) {
+				if want := []Stage{StageConnect, StageGreeting, StageAuth}; !slices.Equal(stages, want) {
 					t.Errorf("traced %v, want %v", stages, want)
 				}
 				return
@@ -204,18 +205,6 @@ func TestUsernameAuth(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalStages(a, b []Stage) bool {
-	return strings.Join(stageStrings(a), " ") == strings.Join(stageStrings(b), " ")
-}
-
-func stageStrings(stages []Stage) []string {
-	var s []string
-	for _, st := range stages {
-		s = append(s, string(st))
-	}
-	return s
 }
 
 // checkError fails the test unless err is an *Error at stage against proxy.
@@ -476,15 +465,16 @@ func TestExchange(t *testing.T) {
 		name         string
 		serve        func(net.Conn)
 		send, expect string
-		text         string // in the error; "" for success
+		text         string        // in the error; "" for success
+		timeout      time.Duration // of the exchange; 0 is 10 s
 	}{
-		{"echo", echoServer, "hello", "", ""},
-		{"banner without sending", banner, "", "ESMTP", ""},
-		{"banner", banner, "EHLO x\r\n", "220 ", ""},
-		{"nothing to do", silent, "", "", ""},
-		{"closed early", closing, "whole", "", "connection closed after 4 bytes without the echo"},
-		{"too much", flood, "", "needle", "read 65536 bytes without the expected data"},
-		{"never relays", silent, "ping", "", "context deadline exceeded"},
+		{"echo", echoServer, "hello", "", "", 0},
+		{"banner without sending", banner, "", "ESMTP", "", 0},
+		{"banner", banner, "EHLO x\r\n", "220 ", "", 0},
+		{"nothing to do", silent, "", "", "", 0},
+		{"closed early", closing, "whole", "", "connection closed after 4 bytes without the echo", 0},
+		{"too much", flood, "", "needle", "read 65536 bytes without the expected data", 0},
+		{"never relays", silent, "ping", "", "context deadline exceeded", 200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := fakeServer(t, tc.serve)
@@ -494,9 +484,9 @@ func TestExchange(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			timeout := 10 * time.Second
-			if tc.name == "never relays" {
-				timeout = 200 * time.Millisecond
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second
 			}
 			err = c.Exchange(ctxFor(t, timeout), conn, []byte(tc.send), []byte(tc.expect))
 			if tc.text == "" {

@@ -20,52 +20,20 @@ import (
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
-// dantedConf is a Dante 1.4 configuration for one namespace with only lo:
+// dantedConfig is a Dante 1.4 configuration for one namespace with only lo:
 // clients, proxy and targets all on 127.0.0.0/8 or ::1. Both methods are
 // allowed, username first, so a client offering both is asked for a password
 // and one offering only 00 is not. CONNECT to 127.0.0.2 is blocked.
-const dantedConf = `logoutput: %[1]s
-internal: 127.0.0.1 port = %[2]d
-internal: ::1 port = %[2]d
-external: lo
-clientmethod: none
-socksmethod: username none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 127.0.0.0/8 to: 0/0
-  log: error
+func dantedConfig(log string) testenv.DanteConfig {
+	return testenv.DanteConfig{
+		LogFile:        log,
+		Internal:       []string{"127.0.0.1", "::1"},
+		Port:           dantedPort,
+		External:       "lo",
+		Methods:        []string{"username", "none"},
+		BlockConnectTo: "127.0.0.2/32",
+	}
 }
-client pass {
-  from: ::1/128 to: 0/0
-  log: error
-}
-socks block {
-  from: 0/0 to: 127.0.0.2/32
-  command: connect
-  log: error
-}
-socks pass {
-  from: 127.0.0.0/8 to: 0/0
-  command: connect udpassociate
-  log: error
-}
-socks pass {
-  from: ::1/128 to: 0/0
-  command: connect udpassociate
-  log: error
-}
-socks pass {
-  from: 0/0 to: 127.0.0.0/8
-  command: udpreply
-  log: error
-}
-socks pass {
-  from: 0/0 to: ::1/128
-  command: udpreply
-  log: error
-}
-`
 
 const dantedPort = 1080
 
@@ -158,6 +126,10 @@ func TestDante(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Dante names the address it connects from, on lo.
+		if !bnd.IP.IsLoopback() || bnd.Port == 0 || bnd.Name != "" {
+			t.Errorf("CONNECT to 127.0.0.1:7: BND %v, want a loopback address and a port", bnd)
 		}
 		t.Logf("CONNECT to 127.0.0.1:7: BND %v", bnd)
 	})
@@ -320,9 +292,7 @@ func startDanted(t *testing.T, ns *testenv.NS, bin string) *danted {
 	dir := t.TempDir()
 	conf, pidfile := filepath.Join(dir, "danted.conf"), filepath.Join(dir, "danted.pid")
 	d := &danted{log: filepath.Join(dir, "danted.log")}
-	if err := os.WriteFile(conf, fmt.Appendf(nil, dantedConf, d.log, dantedPort), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dantedConfig(d.log).Write(t, conf)
 	if out, err := ns.Command(bin, "-D", "-f", conf, "-p", pidfile).CombinedOutput(); err != nil {
 		t.Fatalf("danted: %v: %s\n%s", err, out, d.logTail())
 	}
@@ -374,14 +344,20 @@ func (d *danted) children(role string) []int {
 	return pids
 }
 
-// processParent returns the parent PID from /proc/PID/stat, or -1.
-func processParent(pid int) int {
+// procStat returns the fields of /proc/PID/stat after the command, which is
+// in parentheses and may hold spaces: state, ppid, ...; nil when the
+// process is gone.
+func procStat(pid int) []string {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return -1
+		return nil
 	}
-	// The fields after the command, which is in parentheses: state ppid ...
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+}
+
+// processParent returns the parent PID from /proc/PID/stat, or -1.
+func processParent(pid int) int {
+	fields := procStat(pid)
 	if len(fields) < 2 {
 		return -1
 	}
@@ -444,11 +420,7 @@ func (d *danted) stop(t *testing.T) {
 
 // alive reports whether a process exists and is not a zombie.
 func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	fields := procStat(pid)
 	return len(fields) > 0 && fields[0] != "Z"
 }
 

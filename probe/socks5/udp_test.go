@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,14 +85,22 @@ func echo(relay *net.UDPConn, to netip.AddrPort, datagram []byte) {
 	relay.WriteToUDPAddrPort(append(appendUDPHeader(nil, hdr.Addr), data...), to)
 }
 
-func TestUDPAssociate(t *testing.T) {
-	f := newFakeUDP(t, fakeUDPOptions{})
-	c := &Client{Proxy: f.proxy}
-	a, err := c.UDPAssociate(ctxFor(t, 10*time.Second))
+// associate sets up a UDP association through c, closed when the test
+// ends.
+func associate(t *testing.T, ctx context.Context, c *Client) *UDPAssociation {
+	t.Helper()
+	a, err := c.UDPAssociate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func TestUDPAssociate(t *testing.T) {
+	f := newFakeUDP(t, fakeUDPOptions{})
+	c := &Client{Proxy: f.proxy}
+	a := associate(t, ctxFor(t, 10*time.Second), c)
 	// The request announces the client's UDP socket, on the control
 	// connection's local address.
 	announced := <-f.announced
@@ -110,11 +119,7 @@ func TestUDPOverIPv6(t *testing.T) {
 		echo(relay, from, datagram)
 	}})
 	ctx := ctxFor(t, 10*time.Second)
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctx, &Client{Proxy: f.proxy})
 	if announced := <-f.announced; announced.IP != netip.IPv6Loopback() {
 		t.Errorf("announced %v, want an address on ::1", announced)
 	}
@@ -128,14 +133,10 @@ func TestUDPRelayUnspecified(t *testing.T) {
 		f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr {
 			return addr{IP: unspecified, Port: relay.Port()}
 		}})
-		a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := associate(t, ctxFor(t, 10*time.Second), &Client{Proxy: f.proxy})
 		if got, want := a.Relay().String(), f.relay.LocalAddr().String(); got != want {
 			t.Errorf("BND %v: relay %s, want the proxy's address %s", unspecified, got, want)
 		}
-		a.Close()
 	}
 }
 
@@ -145,11 +146,7 @@ func TestUDPRelayName(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{bnd: func(relay netip.AddrPort) addr {
 		return addr{Name: "localhost", Port: relay.Port()}
 	}})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctxFor(t, 10*time.Second), &Client{Proxy: f.proxy})
 	if got, want := a.Relay().String(), f.relay.LocalAddr().String(); got != want {
 		t.Errorf("relay %s, want %s", got, want)
 	}
@@ -200,11 +197,7 @@ func TestRoundTripIgnoresStrays(t *testing.T) {
 	}})
 	c := &Client{Proxy: f.proxy}
 	ctx := ctxFor(t, 10*time.Second)
-	a, err := c.UDPAssociate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctx, c)
 	if err := a.RoundTrip(ctx, "192.0.2.7:7", []byte("ping"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -227,11 +220,7 @@ func TestRoundTripRetransmits(t *testing.T) {
 	var stages []Stage
 	c := &Client{Proxy: f.proxy, Trace: func(s Stage, _ time.Duration) { stages = append(stages, s) }}
 	ctx := ctxFor(t, 10*time.Second)
-	a, err := c.UDPAssociate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctx, c)
 	if err := a.RoundTrip(ctx, "192.0.2.7:7", []byte("ping"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +231,7 @@ func TestRoundTripRetransmits(t *testing.T) {
 		t.Fatalf("second datagram numbered %d", n)
 	}
 	want := []Stage{StageConnect, StageGreeting, StageUDPAssociate, StageUDPRoundTrip}
-	if !equalStages(stages, want) {
+	if !slices.Equal(stages, want) {
 		t.Errorf("traced %v, want %v", stages, want)
 	}
 }
@@ -257,11 +246,7 @@ func TestRoundTripTargets(t *testing.T) {
 		relay.WriteToUDPAddrPort(append(appendUDPHeader(nil, src), append([]byte("echo: "), data...)...), from)
 	}})
 	ctx := ctxFor(t, 10*time.Second)
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctx, &Client{Proxy: f.proxy})
 	for _, target := range []string{"192.0.2.7:7", "[2001:db8::7]:7", "echo.example:7"} {
 		if err := a.RoundTrip(ctx, target, []byte("ping"), []byte("echo: ping")); err != nil {
 			t.Errorf("%s: %v", target, err)
@@ -271,12 +256,8 @@ func TestRoundTripTargets(t *testing.T) {
 
 func TestRoundTripNoAnswer(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	err = a.RoundTrip(ctxFor(t, 500*time.Millisecond), "192.0.2.7:7", []byte("ping"), nil)
+	a := associate(t, ctxFor(t, 10*time.Second), &Client{Proxy: f.proxy})
+	err := a.RoundTrip(ctxFor(t, 500*time.Millisecond), "192.0.2.7:7", []byte("ping"), nil)
 	checkError(t, err, StageUDPRoundTrip, f.proxy)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "datagrams sent") {
 		t.Fatalf("got %v, want a deadline error", err)
@@ -286,12 +267,8 @@ func TestRoundTripNoAnswer(t *testing.T) {
 
 func TestRoundTripControlClosed(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{closeControl: true})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	err = a.RoundTrip(ctxFor(t, time.Minute), "192.0.2.7:7", []byte("ping"), nil)
+	a := associate(t, ctxFor(t, 10*time.Second), &Client{Proxy: f.proxy})
+	err := a.RoundTrip(ctxFor(t, time.Minute), "192.0.2.7:7", []byte("ping"), nil)
 	checkError(t, err, StageUDPRoundTrip, f.proxy)
 	if !strings.Contains(err.Error(), "control connection ended") || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the end of the control connection", err)
@@ -300,14 +277,10 @@ func TestRoundTripControlClosed(t *testing.T) {
 
 func TestRoundTripCancel(t *testing.T) {
 	f := newFakeUDP(t, fakeUDPOptions{})
-	a, err := (&Client{Proxy: f.proxy}).UDPAssociate(ctxFor(t, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := associate(t, ctxFor(t, 10*time.Second), &Client{Proxy: f.proxy})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	err = a.RoundTrip(ctx, "192.0.2.7:7", []byte("ping"), nil)
+	err := a.RoundTrip(ctx, "192.0.2.7:7", []byte("ping"), nil)
 	checkError(t, err, StageUDPRoundTrip, f.proxy)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
