@@ -1,9 +1,16 @@
 #!/bin/sh
-# vipcheck.sh - benchmarks of the LVS-DR raw probe (ocf-vipcheck), as root:
-# one real server against the veth round trip measured by ping in the same
-# run, 256 real servers in one call (goal < 0.5 s), and the command as
-# keepalived runs it (against check_tcp_raw when installed). Ratios appear
-# as metrics: syn-rtt/ping, call/ping, of-0.5s-goal, ocf-vipcheck/ping.
+# vipcheck.sh - benchmarks of the LVS-DR checks (ocf-vipcheck), as root:
+#   BenchmarkProbeOne     one real server against the veth round trip
+#                         measured by ping in the same run
+#   BenchmarkProbe256     256 real servers in one call (goal < 0.5 s)
+#   BenchmarkCommand      the tcp command as keepalived runs it (against
+#                         check_tcp_raw when installed)
+#   BenchmarkHTTPCommand  the http command (small body, 1 MiB) against the
+#                         tcp command: wall time and peak memory
+#   BenchmarkHTTP64       http and tcp checks of 64 real-server addresses
+#                         in one call
+# Ratios appear as metrics: syn-rtt/ping, call/ping, of-0.5s-goal,
+# ocf-vipcheck/ping, http/tcp, http/tcp-rss.
 set -e
 cd "$(dirname "$0")/.."
 exec env CGO_ENABLED=0 "${GO:-go}" test -run '^$' -bench . -benchtime "${BENCHTIME:-200x}" ./bench/vipcheck/

@@ -105,54 +105,30 @@ func TestHTTPThroughVIP(t *testing.T) {
 		// The backup's kernel answers every segment of the connection
 		// with a RST towards the VIP; count those reaching the real
 		// servers (none may: they go to the master, the VIP's owner).
+		var resets [2]func() int
 		for i := range l.RS {
-			l.RS[i].MustRun(t, "nft", "add", "table", "inet", "vchrst")
-			l.RS[i].MustRun(t, "nft", "add", "chain", "inet", "vchrst", "in", "{ type filter hook input priority 0 ; }")
-			l.RS[i].MustRun(t, "nft", "add", "rule", "inet", "vchrst", "in", "ip", "saddr", "10.206.0.11", "tcp", "flags", "&", "rst", "!=", "0", "counter")
-		}
-		// What the balancers' kernels do: RSTs they send, and RSTs the
-		// master receives from the backup (logged, for the notes).
-		for _, ns := range []*testenv.NS{l.Backup, l.Master} {
-			ns.MustRun(t, "nft", "add", "table", "inet", "vchrst")
-			ns.MustRun(t, "nft", "add", "chain", "inet", "vchrst", "out", "{ type filter hook output priority 0 ; }")
-			ns.MustRun(t, "nft", "add", "chain", "inet", "vchrst", "in", "{ type filter hook input priority 0 ; }")
-			ns.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
-			ns.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "in", "tcp", "flags", "&", "rst", "!=", "0", "counter")
+			resets[i] = l.RSTCounter(t, l.RS[i], "input", "ip saddr 10.206.0.11")
 		}
 		code, out := run(t, l.Backup, nil, "http", "--role", "master", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
 		expect(t, "1 MiB from the backup", code, 0, out, rs1+" up status=200", rs2+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "-t", "5000", "-A", bigMD5, "eth0", l.RSAddr6[0]+","+l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPBig)
 		expect(t, "1 MiB from the master, IPv6", code, 0, out, l.RSAddr6[0]+" up status=200")
-		for _, ns := range []*testenv.NS{l.Backup, l.Master} {
-			t.Logf("%s kernel RSTs: %s", ns.Name, ns.MustRun(t, "nft", "list", "table", "inet", "vchrst"))
-		}
 		for i := range l.RS {
-			out := l.RS[i].MustRun(t, "nft", "list", "chain", "inet", "vchrst", "in")
-			t.Logf("%s RST counter: %s", l.RS[i].Name, out)
-			if !containsCounter(out, "packets 0 ") {
-				t.Errorf("RSTs from the backup reached %s:\n%s", l.RS[i].Name, out)
+			if n := resets[i](); n != 0 {
+				t.Errorf("%d RSTs from the backup reached %s", n, l.RS[i].Name)
 			}
 		}
 		// With --nft-guard the backup's kernel never sees the segments,
 		// so it sends no RST at all (what protects a real server that
 		// answers ARP for the VIP), and the table is gone afterwards.
-		l.Backup.MustRun(t, "nft", "flush", "chain", "inet", "vchrst", "out")
-		l.Backup.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
 		l.SetARPIgnore(0, 0)
 		defer l.SetARPIgnore(0, 1)
-		// Unguarded, for the record: whether rs1 now gets the backup's
-		// RSTs depends on which ARP answer for the VIP the backup kept.
 		l.Backup.MustRun(t, "ip", "neigh", "flush", "dev", "eth0")
-		run(t, l.Backup, nil, "http", "--role", "master", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
-		t.Logf("unguarded, rs1 leaking ARP: %s; %s", l.Backup.MustRun(t, "ip", "neigh", "show", l.VIP),
-			l.RS[0].MustRun(t, "nft", "list", "chain", "inet", "vchrst", "in"))
-		l.Backup.MustRun(t, "nft", "flush", "chain", "inet", "vchrst", "out")
-		l.Backup.MustRun(t, "nft", "add", "rule", "inet", "vchrst", "out", "tcp", "flags", "&", "rst", "!=", "0", "counter")
-		l.Backup.MustRun(t, "ip", "neigh", "flush", "dev", "eth0")
+		backupRSTs := l.RSTCounter(t, l.Backup, "output", "")
 		code, out = run(t, l.Backup, nil, "http", "--role", "master", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
 		expect(t, "1 MiB from the backup, guarded, rs1 leaking ARP", code, 0, out, rs1+" up status=200", rs2+" up status=200")
-		if got := l.Backup.MustRun(t, "nft", "list", "chain", "inet", "vchrst", "out"); !containsCounter(got, "packets 0 ") {
-			t.Errorf("the guarded backup's kernel sent RSTs:\n%s", got)
+		if n := backupRSTs(); n != 0 {
+			t.Errorf("the guarded backup's kernel sent %d RSTs", n)
 		}
 		if got := l.Backup.MustRun(t, "nft", "list", "tables"); strings.Contains(got, "ocfkit-vipcheck") {
 			t.Errorf("guard table left behind:\n%s", got)
@@ -171,20 +147,7 @@ func TestHTTPThroughVIP(t *testing.T) {
 	})
 
 	t.Run("30% loss", func(t *testing.T) {
-		// Random loss both ways, on the real servers (the balancer's packet
-		// socket taps frames before any netfilter hook of its own).
-		for i := range l.RS {
-			l.RS[i].MustRun(t, "nft", "add table inet vchloss; "+
-				"add chain inet vchloss in { type filter hook input priority 0; }; "+
-				"add chain inet vchloss out { type filter hook output priority 0; }; "+
-				"add rule inet vchloss in tcp dport 8080 numgen random mod 10 < 3 drop; "+
-				"add rule inet vchloss out tcp sport 8080 numgen random mod 10 < 3 drop")
-			defer l.RS[i].MustRun(t, "nft", "delete", "table", "inet", "vchloss")
-			// Per-segment loss, as on a wire: no 64 KiB GSO bursts dropped
-			// whole on veth.
-			l.RS[i].MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "1500")
-			defer l.RS[i].MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "65536")
-		}
+		l.Loss(t, 8080, 30)
 		// TCP under 30 % loss both ways backs off exponentially, so one
 		// check in a few dozen can stall past any fixed limit: the claim
 		// is that checks pass, counted per real server over four tries
@@ -231,14 +194,11 @@ func TestHTTPThroughVIP(t *testing.T) {
 		expect(t, "wrong status", code, 1, out, `http-status observed="404"`)
 		// The guard's IPv6 rules: the backup's kernel sends no RST.
 		// (Unguarded, it sent 56 for this check when measured.)
-		l.Backup.MustRun(t, "nft", "add table inet vch6rst; "+
-			"add chain inet vch6rst out { type filter hook output priority 0; }; "+
-			"add rule inet vch6rst out tcp flags & rst != 0 counter")
-		defer l.Backup.MustRun(t, "nft", "delete", "table", "inet", "vch6rst")
+		backupRSTs := l.RSTCounter(t, l.Backup, "output", "")
 		code, out = run(t, l.Backup, nil, "http", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", rs6, l.VIP6, port, host, testenv.HTTPBig)
 		expect(t, "1 MiB from the backup, guarded", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
-		if got := l.Backup.MustRun(t, "nft", "list", "chain", "inet", "vch6rst", "out"); !containsCounter(got, "packets 0 ") {
-			t.Errorf("the guarded backup's kernel sent RSTs (IPv6):\n%s", got)
+		if n := backupRSTs(); n != 0 {
+			t.Errorf("the guarded backup's kernel sent %d RSTs (IPv6)", n)
 		}
 		l.RS[1].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
 		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
@@ -247,10 +207,4 @@ func TestHTTPThroughVIP(t *testing.T) {
 		code, out = run(t, l.Master, nil, "http", "--role", "backup", "eth0", l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPSmall)
 		expect(t, "plain GET to rs2's own address", code, 0, out, l.RSAddr6[1]+" up status=200")
 	})
-}
-
-// containsCounter reports whether an nft chain listing has the counter
-// text (one rule per chain here).
-func containsCounter(listing, counter string) bool {
-	return strings.Contains(listing, counter)
 }

@@ -1,7 +1,6 @@
 package vipcheck_test
 
 import (
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,9 +61,6 @@ func BenchmarkHTTP64(b *testing.B) {
 		l.StartHTTP(i, 8080, "", "")
 	}
 	list := strings.Join(l.AddRealServerAddresses(32), ",")
-	if _, err := exec.LookPath("ip"); err != nil {
-		b.Skip(err)
-	}
 	b.ResetTimer()
 	web, webRSS := runMeasured(b, l.Master, b.N, bin, "http", "-t", "5000", "--source", testenv.ManySource, "eth0", list, l.VIP, "8080", "www.example.test", testenv.HTTPSmall)
 	tcp, tcpRSS := runMeasured(b, l.Master, b.N, bin, "tcp", "-t", "5000", "--source", testenv.ManySource, "eth0", list, l.VIP, "80")

@@ -24,6 +24,7 @@ import (
 // pingRTT returns the average round trip to addr from ns.
 func pingRTT(b *testing.B, ns *testenv.NS, addr string) time.Duration {
 	b.Helper()
+	testenv.RequireCommand(b, "ping")
 	out := ns.MustRun(b, "ping", "-q", "-c", "200", "-i", "0.002", addr)
 	m := regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`).FindStringSubmatch(out)
 	if m == nil {
@@ -60,7 +61,6 @@ func probe(b *testing.B, l *testenv.LVSDR, targets []vip.Target, source netip.Ad
 // to SYN-ACK against the ping round trip, and the whole call (sockets, ARP,
 // SYN, RST) against it.
 func BenchmarkProbeOne(b *testing.B) {
-	testenv.RequireCommand(b, "ping")
 	l := testenv.NewLVSDR(b, "vcb")
 	ping := pingRTT(b, l.Master, l.RSAddr[0])
 	targets := []vip.Target{{Addr: netip.MustParseAddr(l.RSAddr[0])}}
@@ -81,7 +81,6 @@ func BenchmarkProbeOne(b *testing.B) {
 // BenchmarkProbe256 probes 256 real-server addresses in one call (goal:
 // under 0.5 s wall).
 func BenchmarkProbe256(b *testing.B) {
-	testenv.RequireCommand(b, "ping")
 	l := testenv.NewLVSDR(b, "vcb")
 	var targets []vip.Target
 	for _, a := range l.AddRealServerAddresses(128) {
@@ -106,22 +105,13 @@ func BenchmarkCommand(b *testing.B) {
 	l := testenv.NewLVSDR(b, "vcb")
 	bin := buildBinary(b)
 	ping := pingRTT(b, l.Master, l.RSAddr[0])
-	timeRuns := func(name string, args ...string) time.Duration {
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			if out, err := l.Master.Command(name, args...).CombinedOutput(); err != nil {
-				b.Fatalf("%s: %v %s", name, err, out)
-			}
-		}
-		return time.Since(start) / time.Duration(b.N)
-	}
 	b.ResetTimer()
-	ours := timeRuns(bin, "tcp", "eth0", l.RSAddr[0], l.VIP, "80")
+	ours, _ := runMeasured(b, l.Master, b.N, bin, "tcp", "eth0", l.RSAddr[0], l.VIP, "80")
 	b.StopTimer()
 	b.ReportMetric(float64(ours.Microseconds()), "ocf-vipcheck-µs")
 	b.ReportMetric(float64(ours)/float64(ping), "ocf-vipcheck/ping")
 	if c, err := exec.LookPath("check_tcp_raw"); err == nil {
-		theirs := timeRuns(c, "eth0", l.RSAddr[0], l.VIP, "80")
+		theirs, _ := runMeasured(b, l.Master, b.N, c, "eth0", l.RSAddr[0], l.VIP, "80")
 		b.ReportMetric(float64(theirs.Microseconds()), "check_tcp_raw-µs")
 		b.ReportMetric(float64(ours)/float64(theirs), "ocf-vipcheck/check_tcp_raw")
 	} else {

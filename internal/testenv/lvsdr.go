@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -182,4 +183,53 @@ func (l *LVSDR) AddRealServerAddresses(perRS int) []string {
 	}
 	l.Master.MustRun(l.t, "ip", "addr", "add", ManySource+"/16", "dev", "eth0")
 	return all
+}
+
+// Loss drops pct percent of the TCP segments to and from port on every
+// real server, at random and each way (an nftables table; the balancer's
+// packet socket taps frames before any netfilter hook of its own). GSO is
+// off the real servers' eth0 meanwhile, so loss hits single segments as on
+// a wire, not 64 KiB bursts on veth. Both end with t.
+func (l *LVSDR) Loss(t testing.TB, port, pct int) {
+	t.Helper()
+	RequireCommand(t, "nft")
+	for _, rs := range l.RS {
+		rs.MustRun(t, "nft", fmt.Sprintf("add table inet testloss; "+
+			"add chain inet testloss in { type filter hook input priority 0; }; "+
+			"add chain inet testloss out { type filter hook output priority 0; }; "+
+			"add rule inet testloss in tcp dport %[1]d numgen random mod 100 < %[2]d drop; "+
+			"add rule inet testloss out tcp sport %[1]d numgen random mod 100 < %[2]d drop", port, pct))
+		t.Cleanup(func() { rs.MustRun(t, "nft", "delete", "table", "inet", "testloss") })
+		rs.MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "1500")
+		t.Cleanup(func() { rs.MustRun(t, "ip", "link", "set", "dev", "eth0", "gso_max_size", "65536") })
+	}
+}
+
+// rstTables numbers RSTCounter's tables.
+var rstTables atomic.Int32
+
+// RSTCounter counts the TCP segments with RST set that pass hook (input or
+// output) in ns and match match, an nftables match such as
+// "ip saddr 10.206.0.11" (or nothing); count returns how many did so far.
+// The table ends with t.
+func (l *LVSDR) RSTCounter(t testing.TB, ns *NS, hook, match string) (count func() int) {
+	t.Helper()
+	RequireCommand(t, "nft")
+	table := fmt.Sprintf("testrst%d", rstTables.Add(1))
+	ns.MustRun(t, "nft", fmt.Sprintf("add table inet %[1]s; "+
+		"add chain inet %[1]s c { type filter hook %[2]s priority -10; }; "+
+		"add rule inet %[1]s c %[3]s tcp flags & rst != 0 counter", table, hook, match))
+	t.Cleanup(func() { ns.MustRun(t, "nft", "delete", "table", "inet", table) })
+	return func() int {
+		out := ns.MustRun(t, "nft", "list", "table", "inet", table)
+		k := strings.Index(out, "packets ")
+		var n int
+		if k < 0 {
+			t.Fatalf("no counter in the listing of %s in %s:\n%s", table, ns.Name, out)
+		}
+		if _, err := fmt.Sscanf(out[k:], "packets %d", &n); err != nil {
+			t.Fatalf("reading the counter of %s in %s: %v\n%s", table, ns.Name, err, out)
+		}
+		return n
+	}
 }

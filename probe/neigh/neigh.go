@@ -243,14 +243,6 @@ func (c *Client) exchange(ctx context.Context, r *Round, got func(Answer)) error
 	return nil
 }
 
-// Resolve asks for every target at once and calls found for the first reply
-// for each, as soon as it arrives, repeating requests for unanswered targets
-// with a doubling interval until all are answered or ctx ends. Targets that
-// never answer are simply not reported. found runs on the calling goroutine.
-func (c *Client) Resolve(ctx context.Context, targets []netip.Addr, found func(Answer)) error {
-	return c.exchange(ctx, c.NewRound(targets), found)
-}
-
 // WhoHas asks who has target until ctx ends (it must have a deadline) and
 // returns every distinct hardware address that answered, in the order of
 // their first answers.

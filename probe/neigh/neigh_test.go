@@ -70,7 +70,7 @@ func frameOf(p *arp.Packet) []byte {
 	return b
 }
 
-func TestResolveRetriesAndStopsWhenAllAnswered(t *testing.T) {
+func TestRoundRetriesAndStopsWhenAllAnswered(t *testing.T) {
 	a, b, c := netip.MustParseAddr("192.0.2.21"), netip.MustParseAddr("192.0.2.22"), netip.MustParseAddr("192.0.2.23")
 	macA, macB := net.HardwareAddr{2, 0, 0, 0, 0, 0x21}, net.HardwareAddr{2, 0, 0, 0, 0, 0x22}
 	lan := newFakeLAN(map[netip.Addr][]net.HardwareAddr{a: {macA}, b: {macB}})
@@ -84,7 +84,7 @@ func TestResolveRetriesAndStopsWhenAllAnswered(t *testing.T) {
 	got := map[netip.Addr]string{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := cl.Resolve(ctx, []netip.Addr{a, b}, func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
+	if err := cl.exchange(ctx, cl.NewRound([]netip.Addr{a, b}), func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
 		t.Fatal(err)
 	}
 	if got[a] != macA.String() || got[b] != macB.String() || len(got) != 2 {
@@ -94,14 +94,14 @@ func TestResolveRetriesAndStopsWhenAllAnswered(t *testing.T) {
 		t.Errorf("lost request for %v was not repeated", b)
 	}
 	if ctx.Err() != nil {
-		t.Error("Resolve waited for the deadline although everything answered")
+		t.Error("the round waited for the deadline although everything answered")
 	}
 
-	// An address nobody has is not reported; Resolve returns at the deadline.
+	// An address nobody has is not reported; the round ends at the deadline.
 	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
 	got = map[netip.Addr]string{}
-	if err := cl.Resolve(short, []netip.Addr{c, a}, func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
+	if err := cl.exchange(short, cl.NewRound([]netip.Addr{c, a}), func(x Answer) { got[x.IP] = x.MAC.String() }); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := got[c]; ok || got[a] != macA.String() {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // TestReplyFilter runs the socket's BPF program in x/net/bpf's VM.
@@ -115,8 +116,8 @@ func FuzzParseSegment(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, ok := parseSegment(b)
-		if ok && (!s.src.Is4() || !s.dst.Is4()) {
-			t.Fatalf("accepted a non-IPv4 segment: %+v", s)
+		if ok && s.src.Is4() != s.dst.Is4() {
+			t.Fatalf("accepted a segment with addresses of two families: %+v", s)
 		}
 	})
 }
@@ -134,7 +135,10 @@ func FuzzStackFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tcpDestPort(b)
 		for _, v := range []netip.Addr{vipAddr, netip.MustParseAddr("fd00::80")} {
-			p := &Paths{cfg: Config{VIP: v, Source: src, Port: 80}}
+			p := &Paths{cfg: Config{VIP: v, Source: src, Port: 80}, proto: header.IPv4ProtocolNumber}
+			if v.Is6() {
+				p.proto = header.IPv6ProtocolNumber
+			}
 			p.outgoing(b)
 		}
 	})

@@ -88,35 +88,8 @@ func parseSegment(frame []byte) (s segment, ok bool) {
 	if len(frame) < 14 {
 		return segment{}, false
 	}
-	var src, dst netip.Addr
-	var payload []byte
-	switch binary.BigEndian.Uint16(frame[12:14]) {
-	case uint16(header.IPv4ProtocolNumber):
-		ip := header.IPv4(frame[14:])
-		if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
-			return segment{}, false
-		}
-		hl, total := int(ip.HeaderLength()), int(ip.TotalLength())
-		if hl < header.IPv4MinimumSize || total < hl || total > len(ip) || ip.More() || ip.FragmentOffset() != 0 ||
-			ip.Protocol() != uint8(header.TCPProtocolNumber) {
-			return segment{}, false
-		}
-		src, dst, payload = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), ip[hl:total]
-	case uint16(header.IPv6ProtocolNumber):
-		ip := header.IPv6(frame[14:])
-		if len(ip) < header.IPv6MinimumSize || ip[0]>>4 != 6 || ip.NextHeader() != uint8(header.TCPProtocolNumber) {
-			return segment{}, false
-		}
-		end := header.IPv6MinimumSize + int(ip.PayloadLength())
-		if end > len(ip) {
-			return segment{}, false
-		}
-		src, dst, payload = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), ip[header.IPv6MinimumSize:end]
-	default:
-		return segment{}, false
-	}
-	t := header.TCP(payload)
-	if len(t) < header.TCPMinimumSize || int(t.DataOffset()) < header.TCPMinimumSize || int(t.DataOffset()) > len(t) {
+	src, dst, t, ok := parseTCP(tcpip.NetworkProtocolNumber(binary.BigEndian.Uint16(frame[12:14])), frame[14:])
+	if !ok {
 		return segment{}, false
 	}
 	fl := t.Flags()
@@ -129,4 +102,40 @@ func parseSegment(frame []byte) (s segment, ok bool) {
 			RST: fl.Contains(header.TCPFlagRst), FIN: fl.Contains(header.TCPFlagFin)},
 		payload: len(t) - int(t.DataOffset()),
 	}, true
+}
+
+// parseTCP decodes an IP packet of protocol proto (IPv4 or IPv6, the
+// EtherType) that carries a TCP segment, and returns its addresses and the
+// segment; ok is false for anything else (other protocols, fragments,
+// extension headers, truncated or malformed packets).
+func parseTCP(proto tcpip.NetworkProtocolNumber, b []byte) (src, dst netip.Addr, t header.TCP, ok bool) {
+	switch proto {
+	case header.IPv4ProtocolNumber:
+		ip := header.IPv4(b)
+		if len(ip) < header.IPv4MinimumSize || ip[0]>>4 != 4 {
+			return src, dst, nil, false
+		}
+		hl, total := int(ip.HeaderLength()), int(ip.TotalLength())
+		if hl < header.IPv4MinimumSize || total < hl || total > len(ip) || ip.More() || ip.FragmentOffset() != 0 ||
+			ip.Protocol() != uint8(header.TCPProtocolNumber) {
+			return src, dst, nil, false
+		}
+		src, dst, t = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), header.TCP(ip[hl:total])
+	case header.IPv6ProtocolNumber:
+		ip := header.IPv6(b)
+		if len(ip) < header.IPv6MinimumSize || ip[0]>>4 != 6 || ip.NextHeader() != uint8(header.TCPProtocolNumber) {
+			return src, dst, nil, false
+		}
+		end := header.IPv6MinimumSize + int(ip.PayloadLength())
+		if end > len(ip) {
+			return src, dst, nil, false
+		}
+		src, dst, t = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), header.TCP(ip[header.IPv6MinimumSize:end])
+	default:
+		return src, dst, nil, false
+	}
+	if len(t) < header.TCPMinimumSize || int(t.DataOffset()) < header.TCPMinimumSize || int(t.DataOffset()) > len(t) {
+		return src, dst, nil, false
+	}
+	return src, dst, t, true
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/testenv"
-	"github.com/ocfkit/ocfkit/probe/neigh"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
@@ -70,7 +69,7 @@ func noHalfOpen(t *testing.T, l *testenv.LVSDR) {
 }
 
 // TestProbeLVSDR runs the probe against real servers in namespaces: the
-// statuses a DR setup can show, ARP leaks, loss and the backup balancer.
+// statuses a DR setup can show, loss and the backup balancer.
 func TestProbeLVSDR(t *testing.T) {
 	l := testenv.NewLVSDR(t, "vcp")
 	rs1, rs2 := netip.MustParseAddr(l.RSAddr[0]), netip.MustParseAddr(l.RSAddr[1])
@@ -135,48 +134,6 @@ func TestProbeLVSDR(t *testing.T) {
 		}
 	})
 
-	t.Run("ARP leak", func(t *testing.T) {
-		whoHas := func() []neigh.Answer {
-			var answers []neigh.Answer
-			err := l.Master.Within(func() error {
-				ifi, err := net.InterfaceByName("eth0")
-				if err != nil {
-					return err
-				}
-				src, err := vip.SourceAddress(ifi, netip.MustParseAddr(l.VIP), netip.Addr{})
-				if err != nil {
-					return err
-				}
-				conn, err := neigh.Listen(ifi)
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				c, err := neigh.New(conn, ifi.HardwareAddr, src)
-				if err != nil {
-					return err
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-				defer cancel()
-				answers, err = c.WhoHas(ctx, netip.MustParseAddr(l.VIP))
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return answers
-		}
-		if a := whoHas(); len(a) != 0 {
-			t.Errorf("correct real servers answered ARP for the VIP: %v", a)
-		}
-		l.SetARPIgnore(0, 0)
-		defer l.SetARPIgnore(0, 1)
-		a := whoHas()
-		if len(a) != 1 || a[0].MAC.String() != l.MAC(l.RS[0]).String() {
-			t.Errorf("with arp_ignore=0 on rs1: answers %v, want rs1's MAC %v", a, l.MAC(l.RS[0]))
-		}
-	})
-
 	t.Run("from the backup balancer", func(t *testing.T) {
 		// The backup does not hold the VIP: its kernel sees the SYN-ACK
 		// addressed to it from the VIP and answers with a RST toward the
@@ -184,21 +141,9 @@ func TestProbeLVSDR(t *testing.T) {
 		// real server. The raw probe sees the SYN-ACK first. Count the RSTs
 		// that reach each real server from the backup: exactly the probe's
 		// own, one per probe, and none with a FIN close.
-		testenv.RequireCommand(t, "nft")
-		backupIP := "10.206.0.11"
+		var resets [2]func() int
 		for i := range l.RS {
-			l.RS[i].MustRun(t, "nft", "add table inet vcrst; "+
-				"add chain inet vcrst in { type filter hook input priority -10; }; "+
-				"add rule inet vcrst in ip saddr "+backupIP+" tcp flags rst counter")
-			defer l.RS[i].MustRun(t, "nft", "delete table inet vcrst")
-		}
-		resets := func(i int) int {
-			out := l.RS[i].MustRun(t, "nft", "list", "table", "inet", "vcrst")
-			var n int
-			if k := strings.Index(out, "packets "); k >= 0 {
-				fmt.Sscanf(out[k:], "packets %d", &n)
-			}
-			return n
+			resets[i] = l.RSTCounter(t, l.RS[i], "input", "ip saddr 10.206.0.11")
 		}
 		res := probeFrom(t, l.Backup, l, time.Second, nil, rsTargets(l)...)
 		wantStatuses(t, res, vip.Up, vip.Up)
@@ -209,7 +154,7 @@ func TestProbeLVSDR(t *testing.T) {
 			if !r.Closed {
 				t.Errorf("%v: FIN close from the backup did not complete", r.Target)
 			}
-			if n := resets(i); n != 1 {
+			if n := resets[i](); n != 1 {
 				t.Errorf("%s got %d RSTs from the backup, want 1 (the probe's own)", l.RS[i].Name, n)
 			}
 		}
@@ -219,8 +164,8 @@ func TestProbeLVSDR(t *testing.T) {
 		res = probeFrom(t, l.Backup, l, time.Second, func(c *vip.Config) { c.Close = true }, rsTargets(l)...)
 		l.Master.MustRun(t, "ip", "addr", "add", l.VIP+"/24", "dev", "eth0")
 		wantStatuses(t, res, vip.Up, vip.Up)
-		if resets(0) != 1 || resets(1) != 1 {
-			t.Errorf("RSTs reached the real servers during the gap: %d, %d", resets(0), resets(1))
+		if n0, n1 := resets[0](), resets[1](); n0 != 1 || n1 != 1 {
+			t.Errorf("RSTs reached the real servers during the gap: %d, %d", n0, n1)
 		}
 		noHalfOpen(t, l)
 	})
@@ -250,12 +195,9 @@ func TestProbeLVSDR(t *testing.T) {
 		// Count the RSTs reaching the real servers from either balancer:
 		// only the probe's own may arrive, whatever the balancers' kernels
 		// do with the SYN-ACKs addressed to them.
-		testenv.RequireCommand(t, "nft")
+		var resets [2]func() int
 		for i := range l.RS {
-			l.RS[i].MustRun(t, "nft", "add table inet vcrst6; "+
-				"add chain inet vcrst6 in { type filter hook input priority -10; }; "+
-				"add rule inet vcrst6 in ip6 saddr { fd00:206::10, fd00:206::11 } tcp flags rst counter")
-			defer l.RS[i].MustRun(t, "nft", "delete table inet vcrst6")
+			resets[i] = l.RSTCounter(t, l.RS[i], "input", "ip6 saddr { fd00:206::10, fd00:206::11 }")
 		}
 		res := probeFrom(t, l.Master, l, time.Second, v6, targets...)
 		wantStatuses(t, res, vip.Up, vip.Up)
@@ -266,9 +208,8 @@ func TestProbeLVSDR(t *testing.T) {
 		wantStatuses(t, res, vip.Up, vip.Up)
 		noHalfOpen(t, l)
 		for i := range l.RS {
-			out := l.RS[i].MustRun(t, "nft", "list", "table", "inet", "vcrst6")
-			if !strings.Contains(out, "packets 1 ") {
-				t.Errorf("%s: want exactly the master probe's RST, counted:\n%s", l.RS[i].Name, out)
+			if n := resets[i](); n != 1 {
+				t.Errorf("%s: %d RSTs from the balancers, want exactly the master probe's", l.RS[i].Name, n)
 			}
 		}
 
@@ -290,15 +231,7 @@ func TestProbeLVSDR(t *testing.T) {
 	// Last: a lost RST leaves a half-open connection on the real server
 	// until its SYN-ACK retries run out, which the other cases would see.
 	t.Run("30% loss", func(t *testing.T) {
-		testenv.RequireCommand(t, "nft")
-		for i := range l.RS {
-			l.RS[i].MustRun(t, "nft", "add table inet vcloss; "+
-				"add chain inet vcloss in { type filter hook input priority 0; }; "+
-				"add chain inet vcloss out { type filter hook output priority 0; }; "+
-				"add rule inet vcloss in tcp dport 80 numgen random mod 10 < 3 drop; "+
-				"add rule inet vcloss out tcp sport 80 numgen random mod 10 < 3 drop")
-			defer l.RS[i].MustRun(t, "nft", "delete table inet vcloss")
-		}
+		l.Loss(t, l.Port, 30)
 		for round := 0; round < 3; round++ {
 			res := probeFrom(t, l.Master, l, 3*time.Second, nil, rsTargets(l)...)
 			wantStatuses(t, res, vip.Up, vip.Up)

@@ -137,20 +137,14 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 	if _, ok := ctx.Deadline(); !ok {
 		return nil, errors.New("probe: the context needs a deadline")
 	}
-	raw, err := bpf.Assemble(replyFilter(cfg.Source, cfg.VIP, cfg.Port))
-	if err != nil {
-		return nil, fmt.Errorf("assembling the probe filter: %w", err)
-	}
 	for _, t := range targets {
 		if t.Addr.Is4() != cfg.VIP.Is4() {
 			return nil, fmt.Errorf("probe: real server %v and VIP %v differ in address family", t.Addr, cfg.VIP)
 		}
 	}
-	// One socket for ARP and TCP: closing an AF_PACKET socket waits for an
-	// RCU grace period (about 10 ms), so each socket saved counts.
-	conn, err := packet.Listen(cfg.Interface, packet.Raw, ethPAll, &packet.Config{Filter: raw})
+	conn, err := cfg.listen()
 	if err != nil {
-		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
+		return nil, err
 	}
 	defer conn.Close()
 	var res resolver
@@ -165,6 +159,21 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 		}
 	}
 	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+}
+
+// listen opens the one socket of a probe, for ARP and TCP alike (closing
+// an AF_PACKET socket waits for an RCU grace period, about 10 ms, so each
+// socket saved counts), with the filter that lets only replies through.
+func (cfg *Config) listen() (*packet.Conn, error) {
+	raw, err := bpf.Assemble(replyFilter(cfg.Source, cfg.VIP, cfg.Port))
+	if err != nil {
+		return nil, fmt.Errorf("assembling the probe filter: %w", err)
+	}
+	conn, err := packet.Listen(cfg.Interface, packet.Raw, ethPAll, &packet.Config{Filter: raw})
+	if err != nil {
+		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
+	}
+	return conn, nil
 }
 
 // prepare checks cfg and fills in what it leaves to defaults: the MSS,

@@ -2,6 +2,7 @@ package vip
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -125,13 +125,9 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 			return nil, fmt.Errorf("real server %v and VIP %v differ in address family", t.Addr, cfg.VIP)
 		}
 	}
-	raw, err := bpf.Assemble(replyFilter(cfg.Source, cfg.VIP, cfg.Port))
+	conn, err := cfg.listen()
 	if err != nil {
-		return nil, fmt.Errorf("assembling the probe filter: %w", err)
-	}
-	conn, err := packet.Listen(cfg.Interface, packet.Raw, ethPAll, &packet.Config{Filter: raw})
-	if err != nil {
-		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
+		return nil, err
 	}
 	setReadBuffer(conn, readBuffer)
 	var guard *kernelGuard
@@ -464,20 +460,15 @@ func (p *Paths) takeNeighbour(f []byte) {
 // tcpDestPort returns the network protocol and TCP destination port of an
 // Ethernet frame carrying IPv4 or IPv6 (no extension headers) and TCP.
 func tcpDestPort(f []byte) (tcpip.NetworkProtocolNumber, uint16, bool) {
-	if len(f) < 14+20 {
+	if len(f) < 14 {
 		return 0, 0, false
 	}
-	switch {
-	case f[12] == 0x08 && f[13] == 0x00 && f[23] == 6:
-		ihl := int(f[14]&0x0f) * 4
-		if ihl < 20 || len(f) < 14+ihl+4 {
-			return 0, 0, false
-		}
-		return ipv4.ProtocolNumber, uint16(f[14+ihl+2])<<8 | uint16(f[14+ihl+3]), true
-	case f[12] == 0x86 && f[13] == 0xdd && len(f) >= 14+40+4 && f[20] == 6:
-		return ipv6.ProtocolNumber, uint16(f[14+40+2])<<8 | uint16(f[14+40+3]), true
+	proto := tcpip.NetworkProtocolNumber(binary.BigEndian.Uint16(f[12:14]))
+	_, _, t, ok := parseTCP(proto, f[14:])
+	if !ok {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	return proto, t.DestinationPort(), true
 }
 
 // outbound frames the stack's packets: only TCP to the VIP from a known
@@ -533,29 +524,12 @@ func (p *Paths) send(b []byte) {
 // outgoing checks that an IP packet from the stack is TCP from our source
 // to the VIP:port and returns its source port and whether it is a SYN.
 func (p *Paths) outgoing(b []byte) (sport uint16, syn, ok bool) {
-	var src, dst netip.Addr
-	var t []byte
-	if p.cfg.VIP.Is4() {
-		if len(b) < 20 || b[0]>>4 != 4 || b[9] != 6 {
-			return 0, false, false
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if len(b) < ihl+20 {
-			return 0, false, false
-		}
-		src, dst, t = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b[ihl:]
-	} else {
-		if len(b) < 60 || b[0]>>4 != 6 || b[6] != 6 {
-			return 0, false, false
-		}
-		src, dst, t = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40])), b[40:]
-	}
-	dport := uint16(t[2])<<8 | uint16(t[3])
-	if src != p.cfg.Source || dst != p.cfg.VIP || dport != p.cfg.Port {
+	src, dst, t, ok := parseTCP(p.proto, b)
+	if !ok || src != p.cfg.Source || dst != p.cfg.VIP || t.DestinationPort() != p.cfg.Port {
 		return 0, false, false
 	}
-	flags := t[13]
-	return uint16(t[0])<<8 | uint16(t[1]), flags&0x02 != 0 && flags&0x10 == 0, true
+	flags := t.Flags()
+	return t.SourcePort(), flags.Contains(header.TCPFlagSyn) && !flags.Contains(header.TCPFlagAck), true
 }
 
 // timers repeats ARP requests and unanswered SYN frames when due.

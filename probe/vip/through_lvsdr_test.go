@@ -44,7 +44,7 @@ func TestPathsLVSDR(t *testing.T) {
 		if err != nil {
 			return fmt.Errorf("dial rs1: %w", err)
 		}
-		if a.Port == 0 || a.SYNs != 1 {
+		if a.Port == 0 || a.SYNs < 1 {
 			t.Errorf("attempt %+v", a)
 		}
 		if mac, _ := paths.Resolved(rs1); mac.String() != l.MAC(l.RS[0]).String() {
