@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,22 +47,7 @@ func TestMain(m *testing.M) {
 func binaries(t *testing.T) (carpHook, ocfSockd string) {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "carphook-bin-")
-		if buildErr != nil {
-			return
-		}
-		root, _ := filepath.Abs("../..")
-		for _, pkg := range []string{"carp-hook", "ocf-sockd"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, pkg), "./cmd/"+pkg)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-		// Namespaced helpers may run as other users: keep the binaries reachable.
-		buildErr = os.Chmod(buildDir, 0o755)
+		buildDir, _, buildErr = testenv.BuildTemp("carphook-bin-", "./cmd/carp-hook", "./cmd/ocf-sockd")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

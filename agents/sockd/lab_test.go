@@ -22,22 +22,13 @@ var agentBin, fakeBin string
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
 		if os.Geteuid() == 0 {
-			dir, err := os.MkdirTemp("", "ocf-sockd-test-")
+			dir, bins, err := testenv.BuildTemp("ocf-sockd-test-", "./cmd/ocf-sockd", "./agents/sockd/testdata/fakesockd")
+			defer os.RemoveAll(dir)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
-			defer os.RemoveAll(dir)
-			_ = os.Chmod(dir, 0o755) // ocf-tester runs meta-data as nobody
-			agentBin, fakeBin = filepath.Join(dir, "ocf-sockd"), filepath.Join(dir, "fakesockd")
-			for out, pkg := range map[string]string{agentBin: "github.com/ocfkit/ocfkit/cmd/ocf-sockd", fakeBin: "./testdata/fakesockd"} {
-				cmd := exec.Command("go", "build", "-o", out, pkg)
-				cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-				if b, err := cmd.CombinedOutput(); err != nil {
-					fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
-					return 1
-				}
-			}
+			agentBin, fakeBin = bins[0], bins[1]
 		}
 		return m.Run()
 	}())

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -20,24 +19,13 @@ func TestMain(m *testing.M) {
 		if os.Geteuid() != 0 {
 			return m.Run()
 		}
-		// World-readable, because ocf-tester runs meta-data as nobody.
-		dir, err := os.MkdirTemp("", "ocf-vipcheck-test-")
+		dir, bins, err := testenv.BuildTemp("ocf-vipcheck-test-", "./cmd/ocf-vipcheck")
+		defer os.RemoveAll(dir)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		_ = os.Chmod(dir, 0o755)
-		binary = filepath.Join(dir, "ocf-vipcheck")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/ocf-vipcheck")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building ocf-vipcheck: %v\n%s", err, out)
-			return 1
-		}
+		binary = bins[0]
 		return m.Run()
 	}()
 	os.Exit(code)

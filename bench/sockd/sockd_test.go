@@ -38,11 +38,9 @@ func BenchmarkMonitor(b *testing.B) {
 		b.Skip("resource-agents' anything agent is not installed")
 	}
 	dir := b.TempDir()
-	agent := filepath.Join(dir, "ocf-sockd")
-	build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", agent, "github.com/ocfkit/ocfkit/cmd/ocf-sockd")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	agent, err := testenv.Build(dir, "./cmd/ocf-sockd")
+	if err != nil {
+		b.Fatal(err)
 	}
 	testenv.DanteConfig{LogFile: filepath.Join(dir, "danted.log")}.Write(b, filepath.Join(dir, "danted.conf"))
 	ns := testenv.NewNS(b, "bsk")

@@ -8,11 +8,8 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -119,16 +116,12 @@ func BenchmarkCommand(b *testing.B) {
 	}
 }
 
-// buildBinary builds ocf-vipcheck for the benchmark.
+// buildBinary builds ocf-vipcheck as `make build` does, for the benchmark.
 func buildBinary(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "ocf-vipcheck")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ocf-vipcheck")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v %s", err, out)
+	bin, err := testenv.Build(b.TempDir(), "./cmd/ocf-vipcheck")
+	if err != nil {
+		b.Fatal(err)
 	}
 	return bin
 }

@@ -1,0 +1,49 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+)
+
+// Build compiles the package pkg (an import path, or a path relative to
+// the module root such as ./cmd/ocf-sockd) into dir, as `make build` does
+// (static, trimmed, stripped, urfave/cli without its docs generator), and
+// returns the binary's path. It returns an error rather than failing a
+// test, so TestMain and sync.Once callers can use it.
+func Build(dir, pkg string) (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(dir, path.Base(pkg))
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	return bin, nil
+}
+
+// BuildTemp builds the packages into a new temporary directory that every
+// user can read (ocf-tester runs meta-data as nobody; helpers in namespaces
+// may run as other users) and returns it, to be removed by the caller,
+// with the binaries in the order of pkgs.
+func BuildTemp(prefix string, pkgs ...string) (dir string, bins []string, err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return dir, nil, err
+	}
+	for _, pkg := range pkgs {
+		bin, err := Build(dir, pkg)
+		if err != nil {
+			return dir, nil, err
+		}
+		bins = append(bins, bin)
+	}
+	return dir, bins, nil
+}
