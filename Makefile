@@ -51,6 +51,7 @@ demo: deps build
 
 bench: deps build
 	@for b in bench/*.sh; do [ -x "$$b" ] && "$$b"; done; true
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/sockd/ ./bench/cluster/
 
 clean:
 	rm -rf bin

@@ -80,7 +80,8 @@ fi
 
 bold "Recovery as Pacemaker would do it: stop (stopped children included), start"
 show "stop" agent stop
-left=$(ps -eo pid=,cmd= | grep -F "$DIR/danted.conf" | grep -v grep || true)
+# Only this Dante runs in the namespace (its children retitle themselves).
+left=$(ip netns pids "$NS" | xargs -r ps -o pid=,cmd= -p || true)
 echo "    processes left: ${left:-none}"
 show "start" agent start
 show "monitor depth 20" agent monitor OCF_RESKEY_CRM_meta_interval=10000 OCF_CHECK_LEVEL=20 OCF_RESKEY_check_udp=true

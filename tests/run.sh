@@ -54,10 +54,11 @@ if [ $gorc -ne 0 ] && [ "$gofail" -eq 0 ]; then gofail=1; grep -B5 -A30 -E '^(pa
 echo "go test: $gopass passed, $gofail failed, $goskip skipped ($((SECONDS - start)) s)"
 passed=$((passed + gopass)); failed=$((failed + gofail))
 
-# ocft: every config in tests/ocft runs against the installed agent.
+# ocft: every config in tests/ocft runs against the installed agent, inside
+# a namespace run.sh makes and removes (no danted starts on the host).
 if [ -x tests/ocft/run.sh ]; then
   start=$SECONDS
-  tests/ocft/run.sh >"$log/ocft.log" 2>&1
+  tests/ocft/run.sh -n "ocfkit-ocft-$$" >"$log/ocft.log" 2>&1
   ocftrc=$?
   line=$(grep -E '^ocft: [0-9]+ passed, [0-9]+ failed' "$log/ocft.log" | tail -1)
   echo "${line:-ocft: no summary} ($((SECONDS - start)) s)"

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/testenv"
 	"github.com/ocfkit/ocfkit/tests/cluster/harness"
 )
 
@@ -34,54 +35,49 @@ func peerWait(b *testing.B) time.Duration {
 	return 60 * time.Second
 }
 
-// servedAgain polls the client until it is served or limit passes, and
-// returns the time from since and whether it was served.
+// servedAgain polls the client until it is served or limit (counted from
+// since) passes, and returns the time from since and whether it was served.
 func servedAgain(l *harness.SocksLab, since time.Time, limit time.Duration) (time.Duration, bool) {
-	for time.Since(since) < limit {
-		if l.Fetch(2*time.Second) == nil {
-			return time.Since(since), true
-		}
-	}
-	return time.Since(since), false
+	err := testenv.Poll(limit-time.Since(since), func() error { return l.Fetch(2 * time.Second) })
+	return time.Since(since), err == nil
 }
 
 // cleanup clears the resource's failures and waits until the group runs
-// again and serves, ready for the next iteration.
+// again and serves, ready for the next iteration; it returns the node.
 func cleanup(b *testing.B, l *harness.SocksLab) string {
 	b.Helper()
-	l.C.Pcs(b, "resource", "cleanup", "SOCKDfailover")
-	on := l.C.WaitStarted(b, 60*time.Second, "SOCKDfailover", "")
+	on := l.Cleanup(b, 60*time.Second, "")
 	l.WaitServed(b, 20*time.Second)
 	return on
 }
 
 // hangAndRecover SIGSTOPs the io children of the danted instance on node
-// `on` (mother in pidfile) and returns the time until the client is served
-// again.
-func hangAndRecover(b *testing.B, l *harness.SocksLab, on, pidfile string, limit time.Duration) (time.Duration, bool) {
+// `on` (mother in pidfile) and returns every process of that instance and
+// the time until the client is served again (at most limit).
+func hangAndRecover(b *testing.B, l *harness.SocksLab, on, pidfile string, limit time.Duration) ([]harness.DanteProcess, time.Duration, bool) {
 	b.Helper()
 	t0 := time.Now()
-	harness.HangIOChildren(b, l.C.Node(on), pidfile)
-	return servedAgain(l, t0, limit)
+	old := harness.HangIOChildren(b, l.C.Node(on), pidfile)
+	d, ok := servedAgain(l, t0, limit)
+	return old, d, ok
 }
 
 // BenchmarkHangRecovery: SIGSTOP of Dante's io children to clients served
 // again, one node.
 func BenchmarkHangRecovery(b *testing.B) {
-	ours := func(name, prefix, net string, depth20 ...string) {
+	ours := func(name, prefix, net string, depth20Options ...string) {
 		b.Run(name, func(b *testing.B) {
 			l := harness.StartSocksLab(b, harness.SocksLabOptions{Prefix: prefix, Net: net})
-			on := l.CreateGroup(b, nil, append([]string{"ocf:dante:sockd", "sockd_config=" + l.Conf,
-				"op", "monitor", "interval=5s", "op", "monitor"}, depth20...)...)
+			on := l.CreateGroup(b, nil, l.GuideSockd(depth20Options...)...)
 			l.WaitServed(b, 10*time.Second)
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
-				d, ok := hangAndRecover(b, l, on, harness.SockdPidfile, 120*time.Second)
+				_, d, ok := hangAndRecover(b, l, on, l.Pidfile, 120*time.Second)
 				if !ok {
 					b.Fatalf("ocf:dante:sockd: clients not served again %v after the hang", d)
 				}
 				total += d
-				b.Logf("ocf:dante:sockd (op monitor %v): clients served again %v after the SIGSTOP", depth20, d.Round(time.Millisecond))
+				b.Logf("ocf:dante:sockd (guide's depth-20 monitor, extra options %v): clients served again %v after the SIGSTOP", depth20Options, d.Round(time.Millisecond))
 				if i+1 < b.N {
 					on = cleanup(b, l)
 				}
@@ -91,10 +87,10 @@ func BenchmarkHangRecovery(b *testing.B) {
 	}
 	// The op of Dante's failover guide: its timeout (and so the deep
 	// check's time limit) comes from the agent's metadata.
-	ours("ocf-sockd-depth20", "bh", "10.212", "interval=10s", "OCF_CHECK_LEVEL=20")
+	ours("ocf-sockd-depth20", "bh", "10.212")
 	// The same with a 5 s op timeout: detection is bounded by interval +
 	// check time limit.
-	ours("ocf-sockd-depth20-timeout5s", "bt", "10.215", "interval=10s", "timeout=5s", "OCF_CHECK_LEVEL=20")
+	ours("ocf-sockd-depth20-timeout5s", "bt", "10.215", "timeout=5s")
 
 	b.Run("heartbeat-anything", func(b *testing.B) {
 		l := harness.StartSocksLab(b, harness.SocksLabOptions{Prefix: "ba", Net: "10.213"})
@@ -105,14 +101,12 @@ func BenchmarkHangRecovery(b *testing.B) {
 		limit := peerWait(b)
 		// One measurement is the answer: a peer that never notices does not
 		// get faster with more iterations.
-		t0 := time.Now()
-		old := harness.HangIOChildren(b, l.C.Node(on), pidfile)
-		d, ok := servedAgain(l, t0, limit)
+		old, d, ok := hangAndRecover(b, l, on, pidfile, limit)
 		s, err := l.C.Status()
 		if err != nil {
 			b.Fatal(err)
 		}
-		fc := s.FailCount("SOCKDfailover", on)
+		fc := s.FailCount(harness.SockdResource, on)
 		if fc == "" {
 			fc = "0"
 		}
@@ -121,14 +115,14 @@ func BenchmarkHangRecovery(b *testing.B) {
 			b.ReportMetric(d.Seconds(), "s-to-served")
 		} else {
 			b.Logf("ocf:heartbeat:anything: clients NOT served again after waiting %v; Pacemaker never noticed (fail-count %s, resource %s)",
-				d.Round(time.Second), fc, s.Describe("SOCKDfailover"))
+				d.Round(time.Second), fc, s.Describe(harness.SockdResource))
 			b.ReportMetric(d.Seconds(), "s-waited-never-recovered")
 		}
 		// What the PID-only agent's stop leaves behind.
-		l.C.Pcs(b, "resource", "disable", "SOCKDfailover")
-		l.C.WaitStatus(b, 60*time.Second, "SOCKDfailover stopped", func(s *harness.Status) error {
-			if d := s.Describe("SOCKDfailover"); d != "Stopped" {
-				return fmt.Errorf("SOCKDfailover is %s", d)
+		l.C.Pcs(b, "resource", "disable", harness.SockdResource)
+		l.C.WaitStatus(b, 60*time.Second, harness.SockdResource+" stopped", func(s *harness.Status) error {
+			if d := s.Describe(harness.SockdResource); d != "Stopped" {
+				return fmt.Errorf("%s is %s", harness.SockdResource, d)
 			}
 			return nil
 		})
@@ -147,18 +141,11 @@ func BenchmarkFailoverTwoNodes(b *testing.B) {
 	l.WaitServed(b, 10*time.Second)
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		d, ok := hangAndRecover(b, l, on, harness.SockdPidfile, 120*time.Second)
+		_, d, ok := hangAndRecover(b, l, on, l.Pidfile, 120*time.Second)
 		if !ok {
 			b.Fatalf("clients not served again %v after the hang on %s", d, on)
 		}
-		s, err := l.C.Status()
-		if err != nil {
-			b.Fatal(err)
-		}
-		now := ""
-		if rs := s.Find("SOCKDfailover"); len(rs) > 0 && len(rs[0].Nodes) > 0 {
-			now = rs[0].Nodes[0].Name
-		}
+		now := l.C.WaitStarted(b, 10*time.Second, harness.SockdResource, "")
 		b.Logf("two-node failover %s -> %s: clients served again %v after the SIGSTOP", on, now, d.Round(time.Millisecond))
 		total += d
 		if i+1 < b.N {

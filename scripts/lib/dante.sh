@@ -16,14 +16,17 @@ user.privileged: root
 user.unprivileged: nobody
 client pass {
   from: 0/0 to: 0/0
+  log: error
 }
 socks pass {
   from: 0/0 to: 0/0
   command: connect udpassociate
+  log: error
 }
 socks pass {
   from: 0/0 to: 0/0
   command: udpreply
+  log: error
 }
 EOF
 }

@@ -11,68 +11,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/metadata"
 	"github.com/ocfkit/ocfkit/tests/cluster/harness"
 )
 
-// requireAgentSource skips the test while the agent's command is not in
-// this tree yet (it is written in parallel with this suite).
-func requireAgentSource(t *testing.T, dir string) {
+// checkDescribe checks that `pcs resource describe --full AGENT` shows every
+// parameter of the agent's metadata (metadata/NAME.xml).
+func checkDescribe(t *testing.T, n *harness.Node, agent, name string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join("..", "..", dir)); err != nil {
-		t.Skipf("%s is not in this tree yet: agent not ready", dir)
-	}
-}
-
-// metadataParameters returns the parameter names of an agent's metadata
-// file in metadata/.
-func metadataParameters(t *testing.T, file string) []string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "metadata", file))
+	md, err := metadata.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var md struct {
-		Parameters []struct {
-			Name string `xml:"name,attr"`
-		} `xml:"parameters>parameter"`
+	if len(md.Parameters) == 0 {
+		t.Fatalf("metadata/%s.xml has no parameters", name)
 	}
-	if err := xml.Unmarshal(b, &md); err != nil {
-		t.Fatalf("metadata/%s: %v", file, err)
-	}
-	var names []string
-	for _, p := range md.Parameters {
-		names = append(names, p.Name)
-	}
-	if len(names) == 0 {
-		t.Fatalf("metadata/%s has no parameters", file)
-	}
-	return names
-}
-
-// checkDescribe checks that `pcs resource describe --full AGENT` shows every
-// parameter of the agent's metadata file.
-func checkDescribe(t *testing.T, n *harness.Node, agent, file string) {
-	t.Helper()
 	out := n.MustRun(t, "pcs", "resource", "describe", "--full", agent)
 	var missing []string
-	names := metadataParameters(t, file)
-	for _, name := range names {
-		re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(name) + `( \([^)]*\))?:`)
+	for _, p := range md.Parameters {
+		re := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(p.Name) + `( \([^)]*\))?:`)
 		if !re.MatchString(out) {
-			missing = append(missing, name)
+			missing = append(missing, p.Name)
 		}
 	}
 	if len(missing) > 0 {
 		t.Fatalf("pcs resource describe %s does not show %v:\n%s", agent, missing, out)
 	}
-	t.Logf("pcs resource describe %s shows all %d parameters of metadata/%s", agent, len(names), file)
+	t.Logf("pcs resource describe %s shows all %d parameters of metadata/%s.xml", agent, len(md.Parameters), name)
 }
 
 // validateResult is what `crm_resource --validate --output-as=xml` reports
 // of the agent's validate-all.
 type validateResult struct {
-	Code   int    `xml:"code,attr"`
-	Reason string `xml:"reason,attr"`
+	Code   ocf.Code `xml:"code,attr"`
+	Reason string   `xml:"reason,attr"`
 }
 
 // validate runs the agent's validate-all through crm_resource on node n.
@@ -97,32 +70,16 @@ func validate(t *testing.T, n *harness.Node, provider, typ string, options ...st
 func waitFailure(t *testing.T, c *harness.Cluster, timeout time.Duration, task, interval string) harness.Failure {
 	t.Helper()
 	var got harness.Failure
-	c.WaitStatus(t, timeout, "a failed "+task+" of SOCKDfailover", func(s *harness.Status) error {
-		for _, f := range s.FailuresOf("SOCKDfailover") {
+	c.WaitStatus(t, timeout, "a failed "+task+" of "+harness.SockdResource, func(s *harness.Status) error {
+		for _, f := range s.FailuresOf(harness.SockdResource) {
 			if f.Task == task && (interval == "" || f.Interval == interval) {
 				got = f
 				return nil
 			}
 		}
-		return fmt.Errorf("failures: %+v", s.FailuresOf("SOCKDfailover"))
+		return fmt.Errorf("failures: %+v", s.FailuresOf(harness.SockdResource))
 	})
 	return got
-}
-
-// cleanupSockd clears the failures of SOCKDfailover and waits until it runs
-// on node.
-func cleanupSockd(t *testing.T, c *harness.Cluster, node string) {
-	t.Helper()
-	c.Pcs(t, "resource", "cleanup", "SOCKDfailover")
-	c.WaitStatus(t, 20*time.Second, "SOCKDfailover clean and started", func(s *harness.Status) error {
-		if len(s.FailuresOf("SOCKDfailover")) > 0 {
-			return fmt.Errorf("failures still listed")
-		}
-		if d := s.Describe("SOCKDfailover"); d != "Started on "+node {
-			return fmt.Errorf("SOCKDfailover is %s", d)
-		}
-		return nil
-	})
 }
 
 // checkGone checks that no process of an old instance is left.
@@ -133,16 +90,6 @@ func checkGone(t *testing.T, old []harness.DanteProcess) {
 	}
 }
 
-// processes returns the processes of the danted instance on node n.
-func processes(t *testing.T, n *harness.Node) []harness.DanteProcess {
-	t.Helper()
-	ps, err := harness.DanteProcesses(n, harness.SockdPidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps
-}
-
 // brokenLine makes a configuration that Dante itself rejects.
 const brokenLine = "this line is not dante\n"
 
@@ -151,12 +98,11 @@ const brokenLine = "this line is not dante\n"
 // validation, client service, and recovery from a hang, a crash and a broken
 // configuration.
 func TestSockdSingleNode(t *testing.T) {
-	requireAgentSource(t, "cmd/ocf-sockd")
 	l := harness.StartSocksLab(t, harness.SocksLabOptions{Prefix: "sd", Net: "10.210"})
 	c, n := l.C, l.C.Nodes[0]
 
 	t.Run("describe", func(t *testing.T) {
-		checkDescribe(t, n, "ocf:dante:sockd", "sockd.xml")
+		checkDescribe(t, n, "ocf:dante:sockd", "sockd")
 	})
 
 	t.Run("validate", func(t *testing.T) {
@@ -167,18 +113,18 @@ func TestSockdSingleNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := validate(t, n, "dante", "sockd", "sockd_config="+broken)
-		if r.Code != 6 || r.Reason == "" {
-			t.Errorf("broken config: validate returned %d %q, want 6 (not configured) with a reason", r.Code, r.Reason)
+		if r.Code != ocf.ErrConfigured || r.Reason == "" {
+			t.Errorf("broken config: validate returned %d %q, want %d (%s) with a reason", r.Code, r.Reason, ocf.ErrConfigured, ocf.ErrConfigured)
 		}
 		t.Logf("broken config: validate-all -> %d, reason %q", r.Code, r.Reason)
 		r = validate(t, n, "dante", "sockd", "sockd=/nonexistent/sockd", "sockd_config="+l.Conf)
-		if r.Code != 5 || r.Reason == "" {
-			t.Errorf("missing binary: validate returned %d %q, want 5 (not installed) with a reason", r.Code, r.Reason)
+		if r.Code != ocf.ErrInstalled || r.Reason == "" {
+			t.Errorf("missing binary: validate returned %d %q, want %d (%s) with a reason", r.Code, r.Reason, ocf.ErrInstalled, ocf.ErrInstalled)
 		}
 		t.Logf("missing binary: validate-all -> %d, reason %q", r.Code, r.Reason)
 		r = validate(t, n, "dante", "sockd", "sockd_config=/nonexistent/danted.conf")
-		if r.Code != 6 || r.Reason == "" {
-			t.Errorf("missing config: validate returned %d %q, want 6 with a reason", r.Code, r.Reason)
+		if r.Code != ocf.ErrConfigured || r.Reason == "" {
+			t.Errorf("missing config: validate returned %d %q, want %d (%s) with a reason", r.Code, r.Reason, ocf.ErrConfigured, ocf.ErrConfigured)
 		}
 		t.Logf("missing config: validate-all -> %d, reason %q", r.Code, r.Reason)
 	})
@@ -186,8 +132,8 @@ func TestSockdSingleNode(t *testing.T) {
 	if !t.Run("group", func(t *testing.T) {
 		l.CreateGroup(t, nil, l.GuideSockd()...)
 		l.WaitServed(t, 10*time.Second)
-		t.Logf("client fetched %s through %s", l.URL, l.Proxy)
-		if r := validate(t, n, "dante", "sockd", "sockd_config="+l.Conf); r.Code != 0 {
+		t.Logf("client fetched %s through %s", l.URL, l.Proxy())
+		if r := validate(t, n, "dante", "sockd", "sockd_config="+l.Conf); r.Code != ocf.Success {
 			t.Errorf("working config: validate returned %d %q, want 0", r.Code, r.Reason)
 		}
 	}) {
@@ -198,37 +144,37 @@ func TestSockdSingleNode(t *testing.T) {
 	// stopped io children, only a relay through the proxy does.
 	t.Run("io-children-stopped", func(t *testing.T) {
 		t0 := time.Now()
-		old := harness.HangIOChildren(t, n, harness.SockdPidfile)
+		old := harness.HangIOChildren(t, n, l.Pidfile)
 		t.Logf("expecting the depth-20 monitor (interval 10 s) to catch it")
 		f := waitFailure(t, c, 60*time.Second, "monitor", "10000")
 		if f.ExitReason == "" {
 			t.Errorf("failure %+v has no exit reason", f)
 		}
 		t.Logf("detected after %v: %s rc=%d (%s) reason %q", time.Since(t0).Round(time.Millisecond), f.OpKey, f.ExitCode, f.ExitStatus, f.ExitReason)
-		c.WaitStarted(t, 60*time.Second, "SOCKDfailover", "node1")
+		c.WaitStarted(t, 60*time.Second, harness.SockdResource, n.Name)
 		l.WaitServed(t, 20*time.Second)
 		t.Logf("clients served again %v after the SIGSTOP", time.Since(t0).Round(time.Millisecond))
 		checkGone(t, old)
-		cleanupSockd(t, c, "node1")
+		l.Cleanup(t, 20*time.Second, n.Name)
 	})
 
 	t.Run("mother-killed", func(t *testing.T) {
-		old := processes(t, n)
+		old := l.Processes(t, n)
 		t0 := time.Now()
 		if err := old[0].Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		f := waitFailure(t, c, 30*time.Second, "monitor", "")
 		t.Logf("detected after %v: %s rc=%d (%s) reason %q", time.Since(t0).Round(time.Millisecond), f.OpKey, f.ExitCode, f.ExitStatus, f.ExitReason)
-		c.WaitStarted(t, 30*time.Second, "SOCKDfailover", "node1")
+		c.WaitStarted(t, 30*time.Second, harness.SockdResource, n.Name)
 		l.WaitServed(t, 20*time.Second)
 		t.Logf("clients served again %v after the SIGKILL", time.Since(t0).Round(time.Millisecond))
 		checkGone(t, old)
-		cleanupSockd(t, c, "node1")
+		l.Cleanup(t, 20*time.Second, n.Name)
 	})
 
 	t.Run("broken-config-on-restart", func(t *testing.T) {
-		old := processes(t, n)
+		old := l.Processes(t, n)
 		if err := os.WriteFile(l.Conf, []byte(l.Config.String()+brokenLine), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -237,15 +183,15 @@ func TestSockdSingleNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := waitFailure(t, c, 30*time.Second, "start", "")
-		if f.ExitCode != 6 || f.ExitStatus != "not configured" || f.ExitReason == "" {
-			t.Errorf("failed start: %+v, want rc 6 (not configured) with a reason", f)
+		if f.ExitCode != ocf.ErrConfigured || f.ExitStatus != ocf.ErrConfigured.String() || f.ExitReason == "" {
+			t.Errorf("failed start: %+v, want rc %d (%s) with a reason", f, ocf.ErrConfigured, ocf.ErrConfigured)
 		}
 		t.Logf("restart failed after %v: %s rc=%d (%s) reason %q", time.Since(t0).Round(time.Millisecond), f.OpKey, f.ExitCode, f.ExitStatus, f.ExitReason)
-		s := c.WaitStatus(t, 30*time.Second, "SOCKDfailover stopped and the cluster idle", func(s *harness.Status) error {
-			if d := s.Describe("SOCKDfailover"); d != "Stopped" {
-				return fmt.Errorf("SOCKDfailover is %s", d)
+		s := c.WaitStatus(t, 30*time.Second, harness.SockdResource+" stopped and the cluster idle", func(s *harness.Status) error {
+			if d := s.Describe(harness.SockdResource); d != "Stopped" {
+				return fmt.Errorf("%s is %s", harness.SockdResource, d)
 			}
-			out, err := n.Output("crmadmin", "-q", "-S", "node1")
+			out, err := n.Output("crmadmin", "-q", "-S", n.Name)
 			if err != nil {
 				return err
 			}
@@ -256,11 +202,12 @@ func TestSockdSingleNode(t *testing.T) {
 		})
 		// Not retried: the scheduler, asked now, plans no start of it.
 		plan := n.MustRun(t, "crm_simulate", "--live-check", "--simulate")
-		if regexp.MustCompile(`(?m)(Start\s+SOCKDfailover|SOCKDfailover\s+start)`).MatchString(plan) {
-			t.Errorf("the scheduler still plans to start SOCKDfailover:\n%s", plan)
+		id := regexp.QuoteMeta(harness.SockdResource)
+		if regexp.MustCompile(`(?m)(Start\s+` + id + `|` + id + `\s+start)`).MatchString(plan) {
+			t.Errorf("the scheduler still plans to start %s:\n%s", harness.SockdResource, plan)
 		}
-		t.Logf("SOCKDfailover stopped with fail-count %s, no further start planned; FailoverIP is %s",
-			s.FailCount("SOCKDfailover", "node1"), s.Describe("FailoverIP"))
+		t.Logf("%s stopped with fail-count %s, no further start planned; %s is %s", harness.SockdResource,
+			s.FailCount(harness.SockdResource, n.Name), harness.IPResource, s.Describe(harness.IPResource))
 		checkGone(t, old)
 	})
 }

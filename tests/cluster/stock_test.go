@@ -75,10 +75,7 @@ func TestStockGroupFailoverTwoNodes(t *testing.T) {
 
 	t0 := time.Now()
 	c.Node(first).MustRun(t, "rm", "-f", "/run/resource-agents/Dummy-d1.state")
-	other := "node1"
-	if first == "node1" {
-		other = "node2"
-	}
+	other := c.Other(first)
 	c.WaitStarted(t, 30*time.Second, "d1", other)
 	c.WaitStarted(t, 30*time.Second, "vip", other)
 	testenv.WaitFor(t, 10*time.Second, "client reaches the address on "+other, func() error {

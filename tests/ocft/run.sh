@@ -60,7 +60,7 @@ if ! flock -w 600 9; then
     exit 1
 fi
 
-if [ -n "$NETNS" ] && ! ip netns list | grep -qw "$NETNS"; then
+if [ -n "$NETNS" ] && [ ! -e "/run/netns/$NETNS" ]; then
     ip netns add "$NETNS" || exit 1
     ip -n "$NETNS" link set lo up
     drop_netns() {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -19,13 +18,9 @@ const OCFRoot = "/usr/lib/ocf/resource.d"
 // removed. It returns the installed path.
 func InstallAgent(t testing.TB, pkg, provider, typ string) string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		// `go test` may run without go on PATH (make calls it by path).
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(TempDir(t, "build"), typ)
-	cmd := exec.Command(gobin, "build", "-o", bin, pkg)
+	// Only this function reads the build directory.
+	bin := filepath.Join(t.TempDir(), typ)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

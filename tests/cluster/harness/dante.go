@@ -35,12 +35,8 @@ func StartHTTPServer(t testing.TB, ns *testenv.NS, addr string, port int) (url, 
 	return url, body
 }
 
-// FetchViaSOCKS fetches url from namespace ns through the SOCKS5 proxy
-// (host:port) with curl and checks that the answer is want.
-func FetchViaSOCKS(ns *testenv.NS, proxy, url, want string, timeout time.Duration) error {
-	return fetch(ns, proxy, url, want, timeout)
-}
-
+// fetch fetches url from namespace ns with curl, through the SOCKS5 proxy
+// (host:port) unless proxy is empty, and checks that the answer is want.
 func fetch(ns *testenv.NS, proxy, url, want string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+2*time.Second)
 	defer cancel()
@@ -85,6 +81,16 @@ func DanteProcesses(n *Node, pidfile string) ([]DanteProcess, error) {
 		out = append(out, DanteProcess{c, c.Cmdline()})
 	}
 	return out, nil
+}
+
+// mustDanteProcesses is DanteProcesses that fails the test on error.
+func mustDanteProcesses(t testing.TB, n *Node, pidfile string) []DanteProcess {
+	t.Helper()
+	ps, err := DanteProcesses(n, pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }
 
 // WithTitle returns the processes whose title contains s.

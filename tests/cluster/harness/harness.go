@@ -68,8 +68,6 @@ type Cluster struct {
 	// Further namespaces (clients, servers) can be plugged into it with
 	// Plug.
 	Switch *testenv.NS
-	// Subnet is Options.Subnet (the ring network of several nodes).
-	Subnet string
 	dir    string
 }
 
@@ -161,7 +159,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("refusing to start a cluster: other cluster daemons are running (%s); only one cluster per machine", strings.Join(others, ", "))
 	}
 
-	c := &Cluster{Subnet: opts.Subnet, dir: TempDir(t, "cluster")}
+	c := &Cluster{dir: TempDir(t, "cluster")}
 	if opts.Nodes > 1 {
 		c.Switch = testenv.NewNS(t, opts.Prefix+"sw")
 		c.Switch.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
@@ -416,6 +414,17 @@ func (c *Cluster) Node(name string) *Node {
 		}
 	}
 	return nil
+}
+
+// Other returns the name of the node other than name in a two-node
+// cluster.
+func (c *Cluster) Other(name string) string {
+	for _, n := range c.Nodes {
+		if n.Name != name {
+			return n.Name
+		}
+	}
+	return ""
 }
 
 // teardown stops pacemakerd (which stops the resources first), then

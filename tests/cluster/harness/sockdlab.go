@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"syscall"
@@ -8,10 +9,18 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/metadata"
 )
 
-// SockdPackage is the import path of the ocf:dante:sockd agent.
-const SockdPackage = "github.com/ocfkit/ocfkit/cmd/ocf-sockd"
+// The resources of Dante's failover guide, as CreateGroup names them.
+const (
+	// SockdResource is the ocf:dante:sockd resource.
+	SockdResource = "SOCKDfailover"
+	// IPResource is the IPaddr2 resource holding the shared address.
+	IPResource = "FailoverIP"
+	// GroupResource is the group of both.
+	GroupResource = "SOCKD_failover"
+)
 
 // SocksLab is a cluster set up for Dante's failover guide: a shared address
 // (VIP) that an IPaddr2 resource puts on the active node, a SOCKS client
@@ -27,11 +36,14 @@ const SockdPackage = "github.com/ocfkit/ocfkit/cmd/ocf-sockd"
 type SocksLab struct {
 	C              *Cluster
 	Client, Server *testenv.NS
-	VIP, Proxy     string // shared address, and VIP:1080
-	Conf, Log      string // danted.conf and its logoutput, on the host's /tmp (seen by every node)
+	VIP            string // shared address
+	Conf           string // danted.conf, on the host's /tmp (seen by every node); Config.LogFile is next to it
 	Config         testenv.DanteConfig
 	URL, Body      string // what the client fetches, and the answer
 	Dir            string // a scratch directory shared with the nodes
+	// Pidfile is the agent's default sockd_pidfile (from its metadata),
+	// in each node's private /run.
+	Pidfile string
 }
 
 // SocksLabOptions configure StartSocksLab.
@@ -40,9 +52,6 @@ type SocksLabOptions struct {
 	Prefix string // namespace prefix (short)
 	Net    string // first two octets, e.g. "10.210"
 }
-
-// SockdPidfile is the agent's default pidfile, in each node's private /run.
-const SockdPidfile = "/var/run/sockd.pid"
 
 // StartSocksLab installs the ocf:dante:sockd agent built from this tree,
 // starts the cluster and the namespaces, the HTTP server and writes
@@ -58,7 +67,16 @@ func StartSocksLab(t testing.TB, o SocksLabOptions) *SocksLab {
 	// Namespaces first: cleanups run last-in first-out, so they go after
 	// the cluster has stopped its resources.
 	l := &SocksLab{Client: testenv.NewNS(t, o.Prefix+"c"), Server: testenv.NewNS(t, o.Prefix+"s")}
-	InstallAgent(t, SockdPackage, "dante", "sockd")
+	md, err := metadata.Load("sockd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := md.Parameter("sockd_pidfile")
+	if !ok || p.Content.Default == "" {
+		t.Fatal("metadata/sockd.xml: no default sockd_pidfile")
+	}
+	l.Pidfile = p.Content.Default
+	InstallAgent(t, "github.com/ocfkit/ocfkit/cmd/ocf-sockd", "dante", "sockd")
 	var srvIP, external string
 	if o.Nodes == 1 {
 		l.C = Start(t, Options{Prefix: o.Prefix})
@@ -74,60 +92,88 @@ func StartSocksLab(t testing.TB, o SocksLabOptions) *SocksLab {
 		// on each.
 		l.VIP, srvIP, external = o.Net+".3.50", o.Net+".3.200", "eth0"
 	}
-	l.Proxy = l.VIP + ":1080"
 	l.URL, l.Body = StartHTTPServer(t, l.Server, srvIP, 8080)
 	l.Dir = TempDir(t, "lab")
-	l.Conf, l.Log = filepath.Join(l.Dir, "danted.conf"), filepath.Join(l.Dir, "danted.log")
-	l.Config = testenv.DanteConfig{LogFile: l.Log, Internal: []string{l.VIP}, External: external}
+	l.Conf = filepath.Join(l.Dir, "danted.conf")
+	l.Config = testenv.DanteConfig{LogFile: filepath.Join(l.Dir, "danted.log"), Internal: []string{l.VIP}, External: external}
 	l.Config.Write(t, l.Conf)
 	return l
 }
+
+// Proxy is the SOCKS server's address: the VIP and Dante's port.
+func (l *SocksLab) Proxy() string { return l.VIP + ":1080" }
 
 // CreateGroup creates, in one CIB push, FailoverIP (IPaddr2 on the VIP,
 // monitor every 5 s), the proxy resource SOCKDfailover made by
 // `pcs resource create SOCKDfailover AGENT_AND_OPTIONS...`, the group
 // SOCKD_failover of both, and the group's meta attributes, then waits until
-// both run and returns the node. With agentAndOptions
-// "ocf:dante:sockd", "sockd_config="+l.Conf, "op", "monitor", "interval=5s",
-// "op", "monitor", "interval=10s", "OCF_CHECK_LEVEL=20" these are exactly
-// the commands of Dante's failover guide; the single push only keeps sockd
-// from starting before its address.
+// both run and returns the node. With agentAndOptions l.GuideSockd() these
+// are exactly the commands of Dante's failover guide; the single push only
+// keeps sockd from starting before its address.
 func (l *SocksLab) CreateGroup(t testing.TB, meta []string, agentAndOptions ...string) string {
 	t.Helper()
 	cib := filepath.Join(l.Dir, "cib.xml")
 	t0 := time.Now()
 	l.C.Pcs(t, "cluster", "cib", cib)
-	l.C.Pcs(t, "-f", cib, "resource", "create", "FailoverIP", "ocf:heartbeat:IPaddr2", "ip="+l.VIP, "cidr_netmask=24", "op", "monitor", "interval=5s")
-	l.C.Pcs(t, append([]string{"-f", cib, "resource", "create", "SOCKDfailover"}, agentAndOptions...)...)
-	l.C.Pcs(t, "-f", cib, "resource", "group", "add", "SOCKD_failover", "FailoverIP", "SOCKDfailover")
+	l.C.Pcs(t, "-f", cib, "resource", "create", IPResource, "ocf:heartbeat:IPaddr2", "ip="+l.VIP, "cidr_netmask=24", "op", "monitor", "interval=5s")
+	l.C.Pcs(t, append([]string{"-f", cib, "resource", "create", SockdResource}, agentAndOptions...)...)
+	l.C.Pcs(t, "-f", cib, "resource", "group", "add", GroupResource, IPResource, SockdResource)
 	if len(meta) > 0 {
-		l.C.Pcs(t, append([]string{"-f", cib, "resource", "meta", "SOCKD_failover"}, meta...)...)
+		l.C.Pcs(t, append([]string{"-f", cib, "resource", "meta", GroupResource}, meta...)...)
 	}
 	l.C.Pcs(t, "cluster", "cib-push", cib, "--config")
-	on := l.C.WaitStarted(t, 30*time.Second, "SOCKDfailover", "")
-	l.C.WaitStarted(t, 30*time.Second, "FailoverIP", on)
-	t.Logf("group SOCKD_failover started on %s %v after the CIB push", on, time.Since(t0).Round(time.Millisecond))
+	on := l.C.WaitStarted(t, 30*time.Second, SockdResource, "")
+	l.C.WaitStarted(t, 30*time.Second, IPResource, on)
+	t.Logf("group %s started on %s %v after the CIB push", GroupResource, on, time.Since(t0).Round(time.Millisecond))
 	return on
 }
 
 // GuideSockd is the ocf:dante:sockd resource of Dante's failover guide, with
 // a depth-20 monitor every 10 s next to the depth-0 one every 5 s.
-func (l *SocksLab) GuideSockd() []string {
-	return []string{"ocf:dante:sockd", "sockd_config=" + l.Conf,
-		"op", "monitor", "interval=5s", "op", "monitor", "interval=10s", "OCF_CHECK_LEVEL=20"}
+// depth20Options are further options of the depth-20 monitor op, such as
+// "timeout=5s".
+func (l *SocksLab) GuideSockd(depth20Options ...string) []string {
+	return append([]string{"ocf:dante:sockd", "sockd_config=" + l.Conf,
+		"op", "monitor", "interval=5s", "op", "monitor", "interval=10s", "OCF_CHECK_LEVEL=20"}, depth20Options...)
 }
 
 // Fetch fetches the server's file from the client through the proxy once.
 func (l *SocksLab) Fetch(timeout time.Duration) error {
-	return FetchViaSOCKS(l.Client, l.Proxy, l.URL, l.Body, timeout)
+	return fetch(l.Client, l.Proxy(), l.URL, l.Body, timeout)
 }
 
 // WaitServed waits until the client is served through the proxy.
 func (l *SocksLab) WaitServed(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	testenv.WaitFor(t, timeout, "client served through "+l.Proxy, func() error {
+	testenv.WaitFor(t, timeout, "client served through "+l.Proxy(), func() error {
 		return l.Fetch(2 * time.Second)
 	})
+}
+
+// Processes returns the processes of the danted instance the agent runs
+// with its default pidfile on node n.
+func (l *SocksLab) Processes(t testing.TB, n *Node) []DanteProcess {
+	t.Helper()
+	return mustDanteProcesses(t, n, l.Pidfile)
+}
+
+// Cleanup clears the failures of SOCKDfailover, waits until none is listed
+// and it runs on node (any node when node is empty), and returns that node.
+func (l *SocksLab) Cleanup(t testing.TB, timeout time.Duration, node string) string {
+	t.Helper()
+	l.C.Pcs(t, "resource", "cleanup", SockdResource)
+	var on string
+	l.C.WaitStatus(t, timeout, SockdResource+" clean and started", func(s *Status) error {
+		if len(s.FailuresOf(SockdResource)) > 0 {
+			return errors.New("failures still listed")
+		}
+		var ok bool
+		if on, ok = s.StartedOn(SockdResource, node); !ok {
+			return fmt.Errorf("%s is %s", SockdResource, s.Describe(SockdResource))
+		}
+		return nil
+	})
+	return on
 }
 
 // HangIOChildren SIGSTOPs the io children of the danted instance whose
@@ -135,10 +181,7 @@ func (l *SocksLab) WaitServed(t testing.TB, timeout time.Duration) {
 // instance (to check later that none is left).
 func HangIOChildren(t testing.TB, n *Node, pidfile string) []DanteProcess {
 	t.Helper()
-	ps, err := DanteProcesses(n, pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps := mustDanteProcesses(t, n, pidfile)
 	io := WithTitle(ps, "io-child")
 	if len(io) == 0 {
 		t.Fatalf("no io-child among %+v", ps)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -72,35 +73,25 @@ type NodeAttributes struct {
 	} `xml:"attribute"`
 }
 
-// NodeHistory is the operation history of the resources on one node.
+// NodeHistory is the resource history of one node: the fail counts.
 type NodeHistory struct {
 	Node      string `xml:"name,attr"`
 	Resources []struct {
-		ID         string      `xml:"id,attr"`
-		FailCount  string      `xml:"fail-count,attr"`
-		Operations []Operation `xml:"operation_history"`
+		ID        string `xml:"id,attr"`
+		FailCount string `xml:"fail-count,attr"`
 	} `xml:"resource_history"`
-}
-
-// Operation is one entry of a resource's operation history.
-type Operation struct {
-	Call     int    `xml:"call,attr"`
-	Task     string `xml:"task,attr"`
-	RC       int    `xml:"rc,attr"`
-	RCText   string `xml:"rc_text,attr"`
-	Interval string `xml:"interval,attr"`
 }
 
 // Failure is one failed operation, as shown by `crm_mon --failcounts`.
 type Failure struct {
-	OpKey      string `xml:"op_key,attr"`
-	Node       string `xml:"node,attr"`
-	ExitStatus string `xml:"exitstatus,attr"`
-	ExitReason string `xml:"exitreason,attr"`
-	ExitCode   int    `xml:"exitcode,attr"`
-	Call       int    `xml:"call,attr"`
-	Task       string `xml:"task,attr"`
-	Interval   string `xml:"interval,attr"`
+	OpKey      string   `xml:"op_key,attr"`
+	Node       string   `xml:"node,attr"`
+	ExitStatus string   `xml:"exitstatus,attr"`
+	ExitReason string   `xml:"exitreason,attr"`
+	ExitCode   ocf.Code `xml:"exitcode,attr"`
+	Call       int      `xml:"call,attr"`
+	Task       string   `xml:"task,attr"`
+	Interval   string   `xml:"interval,attr"`
 }
 
 // ParseStatus parses crm_mon's XML output.
@@ -158,15 +149,24 @@ func (c *Cluster) WaitStarted(t testing.TB, timeout time.Duration, id, node stri
 	t.Helper()
 	var on string
 	c.WaitStatus(t, timeout, id+" started", func(s *Status) error {
-		for _, r := range s.Find(id) {
-			if r.Active && !r.Failed && r.Role == "Started" && len(r.Nodes) > 0 && (node == "" || r.Nodes[0].Name == node) {
-				on = r.Nodes[0].Name
-				return nil
-			}
+		var ok bool
+		if on, ok = s.StartedOn(id, node); !ok {
+			return fmt.Errorf("%s is %s", id, s.Describe(id))
 		}
-		return fmt.Errorf("%s is %s", id, s.Describe(id))
+		return nil
 	})
 	return on
+}
+
+// StartedOn returns the node where an instance of resource id runs, started
+// and not failed, on node unless node is empty; false when there is none.
+func (s *Status) StartedOn(id, node string) (string, bool) {
+	for _, r := range s.Find(id) {
+		if r.Active && !r.Failed && r.Role == "Started" && len(r.Nodes) > 0 && (node == "" || r.Nodes[0].Name == node) {
+			return r.Nodes[0].Name, true
+		}
+	}
+	return "", false
 }
 
 // NodeOnline reports whether the named node is online.
@@ -248,21 +248,6 @@ func (s *Status) FailCount(id, node string) string {
 		}
 	}
 	return ""
-}
-
-// Operations returns the operation history of resource id on node.
-func (s *Status) Operations(id, node string) []Operation {
-	for _, h := range s.History {
-		if h.Node != node {
-			continue
-		}
-		for _, r := range h.Resources {
-			if r.ID == id {
-				return r.Operations
-			}
-		}
-	}
-	return nil
 }
 
 // Attribute returns a node attribute and whether it is set.

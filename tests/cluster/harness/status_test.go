@@ -3,6 +3,8 @@ package harness
 import (
 	"os"
 	"testing"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -44,22 +46,9 @@ func TestParseStatus(t *testing.T) {
 	if len(s.FailuresOf("ba")) != 0 {
 		t.Error("FailuresOf matches a prefix of the resource ID")
 	}
-	if ops := s.Operations("a", "node1"); len(ops) != 2 || ops[1].Task != "monitor" || ops[1].Interval != "10000ms" {
-		t.Errorf("Operations(a) = %+v", ops)
-	}
-}
-
-func TestProcStatSelf(t *testing.T) {
-	state, ppid, _, start, err := ProcStat(os.Getpid())
-	if err != nil || state == 'Z' || ppid != os.Getppid() || start == 0 {
-		t.Fatalf("ProcStat(self) = %c %d %d %v", state, ppid, start, err)
-	}
-	p, ok := Identify(os.Getpid())
-	if !ok || !p.Alive() {
-		t.Fatal("Identify(self) is not alive")
-	}
-	if (Process{PID: p.PID, Start: p.Start + 1}).Alive() {
-		t.Error("a different start time must not count as the same process")
+	// "bad_x_start_0" belongs to bad_x, not to bad.
+	if f := s.FailuresOf("bad_x"); len(f) != 1 || f[0].Task != "start" || f[0].ExitCode != ocf.ErrInstalled || f[0].ExitStatus != ocf.ErrInstalled.String() {
+		t.Errorf("FailuresOf(bad_x) = %+v", f)
 	}
 }
 
