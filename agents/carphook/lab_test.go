@@ -66,10 +66,7 @@ func (l *carpLab) ip(host int) string { return fmt.Sprintf("%s.%d", l.net, host)
 
 func newCarpLab(t *testing.T, prefix, subnet string) *carpLab {
 	t.Helper()
-	l := &carpLab{net: subnet, dir: t.TempDir()}
-	if err := os.Chmod(l.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	l := &carpLab{net: subnet, dir: testenv.SharedTempDir(t, "carp")}
 	l.sw = testenv.NewNS(t, prefix+"sw")
 	l.sw.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
 	l.sw.MustRun(t, "ip", "link", "set", "br0", "up")

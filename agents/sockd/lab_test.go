@@ -60,8 +60,7 @@ func newLab(t *testing.T) *lab {
 // which other labs may share.
 func newLabIn(t *testing.T, ns *testenv.NS) *lab {
 	t.Helper()
-	l := &lab{t: t, ns: ns, dir: t.TempDir(), groups: map[int]bool{}}
-	_ = os.Chmod(l.dir, 0o755)
+	l := &lab{t: t, ns: ns, dir: testenv.SharedTempDir(t, "sockd"), groups: map[int]bool{}}
 	l.env = map[string]string{
 		"OCF_ROOT":                 "/usr/lib/ocf",
 		"OCF_RESOURCE_INSTANCE":    "t-" + filepath.Base(l.dir),

@@ -101,10 +101,7 @@ func (l *LVSDR) SetARPIgnore(i, v int) {
 // it listens.
 func (l *LVSDR) StartListener(i int) {
 	l.t.Helper()
-	py := RequireCommand(l.t, "python3")
-	if p, err := exec.LookPath("/usr/bin/python3"); err == nil {
-		py = p // not a pyenv shim
-	}
+	py := Python3(l.t)
 	l.listeners[i] = l.RS[i].Start(l.t, py, "-c", lvsdrListener, fmt.Sprint(l.Port))
 	WaitFor(l.t, 10*time.Second, "listener on "+l.RS[i].Name, func() error {
 		if !l.listening(i) {

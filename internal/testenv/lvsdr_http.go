@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,10 +93,7 @@ s.serve_forever()
 // listens. It stops with the test, or with the returned function.
 func (l *LVSDR) StartHTTP(i, port int, certFile, keyFile string) (stop func()) {
 	l.t.Helper()
-	py := RequireCommand(l.t, "python3")
-	if p, err := exec.LookPath("/usr/bin/python3"); err == nil {
-		py = p
-	}
+	py := Python3(l.t)
 	args := []string{"-c", lvsdrHTTP, fmt.Sprint(port), l.RS[i].Name}
 	if certFile != "" {
 		args = append(args, certFile, keyFile)
@@ -123,8 +119,7 @@ type TestCA struct {
 // in a temporary directory of the test.
 func NewTestCA(t testing.TB, names ...string) TestCA {
 	t.Helper()
-	dir := t.TempDir()
-	_ = os.Chmod(dir, 0o755)
+	dir := SharedTempDir(t, "ca")
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

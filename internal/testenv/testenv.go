@@ -215,3 +215,32 @@ func Stop(err error) error {
 	}
 	return &stopError{err}
 }
+
+// SharedTempDir makes a directory that every user (hacluster, nobody, the
+// processes of a test cluster) can read, unlike t.TempDir, whose parent is
+// private. Its name is short and free of '=' (pcs reads a file argument
+// containing '=' as an option; test and benchmark names may contain it).
+// It is removed when the test ends.
+func SharedTempDir(t testing.TB, what string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ocfkit-"+what+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Python3 returns /usr/bin/python3 when it exists (python3 on PATH may be a
+// pyenv shim that does not work in a namespace or as another user), else
+// python3 from PATH, failing the test when there is none.
+func Python3(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("/usr/bin/python3"); err == nil {
+		return p
+	}
+	return RequireCommand(t, "python3")
+}

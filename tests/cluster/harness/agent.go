@@ -1,31 +1,27 @@
 package harness
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // OCFRoot is where Pacemaker looks for OCF agents.
 const OCFRoot = "/usr/lib/ocf/resource.d"
 
 // InstallAgent builds the Go package pkg (an import path of this module)
-// with CGO_ENABLED=0 and installs it, mode 0755, as the OCF agent
+// as `make build` does and installs it, mode 0755, as the OCF agent
 // ocf:PROVIDER:TYPE. When the test ends, a file that was there before is put
 // back as it was, and a file (and provider directory) the test created is
 // removed. It returns the installed path.
 func InstallAgent(t testing.TB, pkg, provider, typ string) string {
 	t.Helper()
 	// Only this function reads the build directory.
-	bin := filepath.Join(t.TempDir(), typ)
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("building %s: %v\n%s", pkg, err, out.String())
+	bin, err := testenv.Build(t.TempDir(), pkg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	built, err := os.ReadFile(bin)
 	if err != nil {

@@ -18,11 +18,8 @@ import (
 // file's URL and content. The server is ended when the test ends.
 func StartHTTPServer(t testing.TB, ns *testenv.NS, addr string, port int) (url, body string) {
 	t.Helper()
-	py := "/usr/bin/python3" // python3 on PATH may be a pyenv shim
-	if _, err := os.Stat(py); err != nil {
-		py = testenv.RequireCommand(t, "python3")
-	}
-	dir := TempDir(t, "www")
+	py := testenv.Python3(t)
+	dir := testenv.SharedTempDir(t, "www")
 	body = "hello through socks " + testenv.RandomSuffix() + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -159,7 +159,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("refusing to start a cluster: other cluster daemons are running (%s); only one cluster per machine", strings.Join(others, ", "))
 	}
 
-	c := &Cluster{dir: TempDir(t, "cluster")}
+	c := &Cluster{dir: testenv.SharedTempDir(t, "cluster")}
 	if opts.Nodes > 1 {
 		c.Switch = testenv.NewNS(t, opts.Prefix+"sw")
 		c.Switch.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
@@ -486,23 +486,6 @@ func (c *Cluster) teardown(t testing.TB) {
 		}
 	}
 	t.Logf("cluster: torn down in %v", time.Since(t0).Round(time.Millisecond))
-}
-
-// TempDir makes a directory that every node (and the users hacluster and
-// nobody) can read, with a short name free of '=' (pcs reads a file argument
-// containing '=' as an option; test and benchmark names may contain it), and
-// removes it when the test ends.
-func TempDir(t testing.TB, what string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ocfkit-"+what+"-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // tail returns the last n lines of a file.

@@ -93,7 +93,7 @@ func StartSocksLab(t testing.TB, o SocksLabOptions) *SocksLab {
 		l.VIP, srvIP, external = o.Net+".3.50", o.Net+".3.200", "eth0"
 	}
 	l.URL, l.Body = StartHTTPServer(t, l.Server, srvIP, 8080)
-	l.Dir = TempDir(t, "lab")
+	l.Dir = testenv.SharedTempDir(t, "lab")
 	l.Conf = filepath.Join(l.Dir, "danted.conf")
 	l.Config = testenv.DanteConfig{LogFile: filepath.Join(l.Dir, "danted.log"), Internal: []string{l.VIP}, External: external}
 	l.Config.Write(t, l.Conf)
