@@ -90,8 +90,16 @@ func (l *LVSDR) attach(name, host string) *NS {
 // for the VIP.
 func (l *LVSDR) SetARPIgnore(i, v int) {
 	l.t.Helper()
+	l.RS[i].SetARPIgnore(l.t, v)
+}
+
+// SetARPIgnore sets arp_ignore to v and arp_announce to 2 on all
+// interfaces and eth0 of a real server's namespace: 1 is the LVS-DR
+// setting (no ARP answers for the VIP on lo), 0 the kernel's default.
+func (ns *NS) SetARPIgnore(t testing.TB, v int) {
+	t.Helper()
 	for _, c := range []string{"all", "eth0"} {
-		l.RS[i].MustRun(l.t, "sysctl", "-qw",
+		ns.MustRun(t, "sysctl", "-qw",
 			fmt.Sprintf("net.ipv4.conf.%s.arp_ignore=%d", c, v),
 			fmt.Sprintf("net.ipv4.conf.%s.arp_announce=2", c))
 	}

@@ -48,9 +48,7 @@ func TestVipcheckClone(t *testing.T) {
 	// and must not answer ARP for it.
 	testenv.Veth(t, n.NS, "eth0", "10.211.0.10/24", rs, "eth0", rsIP+"/24")
 	n.MustRun(t, "ip", "addr", "add", vip+"/24", "dev", "eth0")
-	for _, k := range []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2"} {
-		rs.MustRun(t, "sysctl", "-q", "-w", k)
-	}
+	rs.SetARPIgnore(t, 1)
 	rs.MustRun(t, "ip", "addr", "add", vip+"/32", "dev", "lo")
 	harness.StartHTTPServer(t, rs, "0.0.0.0", 80)
 
