@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     chmod 0755 "$policy"
     ours=1
   fi
-  cleanup() { [ -n "$ours" ] && rm -f "$policy"; }
+  cleanup() { if [ -n "$ours" ]; then rm -f "$policy"; fi; }
   trap cleanup EXIT
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
