@@ -5,6 +5,7 @@
 package checkstyle
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,26 @@ const (
 	// permission).
 	Unknown
 )
+
+// ErrUsage marks an error in how a check was called: a missing or extra
+// argument, an unknown flag, a value out of range. Wrap it (with %w, or
+// through Usage) and the command line turns the error into the usage exit
+// of the caller's style: relayd reads 0 as down, Nagios 3 as UNKNOWN,
+// keepalived and ldirectord anything but 0 as down, OCF 2.
+var ErrUsage = errors.New("usage error")
+
+// Usage marks err as a usage error (see ErrUsage); nil stays nil.
+func Usage(err error) error {
+	if err == nil || errors.Is(err, ErrUsage) {
+		return err
+	}
+	return usageError{err}
+}
+
+type usageError struct{ err error }
+
+func (u usageError) Error() string   { return u.err.Error() }
+func (u usageError) Unwrap() []error { return []error{u.err, ErrUsage} }
 
 // Timing is how long one stage of a check took.
 type Timing struct {
