@@ -139,12 +139,131 @@ func Flag() *cli.StringFlag {
 	}
 }
 
-// FromCLI returns the style chosen on a command line, or the default.
+// The keys under which Bind stores the program name and the environment
+// in a cli.App's Metadata.
+const (
+	metaProgram = "checkstyle.program"
+	metaGetenv  = "checkstyle.getenv"
+)
+
+// Bind records the program name and the environment that FromCLI reads
+// for the default style of app's commands, so that a program run with
+// arguments and an environment of its caller's choosing (a test, an
+// agent's Run) never consults the process's own.
+func Bind(app *cli.App, program string, getenv func(string) string) {
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[metaProgram] = program
+	app.Metadata[metaGetenv] = getenv
+}
+
+// FromCLI returns the style chosen on a command line, or the default for
+// the program name and environment bound to the app (see Bind; the
+// process's own without). A bad style is a usage error (ErrUsage).
 func FromCLI(c *cli.Context) (Style, error) {
 	if c.IsSet("exit-style") {
-		return Parse(c.String("exit-style"))
+		s, err := Parse(c.String("exit-style"))
+		return s, Usage(err)
 	}
-	return Default(os.Args[0], os.Getenv)
+	program, getenv := bound(c.App)
+	s, err := Default(program, getenv)
+	return s, Usage(err)
+}
+
+// bound returns the program name and environment bound to app, or the
+// process's own.
+func bound(app *cli.App) (string, func(string) string) {
+	program, getenv := os.Args[0], os.Getenv
+	if app != nil {
+		if p, ok := app.Metadata[metaProgram].(string); ok {
+			program = p
+		}
+		if g, ok := app.Metadata[metaGetenv].(func(string) string); ok {
+			getenv = g
+		}
+	}
+	return program, getenv
+}
+
+// FromArgs returns the style a raw command line chooses, before (or
+// without) flag parsing: the last --exit-style (or -exit-style, with its
+// value as the next argument or after "="), else the default for the
+// program name and environment. Scanning stops at "--".
+func FromArgs(args []string, program string, getenv func(string) string) (Style, error) {
+	if v, ok := styleArg(args); ok {
+		s, err := Parse(v)
+		return s, Usage(err)
+	}
+	s, err := Default(program, getenv)
+	return s, Usage(err)
+}
+
+// Guess returns the style to report a usage error in, never failing: the
+// style FromArgs finds, else the one the environment names, else the one
+// the program name implies (so a relayd link reports a bad --exit-style
+// as down).
+func Guess(args []string, program string, getenv func(string) string) Style {
+	if s, err := FromArgs(args, program, getenv); err == nil {
+		return s
+	}
+	if s, err := Parse(getenv(EnvVar)); err == nil {
+		return s
+	}
+	s, _ := Default(program, func(string) string { return "" })
+	return s
+}
+
+// styleArg finds the value of the last --exit-style in args.
+func styleArg(args []string) (value string, found bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "exit-style" {
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				break
+			}
+			i++
+			v = args[i]
+		}
+		value, found = v, true
+	}
+	return value, found
+}
+
+// UsageCode is the exit status of a usage error in the style: the status
+// its caller reads as "not up, and not a verdict on the service" where it
+// has one. Relayd gets 0 (down; anything above 0 is up), Nagios 3
+// (UNKNOWN), keepalived and ldirectord 1 (down), OCF 2 (OCF_ERR_ARGS).
+func (s Style) UsageCode() int {
+	switch s {
+	case Relayd:
+		return 0
+	case Nagios:
+		return 3
+	case Keepalived:
+		return 1
+	}
+	return 2
+}
+
+// UsageExit reports a usage error as the style's caller reads it and
+// returns the exit status (UsageCode): Nagios gets one status line,
+// "SERVICE UNKNOWN: reason", on stdout; the others get the reason on
+// stderr. This is the one mapping from a usage error to an exit.
+func (s Style) UsageExit(stdout, stderr io.Writer, service string, err error) int {
+	if s == Nagios {
+		s.Report(stdout, Result{Service: service, Status: Unknown, Summary: err.Error()})
+	} else {
+		fmt.Fprintln(stderr, err)
+	}
+	return s.UsageCode()
 }
 
 // ExitCode maps a result to the exit status the style's caller expects.

@@ -9,6 +9,7 @@ package ocf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/clikit"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -46,6 +49,9 @@ type Agent struct {
 	// invoked under a name that implies it (a link named for relayd, whose
 	// check script gets only a host as argument); "" dispatches as usual.
 	CommandFor func(program string) string
+	// Services names the service in the Nagios status line of a usage
+	// error, per command ("check": "SOCKS"); see Agent.service.
+	Services map[string]string
 }
 
 // Main runs the agent with the process's arguments and environment and
@@ -60,7 +66,7 @@ func (a *Agent) Main() {
 func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	if a.CommandFor != nil && len(args) > 0 {
 		if cmd := a.CommandFor(filepath.Base(args[0])); cmd != "" {
-			return a.runCLI(append([]string{args[0], cmd}, args[1:]...), stdout, stderr)
+			return a.runCLI(append([]string{args[0], cmd}, args[1:]...), env, stdout, stderr)
 		}
 	}
 	if len(args) < 2 {
@@ -77,7 +83,7 @@ func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	case action == "status" || a.Actions[action] != nil:
 		return a.runAction(action, env, stderr)
 	case strings.HasPrefix(action, "-") || action == "version" || a.hasCommand(action):
-		return a.runCLI(args, stdout, stderr)
+		return a.runCLI(args, env, stdout, stderr)
 	}
 	fmt.Fprint(stderr, a.usage())
 	a.exitReason(env, stderr, fmt.Sprintf("unknown action %q", action))
@@ -121,7 +127,7 @@ func (a *Agent) runAction(action string, env Env, stderr io.Writer) int {
 		a.exitReason(env, stderr, err.Error())
 		return int(CodeOf(err))
 	}
-	req.Log = NewLogger(a.Program, req.Instance, stderr)
+	req.Log = newLogger(a.Program, req.Instance, stderr, env, true)
 	defer req.Log.Close()
 
 	handler := a.Actions[req.Action]
@@ -174,10 +180,13 @@ func (a *Agent) usage() string {
 		a.Program, strings.Join(a.actionNames(), "|"), a.Program)
 }
 
-// runCLI serves the human-facing commands. A command reports its exit code
-// with cli.Exit; any other error is an argument error.
-func (a *Agent) runCLI(args []string, stdout, stderr io.Writer) int {
-	code := int(Success)
+// runCLI serves the human-facing commands with the contract every ocfkit
+// program shares (internal/clikit, docs/cli.md): options may follow the
+// positional arguments, -V/--version and --debug work everywhere, and a
+// usage error exits as the caller's exit style says (see cliExit). A
+// command reports its result with cli.Exit.
+func (a *Agent) runCLI(args []string, env Env, stdout, stderr io.Writer) int {
+	getenv := func(key string) string { v, _ := env(key); return v }
 	app := &cli.App{
 		Name:      a.Program,
 		Usage:     "OCF resource agent " + a.Name + " (ocfkit)",
@@ -194,26 +203,115 @@ func (a *Agent) runCLI(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "%s %s\n", a.Program, Version)
 				return nil
 			},
-		}}, a.Commands...),
-		ExitErrHandler: func(c *cli.Context, err error) {
-			if err == nil {
-				return
-			}
-			if ec, ok := err.(cli.ExitCoder); ok {
-				if msg := err.Error(); msg != "" {
-					fmt.Fprintln(stderr, msg)
-				}
-				code = ec.ExitCode()
-				return
-			}
-			fmt.Fprintln(stderr, err)
-			code = int(ErrArgs)
-		},
+		}}, copyCommands(a.Commands)...),
+		// Errors are turned into exit codes by cliExit alone.
+		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 	}
-	if err := app.Run(args); err != nil && code == int(Success) {
-		fmt.Fprintln(stderr, err)
-		code = int(ErrArgs)
+	clikit.Prepare(app)
+	checkstyle.Bind(app, args[0], getenv)
+	args = clikit.PermuteApp(app, args)
+	log := newLogger(a.Program, "", stderr, env, false)
+	defer log.Close()
+	log.debug = log.debug || clikit.HasOption(args, "debug")
+	app.Metadata[metaLog] = log
+
+	cmd := a.commandOf(args)
+	log.Debugf("command line %q", args[1:])
+	var err error
+	if cmd != "" && a.hasStyle(cmd) {
+		// A check's own style must be valid before it runs, or its
+		// usage errors could be read as a verdict.
+		_, err = checkstyle.FromArgs(args[2:], args[0], getenv)
 	}
+	if err == nil {
+		err = app.Run(args)
+	}
+	code := a.cliExit(err, checkstyle.Guess(args[1:], args[0], getenv), a.service(cmd), stdout, stderr)
+	log.Debugf("exit status %d", code)
 	return code
+}
+
+// metaLog is the key of a command's Logger in the app's Metadata.
+const metaLog = "ocf.log"
+
+// CommandLog returns the logger of a human-facing command run by Run:
+// stderr, and $HA_LOGFILE and the system log ($HA_LOGFACILITY) where set;
+// debug messages are on with --debug or HA_debug=1. It is nil (which
+// logs nothing) outside Run.
+func CommandLog(c *cli.Context) *Logger {
+	l, _ := c.App.Metadata[metaLog].(*Logger)
+	return l
+}
+
+// cliExit is the one place where the outcome of a command becomes its exit
+// status. A cli.Exit error carries its status; a usage error, and any
+// other error (a flag that does not parse, a wrong number of arguments),
+// exits as style says for usage errors (checkstyle.Style.UsageExit), so
+// that relayd never reads a typo as up.
+func (a *Agent) cliExit(err error, style checkstyle.Style, service string, stdout, stderr io.Writer) int {
+	if err == nil {
+		return int(Success)
+	}
+	var ec cli.ExitCoder
+	if !errors.Is(err, checkstyle.ErrUsage) && errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, msg)
+		}
+		return ec.ExitCode()
+	}
+	return style.UsageExit(stdout, stderr, service, err)
+}
+
+// copyCommands returns copies of the commands, for clikit.Prepare to
+// change without touching the agent's.
+func copyCommands(cmds []*cli.Command) []*cli.Command {
+	out := make([]*cli.Command, len(cmds))
+	for i, c := range cmds {
+		cp := *c
+		cp.Flags = append([]cli.Flag{}, c.Flags...)
+		cp.Subcommands = copyCommands(c.Subcommands)
+		out[i] = &cp
+	}
+	return out
+}
+
+// commandOf returns the name of the command args (args[0] the program)
+// run, or "".
+func (a *Agent) commandOf(args []string) string {
+	for _, arg := range args[1:] {
+		if !strings.HasPrefix(arg, "-") {
+			if a.hasCommand(arg) {
+				return arg
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// hasStyle reports whether the command takes --exit-style.
+func (a *Agent) hasStyle(name string) bool {
+	for _, c := range a.Commands {
+		if c.HasName(name) {
+			for _, f := range c.Flags {
+				for _, n := range f.Names() {
+					if n == "exit-style" {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// service returns the service name of a command's Nagios status line:
+// Agent.Services[command], else the program's name without "ocf-", in
+// capitals ("VIPCHECK").
+func (a *Agent) service(command string) string {
+	if s := a.Services[command]; s != "" {
+		return s
+	}
+	return strings.ToUpper(strings.TrimPrefix(a.Program, "ocf-"))
 }
