@@ -2,6 +2,8 @@ package checkstyle
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,6 +76,65 @@ func TestCommandFor(t *testing.T) {
 	for program, want := range map[string]string{"ocf-sockd": "", "sockd": "", "ocf-sockd-relayd": "check", "check_sockd": "check", "ocf-sockd-ldirectord": "check"} {
 		if got := f(program); got != want {
 			t.Errorf("CommandFor(%q) = %q, want %q", program, got, want)
+		}
+	}
+}
+
+// TestUsageExit shows the one mapping of a usage error to an exit: never
+// a status the caller reads as up, and for Nagios one status line on
+// stdout.
+func TestUsageExit(t *testing.T) {
+	for _, tc := range []struct {
+		style          Style
+		code           int
+		stdout, stderr string
+	}{
+		{OCF, 2, "", "bad\n"},
+		{Relayd, 0, "", "bad\n"},
+		{Keepalived, 1, "", "bad\n"},
+		{Nagios, 3, "SOCKS UNKNOWN: bad\n", ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := tc.style.UsageExit(&out, &errOut, "SOCKS", Usage(errors.New("bad")))
+		if code != tc.code || out.String() != tc.stdout || errOut.String() != tc.stderr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.style, code, out.String(), errOut.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+func TestFromArgs(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvVar {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		args, program, env string
+		want, guess        Style
+		bad                bool
+	}{
+		{"-t 3 a", "ocf-sockd", "", OCF, OCF, false},
+		{"--exit-style nagios a", "ocf-sockd", "", Nagios, Nagios, false},
+		{"--exit-style=relayd a", "ocf-sockd", "nagios", Relayd, Relayd, false},
+		{"-exit-style keepalived a", "ocf-sockd", "", Keepalived, Keepalived, false},
+		{"a -- --exit-style nagios", "ocf-sockd", "", OCF, OCF, false},
+		{"a", "ocf-sockd", "relayd", Relayd, Relayd, false},
+		{"a", "/usr/lib/nagios/plugins/check_tcp_raw", "", Nagios, Nagios, false},
+		{"--exit-style bogus a", "ocf-sockd", "relayd", "", Relayd, true},
+		{"--exit-style bogus a", "ocf-sockd-relayd", "", "", Relayd, true},
+		{"a", "check_sockd", "bogus", "", Nagios, true},
+		{"--exit-style", "ocf-sockd", "", OCF, OCF, false},
+	} {
+		args := strings.Fields(tc.args)
+		got, err := FromArgs(args, tc.program, env(tc.env))
+		if (err != nil) != tc.bad || got != tc.want || (err != nil && !errors.Is(err, ErrUsage)) {
+			t.Errorf("FromArgs(%q, %q, %q) = %v, %v; want %v (error %v, a usage error)", tc.args, tc.program, tc.env, got, err, tc.want, tc.bad)
+		}
+		if g := Guess(args, tc.program, env(tc.env)); g != tc.guess {
+			t.Errorf("Guess(%q, %q, %q) = %v, want %v", tc.args, tc.program, tc.env, g, tc.guess)
 		}
 	}
 }
