@@ -106,7 +106,8 @@ func lookup(flags []cli.Flag, name string) cli.Flag {
 // PermuteApp returns args (args[0] the program) with the options of the
 // command they name moved before its positional arguments, recursively for
 // subcommands; see Permute. Options of the app itself must come before
-// the command, as urfave/cli requires.
+// the command, as urfave/cli requires; the arguments of a command with
+// SkipFlagParsing (carp-hook's front-ends) stay as they are.
 func PermuteApp(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -136,9 +137,11 @@ func permuteCommands(cmds []*cli.Command, flags []cli.Flag, args []string) []str
 	}
 	own := append(append([]cli.Flag{}, cmd.Flags...), cli.HelpFlag)
 	rest := args[i+1:]
-	if len(cmd.Subcommands) > 0 {
+	switch {
+	case cmd.SkipFlagParsing: // the caller's words, untouched
+	case len(cmd.Subcommands) > 0:
 		rest = permuteCommands(cmd.Subcommands, own, rest)
-	} else {
+	default:
 		rest = Permute(rest, own)
 	}
 	return append(append([]string{}, args[:i+1]...), rest...)

@@ -121,3 +121,13 @@ func TestHasOption(t *testing.T) {
 		}
 	}
 }
+
+// TestPermuteSkipFlagParsing shows a command that takes its caller's words
+// verbatim (carp-hook ucarp) keeps them in order.
+func TestPermuteSkipFlagParsing(t *testing.T) {
+	app := &cli.App{Name: "carp-hook", Commands: []*cli.Command{{Name: "ucarp", SkipFlagParsing: true}}}
+	in := strings.Fields("carp-hook ucarp eth0 10.0.0.1 -t 3")
+	if got := PermuteApp(app, in); !reflect.DeepEqual(got, in) {
+		t.Errorf("PermuteApp = %q, want %q", got, in)
+	}
+}
