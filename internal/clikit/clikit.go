@@ -226,3 +226,14 @@ func HasOption(args []string, name string) bool {
 	}
 	return false
 }
+
+// Run gives app the shared contract (Prepare, with version as its
+// version) and runs it with args permuted (PermuteApp); for programs
+// without agents/ocf's runCLI, such as carp-hook. Usage errors come back
+// marked with checkstyle.ErrUsage, for the caller's one mapping to exit
+// codes.
+func Run(app *cli.App, version string, args []string) error {
+	app.Version = version
+	Prepare(app)
+	return app.Run(PermuteApp(app, args))
+}

@@ -131,3 +131,20 @@ func TestPermuteSkipFlagParsing(t *testing.T) {
 		t.Errorf("PermuteApp = %q, want %q", got, in)
 	}
 }
+
+// TestRun shows the helper carp-hook uses: version, permutation and usage
+// errors without agents/ocf.
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	var ran []string
+	if err := Run(testApp(&out, &ran), "9.9", strings.Fields("prog tcp -V")); err != nil || out.String() != "prog 9.9\n" {
+		t.Errorf("-V: %v, %q", err, out.String())
+	}
+	out.Reset()
+	if err := Run(testApp(&out, &ran), "9.9", strings.Fields("prog tcp a b -t 3 -v")); err != nil || !reflect.DeepEqual(ran, []string{"a b", "verbose"}) {
+		t.Errorf("options after arguments: %v, ran %q", err, ran)
+	}
+	if err := Run(testApp(&out, &ran), "9.9", strings.Fields("prog tcp a --bogus")); !errors.Is(err, checkstyle.ErrUsage) {
+		t.Errorf("unknown flag: %v, want a usage error", err)
+	}
+}
