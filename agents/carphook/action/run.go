@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // outputLimit is how much of a command's output is kept for error messages.
@@ -31,18 +35,35 @@ type result struct {
 	Output string // tail of stdout and stderr
 }
 
+// CheckProgram refuses a program that someone other than root or the
+// effective user could have written (see filesafe): it would run as root.
+func CheckProgram(path string) error {
+	if err := filesafe.Executable(path, os.Geteuid()); err != nil {
+		return fmt.Errorf("refusing to run %s: %w", path, err)
+	}
+	return nil
+}
+
 // run starts argv (no shell) in its own process group with stdin from
 // /dev/null, and kills the whole group when timeout passes or ctx ends. A
 // daemon that keeps the output open does not hold it up: output is read for
-// at most half a second after the command exits.
+// at most half a second after the command exits. The program must pass
+// CheckProgram; where the system allows it, the command is killed when the
+// process running it dies (a killed worker leaves no orphan behind).
 func run(ctx context.Context, argv, env []string, timeout time.Duration) (result, error) {
+	if err := CheckProgram(argv[0]); err != nil {
+		return result{Code: -1}, err
+	}
+	// Pdeathsig follows the thread that started the command: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 500 * time.Millisecond
 	err := cmd.Run()

@@ -46,6 +46,20 @@ func CriticalDown(ctx context.Context, actions []Action) error {
 	return errors.Join(errs...)
 }
 
+// StepNamer is implemented by actions that do different things in each
+// direction (an exec action's up and down commands): a step is named by
+// what ran.
+type StepNamer interface {
+	StepName(up bool) string
+}
+
+func stepName(a Action, up bool) string {
+	if n, ok := a.(StepNamer); ok {
+		return n.StepName(up)
+	}
+	return a.Name()
+}
+
 // ErrSuperseded is returned by a Guard when a newer event was recorded.
 var ErrSuperseded = errors.New("superseded by a newer event")
 
@@ -107,7 +121,7 @@ func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result 
 		} else {
 			err = a.Down(ctx)
 		}
-		st := Step{Action: a.Name(), Dir: dir, Duration: time.Since(start)}
+		st := Step{Action: stepName(a, up), Dir: dir, Duration: time.Since(start)}
 		if err != nil {
 			st.Error = err.Error()
 			if !errors.Is(err, ErrSuperseded) {
