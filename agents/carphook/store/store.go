@@ -21,6 +21,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // Outcomes of a transition.
@@ -30,6 +31,9 @@ const (
 	OutcomeOK         = "ok"         // applied, every action succeeded
 	OutcomeFailed     = "failed"     // applied, some action failed
 	OutcomeSuperseded = "superseded" // a newer event arrived before it finished
+	// OutcomeAbandoned is shown, never stored: the status says running but
+	// its worker is dead (killed); the next event applies afresh.
+	OutcomeAbandoned = "abandoned"
 )
 
 // Status is what carp-hook knows about one group.
@@ -47,8 +51,12 @@ type Status struct {
 	Error        string        `json:"error,omitempty"`
 	Steps        []engine.Step `json:"steps,omitempty"`
 	WorkerPID    int           `json:"worker_pid,omitempty"`
-	Started      time.Time     `json:"started,omitzero"`
-	Finished     time.Time     `json:"finished,omitzero"`
+	// WorkerStart is the worker's process start time where the system
+	// tells it (Linux: /proc/PID/stat field 22), to tell it from a later
+	// process with the same PID.
+	WorkerStart string    `json:"worker_start,omitempty"`
+	Started     time.Time `json:"started,omitzero"`
+	Finished    time.Time `json:"finished,omitzero"`
 	// CriticalError is the failure of the front-end's immediate removal of
 	// critical actions for the last event, if any.
 	CriticalError string `json:"critical_error,omitempty"`
@@ -64,12 +72,27 @@ type Store struct {
 	Dir string
 }
 
-// Open creates the state directory if needed.
+// Open creates the state directory if needed. The directory must be one
+// only root or the effective user can write (see filesafe), as must every
+// directory above it: status files are written there as root, and locks
+// taken.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, fmt.Errorf("refusing state directory: %w", err)
+	}
 	return &Store{Dir: dir}, nil
+}
+
+// NextSeq returns the sequence number after seq, skipping 0 (which means
+// "no event yet") when the counter wraps.
+func NextSeq(seq uint64) uint64 {
+	if seq+1 == 0 {
+		return 1
+	}
+	return seq + 1
 }
 
 func (s *Store) path(group, suffix string) string {
