@@ -230,7 +230,8 @@ func frontEnd(src string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		args := c.Args().Slice()
 		if wantsHelp(args) {
-			return cli.ShowCommandHelp(c, src)
+			cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
+			return nil
 		}
 		path, args, err := splitConfig(args)
 		if err != nil {

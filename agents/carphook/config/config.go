@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -159,6 +160,9 @@ var (
 // writable by group or others, in directories that are not either.
 func Load(path string) (*File, error) {
 	data, err := filesafe.ReadFile(path, os.Geteuid(), MaxSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("refusing config: %w", err)
 	}
