@@ -116,7 +116,9 @@ func TestCheckConfigHost(t *testing.T) {
 		write("role.toml", "[[group.g.action]]\ntype = \"role-file\"\npath = \"/nonexistent/dir/role\"\n"),
 		write("noexec.toml", "[[group.g.action]]\ntype = \"exec\"\nup = [\""+good+"\"]\n"), // not executable
 	}
-	run := func(args ...string) int { return exitCode(app().Run(append([]string{"carp-hook", "check-config"}, args...))) }
+	run := func(args ...string) int {
+		return exitCode(app().Run(append([]string{"carp-hook", "check-config"}, args...)))
+	}
 	if got := run(good); got != exitOK {
 		t.Errorf("check-config %s: exit %d", good, got)
 	}
