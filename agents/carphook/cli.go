@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -244,6 +246,13 @@ func frontEnd(src string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
+		// A signal (keepalived's script timeout, a stopping ucarp) must not
+		// cut an event in half: the front-end's work is bounded (the lock
+		// wait, each critical action, the worker's start), so it finishes
+		// first. SIGKILL still ends it.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer signal.Stop(sigs)
 		log := logger(c)
 		log.Debugf("%s %v: %s event for %q", src, args, ev.State, ev.Group)
 		h, path, err := load(path, log)
@@ -263,6 +272,11 @@ func frontEnd(src string) cli.ActionFunc {
 			return spawnDetached(exe, append(wargs, "worker", group)...)
 		}
 		_, _, err = h.Handle(c.Context, ev)
+		select {
+		case sig := <-sigs:
+			log.Infof("%s %v: finished the event before acting on %v", src, args, sig)
+		default:
+		}
 		return err
 	}
 }

@@ -28,7 +28,7 @@ import (
 // DefaultStateDir is used when the configuration sets no state_dir.
 const DefaultStateDir = "/var/run/carp-hook"
 
-// criticalTimeout bounds the front-end's own work on critical actions.
+// criticalTimeout bounds the front-end's work on each critical action.
 const criticalTimeout = 2 * time.Second
 
 // Hook ties a configuration to its state directory.
@@ -104,11 +104,9 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	st.Event, st.EventTime = ev, time.Now()
 	st.CriticalError = ""
 	if ev.State != event.Master {
-		cctx, cancel := context.WithTimeout(ctx, criticalTimeout)
-		if err := engine.CriticalDown(cctx, acts); err != nil {
+		if err := engine.CriticalDown(ctx, acts, criticalTimeout); err != nil {
 			st.CriticalError = err.Error()
 		}
-		cancel()
 	}
 	if st.Outcome != store.OutcomeRunning {
 		st.Outcome = store.OutcomePending

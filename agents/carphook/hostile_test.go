@@ -236,3 +236,58 @@ timeout = "10m"
 		t.Errorf("status after the next event: exit %d, want 0, BACKUP applied by its down command:\n%s", code, out)
 	}
 }
+
+// TestFrontEndSIGTERM: a SIGTERM to the front-end in the middle of an event
+// (keepalived's script timeout, ucarp stopping) killed it there: the event
+// was never recorded nor applied. The front-end finishes its bounded work
+// first.
+func TestFrontEndSIGTERM(t *testing.T) {
+	testenv.RequireRoot(t)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "sigterm")
+	state := mkdir(t, filepath.Join(dir, "state"), 0o755)
+	roleFile := filepath.Join(dir, "role")
+	writeFile(t, roleFile, "1", 0o644)
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile), 0o644)
+	// Hold the event lock, so the front-end is caught in the middle.
+	lockPath := filepath.Join(state, "g.event.lock")
+	lf, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(hook, "-c", conf, "apply", "g", "BACKUP")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 20*time.Second, "the front-end to wait for the event lock", func() error {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", cmd.Process.Pid, fd.Name())); l == lockPath {
+				return nil
+			}
+		}
+		return errNotYet
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("front-end after SIGTERM: %v\n%s", err, out.String())
+	}
+	if st := waitSettled(t, state, "g", "BACKUP"); st.Seq != 1 || st.Outcome != "ok" {
+		t.Errorf("status %+v", st)
+	}
+	if r := role(roleFile); r != "0" {
+		t.Errorf("role file %q, want 0", r)
+	}
+}

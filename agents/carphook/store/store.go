@@ -133,28 +133,46 @@ func (s *Store) Write(st *Status) error {
 	return nil
 }
 
-// LockEvent takes the group's event lock; the returned function releases it.
-// It is held only for short, bounded work.
+// EventLockTimeout bounds the wait for a group's event lock: it is held only
+// for short, bounded work, so a longer wait means a stuck holder, and the
+// caller (ucarp, keepalived) must not hang behind it.
+const EventLockTimeout = 10 * time.Second
+
+// LockEvent takes the group's event lock, waiting at most EventLockTimeout;
+// the returned function releases it.
 func (s *Store) LockEvent(group string) (func(), error) {
-	return lock(s.path(group, ".event.lock"))
+	return lock(s.path(group, ".event.lock"), EventLockTimeout)
 }
 
 // LockWork takes the group's worker lock, waiting for a running worker to
 // finish.
 func (s *Store) LockWork(group string) (func(), error) {
-	return lock(s.path(group, ".work.lock"))
+	return lock(s.path(group, ".work.lock"), 0)
 }
 
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lock takes an exclusive flock on path, waiting at most timeout (0: as long
+// as it takes).
+func lock(path string, timeout time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
+	how, deadline := syscall.LOCK_EX, time.Time{}
+	if timeout > 0 {
+		how, deadline = syscall.LOCK_EX|syscall.LOCK_NB, time.Now().Add(timeout)
+	}
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		err = syscall.Flock(int(f.Fd()), how)
+		if err == syscall.EWOULDBLOCK && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // no blocking flock with a deadline
+			continue
+		}
 		if err != syscall.EINTR {
 			break
 		}
+	}
+	if err == syscall.EWOULDBLOCK {
+		err = fmt.Errorf("still held by another process after %v", timeout)
 	}
 	if err != nil {
 		f.Close()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
@@ -101,4 +102,23 @@ func TestLockExcludes(t *testing.T) {
 	if err := probe(); err != nil {
 		t.Fatalf("probing the released lock: %v", err)
 	}
+}
+
+// TestLockTimeout: a stuck holder of the event lock must not hang every
+// later front-end (and ucarp or keepalived behind it).
+func TestLockTimeout(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l")
+	unlock, err := lock(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock(p, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "still held") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := lock(p, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	unlock2()
 }
