@@ -60,6 +60,46 @@ func TestRoleFileRefusesNonRegular(t *testing.T) {
 	}
 }
 
+// TestRoleFileUnsafeDir: in a directory others can write, someone could
+// put their own role file first (saying "1") and change it at will.
+func TestRoleFileUnsafeDir(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	r := &RoleFile{Path: filepath.Join(dir, "role")}
+	if err := r.Down(context.Background()); err == nil || !strings.Contains(err.Error(), "writable by group and others") {
+		t.Errorf("role file in a mode 1777 directory: %v", err)
+	}
+	if err := r.CheckHost(); err == nil {
+		t.Error("CheckHost accepts a role file in a mode 1777 directory")
+	}
+}
+
+// TestRoleFileNotOurs: a role file owned by another user is rewritten even
+// when it already says the right thing.
+func TestRoleFileNotOurs(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := filepath.Join(t.TempDir(), "role")
+	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 65534, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&RoleFile{Path: p}).Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil || st.Uid != 0 {
+		t.Errorf("role file owner %d, %v; want root's own file", st.Uid, err)
+	}
+}
+
 // TestExecRefusesUnsafeProgram: an exec program (or OCF agent) that others
 // can write is a root command for anyone; it is not run.
 func TestExecRefusesUnsafeProgram(t *testing.T) {
@@ -91,6 +131,20 @@ func TestExecRefusesUnsafeProgram(t *testing.T) {
 	}
 	if err := (&Exec{UpArgv: []string{"/nonexistent/prog"}}).CheckHost(); err == nil {
 		t.Error("CheckHost accepts a missing program")
+	}
+}
+
+// TestExecNoShell: exec arguments are passed as they are, never to a
+// shell: metacharacters do nothing.
+func TestExecNoShell(t *testing.T) {
+	dir := t.TempDir()
+	proof := filepath.Join(dir, "proof")
+	e := &Exec{UpArgv: []string{"/bin/echo", "$(touch " + proof + ")", "; touch " + proof, "`touch " + proof + "`"}, Timeout: 5 * time.Second}
+	if err := e.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(proof); err == nil {
+		t.Error("a shell ran the arguments")
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // RoleFile writes "1" on MASTER and "0" otherwise (one byte, no newline), atomically (a temporary
@@ -37,11 +39,26 @@ func (r *RoleFile) CheckHost() error {
 	if fi, err := os.Stat(filepath.Dir(r.Path)); err != nil || !fi.IsDir() {
 		return fmt.Errorf("role file %s: no directory %s", r.Path, filepath.Dir(r.Path))
 	}
+	if err := r.checkDir(); err != nil {
+		return err
+	}
 	_, err := r.current()
 	return err
 }
 
+// checkDir refuses a directory others can write: they could put their own
+// role file there first, and change it at will.
+func (r *RoleFile) checkDir() error {
+	if err := filesafe.CheckDir(filepath.Dir(r.Path), os.Geteuid()); err != nil {
+		return fmt.Errorf("role file %s: %w", r.Path, err)
+	}
+	return nil
+}
+
 func (r *RoleFile) write(b byte) error {
+	if err := r.checkDir(); err != nil {
+		return err
+	}
 	want := []byte{b}
 	cur, err := r.current()
 	if err != nil {
@@ -76,6 +93,9 @@ func (r *RoleFile) current() ([]byte, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("role file %s is not a regular file (%v): refusing", r.Path, fi.Mode().Type())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != 0 && int(st.Uid) != os.Geteuid() {
+		return nil, nil // not ours: rewritten whatever it says
 	}
 	cur := make([]byte, 2)
 	n, _ := io.ReadFull(f, cur)

@@ -200,11 +200,15 @@ func Parse(path string, data []byte) (*File, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if f.StateDir != "" && !filepath.IsAbs(f.StateDir) {
-		bad(loc.line("state_dir"), "state_dir %q is not an absolute path", f.StateDir)
+	if f.StateDir != "" {
+		if msg := badPath(f.StateDir); msg != "" {
+			bad(loc.line("state_dir"), "state_dir %s", msg)
+		}
 	}
 	if f.OCFRoot == "" {
 		f.OCFRoot = DefaultOCFRoot
+	} else if msg := badPath(f.OCFRoot); msg != "" {
+		bad(loc.line("ocf_root"), "ocf_root %s", msg)
 	}
 	if len(f.Groups) == 0 {
 		bad(0, "no [group.NAME] defined")

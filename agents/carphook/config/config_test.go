@@ -143,6 +143,10 @@ func TestErrorsHaveLines(t *testing.T) {
 			[]string{"t.toml:4:", "template"}},
 		{"unit too long", "[group.g]\n[[group.g.action]]\ntype = \"systemd\"\nunit = \"" + strings.Repeat("a", 250) + ".service\"\n",
 			[]string{"t.toml:4:", "at most 255"}},
+		{"dot-dot state_dir", "state_dir = \"/run/../tmp\"\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \"/x\"\n",
+			[]string{"t.toml:1:", `".."`}},
+		{"relative ocf_root", "ocf_root = \"lib/ocf\"\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \"/x\"\n",
+			[]string{"t.toml:1:", "absolute path"}},
 		{"bad on_error", "[group.g]\non_error = \"panic\"\n[[group.g.action]]\ntype=\"role-file\"\npath=\"/x\"\n", []string{"t.toml:2:", "on_error"}},
 	}
 	for _, tt := range tests {
