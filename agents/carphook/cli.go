@@ -318,6 +318,10 @@ func statusCommand(c *cli.Context) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	abandoned := workerGone(st)
+	if abandoned {
+		st.Outcome = store.OutcomeAbandoned // for people and for --json
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -330,7 +334,7 @@ func statusCommand(c *cli.Context) error {
 	switch {
 	case st.Seq == 0 || st.Settled() && st.Outcome == store.OutcomeOK && st.CriticalError == "":
 		return nil
-	case workerGone(st):
+	case abandoned:
 		return &exitError{code: exitFailed}
 	case !st.Settled():
 		return &exitError{code: exitPending}

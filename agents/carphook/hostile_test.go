@@ -225,8 +225,12 @@ timeout = "10m"
 		return nil
 	})
 	code, out := hookRun(t, hook, "-c", conf, "status", "g")
-	if code != 1 || !strings.Contains(out, "abandoned") {
+	if code != 1 || !strings.Contains(out, "MASTER: abandoned (worker gone)") {
 		t.Errorf("status after the worker was killed: exit %d, want 1 and abandoned:\n%s", code, out)
+	}
+	code, out = hookRun(t, hook, "-c", conf, "status", "--json", "--wait", "20s", "g")
+	if code != 1 || !strings.Contains(out, `"outcome": "abandoned"`) {
+		t.Errorf("status --json --wait after the worker was killed: exit %d, want 1 and abandoned:\n%s", code, out)
 	}
 	if code, out := hookRun(t, hook, "-c", conf, "apply", "g", "BACKUP"); code != 0 {
 		t.Fatalf("next event: exit %d: %s", code, out)
@@ -289,5 +293,24 @@ func TestFrontEndSIGTERM(t *testing.T) {
 	}
 	if r := role(roleFile); r != "0" {
 		t.Errorf("role file %q, want 0", r)
+	}
+}
+
+// TestDebug: --debug (or CARP_HOOK_DEBUG) logs each step to standard error;
+// without it, nothing of the kind.
+func TestDebug(t *testing.T) {
+	testenv.RequireRoot(t)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "debug")
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = %q\n",
+		filepath.Join(dir, "state"), filepath.Join(dir, "role")), 0o644)
+	code, out := hookRun(t, hook, "--debug", "-c", conf, "apply", "g", "BACKUP")
+	if code != 0 || !strings.Contains(out, "carp-hook: debug: configuration "+conf) || !strings.Contains(out, "debug: apply [g BACKUP]: BACKUP event") {
+		t.Errorf("--debug: exit %d, output %q", code, out)
+	}
+	code, out = hookRun(t, hook, "-c", conf, "apply", "g", "BACKUP")
+	if code != 0 || strings.Contains(out, "debug:") {
+		t.Errorf("without --debug: exit %d, output %q", code, out)
 	}
 }

@@ -88,8 +88,12 @@ func writeStatus(w io.Writer, st *store.Status) {
 		fmt.Fprintf(w, "  immediate:   %s\n", st.CriticalError)
 	}
 	outcome := st.Outcome
-	if workerGone(st) {
-		outcome = store.OutcomeAbandoned + " (worker gone)"
+	switch {
+	case workerGone(st):
+		outcome = store.OutcomeAbandoned
+		fallthrough
+	case outcome == store.OutcomeAbandoned:
+		outcome += " (worker gone)"
 	}
 	fmt.Fprintf(w, "  applied:     #%d %s: %s", st.Applied, st.AppliedState, outcome)
 	if st.WorkerPID > 0 {
