@@ -76,13 +76,20 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ee):
 		code = ee.code
-	case event.IsUsage(err), errors.Is(err, checkstyle.ErrUsage):
+	case event.IsUsage(err), errors.Is(err, checkstyle.ErrUsage), isCLIExit(err):
 		code = exitUsage
 	}
 	if ee == nil || ee.err != nil {
 		fmt.Fprintln(os.Stderr, "carp-hook:", err)
 	}
 	return code
+}
+
+// isCLIExit reports an error urfave/cli made with its own exit code (only
+// "No help topic for ...", exit 3, which is status's "still applying").
+func isCLIExit(err error) bool {
+	var ec cli.ExitCoder
+	return errors.As(err, &ec)
 }
 
 // onUsageError turns urfave/cli's flag errors into usage errors.

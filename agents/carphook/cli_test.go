@@ -47,6 +47,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"help"}, exitOK},
 		{[]string{"help", "status"}, exitOK},
 		{[]string{"help", "keepalived"}, exitOK},
+		{[]string{"help", "bogus"}, exitUsage},
 		{[]string{"status", "--help"}, exitOK},
 		{[]string{"ucarp", "--help"}, exitOK},
 		// -c after the command.
