@@ -129,9 +129,6 @@ func app() *cli.App {
 		Metadata:       map[string]any{"paths": paths},
 		ExitErrHandler: func(*cli.Context, error) {}, // exitCode decides
 		OnUsageError:   onUsageError,
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(os.Stderr, "carp-hook: unknown command %q; see carp-hook help\n", name)
-		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErr("unknown command %q; see carp-hook help", c.Args().First())
