@@ -265,6 +265,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \"/x\"\n"))
 	f.Add([]byte("[group.g]\n[[group.g.action]]\ntype = \"ocf\"\nagent=\"/a\"\n[group.g.action.params]\nx=\"1\"\n"))
+	f.Add([]byte("[group.g.action]\ntype = \"role-file\"\npath = \"/x\"\n"))
+	f.Add([]byte("[group.g]\naction = [{type = \"exec\", up = [\"/bin/true\"]}]\n"))
+	f.Add([]byte("[group.g]\n[[group.g.action]]\ntype = \"systemd\"\nunit = \"a@b.service\"\ntimeout = \"5\"\n"))
+	f.Add([]byte("[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \"/x\\u0000\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("fuzz.toml", data)
 		if err != nil {
@@ -280,6 +284,14 @@ func FuzzParse(f *testing.F) {
 			for _, a := range g.Actions {
 				if _, ok := allowedKeys[a.Type]; !ok {
 					t.Fatalf("accepted type %q", a.Type)
+				}
+				for _, p := range []string{a.Path, a.Agent} {
+					if p != "" && badPath(p) != "" {
+						t.Fatalf("accepted path %q: %s", p, badPath(p))
+					}
+				}
+				if a.Timeout <= 0 || a.Timeout > time.Hour {
+					t.Fatalf("accepted timeout %v", a.Timeout)
 				}
 			}
 		}
