@@ -129,6 +129,27 @@ func TestExecRefusesUnsafeProgram(t *testing.T) {
 	if err := e.CheckHost(); err == nil {
 		t.Error("CheckHost accepts the unsafe program")
 	}
+	// A safe interpreter running a script others can write is no better.
+	script := filepath.Join(dir, "script.sh")
+	if err := os.WriteFile(script, []byte("touch "+out+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(script, 0o646); err != nil {
+		t.Fatal(err)
+	}
+	viaShell := &Exec{UpArgv: []string{"/bin/sh", "-x", script}, Timeout: 5 * time.Second}
+	if err := viaShell.Up(context.Background()); err == nil || !strings.Contains(err.Error(), "refusing to run /bin/sh with "+script) {
+		t.Errorf("unsafe script through /bin/sh: %v", err)
+	}
+	if err := os.Chmod(script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := viaShell.CheckHost(); err != nil {
+		t.Errorf("safe script through /bin/sh: %v", err)
+	}
+	if err := (&Exec{UpArgv: []string{"/bin/sh", "-c", "true", script}}).CheckHost(); err != nil {
+		t.Errorf("inline code: %v", err)
+	}
 	if err := (&Exec{UpArgv: []string{"/nonexistent/prog"}}).CheckHost(); err == nil {
 		t.Error("CheckHost accepts a missing program")
 	}

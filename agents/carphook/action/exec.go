@@ -47,7 +47,7 @@ func (e *Exec) CheckHost() error {
 	var errs []error
 	for _, argv := range [][]string{e.UpArgv, e.DownArgv} {
 		if len(argv) > 0 {
-			errs = append(errs, CheckProgram(argv[0]))
+			errs = append(errs, CheckCommand(argv))
 		}
 	}
 	return errors.Join(errs...)
