@@ -2,7 +2,7 @@ package carphook
 
 // The command line of carp-hook: the front-ends of each caller, status,
 // check-config and the detached worker. Errors become exit codes in
-// exitCode alone.
+// exitCode alone: urfave/cli never exits by itself (ExitErrHandler).
 
 import (
 	"context"
@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,24 +22,44 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/duration"
 )
 
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailed  = 1 // the event could not be handled, or status: the last transition failed
-	exitUsage   = 2 // arguments do not match the caller's form
+	exitFailed  = 1 // the event could not be handled, or status: the last transition failed or was abandoned
+	exitUsage   = 2 // arguments do not match the caller's form, unknown command or flag
 	exitPending = 3 // status: the last event is still being applied
 )
 
-// exitError carries an exit code to main.
+// DefaultConfig is the configuration file used without --config.
+const DefaultConfig = "/etc/carp-hook.toml"
+
+// waitRange bounds status --wait; a plain number is seconds.
+var waitRange = duration.Range{Unit: time.Second, Min: 0, Max: time.Hour}
+
+// exitError carries an exit code to main; err may be nil (nothing to say).
 type exitError struct {
 	code int
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr marks err as a usage error.
+func usageErr(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+}
 
 // Main runs carp-hook with args and returns its exit code.
 func Main(args []string) int {
@@ -53,7 +76,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ee):
 		code = ee.code
-	case event.IsUsage(err):
+	case event.IsUsage(err), errors.Is(err, checkstyle.ErrUsage), isCLIExit(err):
 		code = exitUsage
 	}
 	if ee == nil || ee.err != nil {
@@ -62,32 +85,84 @@ func exitCode(err error) int {
 	return code
 }
 
+// isCLIExit reports an error urfave/cli made with its own exit code (only
+// "No help topic for ...", exit 3, which is status's "still applying").
+func isCLIExit(err error) bool {
+	var ec cli.ExitCoder
+	return errors.As(err, &ec)
+}
+
+// onUsageError turns urfave/cli's flag errors into usage errors.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return &exitError{exitUsage, err}
+}
+
+// configPaths holds where --config was given: before the command (or in
+// $CARP_HOOK_CONFIG) and after it.
+type configPaths struct{ global, local string }
+
+// configFlag is --config/-c; it is accepted before the command and after
+// status, check-config and worker. The front-ends take it as their first
+// words (see splitConfig).
+func configFlag(dest *string, env ...string) cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: env, Destination: dest,
+		Usage: "configuration `FILE` (default " + DefaultConfig + ")"}
+}
+
 func app() *cli.App {
+	paths := &configPaths{}
+	// -V as well as --version; -v stays free.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
 	a := &cli.App{
-		Name:  "carp-hook",
-		Usage: "move a service with a CARP/VRRP address (ucarp, keepalived, devd, ifstated)",
+		Name:    "carp-hook",
+		Version: ocf.Version,
+		Usage:   "move a service with a CARP/VRRP address (ucarp, keepalived, devd, ifstated)",
+		Description: "carp-hook is called by ucarp, keepalived, devd or ifstated on a state change, and applies\n" +
+			"the actions its configuration file gives for the group: `carp-hook help COMMAND` shows a\n" +
+			"command's arguments. --config goes before the command or right after it:\n" +
+			"  carp-hook -c /etc/carp-hook.toml ucarp up eth0 10.0.0.5\n" +
+			"  carp-hook ucarp -c /etc/carp-hook.toml up eth0 10.0.0.5",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "/etc/carp-hook.toml",
-				EnvVars: []string{"CARP_HOOK_CONFIG"}, Usage: "configuration `FILE`"},
+			configFlag(&paths.global, "CARP_HOOK_CONFIG"),
+			&cli.BoolFlag{Name: "debug", EnvVars: []string{"CARP_HOOK_DEBUG"}, Usage: "log every step, to standard error as well"},
 		},
-		HideHelpCommand: true,
+		Metadata:       map[string]any{"paths": paths},
+		ExitErrHandler: func(*cli.Context, error) {}, // exitCode decides
+		OnUsageError:   onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("unknown command %q; see carp-hook help", c.Args().First())
+			}
+			_ = cli.ShowAppHelp(c)
+			return &exitError{code: exitUsage}
+		},
 		Commands: []*cli.Command{
-			{Name: "check-config", Usage: "validate a configuration file without acting", ArgsUsage: "[FILE]",
-				Action: checkConfigCommand},
+			{Name: "check-config", Usage: "validate a configuration file without acting",
+				ArgsUsage: "[FILE]",
+				Description: "Checks the file's syntax and values, and that it is safe (only root can have written it).\n" +
+					"Unless --no-host-checks is given, it also checks this host: interfaces exist, programs\n" +
+					"and OCF agents exist and are safe to run, role files are regular files.",
+				Flags: []cli.Flag{configFlag(&paths.local),
+					&cli.BoolFlag{Name: "no-host-checks", Usage: "check only the file (for a file meant for another host)"}},
+				OnUsageError: onUsageError,
+				Action:       checkConfigCommand},
 			{Name: "status", Usage: "show the last event and outcome of a group", ArgsUsage: "GROUP",
-				Flags: []cli.Flag{
+				Description: "Exit status: 0 applied (or no event yet), 1 failed or abandoned, 3 still being applied.",
+				Flags: []cli.Flag{configFlag(&paths.local),
 					&cli.BoolFlag{Name: "json", Usage: "print the raw status"},
-					&cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` for the last event to be applied"},
+					&cli.StringFlag{Name: "wait", Usage: "wait up to `DURATION` for the last event to be applied (" + waitRange.String() + ")"},
 				},
-				Action: statusCommand},
-			{Name: "worker", Hidden: true, ArgsUsage: "GROUP", Action: workerCommand},
+				OnUsageError: onUsageError,
+				Action:       statusCommand},
+			{Name: "worker", Hidden: true, ArgsUsage: "GROUP", Flags: []cli.Flag{configFlag(&paths.local)},
+				OnUsageError: onUsageError, Action: workerCommand},
 		},
 	}
 	for _, src := range event.Sources {
 		a.Commands = append(a.Commands, &cli.Command{
 			Name:            src,
 			Usage:           "handle a state change from " + src,
-			ArgsUsage:       event.Forms[src],
+			ArgsUsage:       "[-c FILE] " + event.Forms[src],
 			SkipFlagParsing: true, // the caller's words are passed through untouched
 			Action:          frontEnd(src),
 		})
@@ -95,10 +170,54 @@ func app() *cli.App {
 	return a
 }
 
-// load reads the configuration named by --config and opens its state
-// directory. It also returns the configuration's absolute path.
-func load(c *cli.Context, log Logger) (*Hook, string, error) {
-	path, err := filepath.Abs(c.String("config"))
+// configPath returns the configuration file named by --config or -c,
+// wherever it was given (after the command wins), else the default.
+func configPath(c *cli.Context) string {
+	p, _ := c.App.Metadata["paths"].(*configPaths)
+	switch {
+	case p == nil:
+	case p.local != "":
+		return p.local
+	case p.global != "":
+		return p.global
+	}
+	return DefaultConfig
+}
+
+// splitConfig takes a leading "-c FILE", "--config FILE" or
+// "--config=FILE" off a front-end's words, which are otherwise the
+// caller's own.
+func splitConfig(args []string) (path string, rest []string, err error) {
+	if len(args) == 0 {
+		return "", args, nil
+	}
+	switch a := args[0]; {
+	case a == "-c" || a == "--config" || a == "-config":
+		if len(args) < 2 {
+			return "", nil, usageErr("%s needs a FILE", a)
+		}
+		return args[1], args[2:], nil
+	case strings.HasPrefix(a, "--config="), strings.HasPrefix(a, "-c="):
+		_, v, _ := strings.Cut(a, "=")
+		return v, args[1:], nil
+	}
+	return "", args, nil
+}
+
+// wantsHelp reports whether a front-end's words ask for help.
+func wantsHelp(args []string) bool {
+	return len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
+}
+
+// logger returns the logger for the work of a command.
+func logger(c *cli.Context) Logger {
+	return newSystemLogger(c.Bool("debug"))
+}
+
+// load reads the configuration at path and opens its state directory. It
+// returns the configuration's absolute path too.
+func load(path string, log Logger) (*Hook, string, error) {
+	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("configuration path: %w", err)
 	}
@@ -106,6 +225,7 @@ func load(c *cli.Context, log Logger) (*Hook, string, error) {
 	if err != nil {
 		return nil, path, err
 	}
+	log.Debugf("configuration %s: %d groups", path, len(cfg.Groups))
 	h, err := New(cfg, log)
 	return h, path, err
 }
@@ -114,14 +234,34 @@ func load(c *cli.Context, log Logger) (*Hook, string, error) {
 // detached worker.
 func frontEnd(src string) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		ev, err := event.Parse(src, c.Args().Slice())
+		args := c.Args().Slice()
+		if wantsHelp(args) {
+			cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
+			return nil
+		}
+		path, args, err := splitConfig(args)
 		if err != nil {
 			return err
 		}
-		log := newSystemLogger()
-		h, path, err := load(c, log)
+		if path == "" {
+			path = configPath(c)
+		}
+		ev, err := event.Parse(src, args)
 		if err != nil {
-			log.Errorf("%s %v: %v", src, c.Args().Slice(), err)
+			return err
+		}
+		// A signal (keepalived's script timeout, a stopping ucarp) must not
+		// cut an event in half: the front-end's work is bounded (the lock
+		// wait, each critical action, the worker's start), so it finishes
+		// first. SIGKILL still ends it.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		log := logger(c)
+		log.Debugf("%s %v: %s event for %q", src, args, ev.State, ev.Group)
+		h, path, err := load(path, log)
+		if err != nil {
+			log.Errorf("%s %v: %v", src, args, err)
 			return err
 		}
 		exe, err := os.Executable()
@@ -129,18 +269,27 @@ func frontEnd(src string) cli.ActionFunc {
 			return err
 		}
 		h.Spawn = func(group string) error {
-			return spawnDetached(exe, "--config", path, "worker", group)
+			wargs := []string{"--config", path}
+			if c.Bool("debug") {
+				wargs = append(wargs, "--debug")
+			}
+			return spawnDetached(exe, append(wargs, "worker", group)...)
 		}
 		_, _, err = h.Handle(c.Context, ev)
+		select {
+		case sig := <-sigs:
+			log.Infof("%s %v: finished the event before acting on %v", src, args, sig)
+		default:
+		}
 		return err
 	}
 }
 
 func workerCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return &exitError{exitUsage, errors.New("usage: carp-hook worker GROUP")}
+		return usageErr("usage: carp-hook worker GROUP")
 	}
-	h, _, err := load(c, newSystemLogger())
+	h, _, err := load(configPath(c), logger(c))
 	if err != nil {
 		return err
 	}
@@ -149,22 +298,33 @@ func workerCommand(c *cli.Context) error {
 
 func statusCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return &exitError{exitUsage, errors.New("usage: carp-hook status [--json] [--wait DURATION] GROUP")}
+		return usageErr("usage: carp-hook status [--json] [--wait DURATION] GROUP")
 	}
-	h, _, err := load(c, nil)
+	var wait time.Duration
+	if w := c.String("wait"); w != "" {
+		var err error
+		if wait, err = waitRange.Parse(w); err != nil {
+			return usageErr("--wait: %w", err)
+		}
+	}
+	h, _, err := load(configPath(c), NopLogger{})
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(c.Duration("wait"))
+	deadline := time.Now().Add(wait)
 	var st *store.Status
 	for {
 		if st, err = h.Status(c.Args().First()); err != nil {
 			return err
 		}
-		if st.Settled() || time.Now().After(deadline) {
+		if st.Settled() || workerGone(st) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	abandoned := workerGone(st)
+	if abandoned {
+		st.Outcome = store.OutcomeAbandoned // for people and for --json
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
@@ -178,24 +338,32 @@ func statusCommand(c *cli.Context) error {
 	switch {
 	case st.Seq == 0 || st.Settled() && st.Outcome == store.OutcomeOK && st.CriticalError == "":
 		return nil
+	case abandoned:
+		return &exitError{code: exitFailed}
 	case !st.Settled():
 		return &exitError{code: exitPending}
 	}
 	return &exitError{code: exitFailed}
 }
 
+// hostChecker is implemented by actions that can check this host without
+// acting (action.Exec, action.Address...).
+type hostChecker interface{ CheckHost() error }
+
 func checkConfigCommand(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usageErr("usage: carp-hook check-config [--no-host-checks] [-c FILE | FILE]")
+	}
 	path := c.Args().First()
 	if path == "" {
-		path = c.String("config")
-	}
-	if c.NArg() > 1 {
-		return &exitError{exitUsage, errors.New("usage: carp-hook check-config [FILE]")}
+		path = configPath(c)
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
+	hostChecks := !c.Bool("no-host-checks")
+	var errs []error
 	for _, name := range cfg.GroupNames() {
 		g := cfg.Groups[name]
 		acts, err := action.ForGroup(g, action.Env{Group: name, OCFRoot: cfg.OCFRoot})
@@ -205,8 +373,36 @@ func checkConfigCommand(c *cli.Context) error {
 		fmt.Printf("group %s (also: %v, on_error %s, timeout %v)\n", name, g.Match, g.OnError, g.Timeout)
 		for i, a := range acts {
 			fmt.Printf("  %d. %s\n", i+1, a.Name())
+			if hc, ok := a.(hostChecker); ok && hostChecks {
+				if err := hc.CheckHost(); err != nil {
+					errs = append(errs, &config.Error{Path: path, Line: g.Actions[i].Line,
+						Msg: fmt.Sprintf("group %s, action %d (%s): %v", name, i+1, g.Actions[i].Type, err)})
+				}
+			}
 		}
+	}
+	if hostChecks {
+		if err := checkStateDir(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	if len(errs) > 0 {
+		if hostChecks {
+			errs = append(errs, errors.New("(--no-host-checks checks only the file, for a file meant for another host)"))
+		}
+		return errors.Join(errs...)
 	}
 	fmt.Printf("%s: OK\n", path)
 	return nil
+}
+
+// checkStateDir checks the state directory, if it exists, the way Open
+// would.
+func checkStateDir(cfg *config.File) error {
+	dir := stateDir(cfg)
+	if _, err := os.Stat(dir); err != nil {
+		return nil // created when first needed
+	}
+	_, err := store.Open(dir)
+	return err
 }

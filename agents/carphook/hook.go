@@ -28,7 +28,7 @@ import (
 // DefaultStateDir is used when the configuration sets no state_dir.
 const DefaultStateDir = "/var/run/carp-hook"
 
-// criticalTimeout bounds the front-end's own work on critical actions.
+// criticalTimeout bounds the front-end's work on each critical action.
 const criticalTimeout = 2 * time.Second
 
 // Hook ties a configuration to its state directory.
@@ -45,13 +45,17 @@ type Hook struct {
 	Actions func(g *config.Group, st event.State) ([]engine.Action, error)
 }
 
+// stateDir returns the configuration's state directory.
+func stateDir(cfg *config.File) string {
+	if cfg.StateDir == "" {
+		return DefaultStateDir
+	}
+	return cfg.StateDir
+}
+
 // New opens the state directory named by the configuration.
 func New(cfg *config.File, log Logger) (*Hook, error) {
-	dir := cfg.StateDir
-	if dir == "" {
-		dir = DefaultStateDir
-	}
-	st, err := store.Open(dir)
+	st, err := store.Open(stateDir(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -90,15 +94,19 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 		h.Log.Errorf("group %s: %v; starting a new status", g.Name, err)
 		st = &store.Status{Group: g.Name}
 	}
-	st.Seq++
+	if workerGone(st) {
+		// The worker applying the last event died: that event is
+		// abandoned, and this one is applied by a new worker.
+		h.Log.Errorf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied)
+		st.Outcome = store.OutcomePending
+	}
+	st.Seq = store.NextSeq(st.Seq)
 	st.Event, st.EventTime = ev, time.Now()
 	st.CriticalError = ""
 	if ev.State != event.Master {
-		cctx, cancel := context.WithTimeout(ctx, criticalTimeout)
-		if err := engine.CriticalDown(cctx, acts); err != nil {
+		if err := engine.CriticalDown(ctx, acts, criticalTimeout); err != nil {
 			st.CriticalError = err.Error()
 		}
-		cancel()
 	}
 	if st.Outcome != store.OutcomeRunning {
 		st.Outcome = store.OutcomePending
@@ -192,6 +200,7 @@ func (h *Hook) claim(group string) (seq uint64, state event.State, done bool, er
 	st.Applied, st.AppliedState = st.Seq, st.Event.State
 	st.Outcome, st.Error, st.Steps = store.OutcomeRunning, "", nil
 	st.WorkerPID, st.Started, st.Finished = os.Getpid(), time.Now(), time.Time{}
+	st.WorkerStart = procStart(st.WorkerPID)
 	return st.Seq, st.Event.State, false, h.Store.Write(st)
 }
 
@@ -230,6 +239,9 @@ func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Re
 		if err := h.Store.Write(st); err != nil {
 			h.Log.Errorf("group %s: %v", group, err)
 		}
+	}
+	for _, s := range res.Steps {
+		h.Log.Debugf("group %s: event %d: %s %s: %v %s", group, seq, s.Dir, s.Action, s.Duration.Round(time.Millisecond), s.Error)
 	}
 	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome, time.Since(st.Started).Round(time.Millisecond))
 	if res.Err != nil {

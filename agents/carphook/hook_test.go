@@ -155,3 +155,22 @@ func TestFlapping(t *testing.T) {
 		})
 	}
 }
+
+// TestSeqWraps: at 2^64-1 the next event became #0, which reads as "no
+// event", and was skipped.
+func TestSeqWraps(t *testing.T) {
+	w := &world{up: map[string]bool{}}
+	h := newTestHook(t, w)
+	max := ^uint64(0)
+	if err := h.Store.Write(&store.Status{Group: "g", Seq: max, Applied: max, AppliedState: event.Backup, Outcome: store.OutcomeOK}); err != nil {
+		t.Fatal(err)
+	}
+	_, seq, err := h.Handle(context.Background(), event.Event{Source: "apply", Group: "g", State: event.Master})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := h.Status("g")
+	if seq != 1 || !st.Settled() || st.AppliedState != event.Master || !w.up["service"] {
+		t.Errorf("after the wrap: seq %d, status %+v, world %v", seq, st, w.up)
+	}
+}

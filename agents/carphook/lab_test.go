@@ -25,6 +25,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/carphook"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 	"github.com/ocfkit/ocfkit/probe/socks5"
 )
@@ -35,12 +36,11 @@ var (
 	buildErr  error
 )
 
+// TestMain runs the tests with TMPDIR in a directory that filesafe accepts
+// (carp-hook refuses configurations under /tmp, which others can write).
+// The binaries are built there too, and removed with it.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	os.Exit(filesafetest.Main(m))
 }
 
 // binaries builds carp-hook and ocf-sockd once per test run.

@@ -12,6 +12,8 @@ import (
 type Logger interface {
 	Infof(format string, a ...any)
 	Errorf(format string, a ...any)
+	// Debugf logs only with --debug.
+	Debugf(format string, a ...any)
 }
 
 // NopLogger drops everything.
@@ -22,6 +24,9 @@ func (NopLogger) Infof(string, ...any) {}
 
 // Errorf drops the message.
 func (NopLogger) Errorf(string, ...any) {}
+
+// Debugf drops the message.
+func (NopLogger) Debugf(string, ...any) {}
 
 // writerLogger writes "carp-hook: LEVEL: message" lines to w.
 type writerLogger struct{ w io.Writer }
@@ -36,13 +41,31 @@ func (l writerLogger) Errorf(format string, a ...any) {
 	fmt.Fprintf(l.w, "carp-hook: error: "+format+"\n", a...)
 }
 
+// Debugf writes a debug line.
+func (l writerLogger) Debugf(format string, a ...any) {
+	fmt.Fprintf(l.w, "carp-hook: debug: "+format+"\n", a...)
+}
+
 // systemLogger logs to the systemd journal where it runs, else syslog, else
-// standard error.
-type systemLogger struct{ log *systemlog.Log }
+// standard error. With debug, it logs debug messages too, to standard
+// error as well (a worker's is /dev/null).
+type systemLogger struct {
+	log   *systemlog.Log
+	debug bool
+}
 
 // newSystemLogger returns a systemLogger for carp-hook.
-func newSystemLogger() Logger {
-	return systemLogger{log: systemlog.New("carp-hook", nil)}
+func newSystemLogger(debug bool) Logger {
+	return systemLogger{log: systemlog.New("carp-hook", nil), debug: debug}
+}
+
+// Debugf sends a debug message, with --debug only.
+func (l systemLogger) Debugf(format string, a ...any) {
+	if !l.debug {
+		return
+	}
+	writerLogger{os.Stderr}.Debugf(format, a...)
+	l.log.Send(systemlog.Info, "debug: "+fmt.Sprintf(format, a...))
 }
 
 // Infof sends an informational message.

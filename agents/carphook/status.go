@@ -20,7 +20,9 @@ func (h *Hook) Status(key string) (*store.Status, error) {
 	return h.Store.Read(g.Name)
 }
 
-// WorkerAlive reports whether the status's worker process still exists.
+// WorkerAlive reports whether the status's worker process still exists:
+// the PID answers, is no zombie, and (where the system tells) started when
+// the worker did, so a reused PID is not taken for the worker.
 func WorkerAlive(st *store.Status) bool {
 	if st.WorkerPID <= 0 {
 		return false
@@ -28,13 +30,45 @@ func WorkerAlive(st *store.Status) bool {
 	if err := syscall.Kill(st.WorkerPID, 0); err != nil && err != syscall.EPERM {
 		return false
 	}
-	// A zombie is not alive (Linux only; elsewhere this file is absent).
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.WorkerPID)); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
-			return false
-		}
+	state, start, ok := procStat(st.WorkerPID)
+	if !ok {
+		return true // no /proc: the PID is all there is to go by
 	}
-	return true
+	return state != "Z" && (st.WorkerStart == "" || start == st.WorkerStart)
+}
+
+// workerGone reports whether the status says a worker is applying the
+// last event but that worker is dead (killed, crashed): the event was
+// abandoned.
+func workerGone(st *store.Status) bool {
+	return st.Outcome == store.OutcomeRunning && !WorkerAlive(st)
+}
+
+// procStat returns a process's state letter and start time (in clock ticks
+// since boot, as text) from /proc/PID/stat; ok is false where there is no
+// such file (the BSDs without procfs).
+func procStat(pid int) (state, start string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", "", false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", "", false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); field 22 (starttime) is f[19].
+	if len(f) < 20 {
+		return "", "", false
+	}
+	return f[0], f[19], true
+}
+
+// procStart returns the start time of process pid, "" where unknown.
+func procStart(pid int) string {
+	_, start, _ := procStat(pid)
+	return start
 }
 
 // writeStatus prints a status for people.
@@ -54,7 +88,11 @@ func writeStatus(w io.Writer, st *store.Status) {
 		fmt.Fprintf(w, "  immediate:   %s\n", st.CriticalError)
 	}
 	outcome := st.Outcome
-	if outcome == store.OutcomeRunning && !WorkerAlive(st) {
+	switch {
+	case workerGone(st):
+		outcome = store.OutcomeAbandoned
+		fallthrough
+	case outcome == store.OutcomeAbandoned:
 		outcome += " (worker gone)"
 	}
 	fmt.Fprintf(w, "  applied:     #%d %s: %s", st.Applied, st.AppliedState, outcome)

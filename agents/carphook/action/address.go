@@ -2,9 +2,18 @@ package action
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 )
+
+// interfaceExists checks that this host has the interface.
+func interfaceExists(name string) error {
+	if _, err := net.InterfaceByName(name); err != nil {
+		return fmt.Errorf("interface %s: %w", name, err)
+	}
+	return nil
+}
 
 // Address adds addresses to an interface on MASTER and removes them
 // otherwise (Linux; on the BSDs carp(4) owns the address and this is a
@@ -22,6 +31,9 @@ func (a *Address) Name() string {
 	}
 	return fmt.Sprintf("address %s on %s", strings.Join(s, ","), a.Interface)
 }
+
+// CheckHost checks that the interface exists.
+func (a *Address) CheckHost() error { return interfaceExists(a.Interface) }
 
 // Critical marks addresses as safety-relevant.
 func (a *Address) Critical() bool { return true }

@@ -40,3 +40,6 @@ func (a *Announce) Up(ctx context.Context) error {
 
 // Down does nothing: there is nothing to take back.
 func (a *Announce) Down(ctx context.Context) error { return nil }
+
+// CheckHost checks that the interface exists.
+func (a *Announce) CheckHost() error { return interfaceExists(a.Interface) }

@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,13 +18,39 @@ type Exec struct {
 	Group, State     string
 }
 
-// Name describes the action.
+// Name describes the action: its up and down commands.
 func (e *Exec) Name() string {
-	argv := e.UpArgv
+	var parts []string
+	if len(e.UpArgv) > 0 {
+		parts = append(parts, "up: "+strings.Join(e.UpArgv, " "))
+	}
+	if len(e.DownArgv) > 0 {
+		parts = append(parts, "down: "+strings.Join(e.DownArgv, " "))
+	}
+	return "exec " + strings.Join(parts, "; ")
+}
+
+// StepName names the command of one direction, for the steps of a status.
+func (e *Exec) StepName(up bool) string {
+	argv := e.DownArgv
+	if up {
+		argv = e.UpArgv
+	}
 	if len(argv) == 0 {
-		argv = e.DownArgv
+		return "exec (nothing)"
 	}
 	return "exec " + strings.Join(argv, " ")
+}
+
+// CheckHost checks that the commands exist and are safe to run as root.
+func (e *Exec) CheckHost() error {
+	var errs []error
+	for _, argv := range [][]string{e.UpArgv, e.DownArgv} {
+		if len(argv) > 0 {
+			errs = append(errs, CheckCommand(argv))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Up runs the up command, if any.

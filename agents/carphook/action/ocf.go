@@ -34,6 +34,9 @@ type OCF struct {
 // Name describes the action.
 func (o *OCF) Name() string { return fmt.Sprintf("ocf %s (%s)", filepath.Base(o.Agent), o.Instance) }
 
+// CheckHost checks that the agent exists and is safe to run as root.
+func (o *OCF) CheckHost() error { return CheckProgram(o.Agent) }
+
 // Up runs start; only 0 is success.
 func (o *OCF) Up(ctx context.Context) error { return o.call(ctx, "start", ocfSuccess) }
 

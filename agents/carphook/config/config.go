@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/ocfkit/ocfkit/internal/duration"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // Action types.
@@ -44,8 +48,9 @@ const (
 	DefaultAnnounceGap   = time.Second
 	DefaultOCFRoot       = "/usr/lib/ocf"
 	maxAnnounceCount     = 100
-	maxConfigSize        = 1 << 20
-	defaultSystemdVerb   = "start"
+	// MaxSize is the largest configuration file read.
+	MaxSize            = 1 << 20
+	defaultSystemdVerb = "start"
 )
 
 // File is a parsed and validated configuration file.
@@ -141,11 +146,25 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
 }
 
-// Load reads and validates the file at path.
+// Durations accepted in the file: a plain number is seconds.
+var (
+	// TimeoutRange bounds a group's and an action's timeout.
+	TimeoutRange = duration.Range{Unit: time.Second, Min: time.Millisecond, Max: time.Hour}
+	// IntervalRange bounds the gap between announcements.
+	IntervalRange = duration.Range{Unit: time.Second, Min: time.Millisecond, Max: time.Minute}
+)
+
+// Load reads and validates the file at path. Its actions run as root, so
+// the file must be one that only root or the effective user can have
+// written (see filesafe): a regular file of at most MaxSize bytes, not
+// writable by group or others, in directories that are not either.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	data, err := filesafe.ReadFile(path, os.Geteuid(), MaxSize)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refusing config: %w", err)
 	}
 	return Parse(path, data)
 }
@@ -153,7 +172,7 @@ func Load(path string) (*File, error) {
 // Parse validates data, naming it path in errors. The returned error joins
 // every problem found (each an *Error).
 func Parse(path string, data []byte) (*File, error) {
-	if len(data) > maxConfigSize {
+	if len(data) > MaxSize {
 		return nil, &Error{Path: path, Msg: "file larger than 1 MiB"}
 	}
 	f := &File{}
@@ -166,16 +185,30 @@ func Parse(path string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, &Error{Path: path, Msg: err.Error()}
 	}
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return nil, decodeError(path, err)
+	}
 	f.Path = path
 	var errs []error
 	bad := func(line int, format string, a ...any) {
 		errs = append(errs, &Error{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
-	if f.StateDir != "" && !filepath.IsAbs(f.StateDir) {
-		bad(loc.line("state_dir"), "state_dir %q is not an absolute path", f.StateDir)
+	for _, k := range nulStrings(raw, "") {
+		bad(loc.nearest(k), "%s: a NUL byte is not allowed", k)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if f.StateDir != "" {
+		if msg := badPath(f.StateDir); msg != "" {
+			bad(loc.line("state_dir"), "state_dir %s", msg)
+		}
 	}
 	if f.OCFRoot == "" {
 		f.OCFRoot = DefaultOCFRoot
+	} else if msg := badPath(f.OCFRoot); msg != "" {
+		bad(loc.line("ocf_root"), "ocf_root %s", msg)
 	}
 	if len(f.Groups) == 0 {
 		bad(0, "no [group.NAME] defined")
@@ -210,17 +243,29 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		g.Timeout = DefaultGroupTimeout
 		if g.TimeoutText != "" {
-			if g.Timeout, err = parseDuration(g.TimeoutText); err != nil {
+			if g.Timeout, err = TimeoutRange.Parse(g.TimeoutText); err != nil {
 				bad(loc.line("group."+name+".timeout"), "group %s: timeout: %v", name, err)
 			}
 		}
 		if len(g.Actions) == 0 {
 			bad(g.Line, "group %s has no [[group.%s.action]]", name, name)
 		}
+		rawKeys, form := actionKeys(raw, name)
+		if form != "" {
+			bad(loc.line("group."+name+".action"), "group %s: action is %s; write each action as its own [[group.%s.action]] table", name, form, name)
+			continue
+		}
 		for i, a := range g.Actions {
 			prefix := fmt.Sprintf("group.%s.action.%d", name, i+1)
 			a.Line = loc.line(prefix)
-			for _, e := range validateAction(a, prefix, loc) {
+			if a.Line == 0 {
+				a.Line = loc.line("group." + name + ".action")
+			}
+			var keys []string
+			if i < len(rawKeys) {
+				keys = rawKeys[i]
+			}
+			for _, e := range validateAction(a, prefix, keys, loc) {
 				bad(e.Line, "group %s, action %d (%s): %s", name, i+1, a.Type, e.Msg)
 			}
 		}
@@ -284,12 +329,13 @@ type fieldError struct {
 	Msg  string
 }
 
-func validateAction(a *Action, prefix string, loc locator) []fieldError {
+// validateAction checks one action; keys are the keys its table holds.
+func validateAction(a *Action, prefix string, keys []string, loc locator) []fieldError {
 	var errs []fieldError
 	bad := func(key, format string, args ...any) {
 		line := loc.line(prefix + "." + key)
 		if line == 0 {
-			line = loc.line(prefix)
+			line = a.Line
 		}
 		errs = append(errs, fieldError{line, fmt.Sprintf(format, args...)})
 	}
@@ -302,14 +348,14 @@ func validateAction(a *Action, prefix string, loc locator) []fieldError {
 		}
 		return errs
 	}
-	for _, k := range loc.keysUnder(prefix) {
+	for _, k := range keys {
 		if !contains(allowed, k) {
 			bad(k, "key %q does not apply to type %s (allowed: %s)", k, a.Type, strings.Join(allowed[1:], ", "))
 		}
 	}
 	var err error
 	if a.TimeoutText != "" {
-		if a.Timeout, err = parseDuration(a.TimeoutText); err != nil {
+		if a.Timeout, err = TimeoutRange.Parse(a.TimeoutText); err != nil {
 			bad("timeout", "timeout: %v", err)
 		}
 	} else {
@@ -349,7 +395,7 @@ func validateAction(a *Action, prefix string, loc locator) []fieldError {
 			}
 			a.Interval = DefaultAnnounceGap
 			if a.IntervalText != "" {
-				if a.Interval, err = parseDuration(a.IntervalText); err != nil {
+				if a.Interval, err = IntervalRange.Parse(a.IntervalText); err != nil {
 					bad("interval", "interval: %v", err)
 				}
 			}
@@ -357,6 +403,8 @@ func validateAction(a *Action, prefix string, loc locator) []fieldError {
 	case TypeSystemd:
 		if a.Unit == "" {
 			bad("unit", "missing unit")
+		} else if err := ValidUnitName(a.Unit); err != nil {
+			bad("unit", "%v", err)
 		}
 		switch a.Verb {
 		case "":
@@ -366,8 +414,8 @@ func validateAction(a *Action, prefix string, loc locator) []fieldError {
 			bad("verb", "verb %q: want start or restart (stop is the reverse)", a.Verb)
 		}
 	case TypeOCF:
-		if a.Agent == "" || !filepath.IsAbs(a.Agent) {
-			bad("agent", "agent must be an absolute path, got %q", a.Agent)
+		if msg := badPath(a.Agent); msg != "" {
+			bad("agent", "agent %s", msg)
 		}
 		for k := range a.Params {
 			if !validParam(k) {
@@ -375,16 +423,18 @@ func validateAction(a *Action, prefix string, loc locator) []fieldError {
 			}
 		}
 	case TypeRoleFile:
-		if a.Path == "" || !filepath.IsAbs(a.Path) {
-			bad("path", "path must be an absolute path, got %q", a.Path)
+		if msg := badPath(a.Path); msg != "" {
+			bad("path", "path %s", msg)
 		}
 	case TypeExec:
 		if len(a.Up) == 0 && len(a.Down) == 0 {
 			bad("", "exec needs up, down or both")
 		}
-		for _, argv := range [][]string{a.Up, a.Down} {
-			if len(argv) > 0 && !filepath.IsAbs(argv[0]) {
-				bad("up", "command %q must be an absolute path (no shell, no PATH search)", argv[0])
+		for i, argv := range [][]string{a.Up, a.Down} {
+			if len(argv) > 0 {
+				if msg := badPath(argv[0]); msg != "" {
+					bad([]string{"up", "down"}[i], "command %s (no shell, no PATH search)", msg)
+				}
 			}
 		}
 	}
@@ -403,15 +453,82 @@ func validParam(s string) bool {
 	return true
 }
 
-func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, err
+// badPath explains why p is not a clean absolute path, or returns "".
+func badPath(p string) string {
+	switch {
+	case !filepath.IsAbs(p):
+		return fmt.Sprintf("must be an absolute path, got %q", p)
+	case len(p) > 4096:
+		return "is longer than 4096 bytes"
+	case strings.ContainsRune(p, 0):
+		return fmt.Sprintf("%q contains a NUL byte", p)
+	case contains(strings.Split(p, "/"), ".."):
+		return fmt.Sprintf("%q contains \"..\"", p)
 	}
-	if d <= 0 || d > time.Hour {
-		return 0, fmt.Errorf("%s: want more than 0 and at most 1h", s)
+	return ""
+}
+
+// actionKeys returns the keys of each action table of group name in raw
+// (the file decoded generically), in order. form is non-empty when the
+// actions are not an array of tables: "a single table", "not a table".
+func actionKeys(raw map[string]any, name string) (keys [][]string, form string) {
+	groups, _ := raw["group"].(map[string]any)
+	g, _ := groups[name].(map[string]any)
+	v, ok := g["action"]
+	if !ok {
+		return nil, ""
 	}
-	return d, nil
+	list, ok := v.([]any)
+	if !ok {
+		if _, single := v.(map[string]any); single {
+			return nil, "a single table"
+		}
+		return nil, fmt.Sprintf("a %T, not an array of tables", v)
+	}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, "an array holding a non-table"
+		}
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		keys = append(keys, ks)
+	}
+	return keys, ""
+}
+
+// nulStrings returns the dotted keys of every string in v holding a NUL
+// byte.
+func nulStrings(v any, path string) []string {
+	var found []string
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch x := v.(type) {
+	case string:
+		if strings.ContainsRune(x, 0) {
+			found = append(found, path)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) {
+				found = append(found, join(fmt.Sprintf("%q", k)))
+			}
+			found = append(found, nulStrings(e, join(k))...)
+		}
+	case []any:
+		for i, e := range x {
+			found = append(found, nulStrings(e, fmt.Sprintf("%s.%d", path, i+1))...)
+		}
+	}
+	sort.Strings(found)
+	return found
 }
 
 func contains(list []string, s string) bool {
@@ -446,4 +563,40 @@ func decodeError(path string, err error) error {
 		return &Error{Path: path, Line: row, Msg: de.Error()}
 	}
 	return &Error{Path: path, Msg: err.Error()}
+}
+
+// unitTypes are the unit types systemd knows.
+var unitTypes = []string{"service", "socket", "device", "mount", "automount", "swap", "target", "path", "timer", "slice", "scope"}
+
+// ValidUnitName checks a systemd unit name by systemd's rules: NAME.TYPE or
+// NAME@INSTANCE.TYPE, at most 255 bytes, NAME of letters, digits and
+// ":-_.\\", INSTANCE of those and "@", TYPE a known unit type. A template
+// without an instance ("foo@.service") cannot be started and is refused.
+func ValidUnitName(u string) error {
+	if len(u) > 255 {
+		return fmt.Errorf("unit name of %d bytes: at most 255", len(u))
+	}
+	dot := strings.LastIndexByte(u, '.')
+	if dot < 0 || !contains(unitTypes, u[dot+1:]) {
+		return fmt.Errorf("unit %q: want NAME.TYPE with TYPE one of %s", u, strings.Join(unitTypes, ", "))
+	}
+	name, inst, templ := strings.Cut(u[:dot], "@")
+	switch {
+	case name == "" || !unitChars(name, ""):
+		return fmt.Errorf("unit %q: name must be letters, digits and : - _ . \\ only", u)
+	case templ && inst == "":
+		return fmt.Errorf("unit %q is a template: name an instance (NAME@INSTANCE.TYPE)", u)
+	case templ && !unitChars(inst, "@"):
+		return fmt.Errorf("unit %q: instance must be letters, digits and : - _ . \\ @ only", u)
+	}
+	return nil
+}
+
+func unitChars(s, extra string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.\\"+extra, r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,16 +14,19 @@ type locator map[string]int
 
 func (l locator) line(path string) int { return l[path] }
 
-// keysUnder returns the direct child keys of path, sorted.
-func (l locator) keysUnder(path string) []string {
-	var keys []string
-	for k := range l {
-		if rest, ok := strings.CutPrefix(k, path+"."); ok && !strings.Contains(rest, ".") {
-			keys = append(keys, rest)
+// nearest returns the line of path or of its closest ancestor that has one.
+func (l locator) nearest(path string) int {
+	for path != "" {
+		if n := l[path]; n > 0 {
+			return n
 		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			break
+		}
+		path = path[:i]
 	}
-	sort.Strings(keys)
-	return keys
+	return 0
 }
 
 // locate records the line of every table header and key in data. Inline

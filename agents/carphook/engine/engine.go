@@ -33,17 +33,50 @@ func isCritical(a Action) bool {
 }
 
 // CriticalDown takes down only the critical actions, in reverse order, best
-// effort. The front-end calls it for every state but MASTER.
-func CriticalDown(ctx context.Context, actions []Action) error {
+// effort, each within timeout. The front-end calls it for every state but
+// MASTER. An action that overruns its timeout (a hung file system) is left
+// behind and reported, and the next one is taken down: the caller (ucarp,
+// keepalived) must not hang, and the worker takes every action down again.
+func CriticalDown(ctx context.Context, actions []Action, timeout time.Duration) error {
 	var errs []error
 	for i := len(actions) - 1; i >= 0; i-- {
-		if isCritical(actions[i]) {
-			if err := actions[i].Down(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("down %s: %w", actions[i].Name(), err))
-			}
+		if !isCritical(actions[i]) {
+			continue
+		}
+		if err := bounded(ctx, timeout, actions[i].Down); err != nil {
+			errs = append(errs, fmt.Errorf("down %s: %w", actions[i].Name(), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bounded runs f and returns its error, or an error when timeout passes
+// first (f is then left to finish on its own, with its context ended).
+func bounded(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("not done within %v: %w", timeout, ctx.Err())
+	}
+}
+
+// StepNamer is implemented by actions that do different things in each
+// direction (an exec action's up and down commands): a step is named by
+// what ran.
+type StepNamer interface {
+	StepName(up bool) string
+}
+
+func stepName(a Action, up bool) string {
+	if n, ok := a.(StepNamer); ok {
+		return n.StepName(up)
+	}
+	return a.Name()
 }
 
 // ErrSuperseded is returned by a Guard when a newer event was recorded.
@@ -107,7 +140,7 @@ func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result 
 		} else {
 			err = a.Down(ctx)
 		}
-		st := Step{Action: a.Name(), Dir: dir, Duration: time.Since(start)}
+		st := Step{Action: stepName(a, up), Dir: dir, Duration: time.Since(start)}
 		if err != nil {
 			st.Error = err.Error()
 			if !errors.Is(err, ErrSuperseded) {

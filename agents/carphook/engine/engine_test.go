@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fake records calls into a shared log and fails where told.
@@ -102,11 +103,46 @@ func TestCriticalDown(t *testing.T) {
 	var log []string
 	acts := []Action{&fake{name: "a", log: &log, critical: true}, &fake{name: "b", log: &log},
 		&fake{name: "c", log: &log, critical: true, failDown: true}}
-	err := CriticalDown(context.Background(), acts)
+	err := CriticalDown(context.Background(), acts, time.Minute)
 	if want := []string{"down c", "down a"}; !reflect.DeepEqual(log, want) {
 		t.Errorf("calls = %q, want %q", log, want)
 	}
 	if err == nil {
 		t.Error("the failing Down was not reported")
+	}
+}
+
+// hung is a critical action whose Down never returns (a role file on a hung
+// file system).
+type hung struct {
+	fake
+	called chan struct{}
+}
+
+func (h *hung) Down(ctx context.Context) error {
+	*h.log = append(*h.log, "down "+h.name)
+	close(h.called)
+	select {} // never returns
+}
+
+// TestCriticalDownBounded: a hung critical action must not hang the
+// front-end (and its caller), nor keep the other critical actions in force.
+func TestCriticalDownBounded(t *testing.T) {
+	var log []string
+	acts := []Action{&fake{name: "address", log: &log, critical: true},
+		&hung{fake{name: "role", log: &log, critical: true}, make(chan struct{})}}
+	done := make(chan error, 1)
+	go func() { done <- CriticalDown(context.Background(), acts, 50*time.Millisecond) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "down role: not done within 50ms") {
+			t.Errorf("error %v", err)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, not a speed assertion
+		t.Fatal("CriticalDown hangs")
+	}
+	<-acts[1].(*hung).called
+	if want := []string{"down role", "down address"}; !reflect.DeepEqual(log, want) {
+		t.Errorf("calls = %q, want %q", log, want)
 	}
 }

@@ -77,7 +77,7 @@ func (e *UsageError) Error() string {
 // Forms maps each front-end to its argument form, for usage messages.
 var Forms = map[string]string{
 	"ucarp":      "up|down IFACE VIP [EXTRA]",
-	"keepalived": "[GROUP] GROUP|INSTANCE NAME MASTER|BACKUP|FAULT|STOP PRIORITY",
+	"keepalived": "[GROUP] GROUP|INSTANCE NAME MASTER|BACKUP|FAULT|STOP|DELETED PRIORITY",
 	"devd":       "VHID@IFACE MASTER|BACKUP|INIT",
 	"ifstated":   "MASTER|BACKUP|INIT|up|down|unknown [IFACE]",
 	"apply":      "GROUP MASTER|BACKUP|FAULT|INIT|STOP",
@@ -170,6 +170,12 @@ func parseKeepalived(args []string) (Event, error) {
 	kind := strings.ToUpper(args[0])
 	if kind != "GROUP" && kind != "INSTANCE" {
 		return Event{}, usage("keepalived", "type %q is neither GROUP nor INSTANCE", args[0])
+	}
+	// keepalived's notify_deleted: the instance was removed (a reload
+	// without it). Like STOP, it takes the group down: the address is
+	// released.
+	if strings.EqualFold(args[2], "DELETED") {
+		args = append([]string{args[0], args[1], string(Stop)}, args[3:]...)
 	}
 	st, err := ParseState(args[2])
 	if err != nil || st == Init {

@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 		{"keepalived", "GROUP VG_1 BACKUP 100", "VG_1", Backup, false},
 		{"keepalived", "dante INSTANCE VI_1 FAULT 0", "dante", Fault, false},
 		{"keepalived", "INSTANCE VI_1 STOP 150", "VI_1", Stop, false},
+		{"keepalived", "INSTANCE VI_1 DELETED 150", "VI_1", Stop, false}, // notify_deleted: released like STOP
+		{"keepalived", "dante GROUP VG_1 deleted 0", "dante", Stop, false},
 		{"keepalived", "INSTANCE VI_1 INIT 150", "", "", true},
 		{"keepalived", "INSTANCE VI_1 MASTER high", "", "", true},
 		{"keepalived", "INSTANCE VI_1 MASTER 256", "", "", true},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // Outcomes of a transition.
@@ -30,6 +31,9 @@ const (
 	OutcomeOK         = "ok"         // applied, every action succeeded
 	OutcomeFailed     = "failed"     // applied, some action failed
 	OutcomeSuperseded = "superseded" // a newer event arrived before it finished
+	// OutcomeAbandoned is shown, never stored: the status says running but
+	// its worker is dead (killed); the next event applies afresh.
+	OutcomeAbandoned = "abandoned"
 )
 
 // Status is what carp-hook knows about one group.
@@ -47,8 +51,12 @@ type Status struct {
 	Error        string        `json:"error,omitempty"`
 	Steps        []engine.Step `json:"steps,omitempty"`
 	WorkerPID    int           `json:"worker_pid,omitempty"`
-	Started      time.Time     `json:"started,omitzero"`
-	Finished     time.Time     `json:"finished,omitzero"`
+	// WorkerStart is the worker's process start time where the system
+	// tells it (Linux: /proc/PID/stat field 22), to tell it from a later
+	// process with the same PID.
+	WorkerStart string    `json:"worker_start,omitempty"`
+	Started     time.Time `json:"started,omitzero"`
+	Finished    time.Time `json:"finished,omitzero"`
 	// CriticalError is the failure of the front-end's immediate removal of
 	// critical actions for the last event, if any.
 	CriticalError string `json:"critical_error,omitempty"`
@@ -64,12 +72,27 @@ type Store struct {
 	Dir string
 }
 
-// Open creates the state directory if needed.
+// Open creates the state directory if needed. The directory must be one
+// only root or the effective user can write (see filesafe), as must every
+// directory above it: status files are written there as root, and locks
+// taken.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, fmt.Errorf("refusing state directory: %w", err)
+	}
 	return &Store{Dir: dir}, nil
+}
+
+// NextSeq returns the sequence number after seq, skipping 0 (which means
+// "no event yet") when the counter wraps.
+func NextSeq(seq uint64) uint64 {
+	if seq+1 == 0 {
+		return 1
+	}
+	return seq + 1
 }
 
 func (s *Store) path(group, suffix string) string {
@@ -110,28 +133,46 @@ func (s *Store) Write(st *Status) error {
 	return nil
 }
 
-// LockEvent takes the group's event lock; the returned function releases it.
-// It is held only for short, bounded work.
+// EventLockTimeout bounds the wait for a group's event lock: it is held only
+// for short, bounded work, so a longer wait means a stuck holder, and the
+// caller (ucarp, keepalived) must not hang behind it.
+const EventLockTimeout = 10 * time.Second
+
+// LockEvent takes the group's event lock, waiting at most EventLockTimeout;
+// the returned function releases it.
 func (s *Store) LockEvent(group string) (func(), error) {
-	return lock(s.path(group, ".event.lock"))
+	return lock(s.path(group, ".event.lock"), EventLockTimeout)
 }
 
 // LockWork takes the group's worker lock, waiting for a running worker to
 // finish.
 func (s *Store) LockWork(group string) (func(), error) {
-	return lock(s.path(group, ".work.lock"))
+	return lock(s.path(group, ".work.lock"), 0)
 }
 
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lock takes an exclusive flock on path, waiting at most timeout (0: as long
+// as it takes).
+func lock(path string, timeout time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
+	how, deadline := syscall.LOCK_EX, time.Time{}
+	if timeout > 0 {
+		how, deadline = syscall.LOCK_EX|syscall.LOCK_NB, time.Now().Add(timeout)
+	}
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		err = syscall.Flock(int(f.Fd()), how)
+		if err == syscall.EWOULDBLOCK && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // no blocking flock with a deadline
+			continue
+		}
 		if err != syscall.EINTR {
 			break
 		}
+	}
+	if err == syscall.EWOULDBLOCK {
+		err = fmt.Errorf("still held by another process after %v", timeout)
 	}
 	if err != nil {
 		f.Close()

@@ -1,13 +1,45 @@
 package store
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 )
+
+func TestMain(m *testing.M) { os.Exit(filesafetest.Main(m)) }
+
+// TestOpenRefusesUnsafeDir: status files are written in the state
+// directory as root; one that others can write (state_dir = "/tmp/x") would
+// let them redirect those writes.
+func TestOpenRefusesUnsafeDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "writable by group and others") {
+		t.Errorf("Open(%s, mode 1777): %v", dir, err)
+	}
+}
+
+// TestNextSeq: at 2^64-1 the sequence wrapped to 0, which means "no event"
+// and the event was skipped.
+func TestNextSeq(t *testing.T) {
+	for in, want := range map[uint64]uint64{0: 1, 1: 2, math.MaxUint64 - 1: math.MaxUint64, math.MaxUint64: 1} {
+		if got := NextSeq(in); got != want {
+			t.Errorf("NextSeq(%d) = %d, want %d", in, got, want)
+		}
+	}
+}
 
 func TestReadWrite(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "state"))
@@ -70,4 +102,23 @@ func TestLockExcludes(t *testing.T) {
 	if err := probe(); err != nil {
 		t.Fatalf("probing the released lock: %v", err)
 	}
+}
+
+// TestLockTimeout: a stuck holder of the event lock must not hang every
+// later front-end (and ucarp or keepalived behind it).
+func TestLockTimeout(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l")
+	unlock, err := lock(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock(p, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "still held") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := lock(p, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	unlock2()
 }
