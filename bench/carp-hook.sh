@@ -36,7 +36,8 @@ VARIANTS=${VARIANTS:-ucarp/carp-hook ucarp/shell keepalived/carp-hook keepalived
 KEEP=${KEEP:-}
 PY=${PY:-/usr/bin/python3}
 P=chb$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-ST=$(mktemp -d /tmp/carp-hook-bench.XXXXXX)
+# carp-hook refuses a config under a directory others can write (/tmp).
+ST=$(mktemp -d /run/carp-hook-bench.XXXXXX)
 chmod 755 "$ST"
 mkdir -p "$ST/pids"
 HOOK=$ROOT/bin/carp-hook SOCKD=$ROOT/bin/ocf-sockd

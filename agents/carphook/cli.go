@@ -24,6 +24,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/clikit"
 	"github.com/ocfkit/ocfkit/internal/duration"
 )
 
@@ -63,8 +64,12 @@ func usageErr(format string, a ...any) error {
 
 // Main runs carp-hook with args and returns its exit code.
 func Main(args []string) int {
-	return exitCode(app().Run(args))
+	return exitCode(run(args))
 }
+
+// run runs the command line args under the shared contract (clikit): -V
+// and --version, --debug and options after the arguments on every command.
+func run(args []string) error { return clikit.Run(app(), ocf.Version, args) }
 
 // exitCode is the one place where errors become exit codes.
 func exitCode(err error) int {
@@ -111,12 +116,9 @@ func configFlag(dest *string, env ...string) cli.Flag {
 
 func app() *cli.App {
 	paths := &configPaths{}
-	// -V as well as --version; -v stays free.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
 	a := &cli.App{
-		Name:    "carp-hook",
-		Version: ocf.Version,
-		Usage:   "move a service with a CARP/VRRP address (ucarp, keepalived, devd, ifstated)",
+		Name:  "carp-hook",
+		Usage: "move a service with a CARP/VRRP address (ucarp, keepalived, devd, ifstated)",
 		Description: "carp-hook is called by ucarp, keepalived, devd or ifstated on a state change, and applies\n" +
 			"the actions its configuration file gives for the group: `carp-hook help COMMAND` shows a\n" +
 			"command's arguments. --config goes before the command or right after it:\n" +
@@ -211,7 +213,7 @@ func wantsHelp(args []string) bool {
 
 // logger returns the logger for the work of a command.
 func logger(c *cli.Context) Logger {
-	return newSystemLogger(c.Bool("debug"))
+	return newSystemLogger(clikit.Debug(c))
 }
 
 // load reads the configuration at path and opens its state directory. It
@@ -270,7 +272,7 @@ func frontEnd(src string) cli.ActionFunc {
 		}
 		h.Spawn = func(group string) error {
 			wargs := []string{"--config", path}
-			if c.Bool("debug") {
+			if clikit.Debug(c) {
 				wargs = append(wargs, "--debug")
 			}
 			return spawnDetached(exe, append(wargs, "worker", group)...)

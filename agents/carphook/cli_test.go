@@ -63,7 +63,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--config", good, "status", "--wait", "99999999999h", "g"}, exitUsage},
 	}
 	for _, tt := range tests {
-		if got := exitCode(app().Run(append([]string{"carp-hook"}, tt.args...))); got != tt.want {
+		if got := exitCode(run(append([]string{"carp-hook"}, tt.args...))); got != tt.want {
 			t.Errorf("carp-hook %v: exit %d, want %d", tt.args, got, tt.want)
 		}
 	}
@@ -118,7 +118,7 @@ func TestCheckConfigHost(t *testing.T) {
 		write("noexec.toml", "[[group.g.action]]\ntype = \"exec\"\nup = [\""+good+"\"]\n"), // not executable
 	}
 	run := func(args ...string) int {
-		return exitCode(app().Run(append([]string{"carp-hook", "check-config"}, args...)))
+		return exitCode(run(append([]string{"carp-hook", "check-config"}, args...)))
 	}
 	if got := run(good); got != exitOK {
 		t.Errorf("check-config %s: exit %d", good, got)

@@ -237,3 +237,16 @@ func Run(app *cli.App, version string, args []string) error {
 	Prepare(app)
 	return app.Run(PermuteApp(app, args))
 }
+
+// Debug reports whether --debug was given on the command line anywhere in
+// c's lineage: before the command (the program's own flag, with its
+// environment variables) or after it (the flag Prepare adds to every
+// command, which would otherwise hide the program's one).
+func Debug(c *cli.Context) bool {
+	for _, x := range c.Lineage() {
+		if x.Bool("debug") {
+			return true
+		}
+	}
+	return false
+}
