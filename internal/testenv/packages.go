@@ -35,7 +35,7 @@ var CommandPackages = map[string]string{
 	"ping":                "iputils-ping",
 	"tcpdump":             "tcpdump",
 	"curl":                "curl",
-	"python3":             "python3",
+	"python3":             "python3-minimal",
 	"ps":                  "procps",
 	"pkill":               "procps",
 	"sysctl":              "procps",
@@ -52,4 +52,6 @@ var CommandPackages = map[string]string{
 	"chpasswd":            "passwd",
 	"debootstrap":         "debootstrap",
 	"zstd":                "zstd",
+	"make":                "make",
+	"git":                 "git",
 }
