@@ -9,6 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 export CGO_ENABLED=0
+export OCFKIT_TEST_STRICT=1
+FUZZTIME=${FUZZTIME:-3s}
 log=$(mktemp -d /tmp/ocfkit-test.XXXXXX)
 passed=0
 failed=0
@@ -24,6 +26,7 @@ check() {
   fi
 }
 
+check deps-check tests/deps-check.sh
 check gofmt bash -c "test -z \"\$(gofmt -l \$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))\""
 check go-vet "$GO" vet ./...
 check install make -s install VERSION=test
@@ -47,12 +50,34 @@ start=$SECONDS
 gorc=$?
 gopass=$(grep -c '^--- PASS' "$log/go-test.log")
 gofail=$(grep -c '^--- FAIL' "$log/go-test.log")
-goskip=$(grep -c '^--- SKIP' "$log/go-test.log")
+goskip=$(grep -cE '^ *--- SKIP' "$log/go-test.log")
 grep -E '^(ok|FAIL|---|panic)' "$log/go-test.log" | grep -v '^--- PASS'
 if [ $gorc -ne 0 ] && [ "$gofail" -eq 0 ]; then gofail=1; grep -B5 -A30 -E '^(panic|FAIL)' "$log/go-test.log" | head -80; fi
 [ "$gofail" -gt 0 ] && grep -B2 -A25 -- '--- FAIL' "$log/go-test.log" | head -200
-echo "go test: $gopass passed, $gofail failed, $goskip skipped ($((SECONDS - start)) s)"
+# Skips: only testenv.NotApplicable's kernel limits are allowed; every other
+# skip (at any depth) is a failure.
+napp=$(grep -cE '^ +[^ ]+\.go:[0-9]+: not applicable: ' "$log/go-test.log")
+grep -oE '^ +[^ ]+\.go:[0-9]+: not applicable: .*' "$log/go-test.log" | sed -E 's/^ +[^ ]+: //' | sort | uniq -c |
+  while read -r n reason; do echo "$reason ($n test(s))"; done
+unexplained=$((goskip - napp))
+if [ "$unexplained" -gt 0 ]; then
+  echo "go test: $unexplained test(s) skipped for a reason other than a kernel limit; make test allows no skip:"
+  grep -B3 -E '^ *--- SKIP' "$log/go-test.log" | grep -vE 'not applicable: |^--$' | head -60
+  gofail=$((gofail + unexplained))
+fi
+echo "go test: $gopass passed, $gofail failed, $goskip skipped ($napp not applicable) ($((SECONDS - start)) s)"
 passed=$((passed + gopass)); failed=$((failed + gofail))
+
+# Fuzz: every fuzz target for $FUZZTIME on its seed corpus and what it finds;
+# go test -fuzz takes one target of one package per run.
+while IFS=: read -r file target; do
+  pkg=./$(dirname "$file") name=fuzz-$(dirname "$file")-$target
+  check "${name//\//-}" "$GO" test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg"
+done < <(grep -roE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s/func //' | sort)
+
+# A fresh Debian 12 root: scripts/deps.sh alone makes every command of
+# deps-check available (the pristine root is cached in /var/cache).
+check fresh-root scripts/fresh-root.sh
 
 # ocft: every config in tests/ocft runs against the installed agent, inside
 # a namespace run.sh makes and removes (no danted starts on the host).
