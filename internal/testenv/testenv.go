@@ -145,12 +145,18 @@ func NewNS(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequireRoot(t)
 	RequireCommand(t, "ip")
+	reapAtStart(t.Logf)
 	ns := &NS{Name: prefix + "-" + RandomSuffix()}
+	if err := recordOwner(ns.Name); err != nil {
+		t.Fatalf("recording namespace %s: %v", ns.Name, err)
+	}
 	Run(t, "ip", "netns", "add", ns.Name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
 			t.Errorf("removing namespace %s: %v: %s", ns.Name, err, out)
+			return
 		}
+		forgetOwner(ns.Name)
 	})
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 	return ns
@@ -181,12 +187,13 @@ func (ns *NS) MustRun(t testing.TB, name string, args ...string) string {
 
 // Start starts a long-running command inside the namespace and ends it (by
 // its recorded PID: `ip netns exec` execs the program, so the PID is the
-// program's own) when the test ends.
+// program's own) when the test ends; it also dies with the test process
+// when that is killed before its cleanups run (StartTied).
 func (ns *NS) Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := ns.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := StartTied(cmd); err != nil {
 		t.Fatalf("in %s: starting %s: %v", ns.Name, name, err)
 	}
 	t.Cleanup(func() { Kill(cmd) })
