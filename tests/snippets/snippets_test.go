@@ -91,6 +91,9 @@ func TestPcsSnippets(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Setenv("CIB", cib)
+			// A cluster has fencing configured; this CIB stands for the
+			// rest of such a cluster.
+			testenv.Run(t, "pcs", "-f", cib, "property", "set", "stonith-enabled=false")
 			mustSandbox(t, nil, 0, "bash", "-c", `set -e; pcs() { command pcs -f "$CIB" "$@"; }; . "$1"`, "pcs-snippet", snippetPath(t, name))
 			out, err := testenvRun("crm_verify", "-V", "-x", cib)
 			if err != nil {
@@ -154,7 +157,7 @@ func TestCarpHookConfig(t *testing.T) {
 func TestIcinga2Snippet(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "icinga2")
-	dir := t.TempDir()
+	dir := testenv.SharedTempDir(t, "icinga2") // icinga2 reads it as nagios
 	main := `include <itl>
 include "ocf-sockd.conf"
 object Host "socks1" {
