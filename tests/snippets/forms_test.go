@@ -79,8 +79,8 @@ func TestSockdCheckForms(t *testing.T) {
 			t.Errorf("ldirectord checktimeout %v must exceed the check's own %v", m, checkDefaultTimeout)
 		}
 		// ldirectord runs checkcommand VIP VPORT RIP RPORT; 0 is up.
-		mustSandbox(t, ns, 0, "sh", append([]string{"-c", `"$@" && exec "$0" `+strings.Join([]string{vip[1], vip[2], rip[1], rip[2]}, " "), cmd}, link...)...)
-		mustSandbox(t, ns, 1, "sh", append([]string{"-c", `"$@" && exec "$0" `+strings.Join([]string{vip[1], vip[2], "192.0.2.22", rip[2]}, " "), cmd}, link...)...)
+		mustSandbox(t, ns, 0, "sh", append([]string{"-c", `"$@" && exec "$0" ` + strings.Join([]string{vip[1], vip[2], rip[1], rip[2]}, " "), cmd}, link...)...)
+		mustSandbox(t, ns, 1, "sh", append([]string{"-c", `"$@" && exec "$0" ` + strings.Join([]string{vip[1], vip[2], "192.0.2.22", rip[2]}, " "), cmd}, link...)...)
 	})
 
 	t.Run("keepalived", func(t *testing.T) {
