@@ -14,7 +14,8 @@
 # Go module cache of this machine are mounted read-only (Go is a
 # prerequisite, as on a fresh machine: "with Go installed"), and the
 # modules come from that cache (GOPROXY=off). The root gets this machine's
-# apt sources and resolv.conf, nothing else.
+# apt sources and resolv.conf, nothing else; the .deb files apt downloads
+# are kept in the cache directory for the next run.
 #
 # Nothing outside the cache directory is written, no service is started
 # (deps.sh installs with a policy-rc.d that forbids it, and no init runs in
@@ -87,7 +88,7 @@ for f in /etc/apt/apt.conf.d/*; do
   [ -f "$f" ] && grep -qs '^Acquire::' "$f" && cp "$f" "$root$f"
 done
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-mkdir -p "$root/src" "$root/usr/local/go" "$root/opt/gomodcache"
+mkdir -p "$root/src" "$root/usr/local/go" "$root/opt/gomodcache" "$CACHE/apt-archives/partial"
 modcache=$(GOFLAGS= "$GOROOT_HOST/bin/go" env GOMODCACHE)
 
 # The run: private mount and PID namespaces, so the bind mounts and every
@@ -95,7 +96,7 @@ modcache=$(GOFLAGS= "$GOROOT_HOST/bin/go" env GOMODCACHE)
 t1=$(date +%s)
 set +e
 unshare --mount --propagation private --pid --fork --kill-child -- bash -euc '
-  root=$1 src=$2 goroot=$3 modcache=$4
+  root=$1 src=$2 goroot=$3 modcache=$4 cache=$5
   mount --bind -o ro "$src" "$root/src"
   mount --bind -o ro "$goroot" "$root/usr/local/go"
   mount --bind -o ro "$modcache" "$root/opt/gomodcache"
@@ -103,11 +104,14 @@ unshare --mount --propagation private --pid --fork --kill-child -- bash -euc '
   mount --bind /dev "$root/dev"
   mount --bind /dev/pts "$root/dev/pts"
   mount -t tmpfs tmpfs "$root/tmp"
+  # Downloaded packages are kept between runs (what apt fetches is checked
+  # against the archive signatures each time).
+  mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
   exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     GOMODCACHE=/opt/gomodcache GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local \
     /bin/bash -c "cd /src && t=\$(date +%s) && scripts/deps.sh && echo \"fresh-root: scripts/deps.sh took \$((\$(date +%s) - t)) s\" && tests/deps-check.sh"
-' fresh-root "$root" "$SRC" "$GOROOT_HOST" "$modcache"
+' fresh-root "$root" "$SRC" "$GOROOT_HOST" "$modcache" "$CACHE"
 rc=$?
 set -e
 echo "fresh-root: deps.sh and deps-check in the fresh root: $(elapsed "$t1") s, exit $rc"

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -65,5 +67,53 @@ func TestStrict(t *testing.T) {
 	t.Setenv("CI", "true")
 	if !Strict() {
 		t.Error("not Strict with CI=true")
+	}
+}
+
+// skipRecorder is a testing.TB that records a skip or a failure and ends
+// the goroutine, as the real ones end the test.
+type skipRecorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *skipRecorder) Skipf(format string, args ...any) {
+	r.skipped = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *skipRecorder) Fatalf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// record runs fn with a skipRecorder on a goroutine of its own.
+func record(t *testing.T, fn func(testing.TB)) *skipRecorder {
+	r := &skipRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(r)
+	}()
+	<-done
+	return r
+}
+
+// TestNotApplicableSkips checks that a kernel limit skips even when Strict,
+// with the prefix tests/run.sh counts, that anything else is refused, and
+// that a missing program fails when Strict.
+func TestNotApplicableSkips(t *testing.T) {
+	t.Setenv(StrictEnv, "1")
+	r := record(t, func(tb testing.TB) { NotApplicable(tb, NoIPVS, "modprobe ip_vs failed") })
+	if !strings.HasPrefix(r.skipped, NotApplicablePrefix+string(NoIPVS)) || r.failed != "" {
+		t.Errorf("NotApplicable(NoIPVS): skipped %q, failed %q", r.skipped, r.failed)
+	}
+	r = record(t, func(tb testing.TB) { NotApplicable(tb, Limit("danted is not installed"), "") })
+	if r.skipped != "" || r.failed == "" {
+		t.Errorf("NotApplicable with a reason that is no kernel limit: skipped %q, failed %q", r.skipped, r.failed)
+	}
+	r = record(t, func(tb testing.TB) { RequireCommand(tb, "ocfkit-no-such-program") })
+	if r.skipped != "" || r.failed == "" {
+		t.Errorf("RequireCommand of a missing program when Strict: skipped %q, failed %q", r.skipped, r.failed)
 	}
 }
