@@ -135,7 +135,7 @@ const seedCIB = `<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epo
 `
 
 // Requirements lists the programs the harness runs.
-var Requirements = []string{"corosync", "pacemakerd", "crm_mon", "pcs", "cibadmin", "crm_resource", "nsenter", "unshare", "ip"}
+var Requirements = []string{"corosync", "corosync-quorumtool", "pacemakerd", "crm_mon", "pcs", "cibadmin", "crm_resource", "nsenter", "unshare", "ip"}
 
 // Start starts a cluster and registers its teardown with t.Cleanup. It
 // returns once a DC is elected and every node is online, or fails the test.
