@@ -160,14 +160,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	unlock := acquireLock(t, 5*time.Minute)
 	t.Cleanup(unlock)
 	started := time.Now()
-	if reaped, err := testenv.ReapLeftovers(); err != nil {
-		t.Fatal(err)
-	} else if len(reaped) > 0 {
-		t.Logf("cluster: removed namespaces left by dead test processes: %s", strings.Join(reaped, " "))
-	}
-	if others := foreignClusterDaemons(); len(others) > 0 {
-		t.Fatalf("refusing to start a cluster: this machine runs a cluster (%s): run the tests on a test machine", strings.Join(others, ", "))
-	}
+	preflight(t)
 
 	c := &Cluster{dir: testenv.SharedTempDir(t, "cluster")}
 	if opts.Nodes > 1 {
@@ -235,6 +228,20 @@ func Start(t testing.TB, opts Options) *Cluster {
 	s, _ := c.Status()
 	t.Logf("cluster: DC %s elected, %d node(s) online, %v after start", s.DC.Name, len(c.Nodes), time.Since(started).Round(time.Millisecond))
 	return c
+}
+
+// preflight, with the cluster lock held, removes what dead test processes
+// left and fails the test when the machine runs a cluster of its own.
+func preflight(t testing.TB) {
+	t.Helper()
+	if reaped, err := testenv.ReapLeftovers(); err != nil {
+		t.Fatal(err)
+	} else if len(reaped) > 0 {
+		t.Logf("cluster: removed namespaces left by dead test processes: %s", strings.Join(reaped, " "))
+	}
+	if others := foreignClusterDaemons(); len(others) > 0 {
+		t.Fatalf("refusing to start a cluster: this machine runs a cluster (%s): run the tests on a test machine", strings.Join(others, ", "))
+	}
 }
 
 // corosyncConf returns the corosync.conf for all nodes; @LOG@ stands for the

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -31,14 +32,18 @@ func (r *fatalRecorder) Fatal(args ...any) {
 
 // TestStartRefusesOnAClusterMachine runs a process named corosync in this
 // machine's network namespace (a copy of sleep: nothing of a real cluster
-// is touched) and checks that Start refuses at once, saying that the
-// machine runs a cluster and naming the process.
+// is touched) and checks that Start's preflight, which runs once Start
+// holds the cluster lock, refuses at once, saying that the machine runs a
+// cluster and naming the process.
 func TestStartRefusesOnAClusterMachine(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, c := range Requirements {
 		testenv.RequireCommand(t, c)
 	}
 	sleep := testenv.RequireCommand(t, "sleep")
+	// The fake lives only while this test holds the cluster lock, so that
+	// no cluster test of another package takes it for a real cluster.
+	t.Cleanup(acquireLock(t, 5*time.Minute))
 	fake := filepath.Join(t.TempDir(), "corosync")
 	b, err := os.ReadFile(sleep)
 	if err != nil {
@@ -57,7 +62,7 @@ func TestStartRefusesOnAClusterMachine(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Start(rec, Options{})
+		preflight(rec)
 	}()
 	<-done
 	want := fmt.Sprintf("this machine runs a cluster (corosync pid %d in the host's network namespace", cmd.Process.Pid)
