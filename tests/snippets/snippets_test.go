@@ -71,6 +71,49 @@ func TestREADMEContainsSnippets(t *testing.T) {
 	}
 }
 
+// untested names, by their first line, the README code blocks that are not
+// snippet files, and why.
+var untested = map[string]string{
+	"make demo ":                  "the commands make test is and runs",
+	"ocf-sockd check [--depth":    "a synopsis",
+	"ocf-vipcheck tcp [-c]":       "a synopsis",
+	"ocf-vipcheck http [-M":       "a synopsis",
+	"10.0.0.21 up status=200":     "sample output",
+	"notify 0 {":                  "FreeBSD devd: no FreeBSD machine here",
+	"carp_up = ":                  "OpenBSD ifstated: no OpenBSD machine here",
+	"go test -v ./tests/cluster/": "make test runs it",
+	"go test -run '^$' -bench . ": "make bench runs it",
+	"c := &socks5.Client{Proxy: ": "a Go API sketch",
+}
+
+// TestREADMEBlocksAreSnippets checks that every code block of README.md is
+// a snippet file (and so is tested) or one of the few named in untested.
+func TestREADMEBlocksAreSnippets(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../docs/snippets/*")
+	snippets := map[string]bool{}
+	for _, f := range files {
+		snippets[snippet(t, filepath.Base(f))] = true
+	}
+	blocks := regexp.MustCompile("(?ms)^```[a-z]*\n(.*?)^```$").FindAllStringSubmatch(string(readme), -1)
+	for _, b := range blocks {
+		if snippets[b[1]] {
+			continue
+		}
+		known := false
+		for prefix := range untested {
+			known = known || strings.HasPrefix(b[1], prefix)
+		}
+		if !known {
+			first, _, _ := strings.Cut(b[1], "\n")
+			t.Errorf("README.md has a code block that is no snippet file, so nothing tests it: %q (move it to docs/snippets/ with a check)", first)
+		}
+	}
+}
+
 // TestPcsSnippets runs every pcs snippet, as a shell script, with pcs
 // writing to an empty CIB file (pcs -f): the agents must exist, every
 // parameter must be one of the agent's, every resource a constraint names
