@@ -3,8 +3,16 @@
 # meta-data against the resource-agents DTD and pcs' OCF 1.1 schema, the
 # Go unit and integration tests (integration tests drive real danted,
 # Pacemaker, ucarp, keepalived and systemd in network namespaces they make,
-# and need root), and ocft against the installed agents. It ends with one
-# line: "tests: N passed, N failed".
+# and need root; tests/snippets runs every README snippet), every fuzz
+# target (one check each), ocft against the installed agents, and the
+# dependency check (tests/deps-check.sh) here and in a fresh Debian 12 root
+# (scripts/fresh-root.sh). It ends with one line:
+# "tests: N passed, N failed".
+#
+# Nothing may pass by skipping: OCFKIT_TEST_STRICT=1 makes a test whose
+# program or privilege is missing fail (naming the package to install), and
+# any skip left is a failure, except the kernel limits of
+# testenv.NotApplicable (no IPVS, no netem), listed as "not applicable:".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
