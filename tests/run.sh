@@ -73,7 +73,8 @@ grep -oE '^ +[^ ]+\.go:[0-9]+: not applicable: .*' "$log/go-test.log" | sed -E '
 unexplained=$((goskip - napp))
 if [ "$unexplained" -gt 0 ]; then
   echo "go test: $unexplained test(s) skipped for a reason other than a kernel limit; make test allows no skip:"
-  grep -B3 -E '^ *--- SKIP' "$log/go-test.log" | grep -vE 'not applicable: |^--$' | head -60
+  awk '/^ *--- SKIP/ { if (last !~ /not applicable: /) { print last; print } next }
+       !/^=== / { last = $0 }' "$log/go-test.log" | head -60
   gofail=$((gofail + unexplained))
 fi
 echo "go test: $gopass passed, $gofail failed, $goskip skipped ($napp not applicable) ($((SECONDS - start)) s)"
