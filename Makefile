@@ -4,6 +4,8 @@
 #   make demo     install, build and show ocf-sockd on a throwaway Dante
 #   make install  install binaries and OCF agents (DESTDIR, PREFIX, OCF_ROOT)
 #   make bench    benchmarks against their peers, measured in the same run
+#   make deps-check   every command the tests use is installed from scripts/packages.txt
+#   make fresh-root   the same proven in a pristine Debian 12 root (debootstrap, cached)
 
 PREFIX   ?= /usr
 OCF_ROOT ?= /usr/lib/ocf
@@ -20,7 +22,7 @@ COMMANDS := $(notdir $(wildcard cmd/*))
 # OCF agents: provider/type=command.
 AGENTS   := dante/sockd=ocf-sockd ocfkit/vipcheck=ocf-vipcheck
 
-.PHONY: all build install uninstall deps test demo bench clean
+.PHONY: all build install uninstall deps deps-check fresh-root test demo bench clean
 all: build
 
 build:
@@ -42,6 +44,12 @@ uninstall:
 
 deps:
 	@scripts/deps.sh
+
+deps-check:
+	@tests/deps-check.sh
+
+fresh-root:
+	@scripts/fresh-root.sh
 
 test: deps
 	@tests/run.sh

@@ -23,6 +23,18 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# A demo killed before its cleanup left its namespace: remove those whose
+# shell (the PID in the name) is gone, with the processes in them. Only
+# namespaces of this script are touched.
+for ns in $(ip netns list | awk '/^ocfkit-demo-[0-9]+( |$)/ {print $1}'); do
+  pid=${ns#ocfkit-demo-}
+  [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(cat /proc/$$/comm)" ] && continue
+  echo "removing namespace $ns left by an earlier demo"
+  ip netns pids "$ns" | xargs -r kill -KILL
+  ip netns del "$ns"
+done
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # agent ACTION [VAR=value ...]: run one OCF action in the namespace and

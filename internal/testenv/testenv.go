@@ -3,7 +3,9 @@
 // processes that are always ended, and waiting for a condition with a deadline.
 //
 // A missing requirement skips the test on a developer's machine and fails it
-// under CI (CI=true), so that CI can never pass by skipping.
+// under CI (CI=true) and under `make test` (OCFKIT_TEST_STRICT=1), naming the
+// Debian package to install, so that neither can pass by skipping. Only a
+// kernel limit (NotApplicable) skips there.
 package testenv
 
 import (
@@ -12,27 +14,64 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
+// StrictEnv is the variable tests/run.sh (`make test`) sets to 1: a missing
+// requirement then fails the test, as under CI.
+const StrictEnv = "OCFKIT_TEST_STRICT"
+
 // InCI reports whether the tests run under CI, where nothing may be skipped.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// skipOrFail skips the test, or fails it under CI.
+// Strict reports whether a missing requirement fails the test instead of
+// skipping it: under CI, and under `make test` (OCFKIT_TEST_STRICT=1).
+func Strict() bool { return InCI() || os.Getenv(StrictEnv) == "1" }
+
+// skipOrFail skips the test, or fails it when Strict.
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if InCI() {
-		t.Fatalf("CI requires this test to run: "+format, args...)
+	if Strict() {
+		t.Fatalf("this test must run here (CI or make test): "+format, args...)
 	}
 	t.Skipf(format, args...)
 }
 
-// RequireRoot skips (or, under CI, fails) a test that needs root.
+// Limit is a kernel feature whose absence makes a test not applicable on a
+// machine. The list is short on purpose: everything else a test needs can be
+// installed, so its absence is a failure under `make test`.
+type Limit string
+
+// The kernel limits a test may skip for.
+const (
+	NoIPVS  Limit = "no IPVS (ip_vs) in this kernel"
+	NoNetem Limit = "no netem (sch_netem) in this kernel"
+)
+
+// NotApplicablePrefix starts the skip message of NotApplicable; tests/run.sh
+// counts such skips apart and fails the run on any other skip.
+const NotApplicablePrefix = "not applicable: "
+
+// NotApplicable skips the test because this kernel lacks a feature (one of
+// the Limits), even under `make test` and CI; detail says what was tried.
+func NotApplicable(t testing.TB, limit Limit, detail string) {
+	t.Helper()
+	switch limit {
+	case NoIPVS, NoNetem:
+	default:
+		t.Fatalf("NotApplicable: %q is not a kernel limit (only NoIPVS, NoNetem)", limit)
+	}
+	t.Skipf("%s%s (%s)", NotApplicablePrefix, limit, detail)
+}
+
+// RequireRoot skips (or, when Strict, fails) a test that needs root.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -40,17 +79,38 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
-// RequireCommand returns the path of a program the test needs, skipping (or,
-// under CI, failing) when it is not installed.
+// RequireCommand returns the path of a program the test needs, found the way
+// the test will run it (PATH, or the path itself when name has a slash). It
+// skips (or, when Strict, fails at once) when the program is missing, naming
+// the Debian package that provides it, or when it is installed but not on
+// PATH (a child looking it up by name would not find it either).
 func RequireCommand(t testing.TB, name string) string {
 	t.Helper()
-	for _, dir := range []string{"", "/usr/sbin/", "/sbin/", "/usr/bin/"} {
-		if p, err := exec.LookPath(dir + name); err == nil {
-			return p
+	p, err := LookCommand(name)
+	if err != nil {
+		skipOrFail(t, "%v", err)
+	}
+	return p
+}
+
+// LookCommand finds a program as RequireCommand does, with an error naming
+// the program, the Debian package that provides it and the fix.
+func LookCommand(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	pkg, known := CommandPackages[path.Base(name)]
+	if !strings.Contains(name, "/") {
+		for _, dir := range []string{"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"} {
+			if p, err := exec.LookPath(dir + name); err == nil {
+				return "", fmt.Errorf("%s is installed at %s (Debian package %s) but not on PATH (%s): add %s to PATH", name, p, pkg, os.Getenv("PATH"), dir)
+			}
 		}
 	}
-	skipOrFail(t, "%s is not installed", name)
-	return ""
+	if !known {
+		return "", fmt.Errorf("%s is not installed (no Debian package known for it: add it to testenv.CommandPackages and scripts/packages.txt)", name)
+	}
+	return "", fmt.Errorf("%s is not installed: it is in the Debian package %s (make deps, or apt-get install %s)", name, pkg, pkg)
 }
 
 // RandomSuffix returns a short random hex string for unique names.
@@ -85,12 +145,18 @@ func NewNS(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequireRoot(t)
 	RequireCommand(t, "ip")
+	reapAtStart(t.Logf)
 	ns := &NS{Name: prefix + "-" + RandomSuffix()}
+	if err := recordOwner(ns.Name); err != nil {
+		t.Fatalf("recording namespace %s: %v", ns.Name, err)
+	}
 	Run(t, "ip", "netns", "add", ns.Name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
 			t.Errorf("removing namespace %s: %v: %s", ns.Name, err, out)
+			return
 		}
+		forgetOwner(ns.Name)
 	})
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 	return ns
@@ -121,12 +187,13 @@ func (ns *NS) MustRun(t testing.TB, name string, args ...string) string {
 
 // Start starts a long-running command inside the namespace and ends it (by
 // its recorded PID: `ip netns exec` execs the program, so the PID is the
-// program's own) when the test ends.
+// program's own) when the test ends; it also dies with the test process
+// when that is killed before its cleanups run (StartTied).
 func (ns *NS) Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := ns.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := StartTied(cmd); err != nil {
 		t.Fatalf("in %s: starting %s: %v", ns.Name, name, err)
 	}
 	t.Cleanup(func() { Kill(cmd) })

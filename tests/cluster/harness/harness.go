@@ -11,8 +11,13 @@
 // stonith-enabled=false and dc-deadtime=2s, which brings a DC in about 5 s.
 //
 // Only one harness cluster runs at a time on a machine: Start takes an
-// exclusive lock (waiting for another test process to finish) and refuses to
-// start while any other corosync or pacemakerd runs.
+// exclusive lock (waiting for another test process to finish), removes the
+// namespaces (and every process in them) of earlier test processes that died
+// before their cleanups ran, and then refuses to start while any corosync or
+// Pacemaker daemon runs: the machine runs a cluster of its own, which the
+// tests never touch. The daemons a node runs are started with
+// testenv.StartTied: they die with the test process, even when go test
+// -timeout kills it.
 //
 // Teardown (a t.Cleanup) sends SIGTERM to pacemakerd, which stops the
 // resources and its daemons, then to corosync, by recorded PID; kills what is
@@ -130,7 +135,7 @@ const seedCIB = `<cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epo
 `
 
 // Requirements lists the programs the harness runs.
-var Requirements = []string{"corosync", "pacemakerd", "crm_mon", "pcs", "cibadmin", "crm_resource", "nsenter", "unshare", "ip"}
+var Requirements = []string{"corosync", "corosync-quorumtool", "pacemakerd", "crm_mon", "pcs", "cibadmin", "crm_resource", "nsenter", "unshare", "ip"}
 
 // Start starts a cluster and registers its teardown with t.Cleanup. It
 // returns once a DC is elected and every node is online, or fails the test.
@@ -155,9 +160,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	unlock := acquireLock(t, 5*time.Minute)
 	t.Cleanup(unlock)
 	started := time.Now()
-	if others := foreignClusterDaemons(); len(others) > 0 {
-		t.Fatalf("refusing to start a cluster: other cluster daemons are running (%s); only one cluster per machine", strings.Join(others, ", "))
-	}
+	preflight(t)
 
 	c := &Cluster{dir: testenv.SharedTempDir(t, "cluster")}
 	if opts.Nodes > 1 {
@@ -227,6 +230,20 @@ func Start(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
+// preflight, with the cluster lock held, removes what dead test processes
+// left and fails the test when the machine runs a cluster of its own.
+func preflight(t testing.TB) {
+	t.Helper()
+	if reaped, err := testenv.ReapLeftovers(); err != nil {
+		t.Fatal(err)
+	} else if len(reaped) > 0 {
+		t.Logf("cluster: removed namespaces left by dead test processes: %s", strings.Join(reaped, " "))
+	}
+	if others := foreignClusterDaemons(); len(others) > 0 {
+		t.Fatalf("refusing to start a cluster: this machine runs a cluster (%s): run the tests on a test machine", strings.Join(others, ", "))
+	}
+}
+
 // corosyncConf returns the corosync.conf for all nodes; @LOG@ stands for the
 // node's log file.
 func (c *Cluster) corosyncConf() string {
@@ -284,7 +301,7 @@ func (n *Node) startHolder(t testing.TB) {
 		t.Fatal(err)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := testenv.StartTied(cmd); err != nil {
 		t.Fatalf("%s: starting namespace holder: %v", n.Name, err)
 	}
 	n.holder = newProc(cmd)
@@ -394,7 +411,7 @@ func (n *Node) start(t testing.TB, what string, env []string, name string, args 
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := testenv.StartTied(cmd); err != nil {
 		t.Fatalf("%s: starting %s: %v", n.Name, what, err)
 	}
 	return newProc(cmd)

@@ -194,8 +194,9 @@ func processesInNetNS(name string) []Process {
 	return out
 }
 
-// foreignClusterDaemons lists live corosync and pacemakerd processes (the
-// harness's own are stopped before the lock is released).
+// foreignClusterDaemons lists live corosync and Pacemaker daemons (the
+// harness's own are stopped before the lock is released, and those of dead
+// test processes were reaped): each is a cluster the tests must not touch.
 func foreignClusterDaemons() []string {
 	var out []string
 	for _, pid := range allPIDs() {
@@ -204,12 +205,39 @@ func foreignClusterDaemons() []string {
 			continue
 		}
 		comm := strings.TrimSpace(string(b))
-		if comm != "corosync" && comm != "pacemakerd" {
+		if !isClusterDaemon(comm) {
 			continue
 		}
 		if _, ok := Identify(pid); ok {
-			out = append(out, fmt.Sprintf("%s pid %d", comm, pid))
+			out = append(out, fmt.Sprintf("%s pid %d in %s", comm, pid, netnsOf(pid)))
 		}
 	}
 	return out
+}
+
+// isClusterDaemon reports whether a process name (/proc/PID/comm, at most
+// 15 bytes) is corosync's or one of Pacemaker's daemons.
+func isClusterDaemon(comm string) bool {
+	return comm == "corosync" || comm == "pacemakerd" || strings.HasPrefix(comm, "pacemaker-")
+}
+
+// netnsOf names the network namespace of a process: "the host's network
+// namespace" (the one this test process runs in), "namespace NAME" for one
+// under /run/netns, or its inode.
+func netnsOf(pid int) string {
+	var st, host syscall.Stat_t
+	if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil {
+		return "an unknown network namespace"
+	}
+	if syscall.Stat("/proc/self/ns/net", &host) == nil && host.Ino == st.Ino && host.Dev == st.Dev {
+		return "the host's network namespace"
+	}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		var ns syscall.Stat_t
+		if syscall.Stat(filepath.Join("/run/netns", e.Name()), &ns) == nil && ns.Ino == st.Ino && ns.Dev == st.Dev {
+			return "namespace " + e.Name()
+		}
+	}
+	return fmt.Sprintf("network namespace %d", st.Ino)
 }

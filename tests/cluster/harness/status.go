@@ -134,6 +134,9 @@ func (c *Cluster) WaitStatus(t testing.TB, timeout time.Duration, what string, c
 	var last *Status
 	testenv.WaitFor(t, timeout, what, func() error {
 		s, err := c.Status()
+		if err != nil && strings.Contains(err.Error(), "failed to execute") {
+			return testenv.Stop(err) // nsenter found no crm_mon: waiting cannot mend it
+		}
 		if err != nil {
 			return err
 		}
