@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -19,6 +20,15 @@ import (
 var bins string
 
 func TestMain(m *testing.M) {
+	// carp-hook refuses a configuration under a directory others can
+	// write, such as /tmp: every temporary file of this package lives in
+	// a directory it accepts.
+	safe, err := filesafetest.SafeDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", safe)
 	dir, _, err := testenv.BuildTemp("ocfkit-snippets-", "./cmd/ocf-sockd", "./cmd/ocf-vipcheck", "./cmd/carp-hook")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -28,6 +38,7 @@ func TestMain(m *testing.M) {
 	bins = dir
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	_ = os.RemoveAll(safe)
 	os.Exit(code)
 }
 
