@@ -1,13 +1,19 @@
 #!/bin/sh
 # build.sh VERSION OUTDIR: build OUTDIR/ocfkit_DEBVERSION_ARCH.deb with
-# dpkg-deb from what make has built: bin/ (the programs), build/man and
-# build/completion (tools/docgen). The layout is described in
-# docs/install.md; tests/package checks it.
+# dpkg-deb from what make has built: $BIN (bin/, the programs), $MAN
+# (build/man) and $COMPLETION (build/completion), both from tools/docgen.
+# It prints the package's path. The layout is described in docs/install.md;
+# tests/package checks it.
 set -eu
-version=$1 out=$2
+version=$1
 GO=${GO:-go}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+abs() { mkdir -p "$1" && cd "$1" && pwd; }
+out=$(abs "$2")
+BIN=$(abs "${BIN:-$repo/bin}")
+MAN=$(abs "${MAN:-$repo/build/man}")
+COMPLETION=$(abs "${COMPLETION:-$repo/build/completion}")
 cd "$repo"
 
 # Debian version: v1.2.3 -> 1.2.3-1; v1.2.3-4-gHASH -> 1.2.3+git4.HASH-1;
@@ -38,14 +44,14 @@ doc=$root/usr/share/doc/ocfkit
 # Programs in /usr/sbin; OCF agents as relative links to them, where
 # resource-agents puts its agents (the agent list comes from docgen).
 install -d "$root/usr/sbin"
-for c in bin/*; do install -m 0755 "$c" "$root/usr/sbin/"; done
+for c in "$BIN"/*; do install -m 0755 "$c" "$root/usr/sbin/"; done
 GOFLAGS= $GO run ./tools/docgen agents | while IFS='=' read -r agent program; do
 	install -d "$root/usr/lib/ocf/resource.d/${agent%/*}"
 	ln -s "../../../../sbin/$program" "$root/usr/lib/ocf/resource.d/$agent"
 done
 
 # Man pages, gzip -9n (no name, no time: reproducible).
-for page in build/man/*; do
+for page in "$MAN"/*; do
 	section=${page##*.}
 	install -d "$root/usr/share/man/man$section"
 	gzip -9n -c "$page" > "$root/usr/share/man/man$section/$(basename "$page").gz"
@@ -54,8 +60,8 @@ done
 
 # Shell completion.
 install -d "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions"
-install -m 0644 build/completion/bash/* "$root/usr/share/bash-completion/completions/"
-install -m 0644 build/completion/zsh/* "$root/usr/share/zsh/vendor-completions/"
+install -m 0644 "$COMPLETION"/bash/* "$root/usr/share/bash-completion/completions/"
+install -m 0644 "$COMPLETION"/zsh/* "$root/usr/share/zsh/vendor-completions/"
 
 # Documentation: copyright, changelogs, README, examples.
 install -d "$doc/examples"
@@ -77,6 +83,14 @@ rm "$root/changelog.Debian"
 chmod 0644 "$doc"/*.gz
 install -m 0644 dist/examples/carp-hook.toml "$doc/examples/carp-hook.toml"
 
+# systemd units of the daemons (dist/systemd/, see its README.md), where
+# Debian 12 keeps packaged units.
+for unit in dist/systemd/*.service dist/systemd/*.socket dist/systemd/*.timer; do
+	[ -f "$unit" ] || continue
+	install -d "$root/lib/systemd/system"
+	install -m 0644 "$unit" "$root/lib/systemd/system/"
+done
+
 # Lintian overrides, each with its reason (see the file).
 install -d "$root/usr/share/lintian/overrides"
 install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/ocfkit"
@@ -90,7 +104,6 @@ sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
 	xargs md5sum) > "$root/DEBIAN/md5sums"
 chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
 
-mkdir -p "$out"
 deb=$out/ocfkit_${deb_version}_$arch.deb
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s) \
 	dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null

@@ -3,7 +3,8 @@
 # package (https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/):
 # ocfkit itself, Go's standard library and every Go module linked into the
 # binaries, each with its license, read from the module's own LICENSE file.
-# Run from the repository; GO names the go command.
+# Run from the repository; GO names the go command, PKGS the packages
+# (default ./cmd/...), GOOS the system they are built for.
 set -eu
 GO=${GO:-go}
 
@@ -62,7 +63,7 @@ field Copyright "$(holders_of "$goroot/LICENSE" Go)"
 printf 'License: %s\n' "$(license_of "$goroot/LICENSE")"
 text_of "$goroot/LICENSE" "$(license_of "$goroot/LICENSE")"
 
-GOFLAGS=-tags=urfave_cli_no_docs $GO list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/... |
+GOFLAGS=-tags=urfave_cli_no_docs $GO list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ${PKGS:-./cmd/...} |
 	sort -u | while read -r path version dir; do
 	lic=$(ls "$dir" | grep -i -m1 '^\(license\|copying\)') || { echo "no license file in $dir" >&2; exit 1; }
 	name=$(license_of "$dir/$lic")

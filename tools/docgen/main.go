@@ -5,13 +5,14 @@
 //
 //	go run ./tools/docgen -version V -date YYYY-MM-DD man DIR
 //	go run ./tools/docgen completion DIR
-//	go run ./tools/docgen agents
+//	go run ./tools/docgen agents | programs | daemons
 //
 // man writes DIR/NAME.SECTION for every program (8), every agent (7, named
 // as resource-agents names them: ocf_PROVIDER_TYPE.7) and every
 // configuration file (5). completion writes DIR/bash/NAME and
 // DIR/zsh/_NAME. agents prints one PROVIDER/TYPE=PROGRAM line per agent,
-// for installing them under $OCF_ROOT/resource.d.
+// for installing them under $OCF_ROOT/resource.d; programs and daemons
+// list the registered programs, and those that run under systemd.
 //
 // It builds with or without the urfave_cli_no_docs tag: it writes roff
 // itself rather than through urfave/cli's generator.
@@ -27,6 +28,8 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf"
 )
 
+const usage = "usage: docgen [-version V] [-date D] [-root DIR] man DIR | completion DIR | agents | programs | daemons"
+
 func main() {
 	g := &gen{}
 	flag.StringVar(&g.Version, "version", "dev", "ocfkit `VERSION` for the pages' footer and --version")
@@ -39,7 +42,7 @@ func main() {
 	}
 	args := flag.Args()
 	if len(args) < 1 {
-		fmt.Fprintln(os.Stderr, "usage: docgen [-version V] [-date D] man DIR | completion DIR | agents")
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	var err error
@@ -48,6 +51,16 @@ func main() {
 		err = writeAll(args[1], g.manPages)
 	case args[0] == "completion" && len(args) == 2:
 		err = writeAll(args[1], completions)
+	case args[0] == "daemons" && len(args) == 1:
+		for _, p := range programs {
+			if p.Daemon {
+				fmt.Println(p.Name)
+			}
+		}
+	case args[0] == "programs" && len(args) == 1:
+		for _, p := range programs {
+			fmt.Println(p.Name)
+		}
 	case args[0] == "agents" && len(args) == 1:
 		for _, a := range agentNames() {
 			p, ok := programOf(a)
@@ -58,7 +71,7 @@ func main() {
 			fmt.Printf("%s=%s\n", strings.TrimPrefix(installPath(a), "resource.d/"), p.Name)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: docgen [-version V] [-date D] man DIR | completion DIR | agents")
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	if err != nil {

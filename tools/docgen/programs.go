@@ -27,6 +27,9 @@ type program struct {
 	Agent *ocf.Agent
 	// App returns the command tree of any other program.
 	App func() *cli.App
+	// Daemon marks a program that runs on its own, under systemd: it must
+	// have dist/systemd/NAME.service (see dist/systemd/README.md).
+	Daemon bool
 	// Summary is the NAME line where the app's Usage is not one.
 	Summary string
 	// Exit is the EXIT STATUS section, plain text.
