@@ -13,15 +13,17 @@
 #
 # No rc.d script: carp-hook is not a daemon. devd or ifstated, each started
 # by the system's own rc.d script, run it on every CARP state change.
-# Needs build/man (make man).
+# Needs the man pages in $MAN (build/man: make man). Prints the archives'
+# paths.
 set -eu
 version=$1 out=$2
 GO=${GO:-go}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cd "$repo"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+MAN=$(cd "${MAN:-$repo/build/man}" && pwd)
+cd "$repo"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 umask 022
@@ -33,8 +35,8 @@ for os in freebsd openbsd; do
 	install -d "$d/sbin" "$d/man/man8" "$d/man/man5" "$d/share/examples/carp-hook" "$d/share/doc/carp-hook"
 	GOOS=$os GOARCH=amd64 CGO_ENABLED=0 GOFLAGS=-tags=urfave_cli_no_docs $GO build -trimpath \
 		-ldflags "-s -w -X github.com/ocfkit/ocfkit/agents/ocf.Version=$version" -o "$d/sbin/carp-hook" ./cmd/carp-hook
-	gzip -9n -c build/man/carp-hook.8 > "$d/man/man8/carp-hook.8.gz"
-	gzip -9n -c build/man/carp-hook.toml.5 > "$d/man/man5/carp-hook.toml.5.gz"
+	gzip -9n -c "$MAN/carp-hook.8" > "$d/man/man8/carp-hook.8.gz"
+	gzip -9n -c "$MAN/carp-hook.toml.5" > "$d/man/man5/carp-hook.toml.5.gz"
 	install -m 0644 dist/examples/carp-hook.toml "$d/share/examples/carp-hook/"
 	case $os in
 	freebsd) install -m 0644 dist/bsd/devd-carp-hook.conf "$d/share/examples/carp-hook/devd-carp-hook.conf" ;;
