@@ -205,6 +205,11 @@ func render(t *testing.T, path string) string {
 	if err := cmd.Run(); err != nil || errb.Len() > 0 {
 		t.Errorf("man -l %s: %v\n%s", filepath.Base(path), err, errb.String())
 	}
+	// mandoc formats the pages on the BSDs; its lint is stricter.
+	mandoc := testenv.RequireCommand(t, "mandoc")
+	if lint, err := exec.Command(mandoc, "-T", "lint", "-W", "warning", path).CombinedOutput(); err != nil || len(lint) > 0 {
+		t.Errorf("mandoc -T lint %s: %v\n%s", filepath.Base(path), err, lint)
+	}
 	return plain(out.String())
 }
 

@@ -8,12 +8,15 @@ import (
 
 // page builds one man page in roff (man macros). Text given to it is plain
 // text; page escapes it.
-type page struct{ b strings.Builder }
+type page struct {
+	b    strings.Builder
+	last string // the last line written
+}
 
 // header writes the title line and the NAME section.
 func (p *page) header(name string, section int, date, source, manual, summary string) {
 	p.line(fmt.Sprintf(".TH %s %d %s %s %s", quote(strings.ToUpper(name)), section,
-		quote(date), quote(source), quote(manual)))
+		`"`+date+`"`, quote(source), quote(manual)))
 	p.section("NAME")
 	p.line(esc(name) + ` \- ` + esc(summary))
 }
@@ -30,13 +33,21 @@ func (p *page) tagged(roffTag string) {
 	p.line(roffTag)
 }
 
-// raw writes one line of roff as it is.
-func (p *page) raw(s string) { p.line(s) }
+// raw writes one line of roff as it is. A paragraph macro right after a
+// heading or another paragraph macro is left out (mandoc warns of it).
+func (p *page) raw(s string) {
+	if (s == ".PP" || s == ".IP") && (p.last == ".PP" || p.last == ".IP" || p.last == ".TP" ||
+		strings.HasPrefix(p.last, ".SH") || strings.HasPrefix(p.last, ".SS")) {
+		return
+	}
+	p.line(s)
+}
 
-// line writes one line; a text line starting with . or ' is protected.
+// line writes one line.
 func (p *page) line(s string) {
 	p.b.WriteString(s)
 	p.b.WriteByte('\n')
+	p.last = s
 }
 
 // text writes plain text as paragraphs: blank lines separate paragraphs
@@ -47,7 +58,7 @@ func (p *page) text(s, sep string) {
 	paras := paragraphs(s)
 	for i, para := range paras {
 		if i > 0 {
-			p.line(sep)
+			p.raw(sep)
 		}
 		p.paragraph(para, sep)
 	}
@@ -74,9 +85,9 @@ func (p *page) paragraph(lines []string, sep string) {
 // literal writes lines unfilled and indented, as an example.
 func (p *page) literal(lines []string, inIP bool) {
 	if inIP {
-		p.line(".IP")
+		p.raw(".IP")
 	} else {
-		p.line(".PP")
+		p.raw(".PP")
 	}
 	p.line(".RS 4")
 	p.line(".nf")
