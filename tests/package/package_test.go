@@ -691,43 +691,81 @@ func checkBSDBinary(t *testing.T, path, system string) {
 	}
 }
 
-// TestDpkgInstall installs the package with dpkg -i, checks what Pacemaker
-// and man see, and removes it. It writes the machine's /usr, so it runs
-// only with OCFKIT_TEST_DPKG_INSTALL=1 (on a throw-away machine or root).
+// installScript installs the package with dpkg -i, checks what dpkg,
+// Pacemaker and man see, purges it and checks that nothing remains.
+func installScript(b *built, deb string) string {
+	var sb strings.Builder
+	sb.WriteString("set -eu\n")
+	fmt.Fprintf(&sb, "dpkg -i %s >/dev/null\n", deb)
+	sb.WriteString("dpkg -s ocfkit | grep -qx 'Status: install ok installed'\n")
+	for agent := range b.agents {
+		ocf := "ocf:" + strings.ReplaceAll(agent, "/", ":")
+		fmt.Fprintf(&sb, "if command -v crm_resource >/dev/null; then crm_resource --show-metadata %s | grep -q '<resource-agent name=\"%s\"'; fi\n",
+			ocf, filepath.Base(agent))
+		fmt.Fprintf(&sb, "test -x /usr/lib/ocf/resource.d/%s\n", agent)
+	}
+	for _, p := range b.programs {
+		fmt.Fprintf(&sb, "man -w %s >/dev/null\n", p)
+	}
+	sb.WriteString("dpkg --purge ocfkit >/dev/null\n")
+	for agent := range b.agents {
+		fmt.Fprintf(&sb, "! test -e /usr/lib/ocf/resource.d/%s\n", agent)
+	}
+	for _, p := range b.programs {
+		fmt.Fprintf(&sb, "! test -e /usr/sbin/%s\n", p)
+	}
+	sb.WriteString("echo installed and purged\n")
+	return sb.String()
+}
+
+// TestDpkgInstallOverlay installs and purges the package with dpkg in a
+// private mount namespace whose root is an overlay of the machine's: every
+// write lands in a temporary upper directory, none on the machine.
+func TestDpkgInstallOverlay(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := pkg(t)
+	unshare := testenv.RequireCommand(t, "unshare")
+	dir := t.TempDir()
+	for _, d := range []string{"upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := filepath.Join(dir, "merged")
+	inner := installScript(b, "/tmp/ocfkit-test.deb")
+	// The chroot happens only once merged is the overlay (set -e).
+	outer := fmt.Sprintf(`set -eu
+mount -t overlay overlay -o lowerdir=/,upperdir=%[1]s/upper,workdir=%[1]s/work %[2]s
+mountpoint -q %[2]s
+mount -t proc proc %[2]s/proc
+mount --rbind /dev %[2]s/dev
+mount -t tmpfs tmpfs %[2]s/tmp
+cp %[3]s %[2]s/tmp/ocfkit-test.deb
+exec chroot %[2]s sh -c %[4]s
+`, dir, merged, b.deb, shellQuote(inner))
+	out, err := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", outer).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "installed and purged") {
+		t.Fatalf("dpkg -i and --purge in an overlay root: %v\n%s", err, out)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestDpkgInstall installs the package with dpkg -i on the machine itself
+// and purges it. It writes the machine's /usr, so it runs only with
+// OCFKIT_TEST_DPKG_INSTALL=1 (on a throw-away machine or root);
+// TestDpkgInstallOverlay does the same without writing the machine.
 func TestDpkgInstall(t *testing.T) {
 	if os.Getenv("OCFKIT_TEST_DPKG_INSTALL") != "1" {
 		t.Skip("set OCFKIT_TEST_DPKG_INSTALL=1 to install the package with dpkg -i (writes /usr)")
 	}
 	testenv.RequireRoot(t)
 	b := pkg(t)
-	dpkg := testenv.RequireCommand(t, "dpkg")
-	if out, err := exec.Command(dpkg, "-i", b.deb).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg -i: %v\n%s", err, out)
+	if _, err := exec.Command("dpkg", "-s", "ocfkit").CombinedOutput(); err == nil {
+		t.Fatal("ocfkit is installed already; the test would remove it")
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(dpkg, "--purge", "ocfkit").CombinedOutput(); err != nil {
-			t.Errorf("dpkg --purge: %v\n%s", err, out)
-		}
-		for _, p := range []string{"/usr/sbin/ocf-sockd", "/usr/lib/ocf/resource.d/dante/sockd"} {
-			if _, err := os.Lstat(p); err == nil {
-				t.Errorf("%s remains after dpkg --purge", p)
-			}
-		}
-	})
-	if out, err := exec.Command("dpkg", "-s", "ocfkit").CombinedOutput(); err != nil || !strings.Contains(string(out), "Status: install ok installed") {
-		t.Errorf("dpkg -s ocfkit: %v\n%s", err, out)
-	}
-	for agent := range b.agents {
-		if _, err := exec.LookPath("crm_resource"); err == nil {
-			ocf := "ocf:" + strings.ReplaceAll(agent, "/", ":")
-			if out, err := exec.Command("crm_resource", "--show-metadata", ocf).CombinedOutput(); err != nil {
-				t.Errorf("crm_resource --show-metadata %s: %v\n%s", ocf, err, out)
-			}
-		}
-	}
-	for _, p := range b.programs {
-		if out, err := exec.Command("man", "-w", p).CombinedOutput(); err != nil {
-			t.Errorf("man -w %s: %v\n%s", p, err, out)
-		}
+	out, err := exec.Command("sh", "-c", installScript(b, b.deb)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "installed and purged") {
+		t.Fatalf("dpkg -i and --purge: %v\n%s", err, out)
 	}
 }
