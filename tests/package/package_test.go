@@ -695,7 +695,7 @@ func checkBSDBinary(t *testing.T, path, system string) {
 // Pacemaker and man see, purges it and checks that nothing remains.
 func installScript(b *built, deb string) string {
 	var sb strings.Builder
-	sb.WriteString("set -eu\n")
+	sb.WriteString("set -eux\n") // -x: a failure shows its command
 	fmt.Fprintf(&sb, "dpkg -i %s >/dev/null\n", deb)
 	sb.WriteString("dpkg -s ocfkit | grep -qx 'Status: install ok installed'\n")
 	for agent := range b.agents {
