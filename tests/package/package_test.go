@@ -539,7 +539,8 @@ func TestAgentsThroughLinks(t *testing.T) {
 
 // TestSystemdUnits checks that the daemons (docgen daemons) and the units
 // in dist/systemd/ match, and that systemd-analyze verify accepts each
-// unit, run against the built program.
+// unit, and the template new units start from, run against the built
+// program.
 func TestSystemdUnits(t *testing.T) {
 	b := pkg(t)
 	out, err := docgen("daemons")
@@ -573,25 +574,39 @@ func TestSystemdUnits(t *testing.T) {
 			t.Errorf("daemon %s is not a program under cmd/", d)
 		}
 	}
-	if len(units) == 0 || len(services) == 0 {
-		t.Logf("no daemons yet: %d units", len(services))
-		return
-	}
 	analyze := testenv.RequireCommand(t, "systemd-analyze")
+	// The unit runs /usr/sbin/PROGRAM; verify it against the built one.
+	verify := func(name string, text []byte) {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, bytes.ReplaceAll(text, []byte("/usr/sbin/"), []byte(b.bin+"/")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(analyze, "verify", "--man=no", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
+	}
 	for _, u := range units {
 		if filepath.Ext(u) == ".md" {
 			continue
 		}
-		// The unit runs /usr/sbin/PROGRAM; verify it against the built one.
 		text, err := os.ReadFile(u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		copyPath := filepath.Join(t.TempDir(), filepath.Base(u))
-		os.WriteFile(copyPath, bytes.ReplaceAll(text, []byte("/usr/sbin/"), []byte(b.bin+"/")), 0o644)
-		if out, err := exec.Command(analyze, "verify", "--man=no", copyPath).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-			t.Errorf("systemd-analyze verify %s: %v\n%s", filepath.Base(u), err, out)
-		}
+		verify(filepath.Base(u), text)
+	}
+	// The README's template, for a program that exists, must verify too.
+	readme, err := os.ReadFile(filepath.Join(root, "dist/systemd/README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```ini\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("dist/systemd/README.md has no ```ini unit template")
+	}
+	verify("carp-hook.service", bytes.ReplaceAll(m[1], []byte("PROGRAM"), []byte("carp-hook")))
+	if len(services) == 0 {
+		t.Logf("no daemons yet: the template verifies, no units to install")
 	}
 }
 
