@@ -349,3 +349,28 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestMakefileAgents fails when the Makefile's AGENTS list (make install)
+// differs from the agents docgen installs (make deb): provider/type=program
+// for every meta-data document.
+func TestMakefileAgents(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^AGENTS\s*:?=(.*)$`).FindSubmatch(mk)
+	switch {
+	case m == nil:
+		t.Fatal("the Makefile has no AGENTS list")
+	case strings.Contains(string(m[1]), "docgen agents"):
+		return // derived from the same source
+	}
+	var want []string
+	for _, a := range agentNames() {
+		p, _ := programOf(a)
+		want = append(want, strings.TrimPrefix(installPath(a), "resource.d/")+"="+p.Name)
+	}
+	if got := strings.Fields(string(m[1])); !reflect.DeepEqual(sorted(got), sorted(want)) {
+		t.Errorf("Makefile AGENTS = %v, the agents are %v", got, want)
+	}
+}
