@@ -17,6 +17,7 @@ COMPLETION=$(abs "${COMPLETION:-$repo/build/completion}")
 cd "$repo"
 
 # Debian version: v1.2.3 -> 1.2.3-1; v1.2.3-4-gHASH -> 1.2.3+git4.HASH-1;
+# v1.2.3-rc1 -> 1.2.3~rc1-1;
 # an untagged tree (a bare hash) -> 0.0~gitCOUNT.HASH-1; -dirty -> +dirty.
 debversion() {
 	v=${1#v}
@@ -25,8 +26,8 @@ debversion() {
 	case $v in
 	[0-9]*.*-[0-9]*-g*) # 1.2.3-4-gHASH
 		base=${v%-*-g*}; rest=${v#"$base"-}; n=${rest%%-g*}; h=${rest#*-g}
-		v=$base+git$n.$h ;;
-	[0-9]*.*) ;;
+		v=$(echo "$base" | tr - '~')+git$n.$h ;;
+	[0-9]*.*) v=$(echo "$v" | tr - '~') ;; # 1.0.0-rc1 sorts before 1.0.0
 	*) v=0.0~git$(git rev-list --count HEAD 2>/dev/null || echo 0).$v ;;
 	esac
 	echo "$v$dirty-1"

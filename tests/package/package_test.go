@@ -784,3 +784,45 @@ func TestDpkgInstall(t *testing.T) {
 		t.Fatalf("dpkg -i and --purge: %v\n%s", err, out)
 	}
 }
+
+// TestDebVersion checks how build.sh turns git describe into a Debian
+// version, and that the versions sort as the releases do.
+func TestDebVersion(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join(root, "packaging/deb/build.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := regexp.MustCompile(`(?ms)^debversion\(\) \{.*?^\}`).Find(script)
+	if fn == nil {
+		t.Fatal("build.sh has no debversion function")
+	}
+	cases := []struct{ in, want string }{
+		{"v0.2.0", "0.2.0-1"},
+		{"v0.2.0-dirty", "0.2.0+dirty-1"},
+		{"v0.2.0-4-gabc1234", "0.2.0+git4.abc1234-1"},
+		{"v0.2.0-4-gabc1234-dirty", "0.2.0+git4.abc1234+dirty-1"},
+		{"v1.0.0-rc1", "1.0.0~rc1-1"},
+		{"v1.0.0-rc1-3-gdeadbee", "1.0.0~rc1+git3.deadbee-1"},
+	}
+	for _, c := range cases {
+		out, err := exec.Command("sh", "-c", string(fn)+"\ndebversion \"$1\"", "sh", c.in).Output()
+		if err != nil {
+			t.Fatalf("debversion %s: %v", c.in, err)
+		}
+		if v := strings.TrimSpace(string(out)); v != c.want {
+			t.Errorf("debversion %s = %s, want %s", c.in, v, c.want)
+		}
+	}
+	// An untagged tree sorts before any release.
+	out, _ := exec.Command("sh", "-c", string(fn)+"\ndebversion 647d806", "sh").Output()
+	untagged := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(untagged, "0.0~git") || !strings.HasSuffix(untagged, ".647d806-1") {
+		t.Errorf("debversion 647d806 = %s", untagged)
+	}
+	for _, pair := range [][2]string{{untagged, "0.2.0-1"}, {"0.2.0-1", "0.2.0+git4.abc1234-1"},
+		{"1.0.0~rc1-1", "1.0.0~rc1+git3.deadbee-1"}, {"1.0.0~rc1+git3.deadbee-1", "1.0.0-1"}} {
+		if err := exec.Command("dpkg", "--compare-versions", pair[0], "lt", pair[1]).Run(); err != nil {
+			t.Errorf("%s does not sort before %s", pair[0], pair[1])
+		}
+	}
+}
