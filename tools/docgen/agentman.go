@@ -119,7 +119,7 @@ func (g *gen) agentPageText(agent string) (string, error) {
 		"which Pacemaker shows as the reason.", ".PP")
 
 	pg.section("EXAMPLE")
-	pg.text("A resource with the parameters the agent requires and a monitor at each depth:", ".PP")
+	pg.text("A resource with the parameters the agent requires and one monitor operation per advertised depth:", ".PP")
 	pg.example(pcsExample(agent, d)...)
 
 	pg.section("SEE ALSO")
