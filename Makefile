@@ -63,3 +63,34 @@ bench: deps build
 
 clean:
 	rm -rf bin
+
+# Packaging (docs/install.md). Man pages and shell completion are generated
+# from the programs' command definitions and the agents' meta-data by
+# tools/docgen, a build-time tool run with GOFLAGS cleared: the
+# urfave_cli_no_docs tag is for the shipped binaries only.
+#   make man         build/man/*.[578]
+#   make completion  build/completion/{bash,zsh}/
+#   make deb         build/ocfkit_VERSION_ARCH.deb (dpkg-deb)
+#   make dist-bsd    build/carp-hook-VERSION-{freebsd,openbsd}-amd64.tar.gz
+DOC_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
+DOCGEN    = GOFLAGS= $(GO) run ./tools/docgen -version $(VERSION) -date $(DOC_DATE)
+.PHONY: man completion deb dist-bsd
+
+man:
+	rm -rf build/man
+	$(DOCGEN) man build/man
+
+completion:
+	rm -rf build/completion
+	$(DOCGEN) completion build/completion
+
+deb: build man completion
+	GO=$(GO) packaging/deb/build.sh $(VERSION) build
+
+dist-bsd: man
+	GO=$(GO) packaging/bsd/build.sh $(VERSION) build
+
+clean: clean-build
+.PHONY: clean-build
+clean-build:
+	rm -rf build

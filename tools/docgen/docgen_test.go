@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/testenv"
+	"github.com/ocfkit/ocfkit/metadata"
+)
+
+const root = "../.."
+
+// TestEveryCommandRegistered fails when a program under cmd/ has no entry
+// in programs (its man page and completion would be missing), or an entry
+// names no program.
+func TestEveryCommandRegistered(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join(root, "cmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs, registered []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	for _, p := range programs {
+		registered = append(registered, p.Name)
+		if (p.Agent == nil) == (p.App == nil) {
+			t.Errorf("program %s: set exactly one of Agent and App", p.Name)
+		}
+		if p.Agent != nil && p.Agent.Program != p.Name {
+			t.Errorf("program %s: its agent calls itself %s", p.Name, p.Agent.Program)
+		}
+	}
+	if !reflect.DeepEqual(sorted(dirs), sorted(registered)) {
+		t.Errorf("cmd/ has %v, tools/docgen/programs.go registers %v: add the missing program to programs", dirs, registered)
+	}
+}
+
+// TestEveryAgentHasProgram fails when a meta-data document has no program
+// that serves it.
+func TestEveryAgentHasProgram(t *testing.T) {
+	for _, a := range metadata.Names() {
+		if _, ok := programOf(a); !ok {
+			t.Errorf("metadata/%s.xml: no registered program has agent %s", a, a)
+		}
+	}
+}
+
+// TestAgentTreeMatchesProgram compares the command tree docgen builds for
+// an agent with the help the program itself prints (agents/ocf's runCLI):
+// the same commands, and for each command the same options.
+func TestAgentTreeMatchesProgram(t *testing.T) {
+	for _, p := range programs {
+		if p.Agent == nil {
+			continue
+		}
+		tree := p.tree()
+		help := agentHelp(t, p.Agent, "--help")
+		got := helpCommands(help)
+		var want []string
+		for _, c := range tree.Commands {
+			want = append(want, c.Name)
+		}
+		if !reflect.DeepEqual(sorted(got), sorted(want)) {
+			t.Errorf("%s --help lists commands %v, the page %v", p.Name, got, want)
+		}
+		for _, c := range tree.Commands {
+			help := agentHelp(t, p.Agent, c.Name, "--help")
+			got := helpOptions(help)
+			want := c.allOptions()
+			if !reflect.DeepEqual(sorted(got), sorted(want)) {
+				t.Errorf("%s %s --help lists options %v, the page %v", p.Name, c.Name, got, want)
+			}
+		}
+	}
+}
+
+func agentHelp(t *testing.T, a *ocf.Agent, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := func(string) (string, bool) { return "", false }
+	if code := a.Run(append([]string{a.Program}, args...), env, &out, &errb); code != 0 {
+		t.Fatalf("%s %v: exit %d: %s", a.Program, args, code, errb.String())
+	}
+	return out.String()
+}
+
+// helpCommands returns the command names of urfave/cli's help.
+func helpCommands(help string) []string {
+	var names []string
+	in := false
+	for _, l := range strings.Split(help, "\n") {
+		switch {
+		case strings.HasPrefix(l, "COMMANDS:"):
+			in = true
+		case in && strings.HasPrefix(l, "   ") && !strings.HasPrefix(l, "    "):
+			names = append(names, strings.TrimSuffix(strings.Fields(l)[0], ","))
+		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(l, " "):
+			in = false
+		}
+	}
+	return names
+}
+
+var optionRE = regexp.MustCompile(`(?:^|[ ,])(--?[A-Za-z][-A-Za-z0-9]*)`)
+
+// helpOptions returns the options of urfave/cli's help (its OPTIONS:
+// section), as written on a command line.
+func helpOptions(help string) []string {
+	var opts []string
+	in := false
+	for _, l := range strings.Split(help, "\n") {
+		switch {
+		case strings.HasPrefix(l, "OPTIONS:"):
+			in = true
+		case in && strings.HasPrefix(strings.TrimSpace(l), "-"):
+			head := strings.TrimSpace(l)
+			if i := strings.Index(head, "  "); i > 0 {
+				head = head[:i]
+			}
+			for _, m := range optionRE.FindAllStringSubmatch(head, -1) {
+				if !contains(opts, m[1]) { // a slice flag repeats itself
+					opts = append(opts, m[1])
+				}
+			}
+		}
+	}
+	return opts
+}
+
+// TestTOMLKeysDocumented fails when carp-hook's configuration has a key
+// carp-hook.toml(5) does not describe, or the page describes one it does
+// not have.
+func TestTOMLKeysDocumented(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		docs []tomlKey
+	}{
+		{config.File{}, carpHookTopKeys},
+		{config.Group{}, carpHookGroupKeys},
+		{config.Action{}, carpHookActionKeys},
+	} {
+		var keys, documented []string
+		rt := reflect.TypeOf(tc.v)
+		for i := 0; i < rt.NumField(); i++ {
+			k := strings.Split(rt.Field(i).Tag.Get("toml"), ",")[0]
+			if k != "" && k != "-" && k != "group" {
+				keys = append(keys, k)
+			}
+		}
+		for _, d := range tc.docs {
+			documented = append(documented, d.Key)
+		}
+		if !reflect.DeepEqual(sorted(keys), sorted(documented)) {
+			t.Errorf("%s: keys %v, documented %v", rt.Name(), sorted(keys), sorted(documented))
+		}
+	}
+}
+
+// TestExampleConfigParses checks that the shipped example is a valid
+// configuration.
+func TestExampleConfigParses(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, carpHookExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse(carpHookExample, b); err != nil {
+		t.Fatalf("%s: %v", carpHookExample, err)
+	}
+}
+
+// generate writes every page and completion into a temporary directory.
+func generate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gen{Version: "v0.0.0-test", Date: "2026-01-01", Root: root}
+	if err := writeAll(filepath.Join(dir, "man"), g.manPages); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAll(filepath.Join(dir, "completion"), completions); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// render returns a page as man shows it, failing on any groff warning.
+func render(t *testing.T, path string) string {
+	t.Helper()
+	man := testenv.RequireCommand(t, "man")
+	cmd := exec.Command(man, "--warnings", "-l", path)
+	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MAN_KEEP_FORMATTING=", "LANG=C.UTF-8")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || errb.Len() > 0 {
+		t.Errorf("man -l %s: %v\n%s", filepath.Base(path), err, errb.String())
+	}
+	// mandoc formats the pages on the BSDs; its lint is stricter.
+	mandoc := testenv.RequireCommand(t, "mandoc")
+	if lint, err := exec.Command(mandoc, "-T", "lint", "-W", "warning", path).CombinedOutput(); err != nil || len(lint) > 0 {
+		t.Errorf("mandoc -T lint %s: %v\n%s", filepath.Base(path), err, lint)
+	}
+	return plain(out.String())
+}
+
+// plain removes overstriking and joins words hyphenated across lines.
+func plain(s string) string {
+	s = regexp.MustCompile(".\b").ReplaceAllString(s, "")
+	s = strings.NewReplacer("\u2010\n", "", "\u2010", "-", "\u2212", "-").Replace(s)
+	return regexp.MustCompile(`-\n\s+`).ReplaceAllString(s, "-")
+}
+
+// TestPagesRenderAndListEverything renders every page without warnings and
+// checks that each lists what it documents: an agent page every parameter
+// and action of its meta-data, a program page every command and option.
+func TestPagesRenderAndListEverything(t *testing.T) {
+	dir := generate(t)
+	var names []string
+	files, _ := os.ReadDir(filepath.Join(dir, "man"))
+	for _, f := range files {
+		names = append(names, f.Name())
+	}
+	want := []string{"carp-hook.8", "carp-hook.toml.5"}
+	for _, p := range programs {
+		if p.Name != "carp-hook" {
+			want = append(want, p.Name+".8")
+		}
+	}
+	for _, a := range metadata.Names() {
+		want = append(want, agentPage(a)+".7")
+	}
+	if !reflect.DeepEqual(sorted(names), sorted(want)) {
+		t.Errorf("pages %v, want %v", names, want)
+	}
+	for _, a := range metadata.Names() {
+		text := render(t, filepath.Join(dir, "man", agentPage(a)+".7"))
+		d, err := loadDoc(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range d.Parameters {
+			if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(p.Name) + `\s`).MatchString(text) {
+				t.Errorf("%s.7 does not list parameter %s", agentPage(a), p.Name)
+			}
+		}
+		for _, act := range d.meta.Actions {
+			if !strings.Contains(text, act.Name) {
+				t.Errorf("%s.7 does not list action %s", agentPage(a), act.Name)
+			}
+		}
+	}
+	for _, p := range programs {
+		text := render(t, filepath.Join(dir, "man", p.Name+".8"))
+		tree := p.tree()
+		for _, c := range tree.Commands {
+			if !strings.Contains(text, c.Name) {
+				t.Errorf("%s.8 does not list command %s", p.Name, c.Name)
+			}
+		}
+		for _, o := range tree.allOptions() {
+			if !regexp.MustCompile(`(^|[\s,])` + regexp.QuoteMeta(o) + `\b`).MatchString(text) {
+				t.Errorf("%s.8 does not list option %s", p.Name, o)
+			}
+		}
+		for _, a := range p.actions() {
+			if !strings.Contains(text, a) {
+				t.Errorf("%s.8 does not list OCF action %s", p.Name, a)
+			}
+		}
+	}
+	text := render(t, filepath.Join(dir, "man", "carp-hook.toml.5"))
+	for _, ks := range [][]tomlKey{carpHookTopKeys, carpHookGroupKeys, carpHookActionKeys} {
+		for _, k := range ks {
+			if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(k.Key) + `\b`).MatchString(text) {
+				t.Errorf("carp-hook.toml.5 does not list key %s", k.Key)
+			}
+		}
+	}
+}
+
+// TestCompletion checks the scripts' syntax and that bash completes the
+// commands and each command's options.
+func TestCompletion(t *testing.T) {
+	dir := generate(t)
+	bash := testenv.RequireCommand(t, "bash")
+	zsh := testenv.RequireCommand(t, "zsh")
+	for _, p := range programs {
+		bashFile := filepath.Join(dir, "completion", "bash", p.Name)
+		zshFile := filepath.Join(dir, "completion", "zsh", "_"+p.Name)
+		for _, c := range [][]string{{bash, "-n", bashFile}, {zsh, "-n", zshFile}} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Errorf("%v: %v\n%s", c, err, out)
+			}
+		}
+		tree := p.tree()
+		complete := func(words ...string) []string {
+			script := ". " + bashFile + "\nCOMP_WORDS=(" + strings.Join(quoteAll(words), " ") + ")\n" +
+				"COMP_CWORD=" + strconv.Itoa(len(words)-1) + "\n_" + strings.ReplaceAll(p.Name, "-", "_") + "\n" +
+				`printf '%s\n' "${COMPREPLY[@]}"`
+			out, err := exec.Command(bash, "-c", script).CombinedOutput()
+			if err != nil {
+				t.Errorf("completing %v: %v\n%s", words, err, out)
+			}
+			return strings.Fields(string(out))
+		}
+		got := complete(p.Name, "")
+		for _, w := range firstWords(p, tree) {
+			if !contains(got, w) {
+				t.Errorf("%s <TAB>: %v lacks %s", p.Name, got, w)
+			}
+		}
+		for _, c := range tree.Commands {
+			if c.Verbatim {
+				continue
+			}
+			got := complete(p.Name, c.Name, "-")
+			for _, o := range c.allOptions() {
+				if !contains(got, o) {
+					t.Errorf("%s %s -<TAB>: %v lacks %s", p.Name, c.Name, got, o)
+				}
+			}
+		}
+	}
+}
+
+func quoteAll(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = shq(w)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMakefileAgents fails when the Makefile's AGENTS list (make install)
+// differs from the agents docgen installs (make deb): provider/type=program
+// for every meta-data document.
+func TestMakefileAgents(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^AGENTS\s*:?=(.*)$`).FindSubmatch(mk)
+	switch {
+	case m == nil:
+		t.Fatal("the Makefile has no AGENTS list")
+	case strings.Contains(string(m[1]), "docgen agents"):
+		return // derived from the same source
+	}
+	var want []string
+	for _, a := range agentNames() {
+		p, _ := programOf(a)
+		want = append(want, strings.TrimPrefix(installPath(a), "resource.d/")+"="+p.Name)
+	}
+	if got := strings.Fields(string(m[1])); !reflect.DeepEqual(sorted(got), sorted(want)) {
+		t.Errorf("Makefile AGENTS = %v, the agents are %v", got, want)
+	}
+}
