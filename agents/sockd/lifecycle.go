@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -100,13 +101,15 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(s.pidfile); err != nil && !os.IsNotExist(err) {
+	if err := removePidfile(s.pidfile); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "removing stale pidfile: %w", err)
 	}
 	log := followLog(cfg)
 	args := append([]string{"-D", "-f", s.config, "-p", s.pidfile}, s.args...)
 	cmd := exec.CommandContext(ctx, s.binary, args...)
-	cmd.Env = daemonEnv
+	// The marker lets a later scan prove that a child whose mother died
+	// is this instance's.
+	cmd.Env = append(slices.Clip(daemonEnv), instanceMarker+"="+s.config)
 	cmd.Dir = "/"
 	// A new session, stdio on /dev/null (exec's default for nil) and no
 	// inherited descriptors (Go opens every file close-on-exec).
@@ -145,6 +148,9 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.inDoubt(); err != nil {
+		return err
+	}
 	if len(m.All) > 0 {
 		req.Log.Infof("stopping Dante processes %v", pids(m.All))
 		for _, p := range m.All {
@@ -167,8 +173,19 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			}
 		}
 	}
-	if err := os.Remove(st.pidfile); err != nil && !os.IsNotExist(err) {
-		return ocf.Errorf(ocf.ErrGeneric, "removing pidfile: %w", err)
+	// Nothing of the instance runs: a pidfile that cannot be removed is
+	// only untidy, and never fails the stop.
+	if err := removePidfile(st.pidfile); err != nil {
+		req.Log.Warnf("leaving pidfile %s: %v", st.pidfile, err)
+	}
+	return nil
+}
+
+// removePidfile removes a pidfile (a symlink itself, not its target) and
+// never a directory: unlink(2) refuses one. A missing file is no error.
+func removePidfile(path string) error {
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,11 @@ type Process struct {
 	// Cmdline is the argument vector. Dante's children rewrite theirs to a
 	// title such as "danted: io-child: 0/32".
 	Cmdline []string
+	// Marker is the value of the instanceMarker variable in the process's
+	// environment, set by the agent when it starts Dante and inherited by
+	// every child: what proves a child whose mother is gone. Empty when
+	// absent or unreadable.
+	Marker string
 }
 
 // Zombie reports whether the process has exited and waits to be reaped.
@@ -29,41 +35,91 @@ func (p Process) Zombie() bool { return p.State == 'Z' || p.State == 'X' }
 // procRoot is where the process table is read; tests point it elsewhere.
 var procRoot = "/proc"
 
+// table is one scan of the process table.
+type table struct {
+	// Procs are the processes read.
+	Procs []Process
+	// Hidden are the PIDs whose executable could not be read for lack of
+	// permission: any of them could be the instance's.
+	Hidden []int
+}
+
 // listProcesses reads the processes of the process table whose executable
 // is exe ("" for every process). The executable is read first, with one
 // readlink and no file opened, so that a scan costs little on a busy host.
-// Processes that exit while they are read are skipped.
-func listProcesses(exe string) ([]Process, error) {
+// Processes that exit while they are read are skipped; those whose
+// executable may not be read are listed apart.
+func listProcesses(exe string) (table, error) {
+	var t table
 	dir, err := os.Open(procRoot)
 	if err != nil {
-		return nil, fmt.Errorf("reading the process table: %w", err)
+		return t, fmt.Errorf("reading the process table: %w", err)
 	}
 	names, err := dir.Readdirnames(-1)
 	dir.Close()
 	if err != nil {
-		return nil, fmt.Errorf("reading the process table: %w", err)
+		return t, fmt.Errorf("reading the process table: %w", err)
 	}
-	var procs []Process
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		if p, err := readProcess(pid, exe); err == nil {
-			procs = append(procs, p)
+		p, err := readProcess(pid, exe)
+		switch {
+		case err == nil:
+			t.Procs = append(t.Procs, p)
+		case errors.Is(err, errHidden):
+			t.Hidden = append(t.Hidden, pid)
 		}
 	}
-	return procs, nil
+	return t, nil
 }
 
 // errOtherExe skips a process that runs another executable.
 var errOtherExe = errors.New("another executable")
 
+// errHidden is a process whose executable may not be read (another user's
+// process, for an agent not run as root): it is in doubt, not foreign.
+var errHidden = errors.New("executable not readable")
+
+// readExe returns the resolved executable of a process, "" for a kernel
+// thread or a zombie. A permission error wraps errHidden.
+func readExe(dir string) (string, error) {
+	target, err := os.Readlink(filepath.Join(dir, "exe"))
+	if errors.Is(err, fs.ErrPermission) {
+		return "", fmt.Errorf("%s/exe: %w (%w)", dir, errHidden, err)
+	}
+	return strings.TrimSuffix(target, " (deleted)"), nil
+}
+
+// commIs reports whether the command name of a process (readable by every
+// user, unlike its executable) is that of the executable exe; the kernel
+// keeps 15 bytes of it.
+func commIs(dir, exe string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "comm"))
+	if err != nil {
+		return false
+	}
+	name := filepath.Base(exe)
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return strings.TrimSuffix(string(b), "\n") == name
+}
+
 // readProcess reads one process; with exe set, only if it runs exe.
 func readProcess(pid int, exe string) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	target, _ := os.Readlink(filepath.Join(dir, "exe"))
-	target = strings.TrimSuffix(target, " (deleted)")
+	target, err := readExe(dir)
+	if err != nil {
+		// Only a process named like exe is in doubt; the others (PID 1
+		// of a container, other users' programs) cannot be Dante.
+		if exe != "" && !commIs(dir, exe) {
+			return Process{}, errOtherExe
+		}
+		return Process{}, err
+	}
 	if exe != "" && target != exe {
 		return Process{}, errOtherExe
 	}
@@ -79,6 +135,9 @@ func readProcess(pid int, exe string) (Process, error) {
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
 	}
+	if env, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
+		p.Marker = envValue(env, instanceMarker)
+	}
 	return p, nil
 }
 
@@ -91,11 +150,11 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
 	}
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
+	if err != nil || pid <= 0 {
 		return Process{}, fmt.Errorf("malformed pid in stat %q", truncate(b))
 	}
 	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 3 || len(f[0]) != 1 {
+	if len(f) < 3 || len(f[0]) != 1 || !strings.Contains(procStates, f[0]) {
 		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
 	}
 	ppid, err1 := strconv.Atoi(f[1])
@@ -104,6 +163,21 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed ppid or pgrp in stat %q", truncate(b))
 	}
 	return Process{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]}, nil
+}
+
+// procStates are the process states the kernel shows in /proc/PID/stat,
+// over the versions (fs/proc/array.c).
+const procStates = "RSDZTtWXxKPI"
+
+// envValue returns the value of the variable name in a NUL-separated
+// environment block, "" when absent.
+func envValue(env []byte, name string) string {
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(name+"=")); ok {
+			return string(v)
+		}
+	}
+	return ""
 }
 
 // parseCmdline splits /proc/PID/cmdline on NUL bytes. A process that

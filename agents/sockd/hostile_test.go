@@ -1,0 +1,198 @@
+package sockd
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// TestPidfileNamesAnotherInstancesGroup gives the pidfile the PID of a
+// shell whose process group holds another Dante instance (a reused PID):
+// the agent must neither count that group as its own (monitor "damaged",
+// start refused) nor signal any of its processes on stop.
+func TestPidfileNamesAnotherInstancesGroup(t *testing.T) {
+	a := newLab(t)
+	b := newLabIn(t, a.ns)
+	b.writeConfig(testenv.DanteConfig{Port: 1081})
+	// Dante in the foreground, in the process group the shell leads.
+	shell := a.ns.Start(t, "sh", "-c", fmt.Sprintf("/usr/sbin/danted -f %s -p %s; :", b.env["OCF_RESKEY_sockd_config"], b.env["OCF_RESKEY_sockd_pidfile"]))
+	b.groups[shell.Process.Pid] = true
+	testenv.WaitFor(t, 10*time.Second, "the other instance's children", func() error {
+		if len(b.children("io-child")) == 0 {
+			return fmt.Errorf("none yet: %s", describeProcs(b.processes()))
+		}
+		return nil
+	})
+	before := b.processes()
+	writeFile(t, a.env["OCF_RESKEY_sockd_pidfile"], strconv.Itoa(shell.Process.Pid)+"\n")
+	a.expect(7, "monitor", recurring)
+	a.expect(0, "stop")
+	for _, p := range before {
+		if !alive(p.PID) {
+			t.Errorf("stop of one instance ended process %d of another", p.PID)
+		}
+	}
+	writeFile(t, a.env["OCF_RESKEY_sockd_pidfile"], strconv.Itoa(shell.Process.Pid)+"\n")
+	a.start()
+	a.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	a.stopClean()
+	if left := b.processes(); len(left) != len(before) {
+		t.Errorf("the other instance has %d processes, had %d: %s", len(left), len(before), describeProcs(left))
+	}
+}
+
+// TestMonitorNotRoot runs monitor as nobody while Dante runs as root: the
+// agent cannot read the executables, so it is in doubt (1), never
+// "stopped" (7).
+func TestMonitorNotRoot(t *testing.T) {
+	setpriv := testenv.RequireCommand(t, "setpriv")
+	l := newLab(t)
+	l.start()
+	for _, extra := range [][]string{nil, {recurring}} {
+		cmd := l.ns.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", agentBin, "monitor")
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		for k, v := range l.env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Env = append(cmd.Env, extra...)
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(err); code != 1 || !strings.Contains(string(out), "permission denied") {
+			t.Errorf("monitor %v as nobody: exit %d, want 1 with a reason: %s", extra, code, out)
+		}
+	}
+	l.expect(0, "monitor", recurring)
+}
+
+// TestPidfileNotAFile points sockd_pidfile at directories: validation says
+// so (6), stop succeeds with nothing running, and nothing removes the
+// directory.
+func TestPidfileNotAFile(t *testing.T) {
+	l := newLab(t)
+	empty, full := l.path("empty.d"), l.path("full.d")
+	for _, d := range []string{empty, full} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, full+"/x", "")
+	for _, dir := range []string{empty, full} {
+		pf := "OCF_RESKEY_sockd_pidfile=" + dir
+		l.expectReason(6, "not a regular file", "validate-all", pf)
+		l.expectReason(6, "not a regular file", "start", pf)
+		l.expectReason(6, "not a regular file", "monitor", pf, recurring)
+		l.expect(0, "stop", pf)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			t.Errorf("%s was removed: %v", dir, err)
+		}
+	}
+	// A pidfile that became a directory under a running instance: stop
+	// still ends it, and leaves the directory.
+	l.start()
+	pidfile := l.env["OCF_RESKEY_sockd_pidfile"]
+	if err := os.Remove(pidfile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(pidfile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.stopClean()
+	if fi, err := os.Stat(pidfile); err != nil || !fi.IsDir() {
+		t.Errorf("stop removed the directory %s: %v", pidfile, err)
+	}
+}
+
+// TestStopOrphansWithoutAnyProof kills the mother of a Dante started
+// outside the agent (no marker) and leaves its children: no mother, no
+// marker and no group remembered prove them the instance's, so stop leaves
+// them alone, even with the pidfile naming their group.
+func TestStopOrphansWithoutAnyProof(t *testing.T) {
+	l := newLab(t)
+	cmd := l.ns.Command("/usr/sbin/danted", "-D", "-f", l.env["OCF_RESKEY_sockd_config"], "-p", l.env["OCF_RESKEY_sockd_pidfile"])
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Dir = "/"
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("starting Dante: %v", err)
+	}
+	var mother int
+	testenv.WaitFor(t, 10*time.Second, "Dante's children", func() error {
+		if mother, _ = readPidfile(l.env["OCF_RESKEY_sockd_pidfile"]); mother > 0 {
+			l.groups[mother] = true
+		}
+		if len(l.children("io-child")) == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	l.expect(0, "monitor", recurring)
+	l.signalAll(l.mothers(), syscall.SIGSTOP)
+	children := l.children("child")
+	l.signalAll(children, syscall.SIGSTOP)
+	l.signalAll(l.mothers(), syscall.SIGKILL)
+	l.waitMothers(0)
+	writeFile(t, l.env["OCF_RESKEY_sockd_pidfile"], strconv.Itoa(mother)+"\n")
+	l.expect(0, "stop")
+	for _, p := range children {
+		if !alive(p.PID) {
+			t.Errorf("stop ended %d, which nothing proved the instance's", p.PID)
+		}
+	}
+	for _, p := range children {
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
+	}
+	testenv.WaitFor(t, 5*time.Second, "the children to end", func() error {
+		if left := l.processes(); len(left) > 0 {
+			return fmt.Errorf("left: %s", describeProcs(left))
+		}
+		return nil
+	})
+}
+
+func TestParseDanteArgs(t *testing.T) {
+	for args, want := range map[string]int{"": 1, "-N 2": 2, "-N3": 3, "-d 1 -N 4": 4, "-nN5": 5, "-d1 -n": 1, "x -N 2": 2, "-- -f x": 1} {
+		f, err := parseDanteArgs(strings.Fields(args))
+		if err != nil || f.mothers != want {
+			t.Errorf("%q: %d mothers, %v; want %d", args, f.mothers, err, want)
+		}
+	}
+	for args, flag := range map[string]string{
+		"-nf /etc/other.conf": "-f", "-np /tmp/x.pid": "-p", "-nV": "-V", "-D": "-D", "-nD": "-D",
+		"-f/etc/x": "-f", "x -V": "-V", "-N": "-N needs a value", "-N 0": "-N", "-N x": "-N",
+		"-N 99999999999": "-N", "-q": "-q", "--frobnicate": "--frobnicate", "-:": "-:", "-h": "-h", "-v": "-v", "-L": "-L",
+	} {
+		_, err := parseDanteArgs(strings.Fields(args))
+		if err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("%q: error %v, want one naming %s", args, err, flag)
+		}
+	}
+}
+
+// TestBadPaths gives relative paths and flag clusters that set what the
+// agent owns: each is a configuration error naming the problem.
+func TestBadPaths(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct{ setting, reason string }{
+		{"OCF_RESKEY_sockd_args=-nf /etc/danted.conf", "-f"},
+		{"OCF_RESKEY_sockd_args=-np /tmp/x.pid", "-p"},
+		{"OCF_RESKEY_sockd_args=-nV", "-V"},
+		{"OCF_RESKEY_sockd_args=-N 0", "-N"},
+		{"OCF_RESKEY_sockd_pidfile=rel.pid", "not an absolute path"},
+		{"OCF_RESKEY_sockd=danted", "not an absolute path"},
+		{"OCF_RESKEY_sockd=usr/sbin/danted", "not an absolute path"},
+	} {
+		l.expectReason(6, tc.reason, "validate-all", tc.setting)
+		l.expectReason(6, tc.reason, "start", tc.setting)
+	}
+	l.assertNothingLeft()
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	p, err := readProcess(pid, "")
+	return err == nil && !p.Zombie()
+}
