@@ -197,7 +197,7 @@ func (s settings) checkPresent() error {
 	if err := s.checkPidfile(); err != nil {
 		return err
 	}
-	f, err := os.Open(s.config)
+	f, err := openRegular(s.config)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrConfigured, "configuration: %w", err)
 	}
@@ -249,21 +249,6 @@ func (s settings) checkPidfile() error {
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile %s is not a regular file (%s)", s.pidfile, fileKind(fi.Mode()))
 	}
 	return nil
-}
-
-// fileKind names the type of a file that is not a regular one.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "mode " + m.Type().String()
 }
 
 // scan reads the process table and the pidfile and returns the instance's

@@ -94,9 +94,12 @@ func checkFromFlags(c *cli.Context) (string, *Check, error) {
 	if check.Depth != DepthNegotiation && check.Depth != DepthDataPath {
 		return "", nil, fmt.Errorf("--depth must be %d or %d", DepthNegotiation, DepthDataPath)
 	}
+	if err := checkUsername(check.Username); err != nil {
+		return "", nil, checkstyle.Usage(fmt.Errorf("--username: %w", err))
+	}
 	if check.Username != "" {
 		if check.Password, err = readPassword(c.String("password-file")); err != nil {
-			return "", nil, err
+			return "", nil, checkstyle.Usage(fmt.Errorf("--password-file: %w", err))
 		}
 	}
 	return proxy, check, nil

@@ -196,3 +196,71 @@ func alive(pid int) bool {
 	p, err := readProcess(pid, "")
 	return err == nil && !p.Zombie()
 }
+
+// TestCheckParameterLimits gives deep-check parameters beyond their
+// limits: RFC 1929's 255 bytes, durations that overflow, a password file
+// that is a directory.
+func TestCheckParameterLimits(t *testing.T) {
+	l := newLab(t)
+	long, ok, dir := l.path("long-password"), l.path("password"), l.path("password.d")
+	writeFile(t, long, strings.Repeat("p", 256)+"\n")
+	writeFile(t, ok, strings.Repeat("p", 255)+"\n")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	user := "OCF_RESKEY_check_username=u"
+	for _, tc := range []struct {
+		settings []string
+		reason   string
+	}{
+		{[]string{user, "OCF_RESKEY_check_password_file=" + long}, "longer than 255 bytes"},
+		{[]string{user, "OCF_RESKEY_check_password_file=" + dir}, "not a regular file (a directory)"},
+		{[]string{"OCF_RESKEY_check_username=" + strings.Repeat("u", 256), "OCF_RESKEY_check_password_file=" + ok}, "at most 255"},
+		{[]string{"OCF_RESKEY_check_timeout=10000000000"}, "out of range"},
+		{[]string{"OCF_RESKEY_check_timeout=9223372036854775807"}, "out of range"},
+		{[]string{"OCF_RESKEY_check_timeout=3601"}, "from 0s to 1h"},
+		{[]string{"OCF_RESKEY_check_timeout=-1"}, "out of range"},
+		{[]string{"OCF_RESKEY_check_timeout=soon"}, "not a duration"},
+	} {
+		l.expectReason(6, tc.reason, "validate-all", tc.settings...)
+	}
+	l.expect(0, "validate-all", user, "OCF_RESKEY_check_password_file="+ok)
+	for _, v := range []string{"0", "5", "3600", "500ms", "2m"} {
+		l.expect(0, "validate-all", "OCF_RESKEY_check_timeout="+v)
+	}
+	l.expectReason(2, "OCF_RESKEY_CRM_meta_timeout", "monitor", "OCF_RESKEY_CRM_meta_timeout=9223372036854775807")
+}
+
+func TestReadSmallFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A named pipe with no writer would block an open for ever.
+	if _, err := readPidfile(fifo); err == nil || !strings.Contains(err.Error(), "named pipe") {
+		t.Errorf("pidfile that is a named pipe: %v", err)
+	}
+	if _, err := readPassword(fifo); err == nil || !strings.Contains(err.Error(), "named pipe") {
+		t.Errorf("password file that is a named pipe: %v", err)
+	}
+	if _, err := readPidfile(dir); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("pidfile that is a directory: %v", err)
+	}
+	for _, text := range []string{"-1", "0", "1x", "99999999999999999999", "4194305", strings.Repeat("1", 100), "12\n13\n", strings.Repeat(" ", 100) + "7"} {
+		f := dir + "/p"
+		writeFile(t, f, text)
+		if pid, err := readPidfile(f); err == nil {
+			t.Errorf("pidfile %q gives PID %d", text, pid)
+		}
+	}
+	f := dir + "/pw"
+	writeFile(t, f, "secret\r\nsecond line\n")
+	if pw, err := readPassword(f); err != nil || pw != "secret" {
+		t.Errorf("password %q, %v", pw, err)
+	}
+	writeFile(t, f, "\n")
+	if pw, err := readPassword(f); err != nil || pw != "" {
+		t.Errorf("empty first line: %q, %v", pw, err)
+	}
+}

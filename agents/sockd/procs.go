@@ -197,23 +197,31 @@ func truncate(b []byte) []byte {
 	return b
 }
 
+// maxPidfile bounds what the agent reads of a pidfile: a PID and a newline
+// are a few bytes.
+const maxPidfile = 64
+
 // readPidfile returns the PID in a pidfile, or 0 when the file is missing
-// or empty (Dante truncates it at exit).
+// or empty (Dante truncates it at exit). Anything but a regular file
+// holding one PID is an error, and a named pipe never blocks the agent.
 func readPidfile(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, more, err := readRegular(path, maxPidfile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading pidfile: %w", err)
 	}
 	s := strings.TrimSpace(string(b))
-	if s == "" {
+	if s == "" && !more {
 		return 0, nil
 	}
 	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 {
+	if err != nil || pid <= 0 || more || pid > maxPID {
 		return 0, fmt.Errorf("pidfile %s holds %q, not a PID", path, truncate(b))
 	}
 	return pid, nil
 }
+
+// maxPID is the largest PID Linux hands out (PID_MAX_LIMIT).
+const maxPID = 1 << 22
