@@ -56,7 +56,7 @@ func runCheckCommand(c *cli.Context) error {
 	if check.Depth >= DepthDataPath {
 		addr, err := localAddressTowards(proxy)
 		if v := c.String("echo-address"); v != "" {
-			addr, err = resolveHostOne(v)
+			addr, err = resolveHostOne(ctx, v)
 		}
 		if err == nil {
 			check.Echo, err = startEcho(addr, check.UDP)
@@ -125,8 +125,8 @@ func proxyFromArgs(args []string) (string, error) {
 
 // resolveHostOne returns the first usable address of an address,
 // interface or host name.
-func resolveHostOne(host string) (netip.Addr, error) {
-	addrs, err := resolveHost(host)
+func resolveHostOne(ctx context.Context, host string) (netip.Addr, error) {
+	addrs, err := resolveHost(ctx, host)
 	if err != nil {
 		return netip.Addr{}, err
 	}

@@ -124,9 +124,9 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	endpoints, err := resolveEndpoints(cfg.Internal)
+	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrConfigured, err)
+		return resolveError(ctx, err)
 	}
 	proxies := make([]string, len(endpoints))
 	for i, ep := range endpoints {
@@ -134,7 +134,7 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	}
 	cs.Depth = req.Depth
 	if cs.Depth >= DepthDataPath {
-		addr, err := echoAddress(cfg.External)
+		addr, err := echoAddress(ctx, cfg.External)
 		if err != nil {
 			return ocf.WithCode(ocf.ErrConfigured, err)
 		}

@@ -2,9 +2,12 @@ package sockd
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -262,5 +265,169 @@ func TestReadSmallFiles(t *testing.T) {
 	writeFile(t, f, "\n")
 	if pw, err := readPassword(f); err != nil || pw != "" {
 		t.Errorf("empty first line: %q, %v", pw, err)
+	}
+}
+
+// TestNameLookupBounded gives internal: a host name whose name server never
+// answers: the monitor ends within its operation timeout.
+func TestNameLookupBounded(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	// ip netns exec puts /etc/netns/NAME/resolv.conf in place of
+	// /etc/resolv.conf; the name server listens and never answers.
+	dir := "/etc/netns/" + l.ns.Name
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	writeFile(t, dir+"/resolv.conf", "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n")
+	var dns net.PacketConn
+	if err := l.ns.Within(func() (err error) { dns, err = net.ListenPacket("udp", "127.0.0.1:53"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	conf := l.env["OCF_RESKEY_sockd_config"]
+	b, _ := os.ReadFile(conf)
+	writeFile(t, conf, strings.Replace(string(b), "internal: 127.0.0.1", "internal: proxy.ocfkit.test", 1))
+	r := l.deep(10)
+	if r.code != 1 || r.took >= 3*time.Second {
+		t.Errorf("monitor with a silent name server: exit %d after %v (timeout 3 s): %s", r.code, r.took, r.reason())
+	}
+	writeFile(t, conf, string(b))
+}
+
+// failingPacketConn fails every read, as a socket in a persistent error.
+type failingPacketConn struct {
+	net.PacketConn
+	reads atomic.Int64
+}
+
+func (f *failingPacketConn) ReadFrom([]byte) (int, net.Addr, error) {
+	f.reads.Add(1)
+	return 0, nil, syscall.EBADF
+}
+
+// TestEchoUDPStopsOnError checks that the UDP echo stops on a read error
+// instead of spinning on it.
+func TestEchoUDPStopsOnError(t *testing.T) {
+	fc := &failingPacketConn{}
+	e := &echoServer{udp: fc, open: map[net.Conn]bool{}}
+	e.wg.Add(1)
+	done := make(chan struct{})
+	go func() { e.serveUDP(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("serveUDP still runs after %d failed reads", fc.reads.Load())
+	}
+}
+
+// TestEchoCloseBounded connects to the echo endpoint while it closes, with
+// peers that never close their side: Close must still return.
+func TestEchoCloseBounded(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		e, err := startEcho(mustAddr("127.0.0.1"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []net.Conn
+		stop := make(chan struct{})
+		dialed := make(chan struct{})
+		go func() {
+			defer close(dialed)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", e.TCPAddr())
+				if err != nil {
+					return
+				}
+				conns = append(conns, c)
+			}
+		}()
+		closed := make(chan struct{})
+		go func() { e.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Close waits on connections accepted while it closes")
+		}
+		close(stop)
+		<-dialed
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	// And a connection tracked after Close is closed at once.
+	e, err := startEcho(mustAddr("127.0.0.1"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	a, b := net.Pipe()
+	defer b.Close()
+	if e.track(a) {
+		t.Error("a connection was tracked after Close")
+	}
+	if _, err := a.Write([]byte("x")); err == nil {
+		t.Error("the late connection is still open")
+	}
+}
+
+// TestDaemonLogOrderAndRotation follows two log files: problems come back
+// oldest first across both, every time, and a file rotated to a smaller
+// one is read from its start.
+func TestDaemonLogOrderAndRotation(t *testing.T) {
+	dir := t.TempDir()
+	a, b := dir+"/a.log", dir+"/b.log"
+	line := func(sec int, msg string) string {
+		return fmt.Sprintf("Nov 22 02:50:%02d (17637798%02d.000001) danted[42]: error: %s\n", sec, sec, msg)
+	}
+	writeFile(t, a, strings.Repeat("Nov 22 02:50:00 (1763779800.1) danted[42]: info: filler line to make the file long\n", 20))
+	writeFile(t, b, "")
+	cfg := &Config{LogOutput: []string{a, b}}
+	for i := 0; i < 20; i++ {
+		log := followLog(cfg)
+		appendFile(t, a, line(10, "first")+line(30, "third"))
+		appendFile(t, b, line(20, "second")+line(40, "fourth"))
+		if got, want := log.problems(), []string{"error: first", "error: second", "error: third", "error: fourth"}; !slices.Equal(got, want) {
+			t.Fatalf("problems %q, want newest last %q", got, want)
+		}
+		writeFile(t, a, strings.Repeat("Nov 22 02:50:00 (1763779800.1) danted[42]: info: filler line to make the file long\n", 20))
+		writeFile(t, b, "")
+	}
+	// Rotation: the path names a new, smaller file.
+	log := followLog(cfg)
+	if err := os.Rename(a, a+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, a, line(50, "after rotation"))
+	if got := log.problems(); !slices.Equal(got, []string{"error: after rotation"}) {
+		t.Errorf("after rotation: %q", got)
+	}
+	// Truncation in place.
+	writeFile(t, a, strings.Repeat("Nov 22 02:50:00 (1763779800.1) danted[42]: info: filler line to make the file long\n", 20))
+	log = followLog(cfg)
+	if err := os.Truncate(a, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, a, line(55, "after truncation"))
+	if got := log.problems(); !slices.Equal(got, []string{"error: after truncation"}) {
+		t.Errorf("after truncation: %q", got)
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -118,9 +118,9 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := cmd.Run(); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "starting %s: %v: %s", s.describe(), err, log.reason())
 	}
-	endpoints, err := resolveEndpoints(cfg.Internal)
+	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrConfigured, err)
+		return resolveError(ctx, err)
 	}
 	err = waitUntil(ctx, func() error {
 		if _, err := s.status(); err != nil {

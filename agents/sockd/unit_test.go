@@ -118,7 +118,10 @@ func TestLogProblems(t *testing.T) {
 	log := "Nov 22 02:50:01 (1763779801.1) danted[42]: info: Dante/server[1/1] v1.4.2 running\n" +
 		"Nov 22 02:50:01 (1763779801.2) danted[42]: error: /etc/d.conf: problem on line 5 near token \"f\": syntax error\n" +
 		"Nov 22 02:50:01 (1763779801.3) danted[42]: alert: mother[1/1]: shutting down\n"
-	got := logProblems([]byte(log))
+	var got []string
+	for _, l := range logProblems([]byte(log)) {
+		got = append(got, l.text)
+	}
 	want := []string{`error: /etc/d.conf: problem on line 5 near token "f": syntax error`, "alert: mother[1/1]: shutting down"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
