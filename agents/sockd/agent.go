@@ -50,6 +50,10 @@ const (
 type settings struct {
 	binary, config, pidfile string
 	args                    []string
+	// unset names the location parameters left to their defaults, for
+	// messages: outside a cluster a missing parameter is the usual cause
+	// of "not running".
+	unset []string
 }
 
 // readSettings reads the parameters that locate the instance.
@@ -63,7 +67,35 @@ func readSettings(p *ocf.Params) settings {
 	if abs, err := filepath.Abs(s.config); err == nil {
 		s.config = abs
 	}
+	for _, name := range []string{"sockd", "sockd_config", "sockd_pidfile"} {
+		if !p.IsSet(name) {
+			s.unset = append(s.unset, name)
+		}
+	}
 	return s
+}
+
+// assumed says which location parameters were not set and what was
+// assumed for them, "" when all were set.
+func (s settings) assumed() string {
+	if len(s.unset) == 0 {
+		return ""
+	}
+	value := map[string]string{"sockd": s.binary, "sockd_config": s.config, "sockd_pidfile": s.pidfile}
+	var parts []string
+	for _, name := range s.unset {
+		parts = append(parts, fmt.Sprintf("%s=%s", name, value[name]))
+	}
+	return fmt.Sprintf("OCF_RESKEY_%s not set, assumed %s", strings.Join(s.unset, ", OCF_RESKEY_"), strings.Join(parts, " "))
+}
+
+// withAssumptions adds to a "not running" or "not installed" error what
+// was assumed for unset parameters.
+func (s settings) withAssumptions(err error) error {
+	if a := s.assumed(); a != "" && err != nil {
+		return ocf.Errorf(ocf.CodeOf(err), "%w (%s)", err, a)
+	}
+	return err
 }
 
 // withFallback returns a path parameter; when it was not set and its
@@ -353,14 +385,19 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
 	s := readSettings(req.Params)
+	if a := s.assumed(); a != "" && req.Probe {
+		// A probe's "not running" carries no exit reason: say it here.
+		req.Log.Infof("%s", a)
+	}
 	if err := s.checkPresent(); err != nil {
+		err = s.withAssumptions(err)
 		if req.Probe {
 			return ocf.WithCode(ocf.NotRunning, err)
 		}
 		return err
 	}
 	if _, err := s.status(); err != nil || req.Depth == 0 {
-		return err
+		return s.withAssumptions(err)
 	}
 	cfg, err := s.loadConfig()
 	if err != nil {

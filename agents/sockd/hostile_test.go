@@ -1,9 +1,11 @@
 package sockd
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -429,5 +432,66 @@ func appendFile(t *testing.T, path, text string) {
 	defer f.Close()
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestProxyArgumentMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"::1:1080"}, "[::1]:1080"},
+		{[]string{"fe80::1:2:1080"}, "[fe80::1:2]:1080"},
+		{[]string{"2001:db8::1:443"}, "[2001:db8::1]:443"},
+		{[]string{"[::1:1080"}, "not HOST[:PORT]"},
+		{[]string{"[foo]"}, "not an IPv6 address"},
+		{[]string{"1080", "127.0.0.1"}, "swapped"},
+		{[]string{"127.0.0.1", "http"}, "not a port number"},
+		{[]string{"127.0.0.1:0"}, "not a port number"},
+		{[]string{"127.0.0.1:65536"}, "not a port number"},
+		{[]string{"vip", "80", "rip", "x"}, "not a port number"},
+		{[]string{":1080"}, "no host"},
+		{[]string{"a", "b", "c"}, "got 3 arguments"},
+	} {
+		_, err := proxyFromArgs(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, checkstyle.ErrUsage) {
+			t.Errorf("%q: error %v, want a usage error saying %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestCheckCommandUsage runs the check command with mistaken addresses and
+// timeouts: it says what is wrong, never checks something else.
+func TestCheckCommandUsage(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"::1:1080"}, "[::1]:1080"},
+		{[]string{"1080", "127.0.0.1"}, "swapped"},
+		{[]string{"--timeout", "9223372036854775807", "127.0.0.1"}, "out of range"},
+		{[]string{"--timeout", "0", "127.0.0.1"}, "out of range"},
+		{[]string{"--username", strings.Repeat("u", 256), "--password-file", "/dev/null", "127.0.0.1"}, "at most 255"},
+		{[]string{"--username", "u", "--password-file", "/", "127.0.0.1"}, "not a regular file"},
+	} {
+		out, err := exec.Command(agentBin, append([]string{"check", "--exit-style", "nagios"}, tc.args...)...).CombinedOutput()
+		if exitCode(err) != 3 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("check %q: exit %d, want 3 (UNKNOWN) saying %q: %s", tc.args, exitCode(err), tc.want, out)
+		}
+	}
+}
+
+// TestMonitorWithoutParameters runs monitor with an empty environment: it
+// names the parameters it did not get and what it assumed.
+func TestMonitorWithoutParameters(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, extra := range [][]string{nil, {recurring}} {
+		cmd := exec.Command(agentBin, "monitor")
+		cmd.Env = extra
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), "OCF_RESKEY_sockd_pidfile not set, assumed") || !strings.Contains(string(out), "sockd_config=") {
+			t.Errorf("monitor %v with no parameters: %s", extra, out)
+		}
 	}
 }

@@ -138,7 +138,7 @@ func TestSettings(t *testing.T) {
 	if got := unescape(`GET / HTTP/1.0\r\n\r\n\\`); got != "GET / HTTP/1.0\r\n\r\n\\" {
 		t.Errorf("unescape: %q", got)
 	}
-	for args, want := range map[string]string{"h": "h:1080", "h:99": "h:99", "::1": "[::1]:1080", "[::1]:5": "[::1]:5"} {
+	for args, want := range map[string]string{"h": "h:1080", "h:99": "h:99", "::1": "[::1]:1080", "[::1]:5": "[::1]:5", "2001:db8::1": "[2001:db8::1]:1080", "[::1:1080]": "[::1:1080]:1080"} {
 		if got, err := proxyFromArgs([]string{args}); err != nil || got != want {
 			t.Errorf("proxyFromArgs(%q) = %q, %v", args, got, err)
 		}
