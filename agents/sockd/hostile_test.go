@@ -495,3 +495,26 @@ func TestMonitorWithoutParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestStopLeavesSpecialFiles points sockd_pidfile at a named pipe and a
+// device node (as /dev/null would be): stop succeeds with nothing running
+// and removes neither; validation refuses both.
+func TestStopLeavesSpecialFiles(t *testing.T) {
+	l := newLab(t)
+	fifo, dev := l.path("fifo"), l.path("null")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	for _, f := range []string{fifo, dev} {
+		pf := "OCF_RESKEY_sockd_pidfile=" + f
+		l.expectReason(6, "not a regular file", "validate-all", pf)
+		l.expect(7, "monitor", pf)
+		l.expect(0, "stop", pf)
+		if _, err := os.Lstat(f); err != nil {
+			t.Errorf("stop removed %s: %v", f, err)
+		}
+	}
+}

@@ -132,9 +132,10 @@ func (in instance) ledElsewhere(g int) bool {
 }
 
 // isMarked reports whether p is a live process of this executable that
-// carries this instance's marker.
+// carries this instance's marker, and is not another instance's mother
+// (whose command line names its own configuration).
 func (in instance) isMarked(p Process) bool {
-	return !p.Zombie() && p.Exe == in.exe && p.Marker == in.config
+	return !p.Zombie() && p.Exe == in.exe && p.Marker == in.config && !in.isForeignMother(p)
 }
 
 // isForeignMarked reports whether p carries another instance's marker.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -181,9 +182,20 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	return nil
 }
 
-// removePidfile removes a pidfile (a symlink itself, not its target) and
-// never a directory: unlink(2) refuses one. A missing file is no error.
+// removePidfile removes a pidfile that is a regular file or a symlink (the
+// link itself, not its target), and nothing else: never a directory, a
+// device such as /dev/null, or a named pipe. A missing file is no error.
 func removePidfile(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0:
+		return fmt.Errorf("%s is not a regular file (%s); left alone", path, fileKind(fi.Mode()))
+	}
+	// unlink(2) never removes a directory, should one appear meanwhile.
 	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return &fs.PathError{Op: "unlink", Path: path, Err: err}
 	}

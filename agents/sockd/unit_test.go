@@ -56,6 +56,7 @@ func TestFind(t *testing.T) {
 		{"orphans of a mother verified earlier in the action", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, []int{10}, nil, []int{11, 12}},
 		{"orphans nothing proves are left alone", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, nil, nil, nil},
 		{"orphans of another instance", []Process{marked(child(11, 1, 10, 'T'), "/etc/b.conf"), marked(child(12, 1, 10, 'T'), "/etc/b.conf")}, []int{10}, nil, nil},
+		{"another instance's mother carrying this instance's marker", []Process{marked(mother(20, "/etc/b.conf"), "/etc/a.conf"), child(21, 20, 20, 'S')}, nil, nil, nil},
 		{"a known group now led by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, []int{20}, nil, nil},
 		{"a shell's group holding another Dante", []Process{shell, {PID: 31, PPID: 30, PGID: 30, State: 'S', Exe: in.exe, Cmdline: []string{"danted", "-f", "/etc/b.conf"}}, child(32, 31, 30, 'S')}, nil, nil, nil},
 		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, []int{10}, nil, nil},
