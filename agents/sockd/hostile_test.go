@@ -518,3 +518,66 @@ func TestStopLeavesSpecialFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsWithSpaces runs an instance whose configuration and pidfile
+// paths hold spaces and a leading dash.
+func TestPathsWithSpaces(t *testing.T) {
+	l := newLab(t)
+	dir := l.path("a dir -f x")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.env["OCF_RESKEY_sockd_config"] = dir + "/-p danted.conf"
+	l.env["OCF_RESKEY_sockd_pidfile"] = dir + "/-V danted.pid"
+	l.writeConfig(testenv.DanteConfig{})
+	l.start()
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
+	l.stopClean()
+	l.expect(7, "monitor", recurring)
+}
+
+// FuzzParsePidfile checks that a pidfile gives a PID Linux can hand out,
+// or 0 for an empty file, or an error; never a negative or huge PID.
+func FuzzParsePidfile(f *testing.F) {
+	for _, s := range []string{"4242\n", "", " 17 ", "-1", "+5", "0", "99999999999999999999", "4194304", "1\n2\n"} {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, more bool) {
+		pid, ok := parsePidfile(b, more)
+		if ok && (pid < 0 || pid > maxPID || (pid == 0 && len(strings.TrimSpace(string(b))) > 0)) {
+			t.Errorf("%q gives PID %d", b, pid)
+		}
+	})
+}
+
+// FuzzLogProblems checks that no log text makes the parser panic and that
+// every problem it returns starts with a level.
+func FuzzLogProblems(f *testing.F) {
+	f.Add([]byte("Nov 22 02:50:01 (1763779801.2) danted[42]: error: x\n"))
+	f.Add([]byte("(((]: alert: )\n(1e999) d[1]: warning: y"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, l := range logProblems(b) {
+			if !strings.Contains(l.text, ":") {
+				t.Errorf("problem %q has no level", l.text)
+			}
+		}
+	})
+}
+
+// FuzzParseDanteArgs checks that no sockd_args value makes the parser
+// panic, and that an accepted one asks for a sane number of mothers.
+func FuzzParseDanteArgs(f *testing.F) {
+	for _, s := range []string{"-N 2", "-nf /x", "-d1 -N3 -- -f", "x -V", "-:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		args := strings.Fields(s)
+		fl, err := parseDanteArgs(args)
+		if err != nil {
+			return
+		}
+		if fl.mothers < 1 || fl.mothers > maxMothers {
+			t.Errorf("%q: %d mothers", s, fl.mothers)
+		}
+	})
+}

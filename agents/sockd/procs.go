@@ -212,15 +212,29 @@ func readPidfile(path string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading pidfile: %w", err)
 	}
-	s := strings.TrimSpace(string(b))
-	if s == "" && !more {
-		return 0, nil
-	}
-	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 || more || pid > maxPID {
+	pid, ok := parsePidfile(b, more)
+	if !ok {
 		return 0, fmt.Errorf("pidfile %s holds %q, not a PID", path, truncate(b))
 	}
 	return pid, nil
+}
+
+// parsePidfile reads the content of a pidfile: one PID from 1 to maxPID
+// with white space around it, or nothing (0). more says the file went on
+// past what was read.
+func parsePidfile(b []byte, more bool) (int, bool) {
+	s := strings.TrimSpace(string(b))
+	if s == "" && !more {
+		return 0, true
+	}
+	if more || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 || pid > maxPID {
+		return 0, false
+	}
+	return pid, true
 }
 
 // maxPID is the largest PID Linux hands out (PID_MAX_LIMIT).
