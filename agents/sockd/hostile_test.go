@@ -182,6 +182,18 @@ func TestParseDanteArgs(t *testing.T) {
 // agent owns: each is a configuration error naming the problem.
 func TestBadPaths(t *testing.T) {
 	l := newLab(t)
+	// Stop, run where a file of the relative name exists, leaves it.
+	rel := "OCF_RESKEY_sockd_pidfile=rel.pid"
+	cmd := l.ns.Command(agentBin, "stop")
+	cmd.Dir = l.dir
+	cmd.Env = []string{rel, "OCF_RESKEY_sockd_config=" + l.env["OCF_RESKEY_sockd_config"]}
+	writeFile(t, l.path("rel.pid"), "")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("stop with a relative pidfile: %v: %s", err, out)
+	}
+	if _, err := os.Stat(l.path("rel.pid")); err != nil {
+		t.Errorf("stop removed a file by a relative pidfile path: %v", err)
+	}
 	for _, tc := range []struct{ setting, reason string }{
 		{"OCF_RESKEY_sockd_args=-nf /etc/danted.conf", "-f"},
 		{"OCF_RESKEY_sockd_args=-np /tmp/x.pid", "-p"},

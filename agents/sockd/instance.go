@@ -1,6 +1,7 @@
 package sockd
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -154,7 +155,11 @@ func (m members) inDoubt() error {
 
 // hiddenError says why the agent cannot tell whether Dante runs.
 func hiddenError(n int) error {
-	return ocf.Errorf(ocf.ErrGeneric, "cannot tell whether Dante runs: the executable of %d processes is not readable (permission denied); run the agent as root", n)
+	what := "a process named like Dante"
+	if n > 1 {
+		what = fmt.Sprintf("%d processes named like Dante", n)
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "cannot tell whether Dante runs: the executable of %s is not readable (permission denied); run the agent as root", what)
 }
 
 // pids returns the PIDs of processes.

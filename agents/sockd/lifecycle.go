@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -186,6 +187,10 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 // link itself, not its target), and nothing else: never a directory, a
 // device such as /dev/null, or a named pipe. A missing file is no error.
 func removePidfile(path string) error {
+	if !filepath.IsAbs(path) {
+		// Relative to wherever the agent runs: not the file Dante wrote.
+		return fmt.Errorf("%q is not an absolute path; nothing removed", path)
+	}
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
