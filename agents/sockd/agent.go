@@ -229,7 +229,7 @@ func (s settings) checkPresent() error {
 	if err := s.checkPidfile(); err != nil {
 		return err
 	}
-	f, err := openRegular(s.config)
+	f, err := openRegular(s.config, 0)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrConfigured, "configuration: %w", err)
 	}
@@ -263,7 +263,8 @@ func (s settings) checkArgs() error {
 
 // checkPidfile rejects a pidfile path Dante could not write or the agent
 // could not judge: relative, in a directory that does not exist, or naming
-// something other than a regular file (a directory, a device).
+// something other than a regular file (a directory, a device, a symlink,
+// through which Dante would write as root).
 func (s settings) checkPidfile() error {
 	if !filepath.IsAbs(s.pidfile) {
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile=%q is not an absolute path", s.pidfile)
@@ -271,7 +272,7 @@ func (s settings) checkPidfile() error {
 	if fi, err := os.Stat(filepath.Dir(s.pidfile)); err != nil || !fi.IsDir() {
 		return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
 	}
-	fi, err := os.Stat(s.pidfile)
+	fi, err := os.Lstat(s.pidfile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil

@@ -71,7 +71,7 @@ const maxConfig = 16 << 20
 // ParseConfigFile reads and parses a Dante configuration file, which must
 // be a regular file of at most 16 MiB.
 func ParseConfigFile(path string) (*Config, error) {
-	b, more, err := readRegular(path, maxConfig)
+	b, more, err := readRegular(path, 0, maxConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ const maxLogRead = 64 * 1024
 // text past the recorded size, or the whole file (its last maxLogRead
 // bytes) when it was rotated (the path names another file) or truncated.
 func (ff followedFile) newText() []byte {
-	fh, err := openRegular(ff.path)
+	fh, err := openRegular(ff.path, 0)
 	if err != nil {
 		return nil
 	}

@@ -44,7 +44,14 @@ func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 	}
 	for _, name := range []string{"check_target", "check_udp_target"} {
 		if v := p.String(name); v != "" {
-			if _, _, err := net.SplitHostPort(v); err != nil {
+			host, port, err := net.SplitHostPort(v)
+			if err == nil && host == "" {
+				err = fmt.Errorf("no host")
+			}
+			if err == nil {
+				_, err = parsePort(port)
+			}
+			if err != nil {
 				return cs, ocf.Errorf(ocf.ErrConfigured, "%s=%q is not host:port: %w", name, v, err)
 			}
 		}
@@ -88,7 +95,7 @@ func checkUsername(user string) error {
 // regular file and hold a password SOCKS5 can carry.
 func readPassword(path string) (string, error) {
 	// A line longer than any password SOCKS5 carries is read no further.
-	b, _, err := readRegular(path, 4*maxCredential)
+	b, _, err := readRegular(path, 0, 4*maxCredential)
 	if err != nil {
 		return "", err
 	}

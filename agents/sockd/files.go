@@ -1,6 +1,7 @@
 package sockd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,9 +11,12 @@ import (
 
 // openRegular opens a file the agent reads (pidfile, password file,
 // configuration) without blocking on a named pipe or a device, and refuses
-// anything that is not a regular file.
-func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+// anything that is not a regular file. flags may add syscall.O_NOFOLLOW.
+func openRegular(path string, flags int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|flags, 0)
+	if errors.Is(err, syscall.ELOOP) && flags&syscall.O_NOFOLLOW != 0 {
+		return nil, fmt.Errorf("%s is a symbolic link", path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -29,8 +33,8 @@ func openRegular(path string) (*os.File, error) {
 
 // readRegular reads at most limit bytes of a regular file; whether there
 // was more is reported, so a caller can refuse an oversized file.
-func readRegular(path string, limit int64) (b []byte, more bool, err error) {
-	f, err := openRegular(path)
+func readRegular(path string, flags int, limit int64) (b []byte, more bool, err error) {
+	f, err := openRegular(path, flags)
 	if err != nil {
 		return nil, false, err
 	}
@@ -56,6 +60,8 @@ func fileKind(m fs.FileMode) string {
 		return "a named pipe"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	}
 	return "mode " + m.Type().String()
 }

@@ -239,6 +239,9 @@ func TestCheckParameterLimits(t *testing.T) {
 		{[]string{"OCF_RESKEY_check_timeout=3601"}, "from 0s to 1h"},
 		{[]string{"OCF_RESKEY_check_timeout=-1"}, "out of range"},
 		{[]string{"OCF_RESKEY_check_timeout=soon"}, "not a duration"},
+		{[]string{"OCF_RESKEY_check_target=127.0.0.1:99999"}, "not a port number"},
+		{[]string{"OCF_RESKEY_check_udp_target=127.0.0.1:0"}, "not a port number"},
+		{[]string{"OCF_RESKEY_check_target=:80"}, "no host"},
 	} {
 		l.expectReason(6, tc.reason, "validate-all", tc.settings...)
 	}
@@ -519,6 +522,30 @@ func TestStopLeavesSpecialFiles(t *testing.T) {
 	}
 	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Skipf("mknod: %v", err)
+	}
+	// A pidfile that links to a secret: refused, never quoted.
+	secret, link := l.path("secret"), l.path("link.pid")
+	writeFile(t, secret, "root:$y$j9T$verysecrethash:19000:0:99999:7:::\n")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"validate-all", "start", "monitor"} {
+		r := l.expect(6, action, "OCF_RESKEY_sockd_pidfile="+link, recurring)
+		if !strings.Contains(r.reason(), "symbolic link") || strings.Contains(r.stderr, "secret") && strings.Contains(r.stderr, "verysecrethash") {
+			t.Errorf("%s with a symlinked pidfile: %s", action, r.stderr)
+		}
+	}
+	writeFile(t, l.env["OCF_RESKEY_sockd_pidfile"], "root:$y$j9T$verysecrethash:19000\n")
+	for _, action := range []string{"monitor", "stop"} {
+		if r := l.run(action, recurring); strings.Contains(r.stderr, "verysecrethash") {
+			t.Errorf("%s quotes the pidfile's content: %s", action, r.stderr)
+		}
+	}
+	if r := l.run("stop", "OCF_RESKEY_sockd_pidfile="+link); r.code != 0 {
+		t.Errorf("stop with a symlinked pidfile: exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(secret); err != nil {
+		t.Errorf("stop removed the symlink's target: %v", err)
 	}
 	for _, f := range []string{fifo, dev} {
 		pf := "OCF_RESKEY_sockd_pidfile=" + f

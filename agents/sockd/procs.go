@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Process is what the agent reads of one process in /proc.
@@ -203,9 +204,11 @@ const maxPidfile = 64
 
 // readPidfile returns the PID in a pidfile, or 0 when the file is missing
 // or empty (Dante truncates it at exit). Anything but a regular file
-// holding one PID is an error, and a named pipe never blocks the agent.
+// holding one PID is an error, and a named pipe never blocks the agent. A
+// symlink is not followed, and the content of a file that holds no PID is
+// never quoted: the pidfile could name a secret (/etc/shadow).
 func readPidfile(path string) (int, error) {
-	b, more, err := readRegular(path, maxPidfile)
+	b, more, err := readRegular(path, syscall.O_NOFOLLOW, maxPidfile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -214,7 +217,7 @@ func readPidfile(path string) (int, error) {
 	}
 	pid, ok := parsePidfile(b, more)
 	if !ok {
-		return 0, fmt.Errorf("pidfile %s holds %q, not a PID", path, truncate(b))
+		return 0, fmt.Errorf("pidfile %s does not hold a PID", path)
 	}
 	return pid, nil
 }
