@@ -620,3 +620,17 @@ func FuzzParseDanteArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestPidfileNamesPID1 and a stopped instance: PID 1 is never the
+// instance's, and stop signals nothing.
+func TestPidfileNamesPID1(t *testing.T) {
+	l := newLab(t)
+	writeFile(t, l.env["OCF_RESKEY_sockd_pidfile"], "1\n")
+	l.expectReason(7, "stale pidfile", "monitor", recurring)
+	l.expect(0, "stop")
+	// Everything stopped, the mother included: SIGTERM with SIGCONT ends
+	// it all.
+	l.start()
+	l.signalAll(l.processes(), syscall.SIGSTOP)
+	l.stopClean()
+}
