@@ -95,18 +95,18 @@ func (in instance) find(procs []Process, knownGroups ...int) members {
 	}
 	slices.SortFunc(m.Mothers, func(a, b Process) int { return a.PID - b.PID })
 	// A known group, or that of a marked process, is the instance's while
-	// its leader is gone or is a member.
+	// its leader is gone (or exiting) or is a member.
 	for _, g := range knownGroups {
-		if leader, alive := byPID[g]; g > 0 && (!alive || leader.Zombie() || ours[g]) {
+		if leader, alive := byPID[g]; g > 0 && (!alive || leader.Zombie() || leader.Exe == "" || ours[g]) {
 			groups[g] = true
 		}
 	}
-	// Descendants of a member and same-binary members of a group are
-	// members; repeat until nothing changes, since the table is unordered.
+	// Descendants of a member and same-binary (or exiting) members of a
+	// group are members; repeat until nothing changes, since the table is unordered.
 	for changed := true; changed; {
 		changed = false
 		for _, p := range procs {
-			if ours[p.PID] || p.Zombie() || p.Exe != in.exe || in.isForeignMother(p) || in.isForeignMarked(p) {
+			if ours[p.PID] || p.Zombie() || !in.mayBeOurs(p) || in.isForeignMother(p) || in.isForeignMarked(p) {
 				continue
 			}
 			if ours[p.PPID] || groups[p.PGID] {
@@ -124,12 +124,20 @@ func (in instance) find(procs []Process, knownGroups ...int) members {
 	return m
 }
 
+// mayBeOurs reports whether p runs this executable, or no longer shows
+// one: a process that is exiting (its memory is gone, its sockets may not
+// be) is the instance's when its parent or group is.
+func (in instance) mayBeOurs(p Process) bool {
+	return p.Exe == in.exe || p.Exe == ""
+}
+
 // ledElsewhere reports whether the process group g now has a live leader
 // running another executable: its PID was reused, and the group is not the
-// instance's.
+// instance's. A leader that is exiting shows no executable, and is not
+// another's.
 func (in instance) ledElsewhere(g int) bool {
 	p, err := readProcess(g, "")
-	return err == nil && !p.Zombie() && p.Exe != in.exe
+	return err == nil && !p.Zombie() && p.Exe != "" && p.Exe != in.exe
 }
 
 // isMarked reports whether p is a live process of this executable that

@@ -121,7 +121,10 @@ func readProcess(pid int, exe string) (Process, error) {
 		}
 		return Process{}, err
 	}
-	if exe != "" && target != exe {
+	// No executable is a kernel thread, a zombie or a process in the
+	// middle of exiting, which may still hold its sockets: it is read, and
+	// judged by its place among the others.
+	if exe != "" && target != exe && target != "" {
 		return Process{}, errOtherExe
 	}
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))

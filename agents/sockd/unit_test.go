@@ -59,6 +59,9 @@ func TestFind(t *testing.T) {
 		{"another instance's mother carrying this instance's marker", []Process{marked(mother(20, "/etc/b.conf"), "/etc/a.conf"), child(21, 20, 20, 'S')}, nil, nil, nil},
 		{"a known group now led by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, []int{20}, nil, nil},
 		{"a shell's group holding another Dante", []Process{shell, {PID: 31, PPID: 30, PGID: 30, State: 'S', Exe: in.exe, Cmdline: []string{"danted", "-f", "/etc/b.conf"}}, child(32, 31, 30, 'S')}, nil, nil, nil},
+		{"orphans of an exiting mother verified earlier", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'R'}, child(11, 1, 10, 'T')}, []int{10}, nil, []int{10, 11}},
+		{"exiting children of a mother count", []Process{mother(10, "/etc/a.conf"), {PID: 11, PPID: 10, PGID: 10, State: 'R'}}, nil, []int{10}, []int{10, 11}},
+		{"kernel threads do not count", []Process{{PID: 2, PPID: 0, PGID: 0, State: 'S'}, {PID: 3, PPID: 2, PGID: 0, State: 'I'}}, []int{0}, nil, nil},
 		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, []int{10}, nil, nil},
 		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, nil, nil, nil},
 	} {
