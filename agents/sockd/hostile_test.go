@@ -634,3 +634,24 @@ func TestPidfileNamesPID1(t *testing.T) {
 	l.signalAll(l.processes(), syscall.SIGSTOP)
 	l.stopClean()
 }
+
+// TestEndlessFiles names devices that never end as the configuration and
+// the password file: refused at once, never read into memory.
+func TestEndlessFiles(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct {
+		settings []string
+		reason   string
+	}{
+		{[]string{"OCF_RESKEY_sockd_config=/dev/zero"}, "not a regular file (a device)"},
+		{[]string{"OCF_RESKEY_sockd_config=/"}, "not a regular file (a directory)"},
+		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/zero"}, "not a regular file (a device)"},
+		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/urandom"}, "not a regular file (a device)"},
+	} {
+		r := l.expect(6, "validate-all", append(tc.settings, "OCF_RESKEY_CRM_meta_timeout=5000")...)
+		if !strings.Contains(r.reason(), tc.reason) {
+			t.Errorf("%v: reason %q, want %q", tc.settings, r.reason(), tc.reason)
+		}
+	}
+	l.expect(6, "monitor", recurring, "OCF_RESKEY_sockd_config=/dev/zero")
+}
