@@ -369,6 +369,11 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 	if err := s.checkPidfile(); err != nil {
 		return nil, err
 	}
+	// Dante truncates its pidfile at start: a file holding anything else
+	// (sockd_pidfile=/etc/passwd) is refused, not overwritten.
+	if _, err := readPidfile(s.pidfile); err != nil {
+		return nil, ocf.Errorf(ocf.ErrConfigured, "%w: Dante would overwrite it", err)
+	}
 	cfg, err := s.loadConfig()
 	if err != nil {
 		return nil, err

@@ -523,6 +523,16 @@ func TestStopLeavesSpecialFiles(t *testing.T) {
 	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Skipf("mknod: %v", err)
 	}
+	// A pidfile parameter naming a file that is no pidfile: start and
+	// validation refuse it, stop leaves it.
+	precious := l.path("passwd")
+	writeFile(t, precious, "root:x:0:0:root:/root:/bin/bash\n")
+	l.expectReason(6, "does not hold a PID", "validate-all", "OCF_RESKEY_sockd_pidfile="+precious)
+	l.expectReason(6, "does not hold a PID", "start", "OCF_RESKEY_sockd_pidfile="+precious)
+	l.expect(0, "stop", "OCF_RESKEY_sockd_pidfile="+precious)
+	if b, err := os.ReadFile(precious); err != nil || !strings.HasPrefix(string(b), "root:") {
+		t.Errorf("a file named as pidfile was removed or overwritten: %q, %v", b, err)
+	}
 	// A pidfile that links to a secret: refused, never quoted.
 	secret, link := l.path("secret"), l.path("link.pid")
 	writeFile(t, secret, "root:$y$j9T$verysecrethash:19000:0:99999:7:::\n")

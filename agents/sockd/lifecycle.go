@@ -183,9 +183,10 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	return nil
 }
 
-// removePidfile removes a pidfile that is a regular file or a symlink (the
-// link itself, not its target), and nothing else: never a directory, a
-// device such as /dev/null, or a named pipe. A missing file is no error.
+// removePidfile removes a pidfile that is a regular file holding a PID or
+// nothing, or a symlink (the link itself, not its target), and nothing
+// else: never a directory, a device such as /dev/null, a named pipe or a
+// file with other content. A missing file is no error.
 func removePidfile(path string) error {
 	if !filepath.IsAbs(path) {
 		// Relative to wherever the agent runs: not the file Dante wrote.
@@ -199,6 +200,12 @@ func removePidfile(path string) error {
 		return err
 	case !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0:
 		return fmt.Errorf("%s is not a regular file (%s); left alone", path, fileKind(fi.Mode()))
+	case fi.Mode().IsRegular():
+		// A file that holds anything but a PID is not Dante's pidfile
+		// (sockd_pidfile=/etc/passwd): never removed.
+		if _, err := readPidfile(path); err != nil {
+			return fmt.Errorf("%w; left alone", err)
+		}
 	}
 	// unlink(2) never removes a directory, should one appear meanwhile.
 	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
