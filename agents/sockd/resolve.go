@@ -2,6 +2,7 @@ package sockd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -76,11 +77,17 @@ func joinHostPort(a netip.Addr, port int) string {
 }
 
 // resolveError gives a failed resolution of the configuration's addresses
-// its code: a configuration error, unless the action ran out of time (a
-// name server that does not answer is no fault of the configuration).
+// its code: a configuration error when a name does not exist, else a
+// generic error: a name server that does not answer, or the action running
+// out of time, is no fault of the configuration, and must not make
+// Pacemaker give up on the resource everywhere.
 func resolveError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "resolving Dante's addresses did not finish in time: %w", err)
+	var dnsErr *net.DNSError
+	if ctx.Err() == nil && errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return ocf.WithCode(ocf.ErrConfigured, err)
 	}
-	return ocf.WithCode(ocf.ErrConfigured, err)
+	if ctx.Err() == nil && !errors.As(err, &dnsErr) {
+		return ocf.WithCode(ocf.ErrConfigured, err) // an interface without addresses
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "resolving Dante's addresses failed: %w", err)
 }
