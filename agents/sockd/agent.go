@@ -261,16 +261,12 @@ func (s settings) checkArgs() error {
 	return nil
 }
 
-// checkPidfile rejects a pidfile path Dante could not write or the agent
-// could not judge: relative, in a directory that does not exist, or naming
-// something other than a regular file (a directory, a device, a symlink,
-// through which Dante would write as root).
+// checkPidfile rejects a pidfile path the agent could not judge: relative,
+// or naming something other than a regular file (a directory, a device, a
+// symlink, through which Dante would write as root).
 func (s settings) checkPidfile() error {
 	if !filepath.IsAbs(s.pidfile) {
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile=%q is not an absolute path", s.pidfile)
-	}
-	if fi, err := os.Stat(filepath.Dir(s.pidfile)); err != nil || !fi.IsDir() {
-		return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
 	}
 	fi, err := os.Lstat(s.pidfile)
 	switch {
@@ -280,6 +276,20 @@ func (s settings) checkPidfile() error {
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile: %w", err)
 	case !fi.Mode().IsRegular():
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile %s is not a regular file (%s)", s.pidfile, fileKind(fi.Mode()))
+	}
+	return nil
+}
+
+// checkPidfileWritable rejects, before a start, a pidfile Dante could not
+// write (its directory does not exist) or should not: Dante truncates its
+// pidfile, so a file holding anything but a PID (sockd_pidfile=/etc/passwd)
+// is refused, not overwritten.
+func (s settings) checkPidfileWritable() error {
+	if fi, err := os.Stat(filepath.Dir(s.pidfile)); err != nil || !fi.IsDir() {
+		return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
+	}
+	if _, err := readPidfile(s.pidfile); err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "%w: Dante would overwrite it", err)
 	}
 	return nil
 }
@@ -369,10 +379,8 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 	if err := s.checkPidfile(); err != nil {
 		return nil, err
 	}
-	// Dante truncates its pidfile at start: a file holding anything else
-	// (sockd_pidfile=/etc/passwd) is refused, not overwritten.
-	if _, err := readPidfile(s.pidfile); err != nil {
-		return nil, ocf.Errorf(ocf.ErrConfigured, "%w: Dante would overwrite it", err)
+	if err := s.checkPidfileWritable(); err != nil {
+		return nil, err
 	}
 	cfg, err := s.loadConfig()
 	if err != nil {

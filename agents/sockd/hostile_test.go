@@ -665,3 +665,22 @@ func TestEndlessFiles(t *testing.T) {
 	}
 	l.expect(6, "monitor", recurring, "OCF_RESKEY_sockd_config=/dev/zero")
 }
+
+// TestPidfileDirectoryGone removes the pidfile's directory under a running
+// instance: the monitor is in doubt about the pidfile (1), not a hard
+// configuration error, and stop still ends Dante.
+func TestPidfileDirectoryGone(t *testing.T) {
+	l := newLab(t)
+	dir := l.path("run")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.env["OCF_RESKEY_sockd_pidfile"] = dir + "/danted.pid"
+	l.start()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	l.expectReason(1, "pidfile", "monitor", recurring)
+	l.expectReason(6, "does not exist", "validate-all")
+	l.stopClean()
+}
