@@ -294,10 +294,17 @@ func TestNameLookupBounded(t *testing.T) {
 	// ip netns exec puts /etc/netns/NAME/resolv.conf in place of
 	// /etc/resolv.conf; the name server listens and never answers.
 	dir := "/etc/netns/" + l.ns.Name
+	_, err := os.Stat("/etc/netns")
+	hadNetns := err == nil
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		if !hadNetns {
+			os.Remove("/etc/netns") // only if empty: other tests may use it
+		}
+	})
 	writeFile(t, dir+"/resolv.conf", "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n")
 	var dns net.PacketConn
 	if err := l.ns.Within(func() (err error) { dns, err = net.ListenPacket("udp", "127.0.0.1:53"); return err }); err != nil {
