@@ -159,6 +159,7 @@ func TestStopOrphansWithoutAnyProof(t *testing.T) {
 	})
 }
 
+// TestParseDanteArgs reads sockd_args as Dante's getopt does.
 func TestParseDanteArgs(t *testing.T) {
 	for args, want := range map[string]int{"": 1, "-N 2": 2, "-N3": 3, "-d 1 -N 4": 4, "-nN5": 5, "-d1 -n": 1, "x -N 2": 2, "-- -f x": 1} {
 		f, err := parseDanteArgs(strings.Fields(args))
@@ -252,6 +253,8 @@ func TestCheckParameterLimits(t *testing.T) {
 	l.expectReason(2, "OCF_RESKEY_CRM_meta_timeout", "monitor", "OCF_RESKEY_CRM_meta_timeout=9223372036854775807")
 }
 
+// TestReadSmallFiles reads pidfiles and password files that are named
+// pipes, directories or hold no PID.
 func TestReadSmallFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := dir + "/fifo"
@@ -457,6 +460,8 @@ func appendFile(t *testing.T, path, text string) {
 	}
 }
 
+// TestProxyArgumentMistakes checks that mistaken check addresses are usage
+// errors saying how to write them.
 func TestProxyArgumentMistakes(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -638,8 +643,9 @@ func FuzzParseDanteArgs(f *testing.F) {
 	})
 }
 
-// TestPidfileNamesPID1 and a stopped instance: PID 1 is never the
-// instance's, and stop signals nothing.
+// TestPidfileNamesPID1 writes PID 1 into the pidfile: it is never the
+// instance's, and stop signals nothing. Then it stops an instance whose
+// every process, the mother included, is SIGSTOPped.
 func TestPidfileNamesPID1(t *testing.T) {
 	l := newLab(t)
 	writeFile(t, l.env["OCF_RESKEY_sockd_pidfile"], "1\n")
