@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -162,15 +163,20 @@ func parseRequest(meta *metadata.Agent, action string, env Env) (*Request, error
 	return req, nil
 }
 
+// OperationTimeouts is the accepted range of OCF_RESKEY_CRM_meta_timeout: a
+// number of milliseconds (as Pacemaker passes it) or a duration, from 1 ms
+// to 24 h. Beyond that lies a mistake or an overflow, never a timeout.
+var OperationTimeouts = duration.Range{Unit: time.Millisecond, Min: time.Millisecond, Max: 24 * time.Hour}
+
 // operationTimeout returns OCF_RESKEY_CRM_meta_timeout (milliseconds), or
 // the action's timeout from the meta-data, or DefaultTimeout.
 func operationTimeout(meta *metadata.Agent, action string, env Env) (time.Duration, error) {
 	if v, ok := env("OCF_RESKEY_CRM_meta_timeout"); ok && v != "" {
-		ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || ms <= 0 {
-			return 0, Errorf(ErrArgs, "OCF_RESKEY_CRM_meta_timeout=%q is not a positive number of milliseconds", v)
+		d, err := OperationTimeouts.Parse(v)
+		if err != nil {
+			return 0, Errorf(ErrArgs, "OCF_RESKEY_CRM_meta_timeout: %w", err)
 		}
-		return time.Duration(ms) * time.Millisecond, nil
+		return d, nil
 	}
 	if act, ok := meta.Action(action); ok && act.Timeout != "" {
 		if d, err := parseInterval(act.Timeout); err == nil && d > 0 {

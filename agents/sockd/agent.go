@@ -7,9 +7,12 @@ package sockd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +50,10 @@ const (
 type settings struct {
 	binary, config, pidfile string
 	args                    []string
+	// unset names the location parameters left to their defaults, for
+	// messages: outside a cluster a missing parameter is the usual cause
+	// of "not running".
+	unset []string
 }
 
 // readSettings reads the parameters that locate the instance.
@@ -60,7 +67,35 @@ func readSettings(p *ocf.Params) settings {
 	if abs, err := filepath.Abs(s.config); err == nil {
 		s.config = abs
 	}
+	for _, name := range []string{"sockd", "sockd_config", "sockd_pidfile"} {
+		if !p.IsSet(name) {
+			s.unset = append(s.unset, name)
+		}
+	}
 	return s
+}
+
+// assumed says which location parameters were not set and what was
+// assumed for them, "" when all were set.
+func (s settings) assumed() string {
+	if len(s.unset) == 0 {
+		return ""
+	}
+	value := map[string]string{"sockd": s.binary, "sockd_config": s.config, "sockd_pidfile": s.pidfile}
+	var parts []string
+	for _, name := range s.unset {
+		parts = append(parts, fmt.Sprintf("%s=%s", name, value[name]))
+	}
+	return fmt.Sprintf("OCF_RESKEY_%s not set, assumed %s", strings.Join(s.unset, ", OCF_RESKEY_"), strings.Join(parts, " "))
+}
+
+// withAssumptions adds to a "not running" or "not installed" error what
+// was assumed for unset parameters.
+func (s settings) withAssumptions(err error) error {
+	if a := s.assumed(); a != "" && err != nil {
+		return ocf.Errorf(ocf.CodeOf(err), "%w (%s)", err, a)
+	}
+	return err
 }
 
 // withFallback returns a path parameter; when it was not set and its
@@ -90,26 +125,90 @@ func (s settings) instance() instance {
 
 // mothersWanted returns the number of mother processes -N asks for.
 func (s settings) mothersWanted() int {
-	for i, a := range s.args {
-		v := ""
-		switch {
-		case a == "-N" && i+1 < len(s.args):
-			v = s.args[i+1]
-		case strings.HasPrefix(a, "-N"):
-			v = a[2:]
-		default:
-			continue
-		}
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			return n
-		}
+	if f, err := parseDanteArgs(s.args); err == nil {
+		return f.mothers
 	}
 	return 1
 }
 
+// danteOptions is Dante's getopt option string, over the 1.4 releases
+// (sockd.c): the letters followed by ':' take a value, in the same word
+// or the next.
+const danteOptions = "DLN:Vd:f:hlnp:v"
+
+// agentOwned are Dante's flags the agent sets or that would break its
+// control of the process, and why.
+var agentOwned = map[byte]string{
+	'D': "the agent sets it",
+	'f': "the agent sets it from sockd_config",
+	'p': "the agent sets it from sockd_pidfile",
+	'V': "it makes Dante only check its configuration",
+	'L': "it makes Dante print its licence and exit",
+	'h': "it makes Dante print its usage and exit",
+	'v': "it makes Dante print its version and exit",
+}
+
+// danteFlags are what the agent needs from sockd_args.
+type danteFlags struct {
+	mothers int
+}
+
+// parseDanteArgs reads sockd_args the way Dante's getopt(3) does, clusters
+// such as -nf FILE included, and rejects a flag the agent owns, an unknown
+// flag, a missing value and a bad -N.
+func parseDanteArgs(args []string) (danteFlags, error) {
+	f := danteFlags{mothers: 1}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue // glibc's getopt permutes: options may follow operands
+		}
+		for j := 1; j < len(a); j++ {
+			c := a[j]
+			k := strings.IndexByte(danteOptions, c)
+			if c == ':' || k < 0 {
+				return f, fmt.Errorf("sockd_args: %q: Dante has no flag -%c", a, c)
+			}
+			if why, owned := agentOwned[c]; owned {
+				return f, fmt.Errorf("sockd_args must not contain -%c (in %q): %s", c, a, why)
+			}
+			if k+1 == len(danteOptions) || danteOptions[k+1] != ':' {
+				continue
+			}
+			value := a[j+1:]
+			if value == "" {
+				if i+1 == len(args) {
+					return f, fmt.Errorf("sockd_args: -%c needs a value", c)
+				}
+				i++
+				value = args[i]
+			}
+			if c == 'N' {
+				n, err := strconv.Atoi(value)
+				if err != nil || n < 1 || n > maxMothers {
+					return f, fmt.Errorf("sockd_args: -N %q is not a number of mother processes from 1 to %d", value, maxMothers)
+				}
+				f.mothers = n
+			}
+			break
+		}
+	}
+	return f, nil
+}
+
+// maxMothers bounds -N: more mother processes than any host needs is a
+// mistake.
+const maxMothers = 1024
+
 // checkInstalled returns ErrInstalled unless the binary is an executable
 // file.
 func (s settings) checkInstalled() error {
+	if !filepath.IsAbs(s.binary) {
+		return ocf.Errorf(ocf.ErrConfigured, "sockd=%q is not an absolute path", s.binary)
+	}
 	fi, err := os.Stat(s.binary)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrInstalled, "Dante binary %s: %w", s.binary, err)
@@ -121,12 +220,16 @@ func (s settings) checkInstalled() error {
 }
 
 // checkPresent returns ErrInstalled without an executable binary and
-// ErrConfigured without a readable configuration file.
+// ErrConfigured without a readable configuration file or with an unusable
+// pidfile path.
 func (s settings) checkPresent() error {
 	if err := s.checkInstalled(); err != nil {
 		return err
 	}
-	f, err := os.Open(s.config)
+	if err := s.checkPidfile(); err != nil {
+		return err
+	}
+	f, err := openRegular(s.config, 0)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrConfigured, "configuration: %w", err)
 	}
@@ -152,17 +255,41 @@ func (s settings) loadConfig() (*Config, error) {
 // checkArgs rejects sockd_args that would break the agent's control of the
 // process.
 func (s settings) checkArgs() error {
-	for _, a := range s.args {
-		for _, flag := range []string{"-D", "-f", "-p", "-V"} {
-			if a == flag || (strings.HasPrefix(a, flag) && flag != "-D") {
-				return ocf.Errorf(ocf.ErrConfigured, "sockd_args must not contain %s: the agent sets it", flag)
-			}
-		}
+	if _, err := parseDanteArgs(s.args); err != nil {
+		return ocf.WithCode(ocf.ErrConfigured, err)
 	}
-	if dir := filepath.Dir(s.pidfile); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
-		}
+	return nil
+}
+
+// checkPidfile rejects a pidfile path the agent could not judge: relative,
+// or naming something other than a regular file (a directory, a device, a
+// symlink, through which Dante would write as root).
+func (s settings) checkPidfile() error {
+	if !filepath.IsAbs(s.pidfile) {
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile=%q is not an absolute path", s.pidfile)
+	}
+	fi, err := os.Lstat(s.pidfile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile: %w", err)
+	case !fi.Mode().IsRegular():
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile %s is not a regular file (%s)", s.pidfile, fileKind(fi.Mode()))
+	}
+	return nil
+}
+
+// checkPidfileWritable rejects, before a start, a pidfile Dante could not
+// write (its directory does not exist) or should not: Dante truncates its
+// pidfile, so a file holding anything but a PID (sockd_pidfile=/etc/passwd)
+// is refused, not overwritten.
+func (s settings) checkPidfileWritable() error {
+	if fi, err := os.Stat(filepath.Dir(s.pidfile)); err != nil || !fi.IsDir() {
+		return ocf.Errorf(ocf.ErrConfigured, "directory of sockd_pidfile %s does not exist", s.pidfile)
+	}
+	if _, err := readPidfile(s.pidfile); err != nil {
+		return ocf.Errorf(ocf.ErrConfigured, "%w: Dante would overwrite it", err)
 	}
 	return nil
 }
@@ -175,11 +302,13 @@ func (s settings) scan(knownGroups ...int) (members, error) {
 		pid = 0 // an unreadable pidfile is judged below from the processes
 	}
 	in := s.instance()
-	procs, err := listProcesses(in.exe)
+	t, err := listProcesses(in.exe)
 	if err != nil {
 		return members{}, ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	return in.find(procs, pid, knownGroups...), nil
+	m := in.find(t.Procs, slices.DeleteFunc(knownGroups, func(g int) bool { return in.ledElsewhere(g) })...)
+	m.Pidfile, m.Hidden = pid, t.Hidden
+	return m, nil
 }
 
 // status is the depth-0 check: the instance's processes exist and agree
@@ -190,12 +319,19 @@ func (s settings) status() ([]Process, error) {
 	// names the one live mother of this binary and configuration.
 	in := s.instance()
 	if pid, err := readPidfile(s.pidfile); err == nil && pid > 0 && s.mothersWanted() == 1 {
-		if p, err := readProcess(pid, in.exe); err == nil && in.isMother(p) {
+		p, err := readProcess(pid, in.exe)
+		if err == nil && in.isMother(p) {
 			return []Process{p}, nil
+		}
+		if errors.Is(err, errHidden) {
+			return nil, hiddenError(1)
 		}
 	}
 	m, err := s.scan()
 	if err != nil {
+		return nil, err
+	}
+	if err := m.inDoubt(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -240,6 +376,12 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 	if err := s.checkArgs(); err != nil {
 		return nil, err
 	}
+	if err := s.checkPidfile(); err != nil {
+		return nil, err
+	}
+	if err := s.checkPidfileWritable(); err != nil {
+		return nil, err
+	}
 	cfg, err := s.loadConfig()
 	if err != nil {
 		return nil, err
@@ -257,14 +399,19 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
 	s := readSettings(req.Params)
+	if a := s.assumed(); a != "" && req.Probe {
+		// A probe's "not running" carries no exit reason: say it here.
+		req.Log.Infof("%s", a)
+	}
 	if err := s.checkPresent(); err != nil {
+		err = s.withAssumptions(err)
 		if req.Probe {
 			return ocf.WithCode(ocf.NotRunning, err)
 		}
 		return err
 	}
 	if _, err := s.status(); err != nil || req.Depth == 0 {
-		return err
+		return s.withAssumptions(err)
 	}
 	cfg, err := s.loadConfig()
 	if err != nil {

@@ -219,9 +219,9 @@ func describeFailure(err error) string {
 
 // echoAddress picks where the echo endpoint listens for a proxy with these
 // external: entries: the first usable address.
-func echoAddress(external []string) (netip.Addr, error) {
+func echoAddress(ctx context.Context, external []string) (netip.Addr, error) {
 	for _, e := range external {
-		if addrs, err := resolveHost(e); err == nil && len(addrs) > 0 {
+		if addrs, err := resolveHost(ctx, e); err == nil && len(addrs) > 0 {
 			return addrs[0], nil
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -66,11 +65,18 @@ func (c *Config) LogFiles() []string {
 	return files
 }
 
-// ParseConfigFile reads and parses a Dante configuration file.
+// maxConfig bounds the configuration file the agent reads.
+const maxConfig = 16 << 20
+
+// ParseConfigFile reads and parses a Dante configuration file, which must
+// be a regular file of at most 16 MiB.
 func ParseConfigFile(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, more, err := readRegular(path, 0, maxConfig)
 	if err != nil {
 		return nil, err
+	}
+	if more {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxConfig>>20)
 	}
 	cfg, err := ParseConfig(bytes.NewReader(b))
 	if err != nil {

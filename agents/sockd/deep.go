@@ -1,15 +1,14 @@
 package sockd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/duration"
 )
 
 // checkSettings are the deep-check parameters of an instance.
@@ -23,30 +22,36 @@ type checkSettings struct {
 func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 	p := req.Params
 	var cs checkSettings
-	secs, err := p.Int("check_timeout")
-	if err != nil {
-		return cs, err
+	var err error
+	if cs.timeout, err = CheckTimeouts.Parse(p.String("check_timeout")); err != nil {
+		return cs, ocf.Errorf(ocf.ErrConfigured, "check_timeout: %w", err)
 	}
-	if secs < 0 {
-		return cs, ocf.Errorf(ocf.ErrConfigured, "check_timeout=%d is negative", secs)
-	}
-	cs.timeout = time.Duration(secs) * time.Second
 	if cs.UDP, err = p.Bool("check_udp"); err != nil {
 		return cs, err
 	}
 	cs.Username = p.String("check_username")
+	if err := checkUsername(cs.Username); err != nil {
+		return cs, ocf.Errorf(ocf.ErrConfigured, "check_username: %w", err)
+	}
 	passwordFile := p.String("check_password_file")
 	switch {
 	case cs.Username != "" && passwordFile == "":
 		return cs, ocf.Errorf(ocf.ErrConfigured, "check_username is set but check_password_file is not")
 	case cs.Username != "":
 		if cs.Password, err = readPassword(passwordFile); err != nil {
-			return cs, ocf.WithCode(ocf.ErrConfigured, err)
+			return cs, ocf.Errorf(ocf.ErrConfigured, "check_password_file: %w", err)
 		}
 	}
 	for _, name := range []string{"check_target", "check_udp_target"} {
 		if v := p.String(name); v != "" {
-			if _, _, err := net.SplitHostPort(v); err != nil {
+			host, port, err := net.SplitHostPort(v)
+			if err == nil && host == "" {
+				err = fmt.Errorf("no host")
+			}
+			if err == nil {
+				_, err = parsePort(port)
+			}
+			if err != nil {
 				return cs, ocf.Errorf(ocf.ErrConfigured, "%s=%q is not host:port: %w", name, v, err)
 			}
 		}
@@ -59,6 +64,10 @@ func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 	return cs, nil
 }
 
+// CheckTimeouts is the range of check_timeout: seconds as a plain number,
+// or a duration; 0 derives the limit from the operation's timeout.
+var CheckTimeouts = duration.Range{Unit: time.Second, Min: 0, Max: time.Hour}
+
 // defaultCheckTimeout derives a deep check's time limit from the
 // operation's timeout: a quarter of it, at least 2 s. A healthy proxy
 // answers in milliseconds, and a shorter limit catches a hang sooner; the
@@ -70,18 +79,35 @@ func defaultCheckTimeout(op time.Duration) time.Duration {
 	return 2 * time.Second
 }
 
-// readPassword returns the first line of a password file.
+// maxCredential is RFC 1929's limit on a user name and on a password:
+// each is sent with a one-byte length.
+const maxCredential = 255
+
+// checkUsername rejects a user name SOCKS5 cannot carry.
+func checkUsername(user string) error {
+	if len(user) > maxCredential {
+		return fmt.Errorf("the user name is %d bytes long; SOCKS5 (RFC 1929) carries at most %d", len(user), maxCredential)
+	}
+	return nil
+}
+
+// readPassword returns the first line of a password file, which must be a
+// regular file and hold a password SOCKS5 can carry.
 func readPassword(path string) (string, error) {
-	f, err := os.Open(path)
+	// A line longer than any password SOCKS5 carries is read no further.
+	b, _, err := readRegular(path, 0, 4*maxCredential)
 	if err != nil {
-		return "", fmt.Errorf("check_password_file: %w", err)
+		return "", err
 	}
-	defer f.Close()
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return "", fmt.Errorf("check_password_file %s is empty", path)
+	line, _, _ := strings.Cut(string(b), "\n")
+	password := strings.TrimRight(line, "\r")
+	switch {
+	case len(b) == 0:
+		return "", fmt.Errorf("%s is empty", path)
+	case len(password) > maxCredential:
+		return "", fmt.Errorf("the password in %s is longer than %d bytes, the most SOCKS5 (RFC 1929) carries", path, maxCredential)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return password, nil
 }
 
 // unescape understands \r, \n, \t and \\ in check_send and check_expect.
@@ -105,9 +131,9 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	endpoints, err := resolveEndpoints(cfg.Internal)
+	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrConfigured, err)
+		return resolveError(ctx, err)
 	}
 	proxies := make([]string, len(endpoints))
 	for i, ep := range endpoints {
@@ -115,7 +141,7 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	}
 	cs.Depth = req.Depth
 	if cs.Depth >= DepthDataPath {
-		addr, err := echoAddress(cfg.External)
+		addr, err := echoAddress(ctx, cfg.External)
 		if err != nil {
 			return ocf.WithCode(ocf.ErrConfigured, err)
 		}

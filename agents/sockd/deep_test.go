@@ -101,7 +101,7 @@ func TestDeepDetectsFaults(t *testing.T) {
 		processesPass bool
 	}{
 		{name: "mother SIGKILLed", depth: 20, codes: []int{1, 7}, stage: "no Dante mother|Dante is not running",
-			inject: func(l *lab) { l.signalAll(l.mothers(), syscall.SIGKILL) }},
+			inject: func(l *lab) { l.signalAll(l.mothers(), syscall.SIGKILL); l.waitMothers(0) }},
 		{name: "mother SIGSTOPped", depth: 10, codes: []int{1}, stage: "greeting",
 			inject: func(l *lab) { l.signalAll(l.mothers(), syscall.SIGSTOP) }},
 		{name: "negotiate children SIGSTOPped", depth: 10, codes: []int{1}, stage: "greeting",

@@ -1,7 +1,6 @@
 package sockd
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -12,11 +11,14 @@ import (
 // relays to, so that no outside server is needed. It listens on ephemeral
 // ports and echoes every byte and datagram back until closed.
 type echoServer struct {
-	tcp  net.Listener
-	udp  net.PacketConn
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	open map[net.Conn]bool
+	tcp net.Listener
+	udp net.PacketConn
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	// open are the accepted connections; once closed is set, none is
+	// added and Close has closed them all.
+	open   map[net.Conn]bool
+	closed bool
 }
 
 // startEcho opens the echo endpoint on addr; withUDP adds the UDP side.
@@ -50,10 +52,9 @@ func (e *echoServer) serveTCP() {
 		if err != nil {
 			return
 		}
-		e.mu.Lock()
-		e.open[c] = true
-		e.mu.Unlock()
-		e.wg.Add(1)
+		if !e.track(c) {
+			return
+		}
 		go func() {
 			defer e.wg.Done()
 			_, _ = io.Copy(c, io.LimitReader(c, 1<<20))
@@ -65,17 +66,32 @@ func (e *echoServer) serveTCP() {
 	}
 }
 
+// track records an accepted connection, so that Close closes it, and
+// counts its goroutine. A connection accepted while the endpoint closes
+// is closed at once, and track returns false: nothing may wait on it.
+func (e *echoServer) track(c net.Conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		c.Close()
+		return false
+	}
+	e.open[c] = true
+	e.wg.Add(1)
+	return true
+}
+
 func (e *echoServer) serveUDP() {
 	defer e.wg.Done()
 	buf := make([]byte, 64*1024)
 	for {
 		n, from, err := e.udp.ReadFrom(buf)
-		if errors.Is(err, net.ErrClosed) {
+		if err != nil {
+			// Closed, or an error that would repeat at once: a check
+			// relaying to the endpoint then fails, and says so.
 			return
 		}
-		if err == nil {
-			_, _ = e.udp.WriteTo(buf[:n], from)
-		}
+		_, _ = e.udp.WriteTo(buf[:n], from)
 	}
 }
 
@@ -86,6 +102,7 @@ func (e *echoServer) Close() {
 		e.udp.Close()
 	}
 	e.mu.Lock()
+	e.closed = true
 	for c := range e.open {
 		c.Close()
 	}

@@ -1,8 +1,11 @@
 package sockd
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
 )
 
 // instance identifies the processes of one resource instance: those running
@@ -14,16 +17,25 @@ type instance struct {
 	config string
 }
 
+// instanceMarker is the environment variable the agent starts Dante with,
+// holding the configuration path: Dante's children inherit it, so a child
+// whose mother is gone still proves which instance it belongs to.
+const instanceMarker = "OCFKIT_SOCKD_CONFIG"
+
 // members are the processes of an instance found in one scan.
 type members struct {
 	// Mothers run with this instance's command line, oldest first.
 	Mothers []Process
 	// All are the mothers and every other live process of the instance:
-	// their descendants and the members of their process groups, including
-	// children that lost their mother.
+	// their descendants and the members of their process groups, and
+	// children that lost their mother but carry the instance's marker.
 	All []Process
-	// Pidfile is the PID in the pidfile, 0 when missing or empty.
+	// Pidfile is the PID in the pidfile, 0 when missing or empty. It is
+	// compared with the mothers found, and never makes a process a member.
 	Pidfile int
+	// Hidden are processes whose executable could not be read: while
+	// nothing of the instance is found, they leave its state in doubt.
+	Hidden []int
 }
 
 // isMother reports whether p is a live mother process of the instance: the
@@ -54,39 +66,47 @@ func configArg(argv []string) string {
 	return ""
 }
 
-// find picks the instance's processes out of a process table scan.
-// pidfilePID (0 if none) and knownGroups add process groups of mothers
-// that are gone, so that children they left behind (possibly SIGSTOPped,
-// possibly still exiting) are found, unless such a group's leader PID now
-// belongs to another Dante instance.
-func (in instance) find(procs []Process, pidfilePID int, knownGroups ...int) members {
-	m := members{Pidfile: pidfilePID}
+// find picks the instance's processes out of a process table scan. A
+// process belongs to the instance only when its own identity proves it: a
+// mother (this executable and this -f configuration), a process carrying
+// the instance's marker in its environment, or a process of this
+// executable that descends from such a process or shares the process group
+// of a mother or marked process. knownGroups are the groups of members found by earlier scans of
+// the same action, so that children left behind by a mother that exited
+// meanwhile are still found; a known group whose leader now lives and is
+// not a member is left alone, as its PID was reused.
+func (in instance) find(procs []Process, knownGroups ...int) members {
+	var m members
+	knownGroups = slices.Clone(knownGroups)
 	byPID := map[int]Process{}
+	ours := map[int]bool{}   // PIDs of the instance
+	groups := map[int]bool{} // process groups of the instance
 	for _, p := range procs {
 		byPID[p.PID] = p
-		if in.isMother(p) {
+		switch {
+		case in.isMother(p):
 			m.Mothers = append(m.Mothers, p)
+			ours[p.PID] = true
+			groups[p.PGID] = true
+		case in.isMarked(p):
+			ours[p.PID] = true
+			knownGroups = append(knownGroups, p.PGID)
 		}
 	}
 	slices.SortFunc(m.Mothers, func(a, b Process) int { return a.PID - b.PID })
-
-	ours := map[int]bool{}   // PIDs of the instance
-	groups := map[int]bool{} // process groups of the instance
-	for _, p := range m.Mothers {
-		ours[p.PID] = true
-		groups[p.PGID] = true
-	}
-	for _, g := range append(knownGroups, pidfilePID) {
-		if p, alive := byPID[g]; g > 0 && (!alive || !in.isForeignMother(p)) {
+	// A known group, or that of a marked process, is the instance's while
+	// its leader is gone (or exiting) or is a member.
+	for _, g := range knownGroups {
+		if leader, alive := byPID[g]; g > 0 && (!alive || leader.Zombie() || leader.Exe == "" || ours[g]) {
 			groups[g] = true
 		}
 	}
-	// Descendants of a member and same-binary members of a group are
-	// members; repeat until nothing changes, since the table is unordered.
+	// Descendants of a member and same-binary (or exiting) members of a
+	// group are members; repeat until nothing changes, since the table is unordered.
 	for changed := true; changed; {
 		changed = false
 		for _, p := range procs {
-			if ours[p.PID] || p.Zombie() || p.Exe != in.exe || in.isForeignMother(p) {
+			if ours[p.PID] || p.Zombie() || !in.mayBeOurs(p) || in.isForeignMother(p) || in.isForeignMarked(p) {
 				continue
 			}
 			if ours[p.PPID] || groups[p.PGID] {
@@ -102,6 +122,52 @@ func (in instance) find(procs []Process, pidfilePID int, knownGroups ...int) mem
 	}
 	slices.SortFunc(m.All, func(a, b Process) int { return a.PID - b.PID })
 	return m
+}
+
+// mayBeOurs reports whether p runs this executable, or no longer shows
+// one: a process that is exiting (its memory is gone, its sockets may not
+// be) is the instance's when its parent or group is.
+func (in instance) mayBeOurs(p Process) bool {
+	return p.Exe == in.exe || p.Exe == ""
+}
+
+// ledElsewhere reports whether the process group g now has a live leader
+// running another executable: its PID was reused, and the group is not the
+// instance's. A leader that is exiting shows no executable, and is not
+// another's.
+func (in instance) ledElsewhere(g int) bool {
+	p, err := readProcess(g, "")
+	return err == nil && !p.Zombie() && p.Exe != "" && p.Exe != in.exe
+}
+
+// isMarked reports whether p is a live process of this executable that
+// carries this instance's marker, and is not another instance's mother
+// (whose command line names its own configuration).
+func (in instance) isMarked(p Process) bool {
+	return !p.Zombie() && p.Exe == in.exe && p.Marker == in.config && !in.isForeignMother(p)
+}
+
+// isForeignMarked reports whether p carries another instance's marker.
+func (in instance) isForeignMarked(p Process) bool {
+	return p.Marker != "" && p.Marker != in.config
+}
+
+// inDoubt returns an error when nothing of the instance was found but some
+// processes could not be read: any of them could be its.
+func (m members) inDoubt() error {
+	if len(m.All) > 0 || len(m.Hidden) == 0 {
+		return nil
+	}
+	return hiddenError(len(m.Hidden))
+}
+
+// hiddenError says why the agent cannot tell whether Dante runs.
+func hiddenError(n int) error {
+	what := "a process named like Dante"
+	if n > 1 {
+		what = fmt.Sprintf("%d processes named like Dante", n)
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "cannot tell whether Dante runs: the executable of %s is not readable (permission denied); run the agent as root", what)
 }
 
 // pids returns the PIDs of processes.

@@ -177,12 +177,12 @@ func (l *lab) start(extra ...string) {
 // a mother led.
 func (l *lab) processes() []Process {
 	l.t.Helper()
-	procs, err := listProcesses("")
+	table, err := listProcesses("")
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	var out []Process
-	for _, p := range procs {
+	for _, p := range table.Procs {
 		if p.Zombie() {
 			continue
 		}

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -100,13 +103,15 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(s.pidfile); err != nil && !os.IsNotExist(err) {
+	if err := removePidfile(s.pidfile); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "removing stale pidfile: %w", err)
 	}
 	log := followLog(cfg)
 	args := append([]string{"-D", "-f", s.config, "-p", s.pidfile}, s.args...)
 	cmd := exec.CommandContext(ctx, s.binary, args...)
-	cmd.Env = daemonEnv
+	// The marker lets a later scan prove that a child whose mother died
+	// is this instance's.
+	cmd.Env = append(slices.Clip(daemonEnv), instanceMarker+"="+s.config)
 	cmd.Dir = "/"
 	// A new session, stdio on /dev/null (exec's default for nil) and no
 	// inherited descriptors (Go opens every file close-on-exec).
@@ -115,9 +120,9 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := cmd.Run(); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "starting %s: %v: %s", s.describe(), err, log.reason())
 	}
-	endpoints, err := resolveEndpoints(cfg.Internal)
+	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrConfigured, err)
+		return resolveError(ctx, err)
 	}
 	err = waitUntil(ctx, func() error {
 		if _, err := s.status(); err != nil {
@@ -145,6 +150,9 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.inDoubt(); err != nil {
+		return err
+	}
 	if len(m.All) > 0 {
 		req.Log.Infof("stopping Dante processes %v", pids(m.All))
 		for _, p := range m.All {
@@ -167,8 +175,41 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			}
 		}
 	}
-	if err := os.Remove(st.pidfile); err != nil && !os.IsNotExist(err) {
-		return ocf.Errorf(ocf.ErrGeneric, "removing pidfile: %w", err)
+	// Nothing of the instance runs: a pidfile that cannot be removed is
+	// only untidy, and never fails the stop.
+	if err := removePidfile(st.pidfile); err != nil {
+		req.Log.Warnf("leaving pidfile %s: %v", st.pidfile, err)
+	}
+	return nil
+}
+
+// removePidfile removes a pidfile that is a regular file holding a PID or
+// nothing, or a symlink (the link itself, not its target), and nothing
+// else: never a directory, a device such as /dev/null, a named pipe or a
+// file with other content. A missing file is no error.
+func removePidfile(path string) error {
+	if !filepath.IsAbs(path) {
+		// Relative to wherever the agent runs: not the file Dante wrote.
+		return fmt.Errorf("%q is not an absolute path; nothing removed", path)
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0:
+		return fmt.Errorf("%s is not a regular file (%s); left alone", path, fileKind(fi.Mode()))
+	case fi.Mode().IsRegular():
+		// A file that holds anything but a PID is not Dante's pidfile
+		// (sockd_pidfile=/etc/passwd): never removed.
+		if _, err := readPidfile(path); err != nil {
+			return fmt.Errorf("%w; left alone", err)
+		}
+	}
+	// unlink(2) never removes a directory, should one appear meanwhile.
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
 	}
 	return nil
 }

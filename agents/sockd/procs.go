@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Process is what the agent reads of one process in /proc.
@@ -21,6 +23,11 @@ type Process struct {
 	// Cmdline is the argument vector. Dante's children rewrite theirs to a
 	// title such as "danted: io-child: 0/32".
 	Cmdline []string
+	// Marker is the value of the instanceMarker variable in the process's
+	// environment, set by the agent when it starts Dante and inherited by
+	// every child: what proves a child whose mother is gone. Empty when
+	// absent or unreadable.
+	Marker string
 }
 
 // Zombie reports whether the process has exited and waits to be reaped.
@@ -29,42 +36,95 @@ func (p Process) Zombie() bool { return p.State == 'Z' || p.State == 'X' }
 // procRoot is where the process table is read; tests point it elsewhere.
 var procRoot = "/proc"
 
+// table is one scan of the process table.
+type table struct {
+	// Procs are the processes read.
+	Procs []Process
+	// Hidden are the PIDs whose executable could not be read for lack of
+	// permission: any of them could be the instance's.
+	Hidden []int
+}
+
 // listProcesses reads the processes of the process table whose executable
 // is exe ("" for every process). The executable is read first, with one
 // readlink and no file opened, so that a scan costs little on a busy host.
-// Processes that exit while they are read are skipped.
-func listProcesses(exe string) ([]Process, error) {
+// Processes that exit while they are read are skipped; those whose
+// executable may not be read are listed apart.
+func listProcesses(exe string) (table, error) {
+	var t table
 	dir, err := os.Open(procRoot)
 	if err != nil {
-		return nil, fmt.Errorf("reading the process table: %w", err)
+		return t, fmt.Errorf("reading the process table: %w", err)
 	}
 	names, err := dir.Readdirnames(-1)
 	dir.Close()
 	if err != nil {
-		return nil, fmt.Errorf("reading the process table: %w", err)
+		return t, fmt.Errorf("reading the process table: %w", err)
 	}
-	var procs []Process
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		if p, err := readProcess(pid, exe); err == nil {
-			procs = append(procs, p)
+		p, err := readProcess(pid, exe)
+		switch {
+		case err == nil:
+			t.Procs = append(t.Procs, p)
+		case errors.Is(err, errHidden):
+			t.Hidden = append(t.Hidden, pid)
 		}
 	}
-	return procs, nil
+	return t, nil
 }
 
 // errOtherExe skips a process that runs another executable.
 var errOtherExe = errors.New("another executable")
 
+// errHidden is a process whose executable may not be read (another user's
+// process, for an agent not run as root): it is in doubt, not foreign.
+var errHidden = errors.New("executable not readable")
+
+// readExe returns the resolved executable of a process, "" for a kernel
+// thread or a zombie. A permission error wraps errHidden.
+func readExe(dir string) (string, error) {
+	target, err := os.Readlink(filepath.Join(dir, "exe"))
+	if errors.Is(err, fs.ErrPermission) {
+		return "", fmt.Errorf("%s/exe: %w (%w)", dir, errHidden, err)
+	}
+	return strings.TrimSuffix(target, " (deleted)"), nil
+}
+
+// commIs reports whether the command name of a process (readable by every
+// user, unlike its executable) is that of the executable exe; the kernel
+// keeps 15 bytes of it.
+func commIs(dir, exe string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "comm"))
+	if err != nil {
+		return false
+	}
+	name := filepath.Base(exe)
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return strings.TrimSuffix(string(b), "\n") == name
+}
+
 // readProcess reads one process; with exe set, only if it runs exe.
 func readProcess(pid int, exe string) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	target, _ := os.Readlink(filepath.Join(dir, "exe"))
-	target = strings.TrimSuffix(target, " (deleted)")
-	if exe != "" && target != exe {
+	target, err := readExe(dir)
+	if err != nil {
+		// Only a process named like exe is in doubt; the others (PID 1
+		// of a container, other users' programs) cannot be Dante.
+		if exe != "" && !commIs(dir, exe) {
+			return Process{}, errOtherExe
+		}
+		return Process{}, err
+	}
+	// No executable is a kernel thread, a zombie or a process in the
+	// middle of exiting, which may still hold its sockets: it is read, and
+	// judged by its place among the others.
+	if exe != "" && target != exe && target != "" {
 		return Process{}, errOtherExe
 	}
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
@@ -79,6 +139,9 @@ func readProcess(pid int, exe string) (Process, error) {
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
 	}
+	if env, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
+		p.Marker = envValue(env, instanceMarker)
+	}
 	return p, nil
 }
 
@@ -91,11 +154,11 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
 	}
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
+	if err != nil || pid <= 0 {
 		return Process{}, fmt.Errorf("malformed pid in stat %q", truncate(b))
 	}
 	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 3 || len(f[0]) != 1 {
+	if len(f) < 3 || len(f[0]) != 1 || !strings.Contains(procStates, f[0]) {
 		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
 	}
 	ppid, err1 := strconv.Atoi(f[1])
@@ -104,6 +167,21 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed ppid or pgrp in stat %q", truncate(b))
 	}
 	return Process{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]}, nil
+}
+
+// procStates are the process states the kernel shows in /proc/PID/stat,
+// over the versions (fs/proc/array.c).
+const procStates = "RSDZTtWXxKPI"
+
+// envValue returns the value of the variable name in a NUL-separated
+// environment block, "" when absent.
+func envValue(env []byte, name string) string {
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(name+"=")); ok {
+			return string(v)
+		}
+	}
+	return ""
 }
 
 // parseCmdline splits /proc/PID/cmdline on NUL bytes. A process that
@@ -123,23 +201,47 @@ func truncate(b []byte) []byte {
 	return b
 }
 
+// maxPidfile bounds what the agent reads of a pidfile: a PID and a newline
+// are a few bytes.
+const maxPidfile = 64
+
 // readPidfile returns the PID in a pidfile, or 0 when the file is missing
-// or empty (Dante truncates it at exit).
+// or empty (Dante truncates it at exit). Anything but a regular file
+// holding one PID is an error, and a named pipe never blocks the agent. A
+// symlink is not followed, and the content of a file that holds no PID is
+// never quoted: the pidfile could name a secret (/etc/shadow).
 func readPidfile(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, more, err := readRegular(path, syscall.O_NOFOLLOW, maxPidfile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading pidfile: %w", err)
 	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return 0, nil
-	}
-	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("pidfile %s holds %q, not a PID", path, truncate(b))
+	pid, ok := parsePidfile(b, more)
+	if !ok {
+		return 0, fmt.Errorf("pidfile %s does not hold a PID", path)
 	}
 	return pid, nil
 }
+
+// parsePidfile reads the content of a pidfile: one PID from 1 to maxPID
+// with white space around it, or nothing (0). more says the file went on
+// past what was read.
+func parsePidfile(b []byte, more bool) (int, bool) {
+	s := strings.TrimSpace(string(b))
+	if s == "" && !more {
+		return 0, true
+	}
+	if more || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 || pid > maxPID {
+		return 0, false
+	}
+	return pid, true
+}
+
+// maxPID is the largest PID Linux hands out (PID_MAX_LIMIT).
+const maxPID = 1 << 22

@@ -1,20 +1,24 @@
 package sockd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
 )
 
 // resolveEndpoints turns internal: statements into addresses a check can
 // connect to: a wildcard address becomes loopback of its family (the
 // server listens there too), an interface name becomes each of its
 // addresses (link-local IPv6 aside), and a host name its addresses.
-func resolveEndpoints(eps []Endpoint) ([]netip.AddrPort, error) {
+func resolveEndpoints(ctx context.Context, eps []Endpoint) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
 	for _, ep := range eps {
-		addrs, err := resolveHost(ep.Host)
+		addrs, err := resolveHost(ctx, ep.Host)
 		if err != nil {
 			return nil, fmt.Errorf("internal: %s (line %d): %w", ep.Host, ep.Line, err)
 		}
@@ -26,8 +30,9 @@ func resolveEndpoints(eps []Endpoint) ([]netip.AddrPort, error) {
 }
 
 // resolveHost returns the usable addresses of an address, interface name or
-// host name, as Dante would bind or relay from them.
-func resolveHost(host string) ([]netip.Addr, error) {
+// host name, as Dante would bind or relay from them. A name look-up ends
+// with ctx.
+func resolveHost(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		switch {
 		case a.IsUnspecified() && a.Is4():
@@ -53,7 +58,7 @@ func resolveHost(host string) ([]netip.Addr, error) {
 		}
 		return out, nil
 	}
-	names, err := net.LookupHost(host)
+	names, err := net.DefaultResolver.LookupHost(ctx, host)
 	if err != nil {
 		return nil, fmt.Errorf("neither an address nor an interface, and not resolvable: %w", err)
 	}
@@ -69,4 +74,20 @@ func resolveHost(host string) ([]netip.Addr, error) {
 // joinHostPort formats an address and port for dialling.
 func joinHostPort(a netip.Addr, port int) string {
 	return net.JoinHostPort(a.String(), strconv.Itoa(port))
+}
+
+// resolveError gives a failed resolution of the configuration's addresses
+// its code: a configuration error when a name does not exist, else a
+// generic error: a name server that does not answer, or the action running
+// out of time, is no fault of the configuration, and must not make
+// Pacemaker give up on the resource everywhere.
+func resolveError(ctx context.Context, err error) error {
+	var dnsErr *net.DNSError
+	if ctx.Err() == nil && errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return ocf.WithCode(ocf.ErrConfigured, err)
+	}
+	if ctx.Err() == nil && !errors.As(err, &dnsErr) {
+		return ocf.WithCode(ocf.ErrConfigured, err) // an interface without addresses
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "resolving Dante's addresses failed: %w", err)
 }

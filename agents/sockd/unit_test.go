@@ -40,24 +40,33 @@ func TestFind(t *testing.T) {
 	child := func(pid, ppid, pgid int, state byte) Process {
 		return Process{PID: pid, PPID: ppid, PGID: pgid, State: state, Exe: in.exe, Cmdline: []string{"danted: io-child: 0/32"}}
 	}
+	marked := func(p Process, conf string) Process { p.Marker = conf; return p }
+	shell := Process{PID: 30, PPID: 1, PGID: 30, State: 'S', Exe: "/usr/bin/dash", Cmdline: []string{"sh", "-c", "danted -f /etc/b.conf"}}
 	for _, tc := range []struct {
 		name        string
 		procs       []Process
-		pidfile     int
+		known       []int
 		wantMothers []int
 		wantAll     []int
 	}{
-		{"one mother and children", []Process{mother(10, "/etc/a.conf"), child(11, 10, 10, 'S'), child(12, 10, 10, 'T')}, 10, []int{10}, []int{10, 11, 12}},
-		{"two mothers (-N 2)", []Process{mother(10, "/etc/a.conf"), {PID: 13, PPID: 10, PGID: 10, State: 'S', Exe: in.exe, Cmdline: mother(0, "/etc/a.conf").Cmdline}, child(11, 13, 10, 'S')}, 10, []int{10, 13}, []int{10, 11, 13}},
-		{"another instance untouched", []Process{mother(10, "/etc/a.conf"), mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, 10, []int{10}, []int{10}},
-		{"orphans of a dead mother found by the pidfile's group", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, 10, nil, []int{11, 12}},
-		{"pidfile reused by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, 20, nil, nil},
-		{"pidfile reused by an unrelated process", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/bin/sleep", Cmdline: []string{"sleep", "600"}}}, 10, nil, nil},
-		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, 10, nil, nil},
-		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, 0, nil, nil},
+		{"one mother and children", []Process{mother(10, "/etc/a.conf"), child(11, 10, 10, 'S'), child(12, 10, 10, 'T')}, nil, []int{10}, []int{10, 11, 12}},
+		{"two mothers (-N 2)", []Process{mother(10, "/etc/a.conf"), {PID: 13, PPID: 10, PGID: 10, State: 'S', Exe: in.exe, Cmdline: mother(0, "/etc/a.conf").Cmdline}, child(11, 13, 10, 'S')}, nil, []int{10, 13}, []int{10, 11, 13}},
+		{"another instance untouched", []Process{mother(10, "/etc/a.conf"), mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, nil, []int{10}, []int{10}},
+		{"orphans of a dead mother proven by their marker", []Process{marked(child(11, 1, 10, 'T'), "/etc/a.conf"), child(12, 1, 10, 'T')}, nil, nil, []int{11, 12}},
+		{"orphans of a mother verified earlier in the action", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, []int{10}, nil, []int{11, 12}},
+		{"orphans nothing proves are left alone", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, nil, nil, nil},
+		{"orphans of another instance", []Process{marked(child(11, 1, 10, 'T'), "/etc/b.conf"), marked(child(12, 1, 10, 'T'), "/etc/b.conf")}, []int{10}, nil, nil},
+		{"another instance's mother carrying this instance's marker", []Process{marked(mother(20, "/etc/b.conf"), "/etc/a.conf"), child(21, 20, 20, 'S')}, nil, nil, nil},
+		{"a known group now led by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, []int{20}, nil, nil},
+		{"a shell's group holding another Dante", []Process{shell, {PID: 31, PPID: 30, PGID: 30, State: 'S', Exe: in.exe, Cmdline: []string{"danted", "-f", "/etc/b.conf"}}, child(32, 31, 30, 'S')}, nil, nil, nil},
+		{"orphans of an exiting mother verified earlier", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'R'}, child(11, 1, 10, 'T')}, []int{10}, nil, []int{10, 11}},
+		{"exiting children of a mother count", []Process{mother(10, "/etc/a.conf"), {PID: 11, PPID: 10, PGID: 10, State: 'R'}}, nil, []int{10}, []int{10, 11}},
+		{"kernel threads do not count", []Process{{PID: 2, PPID: 0, PGID: 0, State: 'S'}, {PID: 3, PPID: 2, PGID: 0, State: 'I'}}, []int{0}, nil, nil},
+		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, []int{10}, nil, nil},
+		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, nil, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := in.find(tc.procs, tc.pidfile)
+			m := in.find(tc.procs, tc.known...)
 			if got := pids(m.Mothers); !reflect.DeepEqual(got, orEmpty(tc.wantMothers)) {
 				t.Errorf("mothers %v, want %v", got, tc.wantMothers)
 			}
@@ -80,7 +89,7 @@ func TestParseStat(t *testing.T) {
 	if err != nil || p.PID != 4242 || p.PPID != 4200 || p.PGID != 4200 || p.State != 'T' {
 		t.Errorf("got %+v, %v", p, err)
 	}
-	for _, bad := range []string{"", "42", "x (a) S 1 1", "42 (a) S x 1", "42 (a) SS 1 1", "42 (a"} {
+	for _, bad := range []string{"", "42", "x (a) S 1 1", "42 (a) S x 1", "42 (a) SS 1 1", "42 (a", "0()\x00 0 0", "42 (a) \x00 1 1", "42 (a) Q 1 1", "0 (a) S 1 1", "-4 (a) S 1 1"} {
 		if _, err := parseStat([]byte(bad)); err == nil {
 			t.Errorf("parseStat(%q) accepted", bad)
 		}
@@ -113,7 +122,10 @@ func TestLogProblems(t *testing.T) {
 	log := "Nov 22 02:50:01 (1763779801.1) danted[42]: info: Dante/server[1/1] v1.4.2 running\n" +
 		"Nov 22 02:50:01 (1763779801.2) danted[42]: error: /etc/d.conf: problem on line 5 near token \"f\": syntax error\n" +
 		"Nov 22 02:50:01 (1763779801.3) danted[42]: alert: mother[1/1]: shutting down\n"
-	got := logProblems([]byte(log))
+	var got []string
+	for _, l := range logProblems([]byte(log)) {
+		got = append(got, l.text)
+	}
 	want := []string{`error: /etc/d.conf: problem on line 5 near token "f": syntax error`, "alert: mother[1/1]: shutting down"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)
@@ -130,7 +142,7 @@ func TestSettings(t *testing.T) {
 	if got := unescape(`GET / HTTP/1.0\r\n\r\n\\`); got != "GET / HTTP/1.0\r\n\r\n\\" {
 		t.Errorf("unescape: %q", got)
 	}
-	for args, want := range map[string]string{"h": "h:1080", "h:99": "h:99", "::1": "[::1]:1080", "[::1]:5": "[::1]:5"} {
+	for args, want := range map[string]string{"h": "h:1080", "h:99": "h:99", "::1": "[::1]:1080", "[::1]:5": "[::1]:5", "2001:db8::1": "[2001:db8::1]:1080", "[::1:1080]": "[::1:1080]:1080"} {
 		if got, err := proxyFromArgs([]string{args}); err != nil || got != want {
 			t.Errorf("proxyFromArgs(%q) = %q, %v", args, got, err)
 		}
@@ -146,8 +158,8 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("4242 (danted) S 1 4242 4242 0 -1"))
 	f.Add([]byte("1 ((a) b)) Z 0 0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if p, err := parseStat(b); err == nil && p.State == 0 {
-			t.Errorf("no state in %+v", p)
+		if p, err := parseStat(b); err == nil && (!strings.ContainsRune(procStates, rune(p.State)) || p.PID <= 0) {
+			t.Errorf("invalid state or PID accepted: %+v", p)
 		}
 	})
 }
