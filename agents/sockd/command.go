@@ -2,10 +2,10 @@ package sockd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +46,7 @@ func checkCommand() *cli.Command {
 func runCheckCommand(c *cli.Context) error {
 	style, err := checkstyle.FromCLI(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return err // a usage error, exited in the style the line implies
 	}
 	result := checkstyle.Result{Service: "SOCKS", Status: checkstyle.Unknown}
 	proxy, check, err := checkFromFlags(c)
@@ -56,11 +56,14 @@ func runCheckCommand(c *cli.Context) error {
 			err = checkstyle.Usage(fmt.Errorf("--timeout: %w", err))
 		}
 	}
-	if err != nil {
-		// A usage error (checkstyle.ErrUsage) is reported as UNKNOWN, the
-		// status of a check that could not run.
+	if errors.Is(err, checkstyle.ErrUsage) {
+		// The command line exits in the caller's style
+		// (checkstyle.UsageExit).
+		return err
+	}
+	if err != nil { // the check could not run: UNKNOWN
 		result.Summary = err.Error()
-		return style.Exit(os.Stdout, result)
+		return style.Exit(c.App.Writer, result)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, timeout)
 	defer cancel()
@@ -74,7 +77,7 @@ func runCheckCommand(c *cli.Context) error {
 		}
 		if err != nil {
 			result.Summary = fmt.Sprintf("opening the check's echo endpoint: %v", err)
-			return style.Exit(os.Stdout, result)
+			return style.Exit(c.App.Writer, result)
 		}
 		defer check.Echo.Close()
 	}
@@ -83,7 +86,7 @@ func runCheckCommand(c *cli.Context) error {
 	if r.Err != nil {
 		result.Status = checkstyle.Down
 	}
-	return style.Exit(os.Stdout, result)
+	return style.Exit(c.App.Writer, result)
 }
 
 // checkTimeouts is the range of the check command's --timeout.
