@@ -88,16 +88,19 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	if err != nil {
 		return g, 0, err
 	}
+	// Nothing is logged while the event lock is held (the system log
+	// may be slow): problems are kept and logged after.
+	var problems []string
 	st, err := h.Store.Read(g.Name)
 	if err != nil {
 		// A damaged status file must not block failover: start afresh.
-		h.Log.Errorf("group %s: %v; starting a new status", g.Name, err)
+		problems = append(problems, fmt.Sprintf("group %s: %v; starting a new status", g.Name, err))
 		st = &store.Status{Group: g.Name}
 	}
 	if workerGone(st) {
 		// The worker applying the last event died: that event is
 		// abandoned, and this one is applied by a new worker.
-		h.Log.Errorf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied)
+		problems = append(problems, fmt.Sprintf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied))
 		st.Outcome = store.OutcomePending
 	}
 	st.Seq = store.NextSeq(st.Seq)
@@ -114,6 +117,9 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	werr := h.Store.Write(st)
 	seq := st.Seq
 	unlock()
+	for _, p := range problems {
+		h.Log.Errorf("%s", p)
+	}
 	if werr != nil {
 		return g, seq, werr
 	}
@@ -210,43 +216,56 @@ func (h *Hook) newer(group string, seq uint64) bool {
 	return err == nil && st.Seq != seq
 }
 
-// finish records and logs a transition's outcome.
+// finish records and logs a transition's outcome. Nothing is logged while
+// the event lock is held: every front-end waits for that lock.
 func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) {
-	outcome := store.OutcomeOK
-	switch {
-	case res.Superseded:
-		outcome = store.OutcomeSuperseded
-	case res.Err != nil:
-		outcome = store.OutcomeFailed
-	}
-	unlock, err := h.Store.LockEvent(group)
+	started, err := h.record(group, seq, res)
 	if err != nil {
 		h.Log.Errorf("group %s: %v", group, err)
-		return
-	}
-	defer unlock()
-	st, err := h.Store.Read(group)
-	if err != nil {
-		h.Log.Errorf("group %s: %v", group, err)
-		return
-	}
-	if st.Applied == seq {
-		st.Outcome, st.Steps, st.Finished = outcome, res.Steps, time.Now()
-		st.Error = ""
-		if res.Err != nil {
-			st.Error = res.Err.Error()
-		}
-		if err := h.Store.Write(st); err != nil {
-			h.Log.Errorf("group %s: %v", group, err)
-		}
 	}
 	for _, s := range res.Steps {
 		h.Log.Debugf("group %s: event %d: %s %s: %v %s", group, seq, s.Dir, s.Action, s.Duration.Round(time.Millisecond), s.Error)
 	}
-	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome, time.Since(st.Started).Round(time.Millisecond))
+	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome(res), time.Since(started).Round(time.Millisecond))
 	if res.Err != nil {
 		h.Log.Errorf("%s: %v", msg, res.Err)
 	} else {
 		h.Log.Infof("%s", msg)
 	}
+}
+
+// outcome names a transition's result.
+func outcome(res engine.Result) string {
+	switch {
+	case res.Superseded:
+		return store.OutcomeSuperseded
+	case res.Err != nil:
+		return store.OutcomeFailed
+	}
+	return store.OutcomeOK
+}
+
+// record stores a transition's outcome, if no later transition was
+// claimed since, and returns when it started.
+func (h *Hook) record(group string, seq uint64, res engine.Result) (time.Time, error) {
+	unlock, err := h.Store.LockEvent(group)
+	if err != nil {
+		return time.Now(), err
+	}
+	defer unlock()
+	st, err := h.Store.Read(group)
+	if err != nil {
+		return time.Now(), err
+	}
+	if st.Applied == seq {
+		st.Outcome, st.Steps, st.Finished = outcome(res), res.Steps, time.Now()
+		st.Error = ""
+		if res.Err != nil {
+			st.Error = res.Err.Error()
+		}
+		if err := h.Store.Write(st); err != nil {
+			return st.Started, err
+		}
+	}
+	return st.Started, nil
 }
