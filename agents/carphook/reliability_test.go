@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
 
 	"github.com/ocfkit/ocfkit/internal/systemlog/systemlogtest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
@@ -44,4 +47,53 @@ func TestStalledJournal(t *testing.T) {
 	if r := role(roleFile); r != "0" {
 		t.Fatalf("role %q after BACKUP", r)
 	}
+}
+
+// TestAnnounceStopsOnBackup: the MASTER worker kept sending gratuitous ARP
+// for the address (count × interval, up to the group timeout) after a
+// BACKUP event removed it: the LAN was told the address is here while the
+// new master held it, and the BACKUP's own work waited behind it. A newer
+// event now ends the announcements at once.
+func TestAnnounceStopsOnBackup(t *testing.T) {
+	testenv.RequireRoot(t)
+	a, b := testenv.NewNS(t, "cra"), testenv.NewNS(t, "crb")
+	testenv.Veth(t, a, "eth0", "10.218.0.1/24", b, "eth0", "10.218.0.2/24")
+	arps := watchARP(t, b)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "announce")
+	const vip = "10.218.0.50"
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf(`state_dir = %q
+[group.g]
+[[group.g.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.g.action]]
+type = "announce"
+interface = "eth0"
+addresses = ["%s"]
+count = 100
+interval = "1s"
+`, dir, vip, vip), 0o644)
+	a.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	mac := macOf(t, a)
+	testenv.WaitFor(t, 20*time.Second, "announcements of the address", func() error {
+		return arps.saw(arp.OperationReply, mac, vip)
+	})
+	master := status(t, dir, "g")
+	if master.Outcome != "running" || !alive(master.WorkerPID) {
+		t.Fatalf("the MASTER worker is not announcing: %+v", master)
+	}
+	a.MustRun(t, hook, "-c", conf, "apply", "g", "BACKUP")
+	if hasAddr(t, a, vip) {
+		t.Fatal("the address is still there after BACKUP")
+	}
+	waitSettled(t, dir, "g", "BACKUP")
+	testenv.WaitFor(t, 20*time.Second, "the MASTER worker to stop announcing", func() error {
+		if alive(master.WorkerPID) {
+			return fmt.Errorf("MASTER worker %d still runs", master.WorkerPID)
+		}
+		return nil
+	})
 }
