@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/action"
@@ -65,11 +66,37 @@ func New(cfg *config.File, log Logger) (*Hook, error) {
 	return &Hook{Config: cfg, Store: st, Log: log}, nil
 }
 
-func (h *Hook) actions(g *config.Group, st event.State) ([]engine.Action, error) {
+// actions builds a group's actions for a state; what they repair on their
+// way goes to notes, logged later (never under the event lock).
+func (h *Hook) actions(g *config.Group, st event.State, n *notes) ([]engine.Action, error) {
 	if h.Actions != nil {
 		return h.Actions(g, st)
 	}
-	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot})
+	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot, Log: n.add})
+}
+
+// notes keeps actions' messages until they can be logged.
+type notes struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *notes) add(format string, a ...any) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.lines = append(n.lines, fmt.Sprintf(format, a...))
+}
+
+// flush logs the messages kept so far, as errors: each is something an
+// action found wrong and repaired.
+func (n *notes) flush(log Logger, group string) {
+	n.mu.Lock()
+	lines := n.lines
+	n.lines = nil
+	n.mu.Unlock()
+	for _, l := range lines {
+		log.Errorf("group %s: %s", group, l)
+	}
 }
 
 // Handle is the front-end's work for one event: find the group, record the
@@ -80,7 +107,9 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	if err != nil {
 		return nil, 0, err
 	}
-	acts, err := h.actions(g, ev.State)
+	var n notes
+	defer n.flush(h.Log, g.Name)
+	acts, err := h.actions(g, ev.State, &n)
 	if err != nil {
 		return g, 0, err
 	}
@@ -120,6 +149,7 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	for _, p := range problems {
 		h.Log.Errorf("%s", p)
 	}
+	n.flush(h.Log, g.Name)
 	if werr != nil {
 		return g, seq, werr
 	}
@@ -161,7 +191,8 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 			}
 			return lastErr
 		}
-		acts, err := h.actions(g, state)
+		var n notes
+		acts, err := h.actions(g, state, &n)
 		if err != nil {
 			h.finish(g.Name, target, state, engine.Result{Err: err})
 			return err
@@ -184,6 +215,7 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 		tctx, cancel := context.WithTimeout(ctx, g.Timeout)
 		res := eng.Run(tctx, acts, state == event.Master)
 		cancel()
+		n.flush(h.Log, g.Name)
 		lastErr = res.Err
 		h.finish(g.Name, target, state, res)
 	}

@@ -97,3 +97,44 @@ interval = "1s"
 		return nil
 	})
 }
+
+// TestAddressDownKeepsOthers: with promote_secondaries off (new namespaces,
+// containers, hosts without systemd's sysctl defaults), removing a group's
+// address that was the primary one of its subnet made the kernel remove
+// every other address of that subnet: another group's address (its status
+// still "MASTER: ok"), or the host's own when it came back after the
+// address (DHCP renewal). Only the group's own address goes now.
+func TestAddressDownKeepsOthers(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "crp"), testenv.NewNS(t, "crq")
+	testenv.Veth(t, ns, "eth0", "10.219.0.1/24", peer, "eth0", "10.219.0.2/24")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=0", "net.ipv4.conf.eth0.promote_secondaries=0")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "secondaries")
+	conf := filepath.Join(dir, "c.toml")
+	group := func(name, prefix string) string {
+		return fmt.Sprintf("[group.%s]\n[[group.%s.action]]\ntype = \"address\"\ninterface = \"eth0\"\naddresses = [%q]\n", name, name, prefix)
+	}
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n", dir)+group("a", "10.220.0.50/24")+group("b", "10.220.0.51/24")+group("v", "10.219.0.50/24"), 0o644)
+	apply := func(g, state string) {
+		t.Helper()
+		ns.MustRun(t, hook, "-c", conf, "apply", g, state)
+		waitSettled(t, dir, g, state)
+	}
+	apply("a", "MASTER")
+	apply("b", "MASTER")
+	apply("a", "BACKUP")
+	if hasAddr(t, ns, "10.220.0.50") || !hasAddr(t, ns, "10.220.0.51") {
+		t.Fatalf("after a BACKUP: want only b's 10.220.0.51:\n%s", ns.MustRun(t, "ip", "-4", "addr", "show", "eth0"))
+	}
+	// The host's address comes back while the group holds the subnet's
+	// primary address.
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=0")
+	ns.MustRun(t, "ip", "addr", "del", "10.219.0.1/24", "dev", "eth0")
+	apply("v", "MASTER")
+	ns.MustRun(t, "ip", "addr", "add", "10.219.0.1/24", "dev", "eth0")
+	apply("v", "BACKUP")
+	if hasAddr(t, ns, "10.219.0.50") || !hasAddr(t, ns, "10.219.0.1") {
+		t.Fatalf("after v BACKUP: want the host's 10.219.0.1 only:\n%s", ns.MustRun(t, "ip", "-4", "addr", "show", "eth0"))
+	}
+}
