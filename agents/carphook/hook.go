@@ -44,6 +44,51 @@ type Hook struct {
 	// Actions builds a group's actions; nil means action.ForGroup. Tests
 	// inject fakes here.
 	Actions func(g *config.Group, st event.State) ([]engine.Action, error)
+	// Saved is set when the configuration file no longer loads and Config
+	// holds the plans saved at MASTER instead (FromSavedPlans): they take
+	// groups down, never up.
+	Saved *store.Plan
+}
+
+// ErrSavedPlanUp refuses to bring a group up from a saved plan.
+var ErrSavedPlanUp = errors.New("not bringing a group up from the plan saved at MASTER: the configuration file does not load")
+
+// FromSavedPlans returns a hook that works from the plans saved at MASTER
+// from the configuration file path, in the state directory that file
+// names, for the group key selects: the way down for a group whose
+// configuration file no longer loads (an edit in progress, a typo).
+func FromSavedPlans(path, key string, log Logger) (*Hook, error) {
+	dir, err := config.StateDirOf(path)
+	if err != nil || dir == "" {
+		dir = DefaultStateDir
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	plans, perr := st.Plans(path)
+	cfg := &config.File{Path: path + " (plans saved at MASTER in " + dir + ")", StateDir: dir, Groups: map[string]*config.Group{}}
+	byName := map[string]*store.Plan{}
+	for _, p := range plans {
+		cfg.Groups[p.Group.Name], byName[p.Group.Name] = p.Group, p
+	}
+	g, err := cfg.Find(key)
+	if err != nil {
+		return nil, errors.Join(err, perr)
+	}
+	cfg.OCFRoot = byName[g.Name].OCFRoot
+	if log == nil {
+		log = NopLogger{}
+	}
+	return &Hook{Config: cfg, Store: st, Log: log, Saved: byName[g.Name]}, nil
+}
+
+// savePlan saves the group's plan, for the way down (see Saved).
+func (h *Hook) savePlan(g *config.Group) error {
+	if h.Saved != nil {
+		return ErrSavedPlanUp
+	}
+	return h.Store.SavePlan(&store.Plan{Config: h.Config.Path, Saved: time.Now(), OCFRoot: h.Config.OCFRoot, Group: g})
 }
 
 // stateDir returns the configuration's state directory.
@@ -132,6 +177,14 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 		problems = append(problems, fmt.Sprintf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied))
 		st.Outcome = store.OutcomePending
 	}
+	if ev.State == event.Master {
+		if err := h.savePlan(g); errors.Is(err, ErrSavedPlanUp) {
+			unlock()
+			return g, 0, err
+		} else if err != nil {
+			problems = append(problems, fmt.Sprintf("group %s: %v (the way down will need a configuration file that loads)", g.Name, err))
+		}
+	}
 	st.Seq = store.NextSeq(st.Seq)
 	st.Event, st.EventTime = ev, time.Now()
 	st.CriticalError = ""
@@ -193,6 +246,9 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 		}
 		var n notes
 		acts, err := h.actions(g, state, &n)
+		if err == nil && h.Saved != nil && state == event.Master {
+			err = ErrSavedPlanUp
+		}
 		if err != nil {
 			h.finish(g.Name, target, state, engine.Result{Err: err})
 			return err

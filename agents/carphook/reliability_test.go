@@ -8,6 +8,7 @@ package carphook_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,4 +138,66 @@ func TestAddressDownKeepsOthers(t *testing.T) {
 	if hasAddr(t, ns, "10.219.0.50") || !hasAddr(t, ns, "10.219.0.1") {
 		t.Fatalf("after v BACKUP: want the host's 10.219.0.1 only:\n%s", ns.MustRun(t, "ip", "-4", "addr", "show", "eth0"))
 	}
+}
+
+// TestBrokenConfigStillTakesDown: an edit that broke the configuration
+// file while the group was MASTER made every later BACKUP fail before
+// acting: the address and role file stayed up on a node that had lost the
+// VIP (two masters). The way down no longer depends on the file: the group
+// as the file defined it at MASTER is saved (root's, 0600) and used, said
+// loudly, and the event still exits 1 for the broken file. Nothing is
+// brought up from a saved plan.
+func TestBrokenConfigStillTakesDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "crb"), testenv.NewNS(t, "crc")
+	testenv.Veth(t, ns, "eth0", "10.223.0.1/24", peer, "eth0", "10.223.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "broken")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	const vip = "10.223.0.50"
+	good := fmt.Sprintf(`state_dir = %q
+[group.g]
+match = [%q]
+[[group.g.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.g.action]]
+type = "role-file"
+path = %q
+`, state, vip, vip, roleFile)
+	writeFile(t, conf, good, 0o644)
+	ns.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	waitSettled(t, state, "g", "MASTER")
+	if !hasAddr(t, ns, vip) || role(roleFile) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	plan := filepath.Join(state, "g.plan.json")
+	if fi, err := os.Stat(plan); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("saved plan %s: %v %v", plan, fi, err)
+	}
+	writeFile(t, conf, good+"interval = \"1 s\"\n", 0o644) // an edit gone wrong
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "ucarp", "down", "eth0", vip))
+	if code != 1 || !strings.Contains(out, "plan saved at MASTER") || !strings.Contains(out, "interval") {
+		t.Errorf("BACKUP with a broken file: exit %d, want 1, the plan used and the file's error:\n%s", code, out)
+	}
+	if hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Fatalf("BACKUP with a broken file left the group up (address %v, role %q)", hasAddr(t, ns, vip), role(roleFile))
+	}
+	waitSettled(t, state, "g", "BACKUP") // the worker took the rest down from the plan too
+	code, out = cmdRun(t, ns.Command(hook, "-c", conf, "apply", "g", "MASTER"))
+	if code != 1 || hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Errorf("MASTER with a broken file: exit %d, address %v, role %q; want 1 and nothing up:\n%s", code, hasAddr(t, ns, vip), role(roleFile), out)
+	}
+	// A file that is not even TOML below its top-level keys.
+	writeFile(t, conf, good, 0o644)
+	ns.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	waitSettled(t, state, "g", "MASTER")
+	writeFile(t, conf, good+"[group.g\n", 0o644)
+	code, out = cmdRun(t, ns.Command(hook, "-c", conf, "keepalived", "GROUP", vip, "FAULT", "0"))
+	if code != 1 || hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Errorf("FAULT with a file that does not parse: exit %d, address %v, role %q; want 1 and the group down:\n%s", code, hasAddr(t, ns, vip), role(roleFile), out)
+	}
+	waitSettled(t, state, "g", "FAULT")
 }

@@ -297,3 +297,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestStateDirOf: the state directory is found from the top-level keys of a
+// file whose groups no longer parse or validate.
+func TestStateDirOf(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"state_dir = \"/run/x\"\n[group.g\n":                              "/run/x",
+		"# c\nstate_dir = \"/run/y\"\n[group.g]\nbogus = 1\n":             "/run/y",
+		"[group.g]\nstate_dir = \"/run/z\"\n":                             "",
+		"ocf_root = \"/usr/lib/ocf\"\n[[group.g.action]]\ntype = \"x\"\n": "",
+	} {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := StateDirOf(p); err != nil || got != want {
+			t.Errorf("StateDirOf(%q) = %q, %v; want %q", body, got, err, want)
+		}
+	}
+	p := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(p, []byte("state_dir = \"relative\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StateDirOf(p); err == nil {
+		t.Error("a relative state_dir accepted")
+	}
+}
