@@ -201,3 +201,24 @@ path = %q
 	}
 	waitSettled(t, state, "g", "FAULT")
 }
+
+// TestKeepalivedDeleted: keepalived 2.x calls notify with DELETED when a
+// reload removes the VRRP instance (and drops its address); carp-hook
+// refused the state (exit 2) and left the group up. It is taken down like
+// STOP.
+func TestKeepalivedDeleted(t *testing.T) {
+	testenv.RequireRoot(t)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "deleted")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n[group.VI_1]\n[[group.VI_1.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile), 0o644)
+	if code, out := hookRun(t, hook, "-c", conf, "keepalived", "INSTANCE", "VI_1", "MASTER", "100"); code != 0 {
+		t.Fatalf("MASTER: exit %d: %s", code, out)
+	}
+	waitSettled(t, state, "VI_1", "MASTER")
+	if code, out := hookRun(t, hook, "-c", conf, "keepalived", "INSTANCE", "VI_1", "DELETED", "0"); code != 0 || role(roleFile) != "0" {
+		t.Fatalf("DELETED: exit %d, role %q; want 0 and the group down: %s", code, role(roleFile), out)
+	}
+	waitSettled(t, state, "VI_1", "STOP")
+}
