@@ -63,6 +63,23 @@ func TestStalledJournalDoesNotBlock(t *testing.T) {
 	}
 }
 
+// TestStalledSyslog: the same for a syslog socket (/dev/log) nobody reads.
+func TestStalledSyslog(t *testing.T) {
+	s := systemlogtest.NewStalled(t, t.TempDir())
+	var notice bytes.Buffer
+	l := New("test", nil)
+	l.journalPath, l.syslogPaths, l.notice = filepath.Join(t.TempDir(), "none"), []string{s.Socket}, &notice
+	defer l.Close()
+	within(t, "logging to a stalled syslog", func() {
+		for i := 0; i < 20; i++ {
+			l.Send(Warning, "message")
+		}
+	})
+	if l.Dropped() != 20 || strings.Count(notice.String(), "not taking messages") != 1 {
+		t.Errorf("dropped %d, notice %q", l.Dropped(), notice.String())
+	}
+}
+
 // TestStalledJournalChild: the same through the real path
 // (/run/systemd/journal/socket), in a child process whose journal is a
 // stalled one; the old code hung there.

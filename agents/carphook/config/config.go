@@ -611,6 +611,11 @@ func StateDirOf(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return stateDirOf(path, data)
+}
+
+// stateDirOf is StateDirOf for the file's bytes.
+func stateDirOf(path string, data []byte) (string, error) {
 	lines := strings.SplitAfter(string(data), "\n")
 	top := lines
 	for i, l := range lines {

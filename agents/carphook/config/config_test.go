@@ -324,3 +324,18 @@ func TestStateDirOf(t *testing.T) {
 		t.Error("a relative state_dir accepted")
 	}
 }
+
+// FuzzStateDirOf: whatever the bytes, the top-level scan returns a clean
+// absolute state_dir or an error, and never panics.
+func FuzzStateDirOf(f *testing.F) {
+	f.Add([]byte("state_dir = \"/run/x\"\n[group.g\n"))
+	f.Add([]byte("state_dir = '''\n[x]\n'''\n"))
+	f.Add([]byte("state_dir = [\n\"/a\"]\n"))
+	f.Add([]byte("state_dir = \"/run/\\u0000\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir, err := stateDirOf("fuzz.toml", data)
+		if err == nil && dir != "" && badPath(dir) != "" {
+			t.Fatalf("state_dir %q accepted: %s", dir, badPath(dir))
+		}
+	})
+}
