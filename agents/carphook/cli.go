@@ -262,9 +262,12 @@ func frontEnd(src string) cli.ActionFunc {
 		log := logger(c)
 		log.Debugf("%s %v: %s event for %q", src, args, ev.State, ev.Group)
 		h, path, err := load(path, log)
+		var broken error // the configuration's error, when working from a saved plan
 		if err != nil {
 			log.Errorf("%s %v: %v", src, args, err)
-			return err
+			if h, broken = savedPlan(path, ev, err, log); h == nil {
+				return err
+			}
 		}
 		exe, err := os.Executable()
 		if err != nil {
@@ -283,17 +286,48 @@ func frontEnd(src string) cli.ActionFunc {
 			log.Infof("%s %v: finished the event before acting on %v", src, args, sig)
 		default:
 		}
+		if broken != nil {
+			return errors.Join(fmt.Errorf("group %s taken down (%s) with the plan saved at MASTER on %s, as %s is broken: %w",
+				h.Saved.Group.Name, ev.State, h.Saved.Saved.Format(time.RFC3339), path, broken), err)
+		}
 		return err
 	}
+}
+
+// savedPlan returns the hook that takes the event's group down from the
+// plan saved at its last MASTER, when the configuration file (at path)
+// failed to load with err: the way down must not depend on the file, or a
+// typo keeps the address up here while another node takes it (two
+// masters). It returns nil for a MASTER event (nothing is brought up from
+// an old plan) or when there is no plan to use.
+func savedPlan(path string, ev event.Event, err error, log Logger) (*Hook, error) {
+	if ev.State == event.Master || path == "" {
+		return nil, nil
+	}
+	h, serr := FromSavedPlans(path, ev.Group, log)
+	if serr != nil {
+		log.Errorf("no plan saved at MASTER to take the group down with: %v", serr)
+		return nil, nil
+	}
+	log.Errorf("configuration %s does not load: taking group %s down (%s) with the plan saved at MASTER on %s",
+		path, h.Saved.Group.Name, ev.State, h.Saved.Saved.Format(time.RFC3339))
+	return h, err
 }
 
 func workerCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageErr("usage: carp-hook worker GROUP")
 	}
-	h, _, err := load(configPath(c), logger(c))
+	log := logger(c)
+	h, path, err := load(configPath(c), log)
 	if err != nil {
-		return err
+		// The front-end recorded a way down from the saved plan.
+		saved, serr := FromSavedPlans(path, c.Args().First(), log)
+		if serr != nil {
+			return err
+		}
+		log.Errorf("worker: %v; group %s from the plan saved at MASTER on %s", err, saved.Saved.Group.Name, saved.Saved.Saved.Format(time.RFC3339))
+		h = saved
 	}
 	return h.Work(context.Background(), c.Args().First())
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/action"
@@ -43,6 +44,51 @@ type Hook struct {
 	// Actions builds a group's actions; nil means action.ForGroup. Tests
 	// inject fakes here.
 	Actions func(g *config.Group, st event.State) ([]engine.Action, error)
+	// Saved is set when the configuration file no longer loads and Config
+	// holds the plans saved at MASTER instead (FromSavedPlans): they take
+	// groups down, never up.
+	Saved *store.Plan
+}
+
+// ErrSavedPlanUp refuses to bring a group up from a saved plan.
+var ErrSavedPlanUp = errors.New("not bringing a group up from the plan saved at MASTER: the configuration file does not load")
+
+// FromSavedPlans returns a hook that works from the plans saved at MASTER
+// from the configuration file path, in the state directory that file
+// names, for the group key selects: the way down for a group whose
+// configuration file no longer loads (an edit in progress, a typo).
+func FromSavedPlans(path, key string, log Logger) (*Hook, error) {
+	dir, err := config.StateDirOf(path)
+	if err != nil || dir == "" {
+		dir = DefaultStateDir
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	plans, perr := st.Plans(path)
+	cfg := &config.File{Path: path + " (plans saved at MASTER in " + dir + ")", StateDir: dir, Groups: map[string]*config.Group{}}
+	byName := map[string]*store.Plan{}
+	for _, p := range plans {
+		cfg.Groups[p.Group.Name], byName[p.Group.Name] = p.Group, p
+	}
+	g, err := cfg.Find(key)
+	if err != nil {
+		return nil, errors.Join(err, perr)
+	}
+	cfg.OCFRoot = byName[g.Name].OCFRoot
+	if log == nil {
+		log = NopLogger{}
+	}
+	return &Hook{Config: cfg, Store: st, Log: log, Saved: byName[g.Name]}, nil
+}
+
+// savePlan saves the group's plan, for the way down (see Saved).
+func (h *Hook) savePlan(g *config.Group) error {
+	if h.Saved != nil {
+		return ErrSavedPlanUp
+	}
+	return h.Store.SavePlan(&store.Plan{Config: h.Config.Path, Saved: time.Now(), OCFRoot: h.Config.OCFRoot, Group: g})
 }
 
 // stateDir returns the configuration's state directory.
@@ -65,11 +111,37 @@ func New(cfg *config.File, log Logger) (*Hook, error) {
 	return &Hook{Config: cfg, Store: st, Log: log}, nil
 }
 
-func (h *Hook) actions(g *config.Group, st event.State) ([]engine.Action, error) {
+// actions builds a group's actions for a state; what they repair on their
+// way goes to notes, logged later (never under the event lock).
+func (h *Hook) actions(g *config.Group, st event.State, n *notes) ([]engine.Action, error) {
 	if h.Actions != nil {
 		return h.Actions(g, st)
 	}
-	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot})
+	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot, Log: n.add})
+}
+
+// notes keeps actions' messages until they can be logged.
+type notes struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *notes) add(format string, a ...any) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.lines = append(n.lines, fmt.Sprintf(format, a...))
+}
+
+// flush logs the messages kept so far, as errors: each is something an
+// action found wrong and repaired.
+func (n *notes) flush(log Logger, group string) {
+	n.mu.Lock()
+	lines := n.lines
+	n.lines = nil
+	n.mu.Unlock()
+	for _, l := range lines {
+		log.Errorf("group %s: %s", group, l)
+	}
 }
 
 // Handle is the front-end's work for one event: find the group, record the
@@ -80,7 +152,9 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	if err != nil {
 		return nil, 0, err
 	}
-	acts, err := h.actions(g, ev.State)
+	var n notes
+	defer n.flush(h.Log, g.Name)
+	acts, err := h.actions(g, ev.State, &n)
 	if err != nil {
 		return g, 0, err
 	}
@@ -88,17 +162,28 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	if err != nil {
 		return g, 0, err
 	}
+	// Nothing is logged while the event lock is held (the system log
+	// may be slow): problems are kept and logged after.
+	var problems []string
 	st, err := h.Store.Read(g.Name)
 	if err != nil {
 		// A damaged status file must not block failover: start afresh.
-		h.Log.Errorf("group %s: %v; starting a new status", g.Name, err)
+		problems = append(problems, fmt.Sprintf("group %s: %v; starting a new status", g.Name, err))
 		st = &store.Status{Group: g.Name}
 	}
 	if workerGone(st) {
 		// The worker applying the last event died: that event is
 		// abandoned, and this one is applied by a new worker.
-		h.Log.Errorf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied)
+		problems = append(problems, fmt.Sprintf("group %s: worker %d applying event %d is gone; event abandoned", g.Name, st.WorkerPID, st.Applied))
 		st.Outcome = store.OutcomePending
+	}
+	if ev.State == event.Master {
+		if err := h.savePlan(g); errors.Is(err, ErrSavedPlanUp) {
+			unlock()
+			return g, 0, err
+		} else if err != nil {
+			problems = append(problems, fmt.Sprintf("group %s: %v (the way down will need a configuration file that loads)", g.Name, err))
+		}
 	}
 	st.Seq = store.NextSeq(st.Seq)
 	st.Event, st.EventTime = ev, time.Now()
@@ -114,6 +199,10 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	werr := h.Store.Write(st)
 	seq := st.Seq
 	unlock()
+	for _, p := range problems {
+		h.Log.Errorf("%s", p)
+	}
+	n.flush(h.Log, g.Name)
 	if werr != nil {
 		return g, seq, werr
 	}
@@ -155,7 +244,11 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 			}
 			return lastErr
 		}
-		acts, err := h.actions(g, state)
+		var n notes
+		acts, err := h.actions(g, state, &n)
+		if err == nil && h.Saved != nil && state == event.Master {
+			err = ErrSavedPlanUp
+		}
 		if err != nil {
 			h.finish(g.Name, target, state, engine.Result{Err: err})
 			return err
@@ -178,6 +271,7 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 		tctx, cancel := context.WithTimeout(ctx, g.Timeout)
 		res := eng.Run(tctx, acts, state == event.Master)
 		cancel()
+		n.flush(h.Log, g.Name)
 		lastErr = res.Err
 		h.finish(g.Name, target, state, res)
 	}
@@ -210,43 +304,56 @@ func (h *Hook) newer(group string, seq uint64) bool {
 	return err == nil && st.Seq != seq
 }
 
-// finish records and logs a transition's outcome.
+// finish records and logs a transition's outcome. Nothing is logged while
+// the event lock is held: every front-end waits for that lock.
 func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) {
-	outcome := store.OutcomeOK
-	switch {
-	case res.Superseded:
-		outcome = store.OutcomeSuperseded
-	case res.Err != nil:
-		outcome = store.OutcomeFailed
-	}
-	unlock, err := h.Store.LockEvent(group)
+	started, err := h.record(group, seq, res)
 	if err != nil {
 		h.Log.Errorf("group %s: %v", group, err)
-		return
-	}
-	defer unlock()
-	st, err := h.Store.Read(group)
-	if err != nil {
-		h.Log.Errorf("group %s: %v", group, err)
-		return
-	}
-	if st.Applied == seq {
-		st.Outcome, st.Steps, st.Finished = outcome, res.Steps, time.Now()
-		st.Error = ""
-		if res.Err != nil {
-			st.Error = res.Err.Error()
-		}
-		if err := h.Store.Write(st); err != nil {
-			h.Log.Errorf("group %s: %v", group, err)
-		}
 	}
 	for _, s := range res.Steps {
 		h.Log.Debugf("group %s: event %d: %s %s: %v %s", group, seq, s.Dir, s.Action, s.Duration.Round(time.Millisecond), s.Error)
 	}
-	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome, time.Since(st.Started).Round(time.Millisecond))
+	msg := fmt.Sprintf("group %s: event %d %s: %s in %v", group, seq, state, outcome(res), time.Since(started).Round(time.Millisecond))
 	if res.Err != nil {
 		h.Log.Errorf("%s: %v", msg, res.Err)
 	} else {
 		h.Log.Infof("%s", msg)
 	}
+}
+
+// outcome names a transition's result.
+func outcome(res engine.Result) string {
+	switch {
+	case res.Superseded:
+		return store.OutcomeSuperseded
+	case res.Err != nil:
+		return store.OutcomeFailed
+	}
+	return store.OutcomeOK
+}
+
+// record stores a transition's outcome, if no later transition was
+// claimed since, and returns when it started.
+func (h *Hook) record(group string, seq uint64, res engine.Result) (time.Time, error) {
+	unlock, err := h.Store.LockEvent(group)
+	if err != nil {
+		return time.Now(), err
+	}
+	defer unlock()
+	st, err := h.Store.Read(group)
+	if err != nil {
+		return time.Now(), err
+	}
+	if st.Applied == seq {
+		st.Outcome, st.Steps, st.Finished = outcome(res), res.Steps, time.Now()
+		st.Error = ""
+		if res.Err != nil {
+			st.Error = res.Err.Error()
+		}
+		if err := h.Store.Write(st); err != nil {
+			return st.Started, err
+		}
+	}
+	return st.Started, nil
 }

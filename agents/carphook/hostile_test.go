@@ -48,7 +48,13 @@ func asNobody(t *testing.T, script string) {
 // (more than 30 s) fails the test.
 func hookRun(t *testing.T, hook string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(hook, args...)
+	return cmdRun(t, exec.Command(hook, args...))
+}
+
+// cmdRun runs cmd and returns its exit code and output; a hang (more than
+// 30 s) fails the test.
+func cmdRun(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
 	done := make(chan struct{})
 	var out []byte
 	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
@@ -57,7 +63,7 @@ func hookRun(t *testing.T, hook string, args ...string) (int, string) {
 	case <-time.After(30 * time.Second): // a hang guard, not a speed assertion
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("carp-hook %v hangs:\n%s", args, out)
+		t.Fatalf("%v hangs:\n%s", cmd.Args, out)
 	}
 	return cmd.ProcessState.ExitCode(), string(out)
 }

@@ -1,11 +1,13 @@
 package ocf
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/systemlog"
@@ -26,7 +28,8 @@ type Logger struct {
 	debug         bool
 	now           func() time.Time
 
-	mu sync.Mutex // serialises appends to file
+	mu          sync.Mutex // serialises appends to file
+	fileRefused bool       // file is not a regular file: said once, not written
 }
 
 // NewLogger returns a logger for one resource instance of an agent,
@@ -95,17 +98,39 @@ func (l *Logger) log(pri systemlog.Priority, level, format string, args ...any) 
 }
 
 // appendFile appends a line to $HA_LOGFILE in ha_log's format:
-// "Nov 27 18:12:00  ocf-sockd(proxy)[4711]:    INFO: message".
+// "Nov 27 18:12:00  ocf-sockd(proxy)[4711]:    INFO: message". Only a
+// regular file is written: a FIFO (with no reader, or one that does not
+// read) or a device could block the action for ever, so the file is opened
+// without blocking and anything else is refused, said once on stderr.
 func (l *Logger) appendFile(level, msg string) {
 	line := fmt.Sprintf("%s  %s[%d]:    %s: %s\n", l.now().Format("Jan 02 15:04:05"), l.tagged(), os.Getpid(), level, msg)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if l.fileRefused {
+		return
+	}
+	f, err := os.OpenFile(l.file, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0o644)
+	if errors.Is(err, syscall.ENXIO) { // a FIFO nobody reads
+		l.refuseFile()
+		return
+	}
 	if err != nil {
 		return
 	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		l.refuseFile()
+		return
+	}
 	_, _ = f.WriteString(line)
-	_ = f.Close()
+}
+
+// refuseFile stops writing to $HA_LOGFILE, saying so on stderr.
+func (l *Logger) refuseFile() {
+	l.fileRefused = true
+	if l.stderr != nil {
+		fmt.Fprintf(l.stderr, "%s[WARNING]: HA_LOGFILE %s is not a regular file: not writing to it\n", l.tagged(), l.file)
+	}
 }
 
 // tagged is the program's tag with the resource instance, as

@@ -18,13 +18,16 @@ type Env struct {
 	State string
 	// OCFRoot is OCF_ROOT for ocf actions.
 	OCFRoot string
+	// Log receives what an action repaired on its way (an address the
+	// kernel removed with ours); nil drops it.
+	Log func(format string, a ...any)
 }
 
 // New builds the action for a validated configuration entry.
 func New(a *config.Action, env Env) (engine.Action, error) {
 	switch a.Type {
 	case config.TypeAddress:
-		return &Address{Interface: a.Interface, Prefixes: a.Prefixes}, nil
+		return &Address{Interface: a.Interface, Prefixes: a.Prefixes, Log: env.Log}, nil
 	case config.TypeAnnounce:
 		return &Announce{Interface: a.Interface, IPs: a.IPs, Count: a.Count, Interval: a.Interval}, nil
 	case config.TypeSystemd:

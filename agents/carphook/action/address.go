@@ -21,6 +21,15 @@ func interfaceExists(name string) error {
 type Address struct {
 	Interface string
 	Prefixes  []netip.Prefix
+	// Log receives what Down had to repair; nil drops it.
+	Log func(format string, a ...any)
+}
+
+// logf logs through Log, if set.
+func (a *Address) logf(format string, args ...any) {
+	if a.Log != nil {
+		a.Log(format, args...)
+	}
 }
 
 // Name describes the action.

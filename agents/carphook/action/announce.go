@@ -27,6 +27,14 @@ func (a *Announce) Name() string {
 
 // Up sends the announcements.
 func (a *Announce) Up(ctx context.Context) error {
+	return a.UpEach(ctx, nil)
+}
+
+// UpEach sends the announcements, each round through step (nil: directly),
+// which refuses a round once a newer event was recorded: this node must
+// not tell the link it holds an address after losing it. The engine also
+// ends ctx then, so the wait for the next round ends at once.
+func (a *Announce) UpEach(ctx context.Context, step func(func() error) error) error {
 	an, closeFn, err := announce.Dial(a.Interface, a.IPs)
 	if err != nil {
 		if errors.Is(err, errUnsupportedAnnounce) {
@@ -35,6 +43,7 @@ func (a *Announce) Up(ctx context.Context) error {
 		return err
 	}
 	defer closeFn()
+	an.Guard = step
 	return an.Announce(ctx, a.IPs, a.Count, a.Interval)
 }
 

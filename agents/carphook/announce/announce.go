@@ -42,6 +42,11 @@ type Announcer struct {
 	ARP FrameWriter
 	// NDP carries IPv6 announcements; nil if there are none to send.
 	NDP NAWriter
+	// Guard, when set, sends each round: it returns an error without
+	// calling send when the round must not go out (a newer event was
+	// recorded, so the address may already be gone), and announcing stops
+	// with that error.
+	Guard func(send func() error) error
 }
 
 // allNodes is ff02::1, where unsolicited advertisements go (RFC 4861 7.2.6).
@@ -49,7 +54,8 @@ var allNodes = netip.MustParseAddr("ff02::1")
 
 // Announce sends count rounds, interval apart, each holding a gratuitous ARP
 // request and reply per IPv4 address and an unsolicited advertisement per
-// IPv6 address. It stops early when ctx ends.
+// IPv6 address. It stops early when ctx ends, or when Guard refuses a
+// round.
 func (a *Announcer) Announce(ctx context.Context, ips []netip.Addr, count int, interval time.Duration) error {
 	for round := 0; round < count; round++ {
 		if round > 0 {
@@ -61,10 +67,20 @@ func (a *Announcer) Announce(ctx context.Context, ips []netip.Addr, count int, i
 			case <-t.C:
 			}
 		}
-		for _, ip := range ips {
-			if err := a.once(ip); err != nil {
-				return fmt.Errorf("announcing %s (round %d of %d): %w", ip, round+1, count, err)
+		send := func() error {
+			for _, ip := range ips {
+				if err := a.once(ip); err != nil {
+					return fmt.Errorf("announcing %s (round %d of %d): %w", ip, round+1, count, err)
+				}
 			}
+			return nil
+		}
+		if a.Guard != nil {
+			if err := a.Guard(send); err != nil {
+				return err
+			}
+		} else if err := send(); err != nil {
+			return err
 		}
 	}
 	return nil

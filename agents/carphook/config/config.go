@@ -600,3 +600,40 @@ func unitChars(s, extra string) bool {
 	}
 	return true
 }
+
+// StateDirOf returns the state_dir the file at path sets ("" for none),
+// reading only its top-level keys: those before the first table header.
+// It finds the state directory of a file that no longer parses or
+// validates as a whole, where the plans saved at MASTER are (a group must
+// still be taken down when an edit broke the file).
+func StateDirOf(path string) (string, error) {
+	data, err := filesafe.ReadFile(path, os.Geteuid(), MaxSize)
+	if err != nil {
+		return "", err
+	}
+	return stateDirOf(path, data)
+}
+
+// stateDirOf is StateDirOf for the file's bytes.
+func stateDirOf(path string, data []byte) (string, error) {
+	lines := strings.SplitAfter(string(data), "\n")
+	top := lines
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "[") {
+			top = lines[:i]
+			break
+		}
+	}
+	var f struct {
+		StateDir string `toml:"state_dir"`
+	}
+	if err := toml.Unmarshal([]byte(strings.Join(top, "")), &f); err != nil {
+		return "", decodeError(path, err)
+	}
+	if f.StateDir != "" {
+		if msg := badPath(f.StateDir); msg != "" {
+			return "", &Error{Path: path, Msg: "state_dir " + msg}
+		}
+	}
+	return f.StateDir, nil
+}

@@ -297,3 +297,45 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestStateDirOf: the state directory is found from the top-level keys of a
+// file whose groups no longer parse or validate.
+func TestStateDirOf(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		"state_dir = \"/run/x\"\n[group.g\n":                              "/run/x",
+		"# c\nstate_dir = \"/run/y\"\n[group.g]\nbogus = 1\n":             "/run/y",
+		"[group.g]\nstate_dir = \"/run/z\"\n":                             "",
+		"ocf_root = \"/usr/lib/ocf\"\n[[group.g.action]]\ntype = \"x\"\n": "",
+	} {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := StateDirOf(p); err != nil || got != want {
+			t.Errorf("StateDirOf(%q) = %q, %v; want %q", body, got, err, want)
+		}
+	}
+	p := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(p, []byte("state_dir = \"relative\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StateDirOf(p); err == nil {
+		t.Error("a relative state_dir accepted")
+	}
+}
+
+// FuzzStateDirOf: whatever the bytes, the top-level scan returns a clean
+// absolute state_dir or an error, and never panics.
+func FuzzStateDirOf(f *testing.F) {
+	f.Add([]byte("state_dir = \"/run/x\"\n[group.g\n"))
+	f.Add([]byte("state_dir = '''\n[x]\n'''\n"))
+	f.Add([]byte("state_dir = [\n\"/a\"]\n"))
+	f.Add([]byte("state_dir = \"/run/\\u0000\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir, err := stateDirOf("fuzz.toml", data)
+		if err == nil && dir != "" && badPath(dir) != "" {
+			t.Fatalf("state_dir %q accepted: %s", dir, badPath(dir))
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,6 +64,64 @@ func bounded(ctx context.Context, timeout time.Duration, f func(context.Context)
 	case <-ctx.Done():
 		return fmt.Errorf("not done within %v: %w", timeout, ctx.Err())
 	}
+}
+
+// Repeating is implemented by actions whose Up is a series of steps over
+// time (announcements). Every step runs through the engine's Guard, so no
+// step is taken once a newer event was recorded, and the context given
+// ends as soon as the engine sees one (within SupersededPoll): the Up
+// stops at once rather than when the group times out.
+type Repeating interface {
+	UpEach(ctx context.Context, step func(func() error) error) error
+}
+
+// SupersededPoll is how often the engine looks for a newer event while a
+// Repeating action is up.
+const SupersededPoll = 50 * time.Millisecond
+
+// watch returns a context that ends with ctx or when a newer event is
+// recorded, and reports which.
+func (e *Engine) watch(ctx context.Context) (wctx context.Context, superseded func() bool, stop func()) {
+	wctx, cancel := context.WithCancel(ctx)
+	if e.Superseded == nil {
+		return wctx, func() bool { return false }, cancel
+	}
+	var seen atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(SupersededPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if e.Superseded() {
+					seen.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return wctx, seen.Load, func() { cancel(); <-done }
+}
+
+// upRepeating runs a Repeating action's Up; it returns ErrSuperseded when a
+// newer event ended it.
+func (e *Engine) upRepeating(ctx context.Context, r Repeating) error {
+	wctx, superseded, stop := e.watch(ctx)
+	step := e.Guard
+	if step == nil {
+		step = func(f func() error) error { return f() }
+	}
+	err := r.UpEach(wctx, step)
+	stop()
+	if err != nil && superseded() && !errors.Is(err, ErrSuperseded) {
+		return fmt.Errorf("%w (%v)", ErrSuperseded, err)
+	}
+	return err
 }
 
 // StepNamer is implemented by actions that do different things in each
@@ -132,7 +191,9 @@ func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result 
 		if up {
 			dir = "up"
 			run := func() error { return a.Up(ctx) }
-			if isCritical(a) && e.Guard != nil {
+			if r, ok := a.(Repeating); ok {
+				err = e.upRepeating(ctx, r)
+			} else if isCritical(a) && e.Guard != nil {
 				err = e.Guard(run)
 			} else {
 				err = run()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -144,5 +145,76 @@ func TestCriticalDownBounded(t *testing.T) {
 	<-acts[1].(*hung).called
 	if want := []string{"down role", "down address"}; !reflect.DeepEqual(log, want) {
 		t.Errorf("calls = %q, want %q", log, want)
+	}
+}
+
+// repeater sends a round through step every interval until count rounds
+// or ctx ends, like an announcement.
+type repeater struct {
+	fake
+	rounds   atomic.Int32
+	interval time.Duration
+	sent     chan struct{}
+	after    func() // after each round, if set
+}
+
+func (r *repeater) UpEach(ctx context.Context, step func(func() error) error) error {
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(r.interval):
+			}
+		}
+		if err := step(func() error { r.rounds.Add(1); r.sent <- struct{}{}; return nil }); err != nil {
+			return err
+		}
+		if r.after != nil {
+			r.after()
+		}
+	}
+	return nil
+}
+
+// TestRepeatingStopsOnNewerEvent: an announcement kept going after a
+// newer event (BACKUP) until the group timed out. A newer event now ends
+// it at once, no round is sent after it is recorded (the guard), and the
+// transition is superseded.
+func TestRepeatingStopsOnNewerEvent(t *testing.T) {
+	var newer atomic.Bool
+	var log []string
+	r := &repeater{fake: fake{name: "announce", log: &log}, interval: time.Hour, sent: make(chan struct{}, 1000)}
+	e := &Engine{
+		Superseded: newer.Load,
+		Guard: func(f func() error) error {
+			if newer.Load() {
+				return ErrSuperseded
+			}
+			return f()
+		},
+	}
+	done := make(chan Result, 1)
+	go func() { done <- e.Run(context.Background(), []Action{r, &fake{name: "after", log: &log}}, true) }()
+	<-r.sent // the first round is out; the next one is an hour away
+	newer.Store(true)
+	var res Result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("the announcement goes on after a newer event")
+	}
+	if !res.Superseded || res.Err != nil || r.rounds.Load() != 1 || len(log) != 0 {
+		t.Errorf("result %+v, rounds %d, log %v; want superseded after 1 round, nothing after", res, r.rounds.Load(), log)
+	}
+
+	// A round due after the event was recorded is refused by the guard,
+	// even before the engine notices.
+	newer.Store(false)
+	r2 := &repeater{fake: fake{name: "announce", log: &log}, sent: make(chan struct{}, 1000),
+		after: func() { newer.Store(true) }} // recorded right after the first round
+	res = e.Run(context.Background(), []Action{r2}, true)
+	if !res.Superseded || r2.rounds.Load() != 1 {
+		t.Errorf("result %+v after %d rounds; want superseded after 1", res, r2.rounds.Load())
 	}
 }

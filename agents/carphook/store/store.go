@@ -7,6 +7,9 @@
 //	GROUP.json        the Status, replaced atomically
 //	GROUP.event.lock  held briefly: recording an event, critical actions
 //	GROUP.work.lock   held by the one worker applying events
+//	GROUP.plan.json   the group as the configuration defined it at the
+//	                  last MASTER (root's, 0600): the way down when the
+//	                  configuration no longer loads
 package store
 
 import (
@@ -19,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
@@ -121,16 +125,76 @@ func (s *Store) Write(st *Status) error {
 	if err != nil {
 		return err
 	}
-	p := s.path(st.Group, ".json")
-	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := writeAtomic(s.path(st.Group, ".json"), b, 0o644); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
+}
+
+// writeAtomic replaces path with b (and a newline), mode mode.
+func writeAtomic(p string, b []byte, mode os.FileMode) error {
+	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
+	os.Remove(tmp)
+	if err := os.WriteFile(tmp, append(b, '\n'), mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// Plan is a group as the configuration defined it when the group went
+// MASTER: what is needed to take it down again, whatever became of the
+// configuration file since.
+type Plan struct {
+	// Config is the configuration file it came from.
+	Config string `json:"config"`
+	// Saved is when the plan was saved.
+	Saved   time.Time     `json:"saved"`
+	OCFRoot string        `json:"ocf_root"`
+	Group   *config.Group `json:"group"`
+}
+
+// SavePlan saves a group's plan, readable and writable by its owner only.
+func (s *Store) SavePlan(p *Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(s.path(p.Group.Name, ".plan.json"), b, 0o600); err != nil {
+		return fmt.Errorf("saving the plan of group %s: %w", p.Group.Name, err)
+	}
+	return nil
+}
+
+// Plans returns the plans saved from the configuration file config. A
+// plan file that only root (or the effective user) can have written is
+// used (see filesafe); others are refused.
+func (s *Store) Plans(config string) ([]*Plan, error) {
+	paths, err := filepath.Glob(filepath.Join(s.Dir, "*.plan.json"))
+	if err != nil {
+		return nil, err
+	}
+	var plans []*Plan
+	var errs []error
+	for _, path := range paths {
+		b, err := filesafe.ReadFile(path, os.Geteuid(), 1<<20)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("refusing saved plan: %w", err))
+			continue
+		}
+		p := &Plan{}
+		if err := json.Unmarshal(b, p); err != nil || p.Group == nil || p.Group.Name+".plan.json" != filepath.Base(path) {
+			errs = append(errs, fmt.Errorf("saved plan %s is damaged: %v", path, err))
+			continue
+		}
+		if p.Config == config {
+			plans = append(plans, p)
+		}
+	}
+	return plans, errors.Join(errs...)
 }
 
 // EventLockTimeout bounds the wait for a group's event lock: it is held only

@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 )
@@ -121,4 +123,35 @@ func TestLockTimeout(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	unlock2()
+}
+
+// TestPlans: a plan is saved for its owner only, read back for its
+// configuration file, and refused once others can write it.
+func TestPlans(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &config.Group{Name: "g", Match: []string{"10.0.0.5"}, Actions: []*config.Action{{Type: "address", Interface: "eth0",
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.5/24")}}}}
+	if err := s.SavePlan(&Plan{Config: "/etc/c.toml", Group: g}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.Dir, "g.plan.json")
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("plan file: %v, %v", fi, err)
+	}
+	plans, err := s.Plans("/etc/c.toml")
+	if err != nil || len(plans) != 1 || plans[0].Group.Actions[0].Prefixes[0] != g.Actions[0].Prefixes[0] {
+		t.Fatalf("plans %+v, %v", plans, err)
+	}
+	if plans, _ := s.Plans("/etc/other.toml"); len(plans) != 0 {
+		t.Errorf("a plan of another file: %+v", plans)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if plans, err := s.Plans("/etc/c.toml"); len(plans) != 0 || err == nil || !strings.Contains(err.Error(), "refusing saved plan") {
+		t.Errorf("a plan others can write: %+v, %v", plans, err)
+	}
 }

@@ -1,0 +1,224 @@
+//go:build linux
+
+package carphook_test
+
+// Reliability under a hostile host, end to end through the built binary: a
+// system log that stalls, announcements outliving MASTER, addresses of
+// other groups in the same subnet, a configuration broken while MASTER.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+
+	"github.com/ocfkit/ocfkit/internal/systemlog/systemlogtest"
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// TestStalledJournal: with a journal that does not read its socket, the
+// front-end hung in its "event recorded" log line before starting the
+// worker (keepalived's notify script never returned; the non-critical
+// actions never ran). Messages are dropped now, and events are applied.
+func TestStalledJournal(t *testing.T) {
+	testenv.RequireRoot(t)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "stalled")
+	s := systemlogtest.NewStalled(t, dir)
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile), 0o644)
+	code, out := cmdRun(t, s.Command(t, hook, "-c", conf, "apply", "g", "MASTER"))
+	if code != 0 || !strings.Contains(out, "not taking messages") {
+		t.Fatalf("MASTER with a stalled journal: exit %d:\n%s", code, out)
+	}
+	waitSettled(t, state, "g", "MASTER")
+	if r := role(roleFile); r != "1" {
+		t.Fatalf("role %q after MASTER", r)
+	}
+	code, out = cmdRun(t, s.Command(t, hook, "-c", conf, "keepalived", "INSTANCE", "g", "BACKUP", "100"))
+	if code != 0 || strings.Count(out, "not taking messages") != 1 {
+		t.Fatalf("BACKUP with a stalled journal: exit %d, want 0 and one drop notice:\n%s", code, out)
+	}
+	waitSettled(t, state, "g", "BACKUP")
+	if r := role(roleFile); r != "0" {
+		t.Fatalf("role %q after BACKUP", r)
+	}
+}
+
+// TestAnnounceStopsOnBackup: the MASTER worker kept sending gratuitous ARP
+// for the address (count × interval, up to the group timeout) after a
+// BACKUP event removed it: the LAN was told the address is here while the
+// new master held it, and the BACKUP's own work waited behind it. A newer
+// event now ends the announcements at once.
+func TestAnnounceStopsOnBackup(t *testing.T) {
+	testenv.RequireRoot(t)
+	a, b := testenv.NewNS(t, "cra"), testenv.NewNS(t, "crb")
+	testenv.Veth(t, a, "eth0", "10.218.0.1/24", b, "eth0", "10.218.0.2/24")
+	arps := watchARP(t, b)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "announce")
+	const vip = "10.218.0.50"
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf(`state_dir = %q
+[group.g]
+[[group.g.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.g.action]]
+type = "announce"
+interface = "eth0"
+addresses = ["%s"]
+count = 100
+interval = "1s"
+`, dir, vip, vip), 0o644)
+	a.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	mac := macOf(t, a)
+	testenv.WaitFor(t, 20*time.Second, "announcements of the address", func() error {
+		return arps.saw(arp.OperationReply, mac, vip)
+	})
+	master := status(t, dir, "g")
+	if master.Outcome != "running" || !alive(master.WorkerPID) {
+		t.Fatalf("the MASTER worker is not announcing: %+v", master)
+	}
+	a.MustRun(t, hook, "-c", conf, "apply", "g", "BACKUP")
+	if hasAddr(t, a, vip) {
+		t.Fatal("the address is still there after BACKUP")
+	}
+	waitSettled(t, dir, "g", "BACKUP")
+	testenv.WaitFor(t, 20*time.Second, "the MASTER worker to stop announcing", func() error {
+		if alive(master.WorkerPID) {
+			return fmt.Errorf("MASTER worker %d still runs", master.WorkerPID)
+		}
+		return nil
+	})
+}
+
+// TestAddressDownKeepsOthers: with promote_secondaries off (new namespaces,
+// containers, hosts without systemd's sysctl defaults), removing a group's
+// address that was the primary one of its subnet made the kernel remove
+// every other address of that subnet: another group's address (its status
+// still "MASTER: ok"), or the host's own when it came back after the
+// address (DHCP renewal). Only the group's own address goes now.
+func TestAddressDownKeepsOthers(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "crp"), testenv.NewNS(t, "crq")
+	testenv.Veth(t, ns, "eth0", "10.219.0.1/24", peer, "eth0", "10.219.0.2/24")
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=0", "net.ipv4.conf.eth0.promote_secondaries=0")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "secondaries")
+	conf := filepath.Join(dir, "c.toml")
+	group := func(name, prefix string) string {
+		return fmt.Sprintf("[group.%s]\n[[group.%s.action]]\ntype = \"address\"\ninterface = \"eth0\"\naddresses = [%q]\n", name, name, prefix)
+	}
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n", dir)+group("a", "10.220.0.50/24")+group("b", "10.220.0.51/24")+group("v", "10.219.0.50/24"), 0o644)
+	apply := func(g, state string) {
+		t.Helper()
+		ns.MustRun(t, hook, "-c", conf, "apply", g, state)
+		waitSettled(t, dir, g, state)
+	}
+	apply("a", "MASTER")
+	apply("b", "MASTER")
+	apply("a", "BACKUP")
+	if hasAddr(t, ns, "10.220.0.50") || !hasAddr(t, ns, "10.220.0.51") {
+		t.Fatalf("after a BACKUP: want only b's 10.220.0.51:\n%s", ns.MustRun(t, "ip", "-4", "addr", "show", "eth0"))
+	}
+	// The host's address comes back while the group holds the subnet's
+	// primary address.
+	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=0")
+	ns.MustRun(t, "ip", "addr", "del", "10.219.0.1/24", "dev", "eth0")
+	apply("v", "MASTER")
+	ns.MustRun(t, "ip", "addr", "add", "10.219.0.1/24", "dev", "eth0")
+	apply("v", "BACKUP")
+	if hasAddr(t, ns, "10.219.0.50") || !hasAddr(t, ns, "10.219.0.1") {
+		t.Fatalf("after v BACKUP: want the host's 10.219.0.1 only:\n%s", ns.MustRun(t, "ip", "-4", "addr", "show", "eth0"))
+	}
+}
+
+// TestBrokenConfigStillTakesDown: an edit that broke the configuration
+// file while the group was MASTER made every later BACKUP fail before
+// acting: the address and role file stayed up on a node that had lost the
+// VIP (two masters). The way down no longer depends on the file: the group
+// as the file defined it at MASTER is saved (root's, 0600) and used, said
+// loudly, and the event still exits 1 for the broken file. Nothing is
+// brought up from a saved plan.
+func TestBrokenConfigStillTakesDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "crb"), testenv.NewNS(t, "crc")
+	testenv.Veth(t, ns, "eth0", "10.223.0.1/24", peer, "eth0", "10.223.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "broken")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	const vip = "10.223.0.50"
+	good := fmt.Sprintf(`state_dir = %q
+[group.g]
+match = [%q]
+[[group.g.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.g.action]]
+type = "role-file"
+path = %q
+`, state, vip, vip, roleFile)
+	writeFile(t, conf, good, 0o644)
+	ns.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	waitSettled(t, state, "g", "MASTER")
+	if !hasAddr(t, ns, vip) || role(roleFile) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	plan := filepath.Join(state, "g.plan.json")
+	if fi, err := os.Stat(plan); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("saved plan %s: %v %v", plan, fi, err)
+	}
+	writeFile(t, conf, good+"interval = \"1 s\"\n", 0o644) // an edit gone wrong
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "ucarp", "down", "eth0", vip))
+	if code != 1 || !strings.Contains(out, "plan saved at MASTER") || !strings.Contains(out, "interval") {
+		t.Errorf("BACKUP with a broken file: exit %d, want 1, the plan used and the file's error:\n%s", code, out)
+	}
+	if hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Fatalf("BACKUP with a broken file left the group up (address %v, role %q)", hasAddr(t, ns, vip), role(roleFile))
+	}
+	waitSettled(t, state, "g", "BACKUP") // the worker took the rest down from the plan too
+	code, out = cmdRun(t, ns.Command(hook, "-c", conf, "apply", "g", "MASTER"))
+	if code != 1 || hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Errorf("MASTER with a broken file: exit %d, address %v, role %q; want 1 and nothing up:\n%s", code, hasAddr(t, ns, vip), role(roleFile), out)
+	}
+	// A file that is not even TOML below its top-level keys.
+	writeFile(t, conf, good, 0o644)
+	ns.MustRun(t, hook, "-c", conf, "apply", "g", "MASTER")
+	waitSettled(t, state, "g", "MASTER")
+	writeFile(t, conf, good+"[group.g\n", 0o644)
+	code, out = cmdRun(t, ns.Command(hook, "-c", conf, "keepalived", "GROUP", vip, "FAULT", "0"))
+	if code != 1 || hasAddr(t, ns, vip) || role(roleFile) != "0" {
+		t.Errorf("FAULT with a file that does not parse: exit %d, address %v, role %q; want 1 and the group down:\n%s", code, hasAddr(t, ns, vip), role(roleFile), out)
+	}
+	waitSettled(t, state, "g", "FAULT")
+}
+
+// TestKeepalivedDeleted: keepalived 2.x calls notify with DELETED when a
+// reload removes the VRRP instance (and drops its address); carp-hook
+// refused the state (exit 2) and left the group up. It is taken down like
+// STOP.
+func TestKeepalivedDeleted(t *testing.T) {
+	testenv.RequireRoot(t)
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "deleted")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	writeFile(t, conf, fmt.Sprintf("state_dir = %q\n[group.VI_1]\n[[group.VI_1.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile), 0o644)
+	if code, out := hookRun(t, hook, "-c", conf, "keepalived", "INSTANCE", "VI_1", "MASTER", "100"); code != 0 {
+		t.Fatalf("MASTER: exit %d: %s", code, out)
+	}
+	waitSettled(t, state, "VI_1", "MASTER")
+	if code, out := hookRun(t, hook, "-c", conf, "keepalived", "INSTANCE", "VI_1", "DELETED", "0"); code != 0 || role(roleFile) != "0" {
+		t.Fatalf("DELETED: exit %d, role %q; want 0 and the group down: %s", code, role(roleFile), out)
+	}
+	waitSettled(t, state, "VI_1", "STOP")
+}
