@@ -365,9 +365,24 @@ func (p *Paths) Close() error {
 	for time.Now().Before(deadline) && !p.settled() {
 		time.Sleep(5 * time.Millisecond) // polls netstack's endpoint states
 	}
-	// Nothing more goes into the stack while it is torn down.
+	// Nothing more goes into the stack while it is torn down. A socket
+	// that refuses the deadline is closed instead, which ends the read as
+	// surely (the last RSTs are then lost); either way the wait is bounded.
+	closed := false
 	err := p.conn.SetReadDeadline(time.Now())
-	<-p.inboundDone
+	if err != nil {
+		err = fmt.Errorf("ending the bridge's reads: %w", err)
+		_ = p.conn.Close()
+		closed = true
+	}
+	select {
+	case <-p.inboundDone:
+	case <-time.After(inboundStopWait):
+		if !closed {
+			_ = p.conn.Close()
+			closed = true
+		}
+	}
 	p.st.Close() // aborts what is left: RSTs still go out
 	p.st.Wait()
 	for end := time.Now().Add(50 * time.Millisecond); p.ep.NumQueued() > 0 && time.Now().Before(end); {
@@ -376,8 +391,10 @@ func (p *Paths) Close() error {
 	p.cancel()
 	p.ep.Close()
 	p.wg.Wait()
-	if cerr := p.conn.Close(); err == nil {
-		err = cerr
+	if !closed {
+		if cerr := p.conn.Close(); err == nil {
+			err = cerr
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -391,6 +408,10 @@ func (p *Paths) Close() error {
 	}
 	return err
 }
+
+// inboundStopWait bounds the wait for the bridge's reader to stop once
+// told to.
+const inboundStopWait = time.Second
 
 // settled reports whether every connection is closed or in TIME-WAIT.
 func (p *Paths) settled() bool {
