@@ -88,7 +88,9 @@ func TestHTTPThroughVIP(t *testing.T) {
 		code, out = run(t, l.Master, nil, "http", "-t", "200", "eth0", "10.206.0.99", l.VIP, port, host, testenv.HTTPSmall)
 		expect(t, "no ARP", code, 1, out, "10.206.0.99 no-arp")
 		code, out = run(t, l.Master, nil, "http", "-M", "POST", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "bad method", code, 1, out, "want GET or HEAD")
+		expect(t, "bad method: a usage error", code, 2, out, "want GET or HEAD")
+		code, out = run(t, l.Master, nil, "http", "-t", "18446744073710", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "-t overflowing", code, 2, out, "out of range", "from 0s to 30s")
 	})
 
 	t.Run("VIP missing on rs1", func(t *testing.T) {

@@ -149,12 +149,33 @@ func TestCommandLine(t *testing.T) {
 	})
 
 	t.Run("bad arguments", func(t *testing.T) {
+		// Usage errors exit 2 in the OCF style (the default).
 		code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP)
-		expect(t, "three arguments", code, 1, out, "expected IFACE REAL_SERVER VIP PORT")
+		expect(t, "three arguments", code, 2, out, "expected IFACE REAL_SERVER VIP PORT")
 		code, out = run(t, l.Master, nil, "tcp", "-vv", "-t", "0", "eth0", rs1, l.VIP, "80")
 		expect(t, "-vv and -t 0 as check_tcp_raw takes them", code, 0, out, rs1+" up", "timeout 30s")
+		code, out = run(t, l.Master, nil, "tcp", "-v", "-t", "700ms", "eth0", rs1, l.VIP, "80")
+		expect(t, "-t as a Go duration", code, 0, out, rs1+" up", "timeout 700ms")
+		for _, bad := range []string{"18446744073710", "9223372036854775807", "-5", "30001", "1h", "soon"} {
+			code, out = run(t, l.Master, nil, "tcp", "-t", bad, "eth0", rs1, l.VIP, "80")
+			expect(t, "tcp -t "+bad, code, 2, out, "-t/--timeout", "milliseconds", "from 0s to 30s")
+			code, out = run(t, l.Master, nil, "ldirectord", "-t", bad, l.VIP, "80", rs1, "80")
+			expect(t, "ldirectord -t "+bad, code, 2, out, "-t/--timeout")
+		}
+		for _, bad := range []string{"0", "-5", "18446744073710", "0ms"} {
+			code, out = run(t, l.Master, nil, "arp-leak", "-t", bad, "eth0", l.VIP)
+			expect(t, "arp-leak -t "+bad, code, 2, out, "-t/--timeout", "from 1ms to 30s")
+		}
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
-		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN")
+		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN", "no interface eth9 on this host")
+		code, out = run(t, l.Master, nil, "arp-leak", "eth9", l.VIP)
+		expect(t, "arp-leak, no such interface", code, 1, out, "no interface eth9 on this host")
+		code, out = run(t, l.Master, nil, "tcp", "eth0", rs1, "80", l.VIP)
+		expect(t, "port and VIP swapped", code, 2, out, `the port "80" where VIP goes`, `the address "`+l.VIP+`" where PORT goes`)
+		code, out = run(t, l.Master, nil, "tcp", rs1, "eth0", l.VIP, "80")
+		expect(t, "interface and real server swapped", code, 2, out, "arguments swapped?", `"`+rs1+`" where IFACE goes`)
+		code, out = run(t, l.Master, nil, "ldirectord", "80", l.VIP, rs1, "80")
+		expect(t, "ldirectord, VIP and VPORT swapped", code, 2, out, `the port "80" where VIP goes`)
 		code, out = run(t, l.Master, nil, "tcp", "eth0", "2001:db8::1", l.VIP, "80")
 		expect(t, "mixed address families", code, 1, out, "differ in address family")
 	})

@@ -273,7 +273,7 @@ type Attempt struct {
 
 // Dial connects to VIP:port through real server rs, waiting for its MAC
 // while ctx allows. Errors wrap ErrNoARP, ErrRefused or ErrNoAnswer. The
-// connection is a gonet.TCPConn (net.Conn).
+// connection is a net.Conn with an Abort method, which resets it.
 func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (net.Conn, Attempt, error) {
 	var a Attempt
 	p.mu.Lock()
@@ -354,8 +354,18 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 		ep.Close()
 		return nil, fmt.Errorf("%v via %v: %s: %w", p.cfg.VIP, rs, terr, ErrNoAnswer)
 	}
-	return gonet.NewTCPConn(&wq, ep), nil
+	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep}, nil
 }
+
+// pathTCPConn is a connection through the VIP that can also be aborted:
+// a RST at once, and what is unread dropped (l7.Aborter).
+type pathTCPConn struct {
+	*gonet.TCPConn
+	ep tcpip.Endpoint
+}
+
+// Abort resets the connection.
+func (c *pathTCPConn) Abort() { c.ep.Abort() }
 
 // Close ends the bridge: connections still closing get up to 200 ms to
 // finish their FIN exchange, then the stack resets what is left, and the
