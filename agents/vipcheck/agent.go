@@ -37,14 +37,7 @@ func Agent() *ocf.Agent {
 			"validate-all": ValidateAll,
 		},
 		Commands: []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
-		// A link made for ldirectord's checkcommand, which passes only
-		// VIP VPORT RIP RPORT, runs the ldirectord command.
-		CommandFor: func(program string) string {
-			if strings.Contains(program, "ldirectord") {
-				return "ldirectord"
-			}
-			return ""
-		},
+		CommandFor: commandFor,
 	}
 }
 
@@ -58,6 +51,24 @@ var (
 // maxMultiplier is the largest multiplier: Pacemaker's INFINITY score, and
 // far from overflowing the published count.
 const maxMultiplier = 1000000
+
+// commandFor is the command a link or copy of the program runs by its
+// name: one made for ldirectord's checkcommand, which passes only VIP
+// VPORT RIP RPORT, runs ldirectord; the drop-in names check_tcp_raw and
+// check_http_raw (any check_tcp* and check_http*) run tcp and http, with
+// the peers' argument order, which is theirs already.
+func commandFor(program string) string {
+	base := strings.ToLower(filepath.Base(program))
+	switch {
+	case strings.Contains(base, "ldirectord"):
+		return "ldirectord"
+	case strings.HasPrefix(base, "check_http"):
+		return "http"
+	case strings.HasPrefix(base, "check_tcp"):
+		return "tcp"
+	}
+	return ""
+}
 
 // settings are an instance's parameters, parsed.
 type settings struct {

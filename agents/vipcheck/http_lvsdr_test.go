@@ -51,6 +51,9 @@ func TestHTTPThroughVIP(t *testing.T) {
 	expect(t, "HEAD", code, 0, out, rs1+" up status=200 bytes=0")
 	code, out = run(t, l.Master, nil, "http", "-S", "302", "-R", "Location: /small", "eth0", rs1, l.VIP, port, host, testenv.HTTPRedirect)
 	expect(t, "redirect not followed", code, 0, out, rs1+" up status=302")
+	code, out = run(t, l.Master, nil, dropIn(t, "check_http_raw"), "-v", "-t", "500", "-S", "200", "-R", "X-Check: ok",
+		"eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "called as check_http_raw, -v verbose", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up", "GET http://"+host+"/small")
 
 	t.Run("TLS", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.SmallBody,

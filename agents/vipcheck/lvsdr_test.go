@@ -31,10 +31,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// dropIn returns a link to ocf-vipcheck named name, as a package would
+// install it.
+func dropIn(t *testing.T, name string) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(binary, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
 // run runs ocf-vipcheck in ns and returns its exit status and output.
 func run(t *testing.T, ns *testenv.NS, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := ns.Command(binary, args...)
+	prog := binary
+	if len(args) > 0 && filepath.IsAbs(args[0]) {
+		prog, args = args[0], args[1:] // a link to it, by another name
+	}
+	cmd := ns.Command(prog, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
@@ -92,6 +107,17 @@ func TestCommandLine(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), rs1+" up") {
 		t.Errorf("called as vipcheck-ldirectord: %v %s", err, out)
 	}
+	// A drop-in for check_tcp_raw: its name runs tcp, with its options
+	// and argument order (and the Nagios style its check_ name implies).
+	backupRole := filepath.Join(t.TempDir(), "role")
+	if err := os.WriteFile(backupRole, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkTCPRaw := dropIn(t, "check_tcp_raw")
+	code, out = run(t, l.Master, nil, checkTCPRaw, "-vv", "-t", "500", "eth0", rs1, l.VIP, "80")
+	expect(t, "called as check_tcp_raw", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up through VIP", "role master")
+	code, out = run(t, l.Master, nil, checkTCPRaw, "-c", "-r", backupRole, "eth0", rs1, l.VIP, "80")
+	expect(t, "called as check_tcp_raw, backup by role file", code, 0, out, "by plain connect, backup role")
 
 	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "eth0", rs1, l.VIP, "80")
 	expect(t, "relayd style, up", code, 1, out)
