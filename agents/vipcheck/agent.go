@@ -36,7 +36,7 @@ func Agent() *ocf.Agent {
 			"monitor":      Monitor,
 			"validate-all": ValidateAll,
 		},
-		Commands: []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
+		Commands:   []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
 		CommandFor: commandFor,
 	}
 }
