@@ -149,14 +149,34 @@ func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
 // Round is one resolution of several addresses driven by the caller's own
 // loop, for callers that read ARP replies from a socket they share with
 // other traffic: Send when Next is due, and hand every frame to Take.
+//
+// Each address has its own retry schedule (the Client's FirstRetry,
+// doubling up to MaxRetry), and one Send asks for at most SendBatch
+// addresses, the rest after SendPace: thousands of requests at once would
+// overflow the queues of the hosts that receive the broadcasts, and
+// replies would be lost.
 type Round struct {
 	c       *Client
-	pending map[netip.Addr]bool
-	keep    bool // ask until the end, even once answered (WhoHas)
+	asks    []*ask              // in the order given
+	pending map[netip.Addr]*ask // not answered yet
+	keep    bool                // ask until the end, even once answered (WhoHas)
 	start   time.Time
 	next    time.Time
-	wait    time.Duration
 }
+
+// ask is one address of a round and its retry schedule.
+type ask struct {
+	ip   netip.Addr
+	due  time.Time // zero: now
+	wait time.Duration
+}
+
+// SendBatch is the most requests one Send makes, and SendPace the wait
+// before the next batch when more are due.
+const (
+	SendBatch = 128
+	SendPace  = time.Millisecond
+)
 
 // NewRound starts a round for targets; nothing is sent until Send.
 func (c *Client) NewRound(targets []netip.Addr) *Round {
@@ -164,9 +184,13 @@ func (c *Client) NewRound(targets []netip.Addr) *Round {
 	if first <= 0 {
 		first = 50 * time.Millisecond
 	}
-	r := &Round{c: c, pending: make(map[netip.Addr]bool, len(targets)), start: time.Now(), wait: first}
+	r := &Round{c: c, pending: make(map[netip.Addr]*ask, len(targets)), start: time.Now()}
 	for _, t := range targets {
-		r.pending[t] = true
+		if r.pending[t] == nil {
+			a := &ask{ip: t, wait: first}
+			r.pending[t] = a
+			r.asks = append(r.asks, a)
+		}
 	}
 	return r
 }
@@ -177,20 +201,36 @@ func (r *Round) Done() bool { return len(r.pending) == 0 }
 // Next is when Send should run again (zero: now).
 func (r *Round) Next() time.Time { return r.next }
 
-// Send asks again for every address not answered yet, and sets Next after
-// the current retry interval, which doubles up to the Client's MaxRetry.
+// Send asks again for the unanswered addresses whose retry is due, at most
+// SendBatch of them, and sets Next.
 func (r *Round) Send(now time.Time) error {
-	max := r.c.MaxRetry
-	if max <= 0 {
-		max = 400 * time.Millisecond
+	maxWait := r.c.MaxRetry
+	if maxWait <= 0 {
+		maxWait = 400 * time.Millisecond
 	}
-	for ip := range r.pending {
-		if err := r.c.request(ip); err != nil {
-			return err
+	var next time.Time
+	sent := 0
+	for _, a := range r.asks {
+		if r.pending[a.ip] != a {
+			continue // answered
+		}
+		if !now.Before(a.due) {
+			if sent == SendBatch {
+				next = now.Add(SendPace)
+				break
+			}
+			if err := r.c.request(a.ip); err != nil {
+				return err
+			}
+			sent++
+			a.due = now.Add(a.wait)
+			a.wait = min(2*a.wait, maxWait)
+		}
+		if next.IsZero() || a.due.Before(next) {
+			next = a.due
 		}
 	}
-	r.next = now.Add(r.wait)
-	r.wait = min(2*r.wait, max)
+	r.next = next
 	return nil
 }
 
@@ -198,7 +238,7 @@ func (r *Round) Send(now time.Time) error {
 // for anything else (other frames, duplicates, addresses not asked for).
 func (r *Round) Take(frame []byte) (Answer, bool) {
 	ip, mac, ok := ParseReply(frame)
-	if !ok || !r.pending[ip] {
+	if !ok || r.pending[ip] == nil {
 		return Answer{}, false
 	}
 	if !r.keep {

@@ -173,6 +173,7 @@ func (cfg *Config) listen() (*packet.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
 	}
+	setReadBuffer(conn, readBuffer)
 	return conn, nil
 }
 
@@ -280,7 +281,7 @@ type state struct {
 // readFrames reads frames from conn on its own goroutine until stop is
 // called.
 func readFrames(conn net.PacketConn) (frames <-chan []byte, errs <-chan error, stop func()) {
-	fc, ec, quit := make(chan []byte, 64), make(chan error, 1), make(chan struct{})
+	fc, ec, quit := make(chan []byte, 4096), make(chan error, 1), make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)

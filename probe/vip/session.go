@@ -22,27 +22,28 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 	if err := s.prepare(reserve, targets); err != nil {
 		return nil, err
 	}
+	// Replies are read from the start, on their own goroutine, while
+	// requests go out: thousands of answers arriving during a burst of
+	// requests must not overflow the socket's queue.
+	frames, readErr, stopReading := readFrames(conn)
+	defer stopReading()
 	// ARP runs in the same loop as the probes: each real server is probed
-	// as soon as its MAC is known.
+	// as soon as its MAC is known. Requests and SYNs go out in paced
+	// batches (tick).
 	if len(s.unresolved) > 0 {
 		if res == nil {
 			return nil, errors.New("probe: targets without MAC and no ARP resolver")
 		}
 		s.arp = res.NewRound(s.unresolved)
-		if err := s.arp.Send(time.Now()); err != nil {
-			return nil, fmt.Errorf("resolving real servers: %w", err)
-		}
 	}
-	frames, readErr, stopReading := readFrames(conn)
-	defer stopReading()
-
 	now := time.Now()
 	for _, st := range s.states {
 		if st.MAC != nil {
-			if err := s.begin(st, st.MAC, now); err != nil {
-				return nil, err
-			}
+			s.begin(st, st.MAC, now)
 		}
+	}
+	if err := s.tick(now); err != nil {
+		return nil, err
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -62,7 +63,7 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 		case err = <-readErr:
 			err = fmt.Errorf("reading replies: %w", err)
 		case f := <-frames:
-			err = s.receive(f)
+			err = s.receiveBatch(f, frames)
 		case <-timer.C:
 			err = s.tick(time.Now())
 		}
@@ -70,6 +71,26 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 			return nil, err
 		}
 	}
+}
+
+// frameBatch is the most frames handled before the loop looks at its
+// timers again.
+const frameBatch = 256
+
+// receiveBatch handles f and the frames already queued behind it, up to
+// frameBatch.
+func (s *session) receiveBatch(f []byte, frames <-chan []byte) error {
+	for range frameBatch {
+		if err := s.receive(f); err != nil {
+			return err
+		}
+		select {
+		case f = <-frames:
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // session is one Probe call: the targets' states and the ARP round.
@@ -82,7 +103,16 @@ type session struct {
 	byAddr     map[netip.Addr][]*state // targets waiting for ARP
 	unresolved []netip.Addr
 	arp        round
+	// synsAfter is when SYNs may go out again after a full batch.
+	synsAfter time.Time
 }
+
+// synBatch is the most SYNs one tick sends, and synPace the wait before
+// the next batch when more are due (see neigh.SendBatch).
+const (
+	synBatch = 128
+	synPace  = time.Millisecond
+)
 
 // prepare reserves a source port and draws an ISN for every target.
 func (s *session) prepare(reserve portReserver, targets []Target) error {
@@ -146,10 +176,10 @@ func (s *session) sendSYN(st *state, now time.Time) error {
 	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
 }
 
-// begin starts probing st once its MAC is known.
-func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) error {
+// begin makes st's first SYN due once its MAC is known; tick sends it.
+func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) {
 	st.MAC, st.flow.serverMAC = mac, mac
-	return s.sendSYN(st, now)
+	st.nextTx = now
 }
 
 // arpPending reports whether ARP still waits for answers.
@@ -166,6 +196,8 @@ func (s *session) nextEvent() (next time.Time, open bool) {
 		due := st.nextTx
 		if st.closing {
 			due = st.closeUntil
+		} else if !due.IsZero() && due.Before(s.synsAfter) {
+			due = s.synsAfter
 		}
 		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
 			next = due
@@ -187,9 +219,7 @@ func (s *session) receive(f []byte) error {
 		now := time.Now()
 		for _, st := range s.byAddr[a.IP] {
 			st.Resolve = a.After
-			if err := s.begin(st, a.MAC, now); err != nil {
-				return err
-			}
+			s.begin(st, a.MAC, now)
 		}
 		return nil
 	}
@@ -204,14 +234,16 @@ func (s *session) receive(f []byte) error {
 	return st.handle(seg, time.Now(), s.cfg, s.send)
 }
 
-// tick runs what is due: ARP retries, SYN retransmissions, and resets of
-// connections whose server did not close in time.
+// tick runs what is due: ARP requests, SYNs (first or retransmitted, at
+// most synBatch, then after synPace), and resets of connections whose
+// server did not close in time.
 func (s *session) tick(now time.Time) error {
 	if s.arpPending() && !now.Before(s.arp.Next()) {
 		if err := s.arp.Send(now); err != nil {
 			return fmt.Errorf("resolving real servers: %w", err)
 		}
 	}
+	syns := 0
 	for _, st := range s.states {
 		switch {
 		case st.done:
@@ -220,7 +252,12 @@ func (s *session) tick(now time.Time) error {
 			if err := s.send(st, st.isn+2, 0, tcpFlags{RST: true}); err != nil {
 				return err
 			}
-		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx):
+		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx) && !now.Before(s.synsAfter):
+			if syns == synBatch {
+				s.synsAfter = now.Add(synPace)
+				continue
+			}
+			syns++
 			if err := s.sendSYN(st, now); err != nil {
 				return err
 			}

@@ -129,7 +129,6 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 	if err != nil {
 		return nil, err
 	}
-	setReadBuffer(conn, readBuffer)
 	var guard *kernelGuard
 	if cfg.GuardKernel {
 		if guard, err = newKernelGuard(cfg.VIP, cfg.Source, cfg.Port); err != nil {
@@ -153,7 +152,8 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 // segments arrive as GSO frames of up to 64 KiB (on veth and with GRO), and
 // the default buffer (about 200 KiB) overflows while the stack catches up:
 // the kernel drops frames, and the real server's retransmission costs
-// 200 ms or more.
+// 200 ms or more. A probe of thousands of real servers gets thousands of
+// answers at once.
 const readBuffer = 8 << 20
 
 // setReadBuffer enlarges the socket's receive buffer, beyond rmem_max when
