@@ -218,6 +218,16 @@ func TestCommandLine(t *testing.T) {
 		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[1]+" no-answer")
 	})
 
+	t.Run("many real servers", func(t *testing.T) {
+		addrs := l.AddRealServerAddresses(1000)
+		list := filepath.Join(t.TempDir(), "many")
+		if err := os.WriteFile(list, []byte(strings.Join(addrs, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out := run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "--source", testenv.ManySource, "eth0", "@"+list, l.VIP, "80")
+		expect(t, "2,000 real servers", code, 0, out, "VIPCHECK OK: 2000 of 2000 real servers up")
+	})
+
 	t.Run("ARP leak", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "arp-leak", "eth0", l.VIP)
 		expect(t, "clean, from the master", code, 0, out, "no other host answers")
