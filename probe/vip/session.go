@@ -330,8 +330,9 @@ func (st *state) handle(seg segment, now time.Time, cfg Config, send func(*state
 			st.done = true // the server gave up the connection itself
 			return nil
 		}
-		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3).
-		if seg.flags.ACK && seg.ack != st.isn+1 {
+		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3);
+		// one without ACK is dropped.
+		if !seg.flags.ACK || seg.ack != st.isn+1 {
 			return nil
 		}
 		st.Status, st.RTT, st.done = Refused, now.Sub(st.sentAt), true
