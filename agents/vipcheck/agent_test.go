@@ -108,6 +108,11 @@ func TestOCFAgent(t *testing.T) {
 			!strings.Contains(string(out), "for Nagios or another unprivileged user, setcap cap_net_raw+ep "+binary) {
 			t.Errorf("tcp without CAP_NET_RAW: %v\n%s", err, out)
 		}
+		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" arp-leak eth0 "+l.VIP)
+		out, err = cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "setcap cap_net_raw+ep "+binary) {
+			t.Errorf("arp-leak without CAP_NET_RAW: %v\n%s", err, out)
+		}
 		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" validate-all")
 		cmd.Env = append(append(os.Environ(), base...), "OCF_RESKEY_role=backup")
 		if out, err := cmd.CombinedOutput(); err != nil {

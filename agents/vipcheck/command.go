@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -316,6 +317,9 @@ func arpLeakCommand() *cli.Command {
 			ctx, cancel := context.WithTimeout(c.Context, timeout)
 			defer cancel()
 			leak, err := ARPLeak(ctx, ifi, addr, c.StringSlice("allow"))
+			if errors.Is(err, os.ErrPermission) {
+				err = Spec{}.noRawError(err)
+			}
 			if err != nil {
 				res.Summary = err.Error()
 				return style.Exit(c.App.Writer, res)
