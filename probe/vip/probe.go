@@ -8,7 +8,9 @@
 // probe/neigh), sends all SYNs over one AF_PACKET socket whose BPF filter
 // lets only the replies through, retransmits with backoff inside the
 // deadline, accepts only a matching SYN-ACK and then resets (or closes) the
-// half-open connection so the real server keeps nothing. Connect is the
+// half-open connection so the real server keeps nothing. Requests and SYNs
+// go out in paced batches, and replies are read while they do, so one call
+// checks ten thousand real servers. Connect is the
 // plain TCP check a backup balancer uses; roles decide between them.
 package vip
 
