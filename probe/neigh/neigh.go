@@ -162,12 +162,17 @@ type Round struct {
 	keep    bool                // ask until the end, even once answered (WhoHas)
 	start   time.Time
 	next    time.Time
+	// slowest is the longest time from a request to its answer so far: a
+	// first retry comes no sooner than twice that, since under load
+	// answers queue and early retries only lengthen the queue.
+	slowest time.Duration
 }
 
 // ask is one address of a round and its retry schedule.
 type ask struct {
 	ip   netip.Addr
 	due  time.Time // zero: now
+	sent time.Time // the last request
 	wait time.Duration
 }
 
@@ -223,7 +228,10 @@ func (r *Round) Send(now time.Time) error {
 				return err
 			}
 			sent++
-			a.due = now.Add(a.wait)
+			if a.sent.IsZero() {
+				a.wait = max(a.wait, min(2*r.slowest, maxWait))
+			}
+			a.sent, a.due = now, now.Add(a.wait)
 			a.wait = min(2*a.wait, maxWait)
 		}
 		if next.IsZero() || a.due.Before(next) {
@@ -238,8 +246,12 @@ func (r *Round) Send(now time.Time) error {
 // for anything else (other frames, duplicates, addresses not asked for).
 func (r *Round) Take(frame []byte) (Answer, bool) {
 	ip, mac, ok := ParseReply(frame)
-	if !ok || r.pending[ip] == nil {
+	a := r.pending[ip]
+	if !ok || a == nil {
 		return Answer{}, false
+	}
+	if !a.sent.IsZero() {
+		r.slowest = max(r.slowest, time.Since(a.sent))
 	}
 	if !r.keep {
 		delete(r.pending, ip)

@@ -42,7 +42,7 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 			s.begin(st, st.MAC, now)
 		}
 	}
-	if err := s.tick(now); err != nil {
+	if err := s.tick(now); err != nil { // counts the open targets
 		return nil, err
 	}
 	timer := time.NewTimer(time.Hour)
@@ -105,6 +105,22 @@ type session struct {
 	arp        round
 	// synsAfter is when SYNs may go out again after a full batch.
 	synsAfter time.Time
+	// open counts the targets not done; next is the earliest due time of
+	// theirs (or earlier), so the loop needs no scan of every target per
+	// frame: tick recomputes it, frames only bring it forward.
+	open int
+	next time.Time
+	// slowest is the longest answer time seen in this call: under load
+	// (thousands of targets) answers queue, and a retransmission before
+	// then only adds to the queue.
+	slowest time.Duration
+}
+
+// schedule brings the next event forward to t.
+func (s *session) schedule(t time.Time) {
+	if !t.IsZero() && (s.next.IsZero() || t.Before(s.next)) {
+		s.next = t
+	}
 }
 
 // synBatch is the most SYNs one tick sends, and synPace the wait before
@@ -168,6 +184,7 @@ func (s *session) send(st *state, seq, ack uint32, fl tcpFlags) error {
 func (s *session) sendSYN(st *state, now time.Time) error {
 	if st.SYNs == 0 {
 		st.sentAt = now
+		st.wait = max(st.wait, min(2*s.slowest, s.cfg.MaxRetransmit))
 	} else {
 		st.wait = min(2*st.wait, s.cfg.MaxRetransmit)
 	}
@@ -180,6 +197,7 @@ func (s *session) sendSYN(st *state, now time.Time) error {
 func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) {
 	st.MAC, st.flow.serverMAC = mac, mac
 	st.nextTx = now
+	s.schedule(now)
 }
 
 // arpPending reports whether ARP still waits for answers.
@@ -188,25 +206,27 @@ func (s *session) arpPending() bool { return s.arp != nil && !s.arp.Done() }
 // nextEvent returns when the next retransmission, close timeout or ARP
 // retry is due, and whether any target is still open.
 func (s *session) nextEvent() (next time.Time, open bool) {
-	for _, st := range s.states {
-		if st.done {
-			continue
-		}
-		open = true
-		due := st.nextTx
-		if st.closing {
-			due = st.closeUntil
-		} else if !due.IsZero() && due.Before(s.synsAfter) {
-			due = s.synsAfter
-		}
-		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
-			next = due
-		}
+	if s.open == 0 {
+		return time.Time{}, false
 	}
-	if open && s.arpPending() && (next.IsZero() || s.arp.Next().Before(next)) {
+	next = s.next
+	if s.arpPending() && (next.IsZero() || s.arp.Next().Before(next)) {
 		next = s.arp.Next()
 	}
-	return next, open
+	return next, true
+}
+
+// due is when st needs tick next (zero: never).
+func (s *session) due(st *state) time.Time {
+	switch {
+	case st.done:
+		return time.Time{}
+	case st.closing:
+		return st.closeUntil
+	case !st.nextTx.IsZero() && st.nextTx.Before(s.synsAfter):
+		return s.synsAfter
+	}
+	return st.nextTx
 }
 
 // receive handles one frame that passed the socket's filter.
@@ -231,7 +251,16 @@ func (s *session) receive(f []byte) error {
 	if st == nil || st.flow.serverMAC == nil || !st.flow.matches(seg) {
 		return nil
 	}
-	return st.handle(seg, time.Now(), s.cfg, s.send)
+	wasDone, was := st.done, st.Status
+	err := st.handle(seg, time.Now(), s.cfg, s.send)
+	if st.done && !wasDone {
+		s.open--
+	}
+	if st.Status != was {
+		s.slowest = max(s.slowest, st.RTT)
+	}
+	s.schedule(s.due(st))
+	return err
 }
 
 // tick runs what is due: ARP requests, SYNs (first or retransmitted, at
@@ -261,6 +290,13 @@ func (s *session) tick(now time.Time) error {
 			if err := s.sendSYN(st, now); err != nil {
 				return err
 			}
+		}
+	}
+	s.open, s.next = 0, time.Time{}
+	for _, st := range s.states {
+		if !st.done {
+			s.open++
+			s.schedule(s.due(st))
 		}
 	}
 	return nil
