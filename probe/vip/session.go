@@ -42,7 +42,8 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 			s.begin(st, st.MAC, now)
 		}
 	}
-	if err := s.tick(now); err != nil { // counts the open targets
+	s.open = len(s.states)
+	if err := s.tick(now); err != nil {
 		return nil, err
 	}
 	timer := time.NewTimer(time.Hour)
@@ -105,22 +106,41 @@ type session struct {
 	arp        round
 	// synsAfter is when SYNs may go out again after a full batch.
 	synsAfter time.Time
-	// open counts the targets not done; next is the earliest due time of
-	// theirs (or earlier), so the loop needs no scan of every target per
-	// frame: tick recomputes it, frames only bring it forward.
-	open int
-	next time.Time
+	// open counts the targets not done. ready holds the targets whose
+	// MAC came in and whose first SYN is still to go, in that order.
+	// scanAt is the earliest retransmission or close timeout (or earlier),
+	// when tick next scans every target; next is the earliest event. So
+	// neither a frame nor a first SYN costs a scan of every target.
+	open   int
+	ready  []*state
+	scanAt time.Time
+	next   time.Time
 	// slowest is the longest answer time seen in this call: under load
 	// (thousands of targets) answers queue, and a retransmission before
 	// then only adds to the queue.
 	slowest time.Duration
 }
 
-// schedule brings the next event forward to t.
+// schedule brings the next scan and event forward to t.
 func (s *session) schedule(t time.Time) {
-	if !t.IsZero() && (s.next.IsZero() || t.Before(s.next)) {
-		s.next = t
+	s.scanAt = earliest(s.scanAt, t)
+	s.next = earliest(s.next, t)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
 	}
+	return a
+}
+
+// earliest returns the earlier of a and b, where zero means none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // synBatch is the most SYNs one tick sends, and synPace the wait before
@@ -193,11 +213,11 @@ func (s *session) sendSYN(st *state, now time.Time) error {
 	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
 }
 
-// begin makes st's first SYN due once its MAC is known; tick sends it.
+// begin queues st's first SYN once its MAC is known; tick sends it.
 func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) {
 	st.MAC, st.flow.serverMAC = mac, mac
-	st.nextTx = now
-	s.schedule(now)
+	s.ready = append(s.ready, st)
+	s.next = earliest(s.next, later(now, s.synsAfter))
 }
 
 // arpPending reports whether ARP still waits for answers.
@@ -263,9 +283,9 @@ func (s *session) receive(f []byte) error {
 	return err
 }
 
-// tick runs what is due: ARP requests, SYNs (first or retransmitted, at
-// most synBatch, then after synPace), and resets of connections whose
-// server did not close in time.
+// tick runs what is due: ARP requests; first SYNs, then retransmitted
+// ones (together at most synBatch, then more after synPace); and resets of
+// connections whose server did not close in time.
 func (s *session) tick(now time.Time) error {
 	if s.arpPending() && !now.Before(s.arp.Next()) {
 		if err := s.arp.Send(now); err != nil {
@@ -273,6 +293,38 @@ func (s *session) tick(now time.Time) error {
 		}
 	}
 	syns := 0
+	for len(s.ready) > 0 && !now.Before(s.synsAfter) {
+		if syns == synBatch {
+			s.synsAfter = now.Add(synPace)
+			break
+		}
+		st := s.ready[0]
+		s.ready = s.ready[1:]
+		if st.done || st.SYNs > 0 {
+			continue
+		}
+		syns++
+		if err := s.sendSYN(st, now); err != nil {
+			return err
+		}
+		s.scanAt = earliest(s.scanAt, st.nextTx)
+	}
+	if !s.scanAt.IsZero() && !now.Before(s.scanAt) {
+		if err := s.scan(now, syns); err != nil {
+			return err
+		}
+	}
+	s.next = s.scanAt
+	if len(s.ready) > 0 {
+		s.next = earliest(s.next, later(now, s.synsAfter))
+	}
+	return nil
+}
+
+// scan goes through every target: resets connections whose server did not
+// close in time, retransmits due SYNs (syns were sent already in this
+// tick), counts the open targets and finds the next scan.
+func (s *session) scan(now time.Time, syns int) error {
 	for _, st := range s.states {
 		switch {
 		case st.done:
@@ -292,11 +344,11 @@ func (s *session) tick(now time.Time) error {
 			}
 		}
 	}
-	s.open, s.next = 0, time.Time{}
+	s.open, s.scanAt = 0, time.Time{}
 	for _, st := range s.states {
 		if !st.done {
 			s.open++
-			s.schedule(s.due(st))
+			s.scanAt = earliest(s.scanAt, s.due(st))
 		}
 	}
 	return nil
