@@ -273,11 +273,18 @@ func report(style checkstyle.Style, spec Spec, o Outcome) checkstyle.Result {
 		how = "by plain connect, backup role, not through VIP"
 	}
 	r.Summary = fmt.Sprintf("%d of %d real servers up %s %v:%d", o.Healthy(), len(o.Results), how, spec.VIP, spec.Port)
+	if len(down) > maxDownListed {
+		down = append(down[:maxDownListed], fmt.Sprintf("and %d more", len(down)-maxDownListed))
+	}
 	if len(down) > 0 {
 		r.Summary += "; down: " + strings.Join(down, ", ")
 	}
 	return r
 }
+
+// maxDownListed bounds the real servers a Nagios status line names as
+// down: Nagios keeps only the first few KiB of it.
+const maxDownListed = 20
 
 // arpLeakCommand finds hosts that answer ARP for the VIP.
 func arpLeakCommand() *cli.Command {

@@ -299,6 +299,9 @@ func parseAddr(s string, lookup lookupFunc) (a netip.Addr, ok bool, err error) {
 		if a.Zone() != "" || a.Is4In6() {
 			return netip.Addr{}, false, fmt.Errorf("%q: give a global IPv6 address without zone, or IPv4", s)
 		}
+		if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return netip.Addr{}, false, fmt.Errorf("%q is not the address of one host", s)
+		}
 		return a, true, nil
 	}
 	if lookup == nil || s == "" || strings.ContainsAny(s, ":/@= ") || strings.Trim(s, "0123456789") == "" {

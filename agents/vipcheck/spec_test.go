@@ -39,6 +39,12 @@ func TestParseTargets(t *testing.T) {
 		{"2001:db8::1", "2001:db8::1"},
 		{"fd00::21=02:00:00:00:00:21", "fd00::21=02:00:00:00:00:21"},
 		{"fe80::1%eth0", "error"},
+		{"0.0.0.0", "error"},
+		{"::", "error"},
+		{"224.0.0.1", "error"},
+		{"ff02::1", "error"},
+		{"255.255.255.255", "error"},
+		{"80", "error"}, // a port, not a name to look up
 		{"10.0.0.1=zz", "error"},
 		{"10.0.0.1=00:00:00:00:00:00:00:01", "error"},
 		{"@/nonexistent/file", "error"},
@@ -104,6 +110,15 @@ func TestReport(t *testing.T) {
 	r = report(checkstyle.Nagios, spec, o)
 	if r.Summary != "1 of 2 real servers up through VIP 10.0.0.80:80; down: 10.0.0.2 no-answer" || len(r.Timings) != 1 {
 		t.Errorf("nagios report: %+v", r)
+	}
+	// Thousands down: the Nagios line names the first 20.
+	many := Outcome{Role: vip.Master}
+	for i := range 5000 {
+		many.Results = append(many.Results, vip.Result{Target: netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}), Status: vip.NoARP})
+	}
+	r = report(checkstyle.Nagios, spec, many)
+	if !strings.HasSuffix(r.Summary, "10.1.0.20 no-arp, and 4980 more") || len(r.Summary) > 1000 {
+		t.Errorf("nagios report of 5000 down: %.200s... (%d bytes)", r.Summary, len(r.Summary))
 	}
 	o.Results = o.Results[:1]
 	if r := report(checkstyle.Relayd, spec, o); r.Status != checkstyle.Up {
