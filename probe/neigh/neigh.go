@@ -146,6 +146,18 @@ func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
 	return p.SenderIP, p.SenderHardwareAddr, true
 }
 
+// forUs reports whether an ARP reply answers this Client: sent to its
+// hardware and protocol address. Replies for others (gratuitous ones, or
+// a forged broadcast) are not answers to its requests. Neighbour
+// advertisements pass: their target is the address asked for.
+func (c *Client) forUs(frame []byte) bool {
+	if len(frame) < 42 || frame[12] != etherTypeARP>>8 || frame[13] != etherTypeARP&0xff {
+		return true
+	}
+	src := c.src.As4()
+	return string(frame[32:38]) == string(c.mac) && string(frame[38:42]) == string(src[:])
+}
+
 // Round is one resolution of several addresses driven by the caller's own
 // loop, for callers that read ARP replies from a socket they share with
 // other traffic: Send when Next is due, and hand every frame to Take.
@@ -247,7 +259,7 @@ func (r *Round) Send(now time.Time) error {
 func (r *Round) Take(frame []byte) (Answer, bool) {
 	ip, mac, ok := ParseReply(frame)
 	a := r.pending[ip]
-	if !ok || a == nil {
+	if !ok || a == nil || !r.c.forUs(frame) {
 		return Answer{}, false
 	}
 	if !a.sent.IsZero() {

@@ -214,3 +214,33 @@ func TestRoundPacesRequests(t *testing.T) {
 		t.Errorf("first retry after %v, want 30ms", got)
 	}
 }
+
+// TestRoundTakesOnlyAnswersToUs shows that an ARP reply addressed to
+// another host (a forged broadcast, a gratuitous reply) does not resolve a
+// pending address; the reply to us does.
+func TestRoundTakesOnlyAnswersToUs(t *testing.T) {
+	rs := netip.MustParseAddr("192.0.2.21")
+	good, evil := net.HardwareAddr{2, 0, 0, 0, 0, 0x21}, net.HardwareAddr{2, 6, 6, 6, 6, 6}
+	cl, _ := New(newFakeLAN(nil), ourMAC, ourIP)
+	r := cl.NewRound([]netip.Addr{rs})
+	for _, p := range []*arp.Packet{
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, ethernet.Broadcast, netip.MustParseAddr("192.0.2.99"))),
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, ethernet.Broadcast, rs)), // gratuitous
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, net.HardwareAddr{2, 9, 9, 9, 9, 9}, ourIP)),
+	} {
+		if a, ok := r.Take(frameOf(p)); ok {
+			t.Fatalf("took %v from a reply to %v/%v", a, p.TargetHardwareAddr, p.TargetIP)
+		}
+	}
+	a, ok := r.Take(frameOf(mustPacket(arp.NewPacket(arp.OperationReply, good, rs, ourMAC, ourIP))))
+	if !ok || a.MAC.String() != good.String() {
+		t.Fatalf("the reply to us: %v %v", a, ok)
+	}
+}
+
+func mustPacket(p *arp.Packet, err error) *arp.Packet {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -110,6 +110,10 @@ type pathConn struct {
 	synNext time.Time // next repetition
 	synWait time.Duration
 	syns    int
+	// peerAck is the acknowledgement number of the real server's last
+	// segment (acked: there was one), the sequence number of an exact RST.
+	peerAck uint32
+	acked   bool
 }
 
 // OpenPaths opens the socket and the stack for connections to
@@ -354,7 +358,7 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 		ep.Close()
 		return nil, fmt.Errorf("%v via %v: %s: %w", p.cfg.VIP, rs, terr, ErrNoAnswer)
 	}
-	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep}, nil
+	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep, p: p, pc: pc}, nil
 }
 
 // pathTCPConn is a connection through the VIP that can also be aborted:
@@ -362,10 +366,29 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 type pathTCPConn struct {
 	*gonet.TCPConn
 	ep tcpip.Endpoint
+	p  *Paths
+	pc *pathConn
 }
 
-// Abort resets the connection.
-func (c *pathTCPConn) Abort() { c.ep.Abort() }
+// Abort resets the connection: the stack's RST, and one whose sequence
+// number is the real server's last acknowledgement. The stack (as Linux)
+// may send its RST at the end of the send window, which the server only
+// answers with a challenge ACK (RFC 5961), and keeps sending; the exact
+// one ends the connection there.
+func (c *pathTCPConn) Abort() {
+	c.ep.Abort()
+	c.p.mu.Lock()
+	seq, ok := c.pc.peerAck, c.pc.acked
+	f := flow{localMAC: c.p.cfg.Interface.HardwareAddr, serverMAC: c.pc.mac, src: c.p.cfg.Source, vip: c.p.cfg.VIP,
+		sport: c.pc.port, dport: c.p.cfg.Port}
+	c.p.mu.Unlock()
+	if !ok {
+		return
+	}
+	if b, err := f.frame(seq, 0, tcpFlags{RST: true}, 0, 0); err == nil {
+		_, _ = c.p.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.serverMAC})
+	}
+}
 
 // Close ends the bridge: connections still closing get up to 200 ms to
 // finish their FIN exchange, then the stack resets what is left, and the
@@ -464,6 +487,9 @@ func (p *Paths) inbound() {
 			continue
 		}
 		pc.syn = nil // answered: no more SYN repetitions
+		if _, _, t, ok := parseTCP(proto, f[14:]); ok && t.Flags().Contains(header.TCPFlagAck) {
+			pc.peerAck, pc.acked = t.AckNumber(), true
+		}
 		p.mu.Unlock()
 		pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(f[14:])})
 		p.ep.InjectInbound(proto, pkt)
