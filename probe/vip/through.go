@@ -358,35 +358,40 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 		ep.Close()
 		return nil, fmt.Errorf("%v via %v: %s: %w", p.cfg.VIP, rs, terr, ErrNoAnswer)
 	}
-	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep, p: p, pc: pc}, nil
+	abort := func() {
+		ep.Abort()
+		p.reset(pc)
+	}
+	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), abort: abort}, nil
 }
 
 // pathTCPConn is a connection through the VIP that can also be aborted:
-// a RST at once, and what is unread dropped (l7.Aborter).
+// a RST at once, and what is unread dropped (l7.Aborter). (A function, not
+// the Paths: a type behind an interface keeps all its exported methods in
+// the binary, and those of the types it points to.)
 type pathTCPConn struct {
 	*gonet.TCPConn
-	ep tcpip.Endpoint
-	p  *Paths
-	pc *pathConn
+	abort func()
 }
 
-// Abort resets the connection: the stack's RST, and one whose sequence
-// number is the real server's last acknowledgement. The stack (as Linux)
-// may send its RST at the end of the send window, which the server only
-// answers with a challenge ACK (RFC 5961), and keeps sending; the exact
-// one ends the connection there.
-func (c *pathTCPConn) Abort() {
-	c.ep.Abort()
-	c.p.mu.Lock()
-	seq, ok := c.pc.peerAck, c.pc.acked
-	f := flow{localMAC: c.p.cfg.Interface.HardwareAddr, serverMAC: c.pc.mac, src: c.p.cfg.Source, vip: c.p.cfg.VIP,
-		sport: c.pc.port, dport: c.p.cfg.Port}
-	c.p.mu.Unlock()
+// Abort resets the connection.
+func (c *pathTCPConn) Abort() { c.abort() }
+
+// reset sends pc's real server a RST whose sequence number is its last
+// acknowledgement. The stack (as Linux) may send its own RST at the end of
+// the send window, which the server only answers with a challenge ACK
+// (RFC 5961), and keeps sending; the exact one ends the connection.
+func (p *Paths) reset(pc *pathConn) {
+	p.mu.Lock()
+	seq, ok := pc.peerAck, pc.acked
+	f := flow{localMAC: p.cfg.Interface.HardwareAddr, serverMAC: pc.mac, src: p.cfg.Source, vip: p.cfg.VIP,
+		sport: pc.port, dport: p.cfg.Port}
+	p.mu.Unlock()
 	if !ok {
 		return
 	}
 	if b, err := f.frame(seq, 0, tcpFlags{RST: true}, 0, 0); err == nil {
-		_, _ = c.p.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.serverMAC})
+		_, _ = p.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.serverMAC})
 	}
 }
 
