@@ -17,7 +17,7 @@ const manyCount = 2000
 // TestProbeMany probes thousands of real-server addresses in one call:
 // every one healthy must come out up within the deadline (ARP requests
 // paced and answered while they are sent, none lost to a full receive
-// queue), and two healthy ones among as many dead ones as well.
+// queue), and two healthy ones among 9,998 dead ones as well.
 func TestProbeMany(t *testing.T) {
 	testenv.RequireRoot(t)
 	l := testenv.NewLVSDR(t, "vpm")
@@ -46,7 +46,7 @@ func TestProbeMany(t *testing.T) {
 
 	t.Run("two healthy among dead ones", func(t *testing.T) {
 		var mixed []vip.Target
-		for j := range manyCount - 2 {
+		for j := range 9998 { // nothing answers ARP for these
 			mixed = append(mixed, vip.Target{Addr: netip.AddrFrom4([4]byte{10, 206, byte(100 + j/250), byte(j%250 + 1)})})
 		}
 		mixed = append(mixed, healthy[0], healthy[len(healthy)-1])
