@@ -324,7 +324,11 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // in another (or a CA file gone) does not leave the attribute behind.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	if attribute, err := readAttribute(req.Params); err == nil {
-		if err := attrd(ctx, "-D", "-n", attribute, "-d", req.Params.String("dampen")); err != nil {
+		dampen := req.Params.String("dampen")
+		if d, err := paramDampen.Parse(dampen); err == nil {
+			dampen = attrdDuration(d) // as start and monitor publish it
+		}
+		if err := attrd(ctx, "-D", "-n", attribute, "-d", dampen); err != nil {
 			req.Log.Warnf("removing node attribute %s: %v", attribute, err)
 		}
 	}
