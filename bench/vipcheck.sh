@@ -3,13 +3,15 @@
 #   BenchmarkProbeOne     one real server against the veth round trip
 #                         measured by ping in the same run
 #   BenchmarkProbe256     256 real servers in one call (goal < 0.5 s)
+#   BenchmarkProbe10000   10,000 real servers in one call, all up, within
+#                         the 1 s limit plus 10 %
 #   BenchmarkCommand      the tcp command as keepalived runs it (against
 #                         check_tcp_raw when installed)
 #   BenchmarkHTTPCommand  the http command (small body, 1 MiB) against the
 #                         tcp command: wall time and peak memory
 #   BenchmarkHTTP64       http and tcp checks of 64 real-server addresses
 #                         in one call
-# Ratios appear as metrics: syn-rtt/ping, call/ping, of-0.5s-goal,
+# Ratios appear as metrics: syn-rtt/ping, call/ping, of-0.5s-goal, of-1.1s-goal,
 # ocf-vipcheck/ping, http/tcp, http/tcp-rss.
 set -e
 cd "$(dirname "$0")/.."

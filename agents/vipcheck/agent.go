@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/probe/l7"
 )
 
@@ -35,16 +36,38 @@ func Agent() *ocf.Agent {
 			"monitor":      Monitor,
 			"validate-all": ValidateAll,
 		},
-		Commands: []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
-		// A link made for ldirectord's checkcommand, which passes only
-		// VIP VPORT RIP RPORT, runs the ldirectord command.
-		CommandFor: func(program string) string {
-			if strings.Contains(program, "ldirectord") {
-				return "ldirectord"
-			}
-			return ""
-		},
+		Commands:   []*cli.Command{tcpCommand(), httpCommand(), ldirectordCommand(), arpLeakCommand()},
+		CommandFor: commandFor,
 	}
+}
+
+// Ranges of the duration parameters: timeout (milliseconds) and dampen
+// (seconds, as attrd_updater -d reads a plain number).
+var (
+	paramTimeout = duration.Range{Unit: time.Millisecond, Min: time.Millisecond, Max: time.Hour}
+	paramDampen  = duration.Range{Unit: time.Second, Min: 0, Max: time.Hour}
+)
+
+// maxMultiplier is the largest multiplier: Pacemaker's INFINITY score, and
+// far from overflowing the published count.
+const maxMultiplier = 1000000
+
+// commandFor is the command a link or copy of the program runs by its
+// name: one made for ldirectord's checkcommand, which passes only VIP
+// VPORT RIP RPORT, runs ldirectord; the drop-in names check_tcp_raw and
+// check_http_raw (any check_tcp* and check_http*) run tcp and http, with
+// the peers' argument order, which is theirs already.
+func commandFor(program string) string {
+	base := strings.ToLower(filepath.Base(program))
+	switch {
+	case strings.Contains(base, "ldirectord"):
+		return "ldirectord"
+	case strings.HasPrefix(base, "check_http"):
+		return "http"
+	case strings.HasPrefix(base, "check_tcp"):
+		return "tcp"
+	}
+	return ""
 }
 
 // settings are an instance's parameters, parsed.
@@ -58,17 +81,22 @@ type settings struct {
 
 // readSettings reads and checks the parameters; mistakes are
 // ErrConfigured.
-func readSettings(p *ocf.Params) (settings, error) {
+func readSettings(ctx context.Context, p *ocf.Params) (settings, error) {
 	var s settings
 	var err error
 	conf := func(err error) error { return ocf.WithCode(ocf.ErrConfigured, err) }
-	if s.spec.VIP, err = ParseVIP(p.String("vip")); err != nil {
+	for _, name := range []string{"vip", "real_servers"} {
+		if strings.TrimSpace(p.String(name)) == "" {
+			return s, ocf.Errorf(ocf.ErrConfigured, "%s is required", name)
+		}
+	}
+	if s.spec.VIP, err = ParseVIP(ctx, p.String("vip")); err != nil {
 		return s, conf(err)
 	}
 	if s.spec.Port, err = ParsePort(p.String("port")); err != nil {
 		return s, conf(err)
 	}
-	if s.spec.Targets, err = ParseTargets(p.String("real_servers")); err != nil {
+	if s.spec.Targets, err = ParseTargets(ctx, p.String("real_servers")); err != nil {
 		return s, conf(fmt.Errorf("real_servers: %w", err))
 	}
 	s.spec.Interface = p.String("interface")
@@ -79,14 +107,9 @@ func readSettings(p *ocf.Params) (settings, error) {
 	default:
 		return s, ocf.Errorf(ocf.ErrConfigured, "role=%q: want master, backup or auto", s.spec.Role)
 	}
-	ms, err := p.Int("timeout")
-	if err != nil {
-		return s, err
+	if s.spec.Timeout, err = paramTimeout.Parse(p.String("timeout")); err != nil {
+		return s, conf(fmt.Errorf("timeout: %w", err))
 	}
-	if ms <= 0 {
-		return s, ocf.Errorf(ocf.ErrConfigured, "timeout=%d: want a positive number of milliseconds", ms)
-	}
-	s.spec.Timeout = time.Duration(ms) * time.Millisecond
 	if s.spec.Close, err = p.Bool("close"); err != nil {
 		return s, err
 	}
@@ -99,7 +122,14 @@ func readSettings(p *ocf.Params) (settings, error) {
 	if s.multiplier, err = p.Int("multiplier"); err != nil {
 		return s, err
 	}
-	s.dampen = p.String("dampen")
+	if s.multiplier < 0 || s.multiplier > maxMultiplier {
+		return s, ocf.Errorf(ocf.ErrConfigured, "multiplier=%d: want 0 to %d", s.multiplier, maxMultiplier)
+	}
+	dampen, err := paramDampen.Parse(p.String("dampen"))
+	if err != nil {
+		return s, conf(fmt.Errorf("dampen: %w", err))
+	}
+	s.dampen = attrdDuration(dampen)
 	if s.spec.HTTP, err = readHTTPSettings(p, s.spec.VIP.String()); err != nil {
 		return s, err
 	}
@@ -107,6 +137,15 @@ func readSettings(p *ocf.Params) (settings, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// attrdDuration writes d as attrd_updater -d reads it: whole seconds as
+// "5s", else milliseconds.
+func attrdDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
 }
 
 // readAttribute reads and checks the attribute parameter.
@@ -181,7 +220,7 @@ func (s settings) needsRaw() bool { return s.spec.RoleFile != "" || s.spec.Role 
 // ValidateAll checks the parameters (6), and on this node the interface
 // and the CAP_NET_RAW the raw probe needs (5).
 func ValidateAll(ctx context.Context, req *ocf.Request) error {
-	s, err := readSettings(req.Params)
+	s, err := readSettings(ctx, req.Params)
 	if err != nil {
 		return err
 	}
@@ -191,7 +230,7 @@ func ValidateAll(ctx context.Context, req *ocf.Request) error {
 func (s settings) validateNode() error {
 	ifi, err := s.spec.iface()
 	if err != nil {
-		return ocf.Errorf(ocf.ErrInstalled, "on this node: %w", err)
+		return ocf.WithCode(ocf.ErrInstalled, err)
 	}
 	if s.needsRaw() && len(ifi.HardwareAddr) != 6 {
 		return ocf.Errorf(ocf.ErrInstalled, "interface %s has no Ethernet address: the raw probe needs one (role=backup does not)", ifi.Name)
@@ -207,7 +246,7 @@ func (s settings) validateNode() error {
 			return ocf.Errorf(ocf.ErrInstalled, "reading capabilities: %w", err)
 		}
 		if !ok {
-			return ocf.Errorf(ocf.ErrInstalled, "nft_guard needs CAP_NET_ADMIN, which this process lacks (run as root)")
+			return ocf.Errorf(ocf.ErrInstalled, "nft_guard needs CAP_NET_ADMIN, which this process lacks (run as root, or %s)", setcapHint("cap_net_admin,cap_net_raw"))
 		}
 	}
 	if s.needsRaw() {
@@ -216,7 +255,7 @@ func (s settings) validateNode() error {
 			return ocf.Errorf(ocf.ErrInstalled, "reading capabilities: %w", err)
 		}
 		if !ok {
-			return ocf.Errorf(ocf.ErrInstalled, "the raw probe needs CAP_NET_RAW, which this process lacks (run as root)")
+			return ocf.WithCode(ocf.ErrInstalled, s.spec.noRawError(nil))
 		}
 	}
 	return nil
@@ -263,7 +302,7 @@ func running(req *ocf.Request) (bool, error) {
 // Start validates, records the instance as running and publishes a first
 // count.
 func Start(ctx context.Context, req *ocf.Request) error {
-	s, err := readSettings(req.Params)
+	s, err := readSettings(ctx, req.Params)
 	if err != nil {
 		return err
 	}
@@ -285,7 +324,11 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // in another (or a CA file gone) does not leave the attribute behind.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	if attribute, err := readAttribute(req.Params); err == nil {
-		if err := attrd(ctx, "-D", "-n", attribute, "-d", req.Params.String("dampen")); err != nil {
+		dampen := req.Params.String("dampen")
+		if d, err := paramDampen.Parse(dampen); err == nil {
+			dampen = attrdDuration(d) // as start and monitor publish it
+		}
+		if err := attrd(ctx, "-D", "-n", attribute, "-d", dampen); err != nil {
 			req.Log.Warnf("removing node attribute %s: %v", attribute, err)
 		}
 	}
@@ -308,7 +351,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 	if req.Probe {
 		return nil
 	}
-	s, err := readSettings(req.Params)
+	s, err := readSettings(ctx, req.Params)
 	if err != nil {
 		return err
 	}
@@ -316,21 +359,22 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 }
 
 // update probes, logs what is down and publishes the score. A probe that
-// cannot run (no interface, no permission) publishes 0 and fails.
+// cannot run (no interface, no permission) publishes 0 and fails; so does
+// a score that could not be published.
 func (s settings) update(ctx context.Context, req *ocf.Request) error {
+	pctx, cancel := probeContext(ctx, s.spec.Timeout)
+	defer cancel()
 	var leak *Leak
 	leakDone := make(chan struct{})
 	if s.arpLeak {
 		go func() {
 			defer close(leakDone)
-			lctx, cancel := context.WithTimeout(ctx, s.spec.Timeout)
-			defer cancel()
 			ifi, err := s.spec.iface()
 			if err != nil {
 				req.Log.Warnf("ARP leak check: %v", err)
 				return
 			}
-			if l, err := ARPLeak(lctx, ifi, s.spec.VIP, nil); err != nil {
+			if l, err := ARPLeak(pctx, ifi, s.spec.VIP, nil); err != nil {
 				req.Log.Warnf("ARP leak check: %v", err)
 			} else {
 				leak = &l
@@ -339,7 +383,7 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 	} else {
 		close(leakDone)
 	}
-	o, err := s.spec.Run(ctx)
+	o, err := s.spec.Run(pctx)
 	<-leakDone
 	if leak != nil && leak.Leaking() {
 		req.Log.Errorf("%s", leak.Summary())
@@ -353,13 +397,29 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 			}
 		}
 	}
-	if aerr := attrd(ctx, "-n", s.attribute, "-v", strconv.Itoa(score), "-d", s.dampen); aerr != nil {
-		req.Log.Warnf("could not update node attribute %s=%d: %v", s.attribute, score, aerr)
-	}
+	aerr := attrd(ctx, "-n", s.attribute, "-v", strconv.Itoa(score), "-d", s.dampen)
 	if err != nil {
+		if aerr != nil {
+			req.Log.Warnf("could not update node attribute %s=%d: %v", s.attribute, score, aerr)
+		}
 		return ocf.Errorf(ocf.ErrGeneric, "probing real servers through %v:%d: %w", s.spec.VIP, s.spec.Port, err)
 	}
+	if aerr != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "publishing node attribute %s=%d: %w", s.attribute, score, aerr)
+	}
 	return nil
+}
+
+// probeContext bounds a probe of up to timeout so that, within the
+// action's ctx, time is left to publish its result: a quarter of what
+// remains, at least 500 ms (or half of what remains) and at most 2 s.
+func probeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		reserve := min(max(left/4, min(500*time.Millisecond, left/2)), 2*time.Second)
+		timeout = min(timeout, left-reserve)
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // attrd runs attrd_updater with args.

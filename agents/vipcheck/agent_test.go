@@ -54,7 +54,7 @@ func TestOCFAgent(t *testing.T) {
 	t.Run("ocf-tester", func(t *testing.T) {
 		cmd := l.Master.Command(tester, "-n", "vc", "-o", "vip="+l.VIP, "-o", "port=80",
 			"-o", "real_servers="+l.RSAddr[0], "-o", "interface=eth0", binary)
-		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp)
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp, "PATH="+fakeBin+":"+os.Getenv("PATH")) // attrd_updater needs a cluster
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "passed all tests") {
 			t.Fatalf("ocf-tester: %v\n%s", err, out)
@@ -71,8 +71,22 @@ func TestOCFAgent(t *testing.T) {
 		action(5, "validate-all", "OCF_RESKEY_interface=lo")
 		action(0, "validate-all", "OCF_RESKEY_interface=lo", "OCF_RESKEY_role=backup")
 		out := action(5, "validate-all", "OCF_RESKEY_interface=eth9")
-		if !strings.Contains(out, "ocf-exit-reason:on this node: interface eth9") {
+		if !strings.Contains(out, "ocf-exit-reason:no interface eth9 on this host") {
 			t.Errorf("no exit reason: %s", out)
+		}
+		// Durations out of range never pass as zero or as a huge wait.
+		for _, bad := range []string{"10000000000000", "18446744073710", "0", "2h", "-5ms"} {
+			out = action(6, "validate-all", "OCF_RESKEY_timeout="+bad)
+			if !strings.Contains(out, "ocf-exit-reason:timeout: ") || !strings.Contains(out, "from 1ms to 1h") {
+				t.Errorf("timeout=%s: exit reason lacks the range: %s", bad, out)
+			}
+		}
+		action(0, "validate-all", "OCF_RESKEY_timeout=750ms")
+		for _, missing := range []string{"vip", "real_servers"} {
+			out = action(6, "validate-all", "OCF_RESKEY_"+missing+"=")
+			if !strings.Contains(out, "ocf-exit-reason:"+missing+" is required") {
+				t.Errorf("%s missing: exit reason: %s", missing, out)
+			}
 		}
 	})
 
@@ -82,8 +96,22 @@ func TestOCFAgent(t *testing.T) {
 		cmd := l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" validate-all")
 		cmd.Env = append(os.Environ(), base...)
 		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || !strings.Contains(string(out), "CAP_NET_RAW") {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || !strings.Contains(string(out), "CAP_NET_RAW") ||
+			!strings.Contains(string(out), "setcap cap_net_raw+ep "+binary) {
 			t.Errorf("validate-all without CAP_NET_RAW: %v\n%s", err, out)
+		}
+		// The check command says what is missing and how a Nagios user
+		// gets it.
+		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" tcp --exit-style nagios eth0 "+l.RSAddr[0]+" "+l.VIP+" 80")
+		out, err = cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "VIPCHECK UNKNOWN: the raw probe needs root or CAP_NET_RAW") ||
+			!strings.Contains(string(out), "for Nagios or another unprivileged user, setcap cap_net_raw+ep "+binary) {
+			t.Errorf("tcp without CAP_NET_RAW: %v\n%s", err, out)
+		}
+		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" arp-leak eth0 "+l.VIP)
+		out, err = cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "setcap cap_net_raw+ep "+binary) {
+			t.Errorf("arp-leak without CAP_NET_RAW: %v\n%s", err, out)
 		}
 		cmd = l.Master.Command(capsh, "--drop=cap_net_raw", "--", "-c", binary+" validate-all")
 		cmd.Env = append(append(os.Environ(), base...), "OCF_RESKEY_role=backup")
@@ -117,9 +145,25 @@ func TestOCFAgent(t *testing.T) {
 		if got := lastCall(); got != "-n rs_ok -v 100 -d 5s" {
 			t.Errorf("monitor with rs1 broken published %q", got)
 		}
+		// A probe timeout at or above the operation's is cut short so
+		// that the count is still published: rs1 is silent until the
+		// deadline.
+		action(0, "monitor", recurring, "OCF_RESKEY_attribute=clamped", "OCF_RESKEY_timeout=20000", "OCF_RESKEY_CRM_meta_timeout=2000")
+		if got := lastCall(); got != "-n clamped -v 100 -d 5s" {
+			t.Errorf("monitor with timeout=20000 and a 2 s operation published %q", got)
+		}
+		// A count that could not be published is a failure.
+		failing := t.TempDir()
+		if err := os.WriteFile(filepath.Join(failing, "attrd_updater"), []byte("#!/bin/sh\necho attrd down >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out := action(1, "monitor", recurring, "PATH="+failing+":"+os.Getenv("PATH"))
+		if !strings.Contains(out, "ocf-exit-reason:publishing node attribute vipcheck=100") || !strings.Contains(out, "attrd down") {
+			t.Errorf("monitor with attrd_updater failing:\n%s", out)
+		}
 		l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
 		l.SetARPIgnore(1, 0)
-		out := action(0, "monitor", recurring, "OCF_RESKEY_arp_leak_check=true")
+		out = action(0, "monitor", recurring, "OCF_RESKEY_arp_leak_check=true")
 		if !strings.Contains(out, "ARP leak") || !strings.Contains(out, l.MAC(l.RS[1]).String()) {
 			t.Errorf("monitor did not log the ARP leak of rs2:\n%s", out)
 		}
@@ -170,7 +214,7 @@ func TestOCFAgent(t *testing.T) {
 		cmd := l.Master.Command(tester, "-n", "vch", "-o", "vip="+l.VIP, "-o", "port=8443", "-o", "check=https",
 			"-o", "real_servers="+l.RSAddr[0], "-o", "interface=eth0", "-o", "http_host=www.example.test",
 			"-o", "http_path="+testenv.HTTPSmall, "-o", "tls_ca="+ca.CAFile, binary)
-		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp)
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+rsctmp, "PATH="+fakeBin+":"+os.Getenv("PATH")) // attrd_updater needs a cluster
 		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "passed all tests") {
 			t.Errorf("ocf-tester, check=https: %v\n%s", err, out)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/probe/l7"
 )
 
@@ -64,15 +65,15 @@ func httpCommand() *cli.Command {
 		Flags:                  httpFlags(),
 		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
-			a := c.Args().Slice()
-			if len(a) != 6 {
-				return usageError(c, fmt.Errorf("expected IFACE REAL_SERVER VIP PORT HOST PATH, got %d arguments", len(a)))
+			a, err := positional(c, httpOrder)
+			if err != nil {
+				return err
 			}
 			h, err := httpFromCLI(c, a[4], a[5])
 			if err != nil {
-				return usageError(c, err)
+				return checkstyle.Usage(err)
 			}
-			return runCheck(c, a[0], a[1], a[2], a[3], h)
+			return runCheck(c, httpOrder, a[0], a[1], a[2], a[3], h)
 		},
 	}
 }

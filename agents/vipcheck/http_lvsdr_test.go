@@ -51,6 +51,9 @@ func TestHTTPThroughVIP(t *testing.T) {
 	expect(t, "HEAD", code, 0, out, rs1+" up status=200 bytes=0")
 	code, out = run(t, l.Master, nil, "http", "-S", "302", "-R", "Location: /small", "eth0", rs1, l.VIP, port, host, testenv.HTTPRedirect)
 	expect(t, "redirect not followed", code, 0, out, rs1+" up status=302")
+	code, out = run(t, l.Master, nil, dropIn(t, "check_http_raw"), "-v", "-t", "500", "-S", "200", "-R", "X-Check: ok",
+		"eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+	expect(t, "called as check_http_raw, -v verbose", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up", "GET http://"+host+"/small")
 
 	t.Run("TLS", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.SmallBody,
@@ -88,7 +91,9 @@ func TestHTTPThroughVIP(t *testing.T) {
 		code, out = run(t, l.Master, nil, "http", "-t", "200", "eth0", "10.206.0.99", l.VIP, port, host, testenv.HTTPSmall)
 		expect(t, "no ARP", code, 1, out, "10.206.0.99 no-arp")
 		code, out = run(t, l.Master, nil, "http", "-M", "POST", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "bad method", code, 1, out, "want GET or HEAD")
+		expect(t, "bad method: a usage error", code, 2, out, "want GET or HEAD")
+		code, out = run(t, l.Master, nil, "http", "-t", "18446744073710", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
+		expect(t, "-t overflowing", code, 2, out, "out of range", "from 0s to 30s")
 	})
 
 	t.Run("VIP missing on rs1", func(t *testing.T) {

@@ -1,7 +1,9 @@
 package vipcheck
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -75,5 +77,31 @@ func TestHTTPReport(t *testing.T) {
 	if r.Status != checkstyle.Down || !strings.Contains(r.Summary, "1 of 4 real servers up") ||
 		!strings.Contains(r.Summary, "10.0.0.2 http-status, 10.0.0.3 http, 10.0.0.4 no-answer") {
 		t.Errorf("nagios: %+v", r)
+	}
+}
+
+// TestNoRetryAfterTheDeadline shows that a check the deadline cut is not
+// retried, even in the moment when the connection's deadline has passed
+// but the context does not say so yet: the retry would report "sending the
+// request" instead of the stage that was cut. A broken connection with
+// time left is retried.
+func TestNoRetryAfterTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cut := l7.Result{Failure: l7.Protocol, Err: fmt.Errorf("reading the body: %w", context.DeadlineExceeded)}
+	if retryHTTP(ctx, cut, 1) {
+		t.Error("a check cut by the deadline was retried")
+	}
+	broken := l7.Result{Failure: l7.Protocol, Err: errors.New("reading the body: connection reset by peer")}
+	if !retryHTTP(ctx, broken, 1) {
+		t.Error("a reset connection with time left was not retried")
+	}
+	if retryHTTP(ctx, broken, httpAttempts) {
+		t.Error("retried past the attempts")
+	}
+	past, cancelPast := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelPast()
+	if retryHTTP(past, broken, 1) {
+		t.Error("retried after the deadline")
 	}
 }

@@ -31,10 +31,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// dropIn returns a link to ocf-vipcheck named name, as a package would
+// install it.
+func dropIn(t *testing.T, name string) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(binary, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
 // run runs ocf-vipcheck in ns and returns its exit status and output.
 func run(t *testing.T, ns *testenv.NS, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := ns.Command(binary, args...)
+	prog := binary
+	if len(args) > 0 && filepath.IsAbs(args[0]) {
+		prog, args = args[0], args[1:] // a link to it, by another name
+	}
+	cmd := ns.Command(prog, args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	code := 0
@@ -92,6 +107,17 @@ func TestCommandLine(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), rs1+" up") {
 		t.Errorf("called as vipcheck-ldirectord: %v %s", err, out)
 	}
+	// A drop-in for check_tcp_raw: its name runs tcp, with its options
+	// and argument order (and the Nagios style its check_ name implies).
+	backupRole := filepath.Join(t.TempDir(), "role")
+	if err := os.WriteFile(backupRole, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkTCPRaw := dropIn(t, "check_tcp_raw")
+	code, out = run(t, l.Master, nil, checkTCPRaw, "-vv", "-t", "500", "eth0", rs1, l.VIP, "80")
+	expect(t, "called as check_tcp_raw", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up through VIP", "role master")
+	code, out = run(t, l.Master, nil, checkTCPRaw, "-c", "-r", backupRole, "eth0", rs1, l.VIP, "80")
+	expect(t, "called as check_tcp_raw, backup by role file", code, 0, out, "by plain connect, backup role")
 
 	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "eth0", rs1, l.VIP, "80")
 	expect(t, "relayd style, up", code, 1, out)
@@ -149,12 +175,33 @@ func TestCommandLine(t *testing.T) {
 	})
 
 	t.Run("bad arguments", func(t *testing.T) {
+		// Usage errors exit 2 in the OCF style (the default).
 		code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP)
-		expect(t, "three arguments", code, 1, out, "expected IFACE REAL_SERVER VIP PORT")
+		expect(t, "three arguments", code, 2, out, "expected IFACE REAL_SERVER VIP PORT")
 		code, out = run(t, l.Master, nil, "tcp", "-vv", "-t", "0", "eth0", rs1, l.VIP, "80")
 		expect(t, "-vv and -t 0 as check_tcp_raw takes them", code, 0, out, rs1+" up", "timeout 30s")
+		code, out = run(t, l.Master, nil, "tcp", "-v", "-t", "700ms", "eth0", rs1, l.VIP, "80")
+		expect(t, "-t as a Go duration", code, 0, out, rs1+" up", "timeout 700ms")
+		for _, bad := range []string{"18446744073710", "9223372036854775807", "-5", "30001", "1h", "soon"} {
+			code, out = run(t, l.Master, nil, "tcp", "-t", bad, "eth0", rs1, l.VIP, "80")
+			expect(t, "tcp -t "+bad, code, 2, out, "-t/--timeout", "milliseconds", "from 0s to 30s")
+			code, out = run(t, l.Master, nil, "ldirectord", "-t", bad, l.VIP, "80", rs1, "80")
+			expect(t, "ldirectord -t "+bad, code, 2, out, "-t/--timeout")
+		}
+		for _, bad := range []string{"0", "-5", "18446744073710", "0ms"} {
+			code, out = run(t, l.Master, nil, "arp-leak", "-t", bad, "eth0", l.VIP)
+			expect(t, "arp-leak -t "+bad, code, 2, out, "-t/--timeout", "from 1ms to 30s")
+		}
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
-		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN")
+		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN", "no interface eth9 on this host")
+		code, out = run(t, l.Master, nil, "arp-leak", "eth9", l.VIP)
+		expect(t, "arp-leak, no such interface", code, 1, out, "no interface eth9 on this host")
+		code, out = run(t, l.Master, nil, "tcp", "eth0", rs1, "80", l.VIP)
+		expect(t, "port and VIP swapped", code, 2, out, `the port "80" where VIP goes`, `the address "`+l.VIP+`" where PORT goes`)
+		code, out = run(t, l.Master, nil, "tcp", rs1, "eth0", l.VIP, "80")
+		expect(t, "interface and real server swapped", code, 2, out, "arguments swapped?", `"`+rs1+`" where IFACE goes`)
+		code, out = run(t, l.Master, nil, "ldirectord", "80", l.VIP, rs1, "80")
+		expect(t, "ldirectord, VIP and VPORT swapped", code, 2, out, `the port "80" where VIP goes`)
 		code, out = run(t, l.Master, nil, "tcp", "eth0", "2001:db8::1", l.VIP, "80")
 		expect(t, "mixed address families", code, 1, out, "differ in address family")
 	})
@@ -169,6 +216,16 @@ func TestCommandLine(t *testing.T) {
 		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
 		code, out = run(t, l.Master, nil, "tcp", "-t", "300", "-", rs6, l.VIP6, "80")
 		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[1]+" no-answer")
+	})
+
+	t.Run("many real servers", func(t *testing.T) {
+		addrs := l.AddRealServerAddresses(1000)
+		list := filepath.Join(t.TempDir(), "many")
+		if err := os.WriteFile(list, []byte(strings.Join(addrs, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out := run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "--source", testenv.ManySource, "eth0", "@"+list, l.VIP, "80")
+		expect(t, "2,000 real servers", code, 0, out, "VIPCHECK OK: 2000 of 2000 real servers up")
 	})
 
 	t.Run("ARP leak", func(t *testing.T) {

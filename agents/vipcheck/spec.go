@@ -79,6 +79,35 @@ func (o Outcome) Healthy() int {
 	return n
 }
 
+// ErrNoRaw is wrapped by the error of a raw probe that this process may
+// not run: it lacks root's CAP_NET_RAW.
+var ErrNoRaw = errors.New("the raw probe needs root or CAP_NET_RAW")
+
+// noRawError explains a raw probe refused for want of privilege (err, or
+// nil when found by reading the capabilities): run it as root, or give the
+// program the capability once so that Nagios's user can run it.
+func (s Spec) noRawError(err error) error {
+	caps := "cap_net_raw"
+	if s.GuardKernel && s.HTTP != nil {
+		caps = "cap_net_admin,cap_net_raw" // nft_guard's nftables table
+	}
+	detail := ""
+	if err != nil {
+		detail = fmt.Sprintf(" (%v)", err)
+	}
+	return fmt.Errorf("%w, which this process lacks%s: run it as root, or, for Nagios or another unprivileged user, %s",
+		ErrNoRaw, detail, setcapHint(caps))
+}
+
+// setcapHint is the command that gives this program caps for every user.
+func setcapHint(caps string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/usr/sbin/ocf-vipcheck"
+	}
+	return fmt.Sprintf("setcap %s+ep %s", caps, exe)
+}
+
 // role decides between the raw probe and the plain connect.
 func (s Spec) role() (vip.Role, error) {
 	if s.RoleFile != "" {
@@ -123,9 +152,12 @@ func (s Spec) Run(ctx context.Context) (Outcome, error) {
 	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close, GuardKernel: s.GuardKernel}
 	if s.HTTP != nil {
 		out.Results, out.HTTP, err = s.probeHTTP(ctx, cfg)
-		return out, err
+	} else {
+		out.Results, err = vip.Probe(ctx, cfg, s.Targets)
 	}
-	out.Results, err = vip.Probe(ctx, cfg, s.Targets)
+	if errors.Is(err, os.ErrPermission) {
+		err = s.noRawError(err)
+	}
 	return out, err
 }
 
@@ -143,6 +175,7 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			for attempt := 1; ; attempt++ {
 				conn, a, err := paths.Dial(ctx, t.Addr)
 				r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
@@ -155,6 +188,7 @@ func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7
 					return
 				}
 				checks[i] = s.HTTP.Check(ctx, conn)
+				checks[i].Took = time.Since(start) // every attempt's time
 				if !retryHTTP(ctx, checks[i], attempt) {
 					return
 				}
@@ -173,9 +207,15 @@ const httpAttempts = 3
 // the connection itself broke (reset, closed before a whole response) and
 // time is left, since on a lossy path one TCP connection can fail where the
 // next passes. A verdict on the response (status, headers, body, TLS) is
-// never retried.
+// never retried, nor a check the deadline cut: the connection's deadline
+// may pass a moment before ctx says so, and the stage it cut is the
+// answer.
 func retryHTTP(ctx context.Context, r l7.Result, attempt int) bool {
-	return r.Failure == l7.Protocol && attempt < httpAttempts && ctx.Err() == nil
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return false
+	}
+	return r.Failure == l7.Protocol && attempt < httpAttempts && ctx.Err() == nil &&
+		!errors.Is(r.Err, context.DeadlineExceeded)
 }
 
 // connectHTTP is the backup role's HTTP check: plain connections to each
@@ -204,25 +244,44 @@ func (s Spec) connectHTTP(ctx context.Context) ([]vip.Result, []l7.Result) {
 // server leaves by.
 func (s Spec) iface() (*net.Interface, error) {
 	if s.Interface != "" {
-		ifi, err := net.InterfaceByName(s.Interface)
-		if err != nil {
-			return nil, fmt.Errorf("interface %s: %w", s.Interface, err)
-		}
-		return ifi, nil
+		return InterfaceByName(s.Interface)
 	}
 	return route.Interface(s.Targets[0].Addr)
+}
+
+// InterfaceByName returns the named interface; the error says plainly
+// when this host has none of that name.
+func InterfaceByName(name string) (*net.Interface, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such network interface") {
+			return nil, fmt.Errorf("no interface %s on this host", name)
+		}
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	return ifi, nil
 }
 
 // ParseTargets reads real servers: a list separated by commas or white
 // space, or @FILE with one or more per line (# starts a comment). Each is
 // an IPv4 or IPv6 address or a host name (its first IPv4 address),
-// optionally with a static MAC as ADDR=MAC.
-func ParseTargets(list string) ([]vip.Target, error) { return parseTargets(list, lookupIPv4) }
+// optionally with a static MAC as ADDR=MAC. Host names are looked up at
+// once, all within ctx and lookupTimeout.
+func ParseTargets(ctx context.Context, list string) ([]vip.Target, error) {
+	return parseTargets(ctx, list, lookupIPv4)
+}
+
+// lookupTimeout bounds all the name look-ups of one argument or parameter.
+const lookupTimeout = 5 * time.Second
+
+// maxLookups bounds the name look-ups under way at once.
+const maxLookups = 16
+
+// lookupFunc returns a host name's address.
+type lookupFunc func(ctx context.Context, host string) (netip.Addr, error)
 
 // lookupIPv4 returns the first IPv4 address of a host name.
-func lookupIPv4(host string) (netip.Addr, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+func lookupIPv4(ctx context.Context, host string) (netip.Addr, error) {
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
 	if err != nil {
 		return netip.Addr{}, err
@@ -233,67 +292,127 @@ func lookupIPv4(host string) (netip.Addr, error) {
 	return addrs[0].Unmap(), nil
 }
 
-// parseAddr reads an IPv4 or IPv6 address (without zone), or looks up a
-// host name's IPv4 address when lookup is not nil.
-func parseAddr(s string, lookup func(string) (netip.Addr, error)) (netip.Addr, error) {
+// parseAddr reads an IPv4 or IPv6 address (without zone); ok is false for
+// a host name to look up (when lookup is not nil).
+func parseAddr(s string, lookup lookupFunc) (a netip.Addr, ok bool, err error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		if a.Zone() != "" || a.Is4In6() {
-			return netip.Addr{}, fmt.Errorf("%q: give a global IPv6 address without zone, or IPv4", s)
+			return netip.Addr{}, false, fmt.Errorf("%q: give a global IPv6 address without zone, or IPv4", s)
 		}
-		return a, nil
+		if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return netip.Addr{}, false, fmt.Errorf("%q is not the address of one host", s)
+		}
+		return a, true, nil
 	}
-	if lookup == nil || s == "" || strings.ContainsAny(s, ":/@= ") {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	if lookup == nil || s == "" || strings.ContainsAny(s, ":/@= ") || strings.Trim(s, "0123456789") == "" {
+		return netip.Addr{}, false, fmt.Errorf("%q is not an IP address", s)
 	}
-	a, err := lookup(s)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address, and looking it up failed: %w", s, err)
-	}
-	return a, nil
+	return netip.Addr{}, false, nil
 }
 
-func parseTargets(list string, lookup func(string) (netip.Addr, error)) ([]vip.Target, error) {
-	if strings.HasPrefix(list, "@") {
-		f, err := os.Open(list[1:])
-		if err != nil {
-			return nil, fmt.Errorf("reading real servers: %w", err)
-		}
-		defer f.Close()
-		var b strings.Builder
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line, _, _ := strings.Cut(sc.Text(), "#")
-			b.WriteString(line + "\n")
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading real servers from %s: %w", list[1:], err)
-		}
-		list = b.String()
+// resolveNames looks up names[i] for every i in todo, at most maxLookups
+// at once, all within ctx and lookupTimeout, and stores the addresses in
+// addrs; the first failure is the error.
+func resolveNames(ctx context.Context, names []string, todo []int, addrs []netip.Addr, lookup lookupFunc) error {
+	if len(todo) == 0 {
+		return nil
 	}
-	var targets []vip.Target
-	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, maxLookups)
+	var wg sync.WaitGroup
+	for _, i := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+			}
+			if errs[i] = ctx.Err(); errs[i] == nil {
+				addrs[i], errs[i] = lookup(ctx, names[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, i := range todo {
+		if errs[i] != nil {
+			return fmt.Errorf("%q is not an IP address, and looking it up failed: %w", names[i], errs[i])
+		}
+	}
+	return nil
+}
+
+// readTargetFile returns the text of a real-server file without comments.
+func readTargetFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading real servers: %w", err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		b.WriteString(line + "\n")
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("reading real servers from %s: %w", path, err)
+	}
+	return b.String(), nil
+}
+
+func parseTargets(ctx context.Context, list string, lookup lookupFunc) ([]vip.Target, error) {
+	if strings.HasPrefix(list, "@") {
+		text, err := readTargetFile(list[1:])
+		if err != nil {
+			return nil, err
+		}
+		list = text
+	}
+	fields := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' })
+	if len(fields) == 0 {
+		return nil, errors.New("no real server given")
+	}
+	targets := make([]vip.Target, len(fields))
+	names, addrs := make([]string, len(fields)), make([]netip.Addr, len(fields))
+	var todo []int
+	for i, f := range fields {
 		addr, mac, hasMAC := strings.Cut(f, "=")
-		a, err := parseAddr(addr, lookup)
+		a, ok, err := parseAddr(addr, lookup)
 		if err != nil {
 			return nil, fmt.Errorf("real server %w", err)
 		}
-		t := vip.Target{Addr: a}
+		if !ok {
+			todo = append(todo, i)
+		}
+		names[i], addrs[i] = addr, a
 		if hasMAC {
-			if t.MAC, err = net.ParseMAC(mac); err != nil || len(t.MAC) != 6 {
+			if targets[i].MAC, err = net.ParseMAC(mac); err != nil || len(targets[i].MAC) != 6 {
 				return nil, fmt.Errorf("real server %s: bad MAC %q", addr, mac)
 			}
 		}
-		targets = append(targets, t)
 	}
-	if len(targets) == 0 {
-		return nil, errors.New("no real server given")
+	if err := resolveNames(ctx, names, todo, addrs, lookup); err != nil {
+		return nil, fmt.Errorf("real server %w", err)
+	}
+	for i := range targets {
+		targets[i].Addr = addrs[i]
 	}
 	return targets, nil
 }
 
-// ParseVIP reads the virtual IP address, or looks up a host name.
-func ParseVIP(s string) (netip.Addr, error) {
-	a, err := parseAddr(s, lookupIPv4)
+// ParseVIP reads the virtual IP address, or looks up a host name within
+// ctx and lookupTimeout.
+func ParseVIP(ctx context.Context, s string) (netip.Addr, error) {
+	a, ok, err := parseAddr(s, lookupIPv4)
+	if err == nil && !ok {
+		addrs := []netip.Addr{{}}
+		err = resolveNames(ctx, []string{s}, []int{0}, addrs, lookupIPv4)
+		a = addrs[0]
+	}
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("VIP %w", err)
 	}

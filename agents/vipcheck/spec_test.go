@@ -1,12 +1,15 @@
 package vipcheck
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,11 +39,17 @@ func TestParseTargets(t *testing.T) {
 		{"2001:db8::1", "2001:db8::1"},
 		{"fd00::21=02:00:00:00:00:21", "fd00::21=02:00:00:00:00:21"},
 		{"fe80::1%eth0", "error"},
+		{"0.0.0.0", "error"},
+		{"::", "error"},
+		{"224.0.0.1", "error"},
+		{"ff02::1", "error"},
+		{"255.255.255.255", "error"},
+		{"80", "error"}, // a port, not a name to look up
 		{"10.0.0.1=zz", "error"},
 		{"10.0.0.1=00:00:00:00:00:00:00:01", "error"},
 		{"@/nonexistent/file", "error"},
 	} {
-		ts, err := parseTargets(c.in, fakeLookup)
+		ts, err := parseTargets(context.Background(), c.in, fakeLookup)
 		got := "error"
 		if err == nil {
 			var parts []string
@@ -59,7 +68,7 @@ func TestParseTargets(t *testing.T) {
 	}
 }
 
-func fakeLookup(host string) (netip.Addr, error) {
+func fakeLookup(_ context.Context, host string) (netip.Addr, error) {
 	if host == "rs1.example" {
 		return netip.MustParseAddr("192.0.2.1"), nil
 	}
@@ -74,7 +83,7 @@ func FuzzParseTargets(f *testing.F) {
 		if strings.HasPrefix(s, "@") {
 			return // a path: not what this fuzzes
 		}
-		ts, err := parseTargets(s, nil)
+		ts, err := parseTargets(context.Background(), s, nil)
 		if err == nil && len(ts) == 0 {
 			t.Fatal("no error and no target")
 		}
@@ -102,6 +111,15 @@ func TestReport(t *testing.T) {
 	if r.Summary != "1 of 2 real servers up through VIP 10.0.0.80:80; down: 10.0.0.2 no-answer" || len(r.Timings) != 1 {
 		t.Errorf("nagios report: %+v", r)
 	}
+	// Thousands down: the Nagios line names the first 20.
+	many := Outcome{Role: vip.Master}
+	for i := range 5000 {
+		many.Results = append(many.Results, vip.Result{Target: netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}), Status: vip.NoARP})
+	}
+	r = report(checkstyle.Nagios, spec, many)
+	if !strings.HasSuffix(r.Summary, "10.1.0.20 no-arp, and 4980 more") || len(r.Summary) > 1000 {
+		t.Errorf("nagios report of 5000 down: %.200s... (%d bytes)", r.Summary, len(r.Summary))
+	}
 	o.Results = o.Results[:1]
 	if r := report(checkstyle.Relayd, spec, o); r.Status != checkstyle.Up {
 		t.Errorf("all up: %+v", r)
@@ -122,5 +140,45 @@ func TestLeak(t *testing.T) {
 		if got := c.l.Leaking(); got != c.want {
 			t.Errorf("%+v: Leaking = %v", c.l, got)
 		}
+	}
+}
+
+// TestLookupsShareTheDeadline shows that the names in a list are looked up
+// at once, under the caller's context: each look-up here answers only once
+// all three are under way, and sees the caller's deadline (one after
+// another, each with its own 5 s, the first would wait in vain).
+func TestLookupsShareTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	var started sync.WaitGroup
+	started.Add(3)
+	lookup := func(lctx context.Context, host string) (netip.Addr, error) {
+		if d, ok := lctx.Deadline(); !ok || d.After(want) {
+			return netip.Addr{}, fmt.Errorf("look-up of %s not bounded by the caller's deadline", host)
+		}
+		if lctx.Err() != nil {
+			return netip.Addr{}, lctx.Err()
+		}
+		started.Done()
+		all := make(chan struct{})
+		go func() { started.Wait(); close(all) }()
+		select {
+		case <-all:
+			return netip.MustParseAddr("192.0.2." + host[2:3]), nil
+		case <-lctx.Done():
+			return netip.Addr{}, lctx.Err()
+		}
+	}
+	ts, err := parseTargets(ctx, "rs1.example,rs2.example,rs3.example", lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 3 || ts[2].Addr.String() != "192.0.2.3" {
+		t.Errorf("targets %v", ts)
+	}
+	cancel()
+	if _, err := parseTargets(ctx, "rs4.example", lookup); err == nil {
+		t.Error("a look-up after the caller's context ended succeeded")
 	}
 }

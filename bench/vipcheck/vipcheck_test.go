@@ -32,13 +32,19 @@ func pingRTT(b *testing.B, ns *testenv.NS, addr string) time.Duration {
 }
 
 func probe(b *testing.B, l *testenv.LVSDR, targets []vip.Target, source netip.Addr) []vip.Result {
+	return probeWithin(b, l, targets, source, 2*time.Second)
+}
+
+// probeWithin probes targets from the master within timeout; every one
+// must be up.
+func probeWithin(b *testing.B, l *testenv.LVSDR, targets []vip.Target, source netip.Addr, timeout time.Duration) []vip.Result {
 	var res []vip.Result
 	err := l.Master.Within(func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		res, err = vip.Probe(ctx, vip.Config{Interface: ifi, VIP: netip.MustParseAddr(l.VIP), Port: uint16(l.Port), Source: source}, targets)
 		return err
@@ -94,6 +100,34 @@ func BenchmarkProbe256(b *testing.B) {
 	b.ReportMetric(perCall.Seconds(), "s/256-servers")
 	b.ReportMetric(perCall.Seconds()/0.5, "of-0.5s-goal")
 	b.ReportMetric(float64(perCall)/float64(256*ping), "call/(256×ping)")
+}
+
+// BenchmarkProbe10000 probes 10,000 real-server addresses in one call with
+// a time limit of 1 s: every one must be up, and the call must end within
+// the limit plus 10 % (the of-1.1s-goal metric at most 1).
+func BenchmarkProbe10000(b *testing.B) {
+	const n, limit = 10000, time.Second
+	l := testenv.NewLVSDR(b, "vcb")
+	var targets []vip.Target
+	for _, a := range l.AddRealServerAddresses(n / len(l.RS)) {
+		targets = append(targets, vip.Target{Addr: netip.MustParseAddr(a)})
+	}
+	src := netip.MustParseAddr(testenv.ManySource)
+	var slowest time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		probeWithin(b, l, targets, src, limit)
+		slowest = max(slowest, time.Since(start))
+	}
+	b.StopTimer()
+	perCall := b.Elapsed() / time.Duration(b.N)
+	b.ReportMetric(perCall.Seconds(), "s/10000-servers")
+	b.ReportMetric(slowest.Seconds(), "slowest-s")
+	b.ReportMetric(slowest.Seconds()/(1.1*limit.Seconds()), "of-1.1s-goal")
+	if slowest > limit+limit/10 {
+		b.Errorf("a call took %v, over the limit of %v plus 10 %%", slowest, limit)
+	}
 }
 
 // BenchmarkCommand runs the ocf-vipcheck binary once per iteration, as

@@ -167,16 +167,16 @@ func (l *LVSDR) MAC(ns *NS) net.HardwareAddr {
 const ManySource = "10.206.9.10"
 
 // AddRealServerAddresses gives each real server perRS more addresses on
-// eth0 (10.206.10+i.1 and up, /16) and the master ManySource, so one check
-// can cover hundreds of real servers; it returns the addresses, real server
-// 1's first.
+// eth0 (10.206.10+i.1 to .250, then 10.206.12+i.1 and so on, /16) and the
+// master ManySource, so one check can cover thousands of real servers; it
+// returns the addresses, real server 1's first.
 func (l *LVSDR) AddRealServerAddresses(perRS int) []string {
 	l.t.Helper()
 	var all []string
 	for i := range l.RS {
 		var batch strings.Builder
 		for j := 0; j < perRS; j++ {
-			a := fmt.Sprintf("10.206.%d.%d", 10+i, j+1)
+			a := fmt.Sprintf("10.206.%d.%d", 10+i+len(l.RS)*(j/250), j%250+1)
 			fmt.Fprintf(&batch, "addr add %s/16 dev eth0\n", a)
 			all = append(all, a)
 		}

@@ -155,8 +155,18 @@ func (h *HTTP) Check(ctx context.Context, conn net.Conn) Result {
 	return r
 }
 
-func (h *HTTP) check(ctx context.Context, conn net.Conn) Result {
-	defer conn.Close()
+func (h *HTTP) check(ctx context.Context, conn net.Conn) (r Result) {
+	// A response read to its end (Connection: close) ends with a FIN; any
+	// other end (a failure, a body over the cap, the deadline) aborts the
+	// connection: nothing more is read, and the server gets a RST instead
+	// of sending on.
+	raw, whole := conn, false
+	defer func() {
+		if !whole {
+			Abort(raw)
+		}
+		raw.Close()
+	}()
 	if deadline, ok := ctx.Deadline(); ok {
 		if err := conn.SetDeadline(deadline); err != nil {
 			return Result{Failure: Protocol, Err: fmt.Errorf("setting the deadline: %w", err)}
@@ -200,16 +210,37 @@ func (h *HTTP) check(ctx context.Context, conn net.Conn) Result {
 		}
 	}
 	head.lifted = true
-	defer resp.Body.Close()
-	r := Result{Status: resp.StatusCode}
+	// The body is never Closed: net/http's Close reads what is left, to
+	// the end of whatever Content-Length the server claims.
+	r = Result{Status: resp.StatusCode}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody()+1))
 	r.Bytes = int64(len(body))
 	if err != nil {
 		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", ctxErr(ctx, err))
 		return r
 	}
+	whole = int64(len(body)) <= h.maxBody()
 	h.judge(&r, resp, body)
 	return r
+}
+
+// Aborter is a connection that can end with a RST at once, dropping what
+// it has not read (the userspace stack's connections through a VIP).
+type Aborter interface{ Abort() }
+
+// Abort makes the next Close of conn end the connection with a RST and
+// drop what is unread, where conn (or the connection under a TLS one) can:
+// an Aborter, or a kernel TCP connection (linger 0).
+func Abort(conn net.Conn) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	switch c := conn.(type) {
+	case Aborter:
+		c.Abort()
+	case *net.TCPConn:
+		_ = c.SetLinger(0)
+	}
 }
 
 // informational is a 1xx status other than 101 Switching Protocols (which

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -228,4 +229,61 @@ func FuzzCheck(f *testing.F) {
 			t.Errorf("failure %q for %q", r.Failure, response)
 		}
 	})
+}
+
+// endlessBody is a connection whose server claims a huge Content-Length
+// and sends body bytes without end until the deadline; it counts what the
+// checker reads and whether it aborted the connection.
+type endlessBody struct {
+	scriptedConn
+	head     []byte
+	read     int64
+	aborted  bool
+	deadline time.Time
+}
+
+func (c *endlessBody) SetDeadline(t time.Time) error { c.deadline = t; return nil }
+
+func (c *endlessBody) Read(b []byte) (int, error) {
+	if len(c.head) > 0 {
+		n := copy(b, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	if !c.deadline.IsZero() && time.Now().After(c.deadline) {
+		return 0, os.ErrDeadlineExceeded
+	}
+	for i := range b {
+		b[i] = 'x'
+	}
+	c.read += int64(len(b))
+	return len(b), nil
+}
+
+func (c *endlessBody) Abort() { c.aborted = true }
+
+// TestBodyCapBoundsReading shows that the body cap bounds what is read,
+// not only what is judged: a server claiming a body of 99999999999999
+// bytes gets the connection aborted once the cap is passed (net/http's
+// Body.Close would read on until the deadline).
+func TestBodyCapBoundsReading(t *testing.T) {
+	for _, head := range []string{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n", "HTTP/1.0 200 OK\r\n\r\n"} {
+		c := &endlessBody{head: []byte(head)}
+		h := HTTP{Host: "h", Path: "/", MaxBody: 1000}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r := h.Check(ctx, c)
+		cancel()
+		if r.Failure != Body || r.Observed != "more than 1000 bytes" {
+			t.Errorf("%q: %s (%v)", head, r, r.Err)
+		}
+		if c.read > 1000+64<<10 || !c.aborted {
+			t.Errorf("%q: read %d body bytes for a cap of 1000, aborted %v", head, c.read, c.aborted)
+		}
+	}
+	// A whole response ends with a plain close.
+	c := &endlessBody{head: []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")}
+	if r := (&HTTP{Host: "h", Path: "/"}).Check(context.Background(), c); r.Failure != OK || c.aborted {
+		t.Errorf("empty body: %s, aborted %v", r, c.aborted)
+	}
 }

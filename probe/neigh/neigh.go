@@ -146,17 +146,54 @@ func ParseReply(frame []byte) (netip.Addr, net.HardwareAddr, bool) {
 	return p.SenderIP, p.SenderHardwareAddr, true
 }
 
+// forUs reports whether an ARP reply answers this Client: sent to its
+// hardware and protocol address. Replies for others (gratuitous ones, or
+// a forged broadcast) are not answers to its requests. Neighbour
+// advertisements pass: their target is the address asked for.
+func (c *Client) forUs(frame []byte) bool {
+	if len(frame) < 42 || frame[12] != etherTypeARP>>8 || frame[13] != etherTypeARP&0xff {
+		return true
+	}
+	src := c.src.As4()
+	return string(frame[32:38]) == string(c.mac) && string(frame[38:42]) == string(src[:])
+}
+
 // Round is one resolution of several addresses driven by the caller's own
 // loop, for callers that read ARP replies from a socket they share with
 // other traffic: Send when Next is due, and hand every frame to Take.
+//
+// Each address has its own retry schedule (the Client's FirstRetry,
+// doubling up to MaxRetry), and one Send asks for at most SendBatch
+// addresses, the rest after SendPace: thousands of requests at once would
+// overflow the queues of the hosts that receive the broadcasts, and
+// replies would be lost.
 type Round struct {
 	c       *Client
-	pending map[netip.Addr]bool
-	keep    bool // ask until the end, even once answered (WhoHas)
+	asks    []*ask              // in the order given
+	pending map[netip.Addr]*ask // not answered yet
+	keep    bool                // ask until the end, even once answered (WhoHas)
 	start   time.Time
 	next    time.Time
-	wait    time.Duration
+	// slowest is the longest time from a request to its answer so far: a
+	// first retry comes no sooner than twice that, since under load
+	// answers queue and early retries only lengthen the queue.
+	slowest time.Duration
 }
+
+// ask is one address of a round and its retry schedule.
+type ask struct {
+	ip   netip.Addr
+	due  time.Time // zero: now
+	sent time.Time // the last request
+	wait time.Duration
+}
+
+// SendBatch is the most requests one Send makes, and SendPace the wait
+// before the next batch when more are due.
+const (
+	SendBatch = 128
+	SendPace  = time.Millisecond
+)
 
 // NewRound starts a round for targets; nothing is sent until Send.
 func (c *Client) NewRound(targets []netip.Addr) *Round {
@@ -164,9 +201,13 @@ func (c *Client) NewRound(targets []netip.Addr) *Round {
 	if first <= 0 {
 		first = 50 * time.Millisecond
 	}
-	r := &Round{c: c, pending: make(map[netip.Addr]bool, len(targets)), start: time.Now(), wait: first}
+	r := &Round{c: c, pending: make(map[netip.Addr]*ask, len(targets)), start: time.Now()}
 	for _, t := range targets {
-		r.pending[t] = true
+		if r.pending[t] == nil {
+			a := &ask{ip: t, wait: first}
+			r.pending[t] = a
+			r.asks = append(r.asks, a)
+		}
 	}
 	return r
 }
@@ -177,20 +218,39 @@ func (r *Round) Done() bool { return len(r.pending) == 0 }
 // Next is when Send should run again (zero: now).
 func (r *Round) Next() time.Time { return r.next }
 
-// Send asks again for every address not answered yet, and sets Next after
-// the current retry interval, which doubles up to the Client's MaxRetry.
+// Send asks again for the unanswered addresses whose retry is due, at most
+// SendBatch of them, and sets Next.
 func (r *Round) Send(now time.Time) error {
-	max := r.c.MaxRetry
-	if max <= 0 {
-		max = 400 * time.Millisecond
+	maxWait := r.c.MaxRetry
+	if maxWait <= 0 {
+		maxWait = 400 * time.Millisecond
 	}
-	for ip := range r.pending {
-		if err := r.c.request(ip); err != nil {
-			return err
+	var next time.Time
+	sent := 0
+	for _, a := range r.asks {
+		if r.pending[a.ip] != a {
+			continue // answered
+		}
+		if !now.Before(a.due) {
+			if sent == SendBatch {
+				next = now.Add(SendPace)
+				break
+			}
+			if err := r.c.request(a.ip); err != nil {
+				return err
+			}
+			sent++
+			if a.sent.IsZero() {
+				a.wait = max(a.wait, min(2*r.slowest, maxWait))
+			}
+			a.sent, a.due = now, now.Add(a.wait)
+			a.wait = min(2*a.wait, maxWait)
+		}
+		if next.IsZero() || a.due.Before(next) {
+			next = a.due
 		}
 	}
-	r.next = now.Add(r.wait)
-	r.wait = min(2*r.wait, max)
+	r.next = next
 	return nil
 }
 
@@ -198,8 +258,12 @@ func (r *Round) Send(now time.Time) error {
 // for anything else (other frames, duplicates, addresses not asked for).
 func (r *Round) Take(frame []byte) (Answer, bool) {
 	ip, mac, ok := ParseReply(frame)
-	if !ok || !r.pending[ip] {
+	a := r.pending[ip]
+	if !ok || a == nil || !r.c.forUs(frame) {
 		return Answer{}, false
+	}
+	if !a.sent.IsZero() {
+		r.slowest = max(r.slowest, time.Since(a.sent))
 	}
 	if !r.keep {
 		delete(r.pending, ip)

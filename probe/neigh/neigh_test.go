@@ -163,3 +163,84 @@ func FuzzParseReply(f *testing.F) {
 		}
 	})
 }
+
+// TestRoundPacesRequests shows that a round of many addresses asks in
+// batches, not all at once (a burst of thousands of broadcasts overflows
+// the receivers' queues), that each address keeps its own retry schedule,
+// and that a first retry waits at least twice the slowest answer so far.
+func TestRoundPacesRequests(t *testing.T) {
+	lan := newFakeLAN(nil)
+	lan.Inbox = fakeconn.NewInbox(4096) // nobody reads the frames it answers with
+	cl, _ := New(lan, ourMAC, ourIP)
+	cl.FirstRetry, cl.MaxRetry = 10*time.Millisecond, 40*time.Millisecond
+	var targets []netip.Addr
+	for i := range 3*SendBatch + 5 {
+		targets = append(targets, netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}))
+	}
+	r := cl.NewRound(targets)
+	now := time.Now()
+	asked := func() (n int) {
+		lan.mu.Lock()
+		defer lan.mu.Unlock()
+		for _, c := range lan.asked {
+			n += c
+		}
+		return n
+	}
+	for batch := 1; batch <= 4; batch++ {
+		if err := r.Send(now); err != nil {
+			t.Fatal(err)
+		}
+		want := min(batch*SendBatch, len(targets))
+		if got := asked(); got != want {
+			t.Fatalf("after %d sends: %d requests, want %d", batch, got, want)
+		}
+		if batch < 4 && !r.Next().Equal(now.Add(SendPace)) {
+			t.Fatalf("after %d sends: next at %v, want after the pace", batch, r.Next().Sub(now))
+		}
+		now = now.Add(SendPace)
+	}
+	// Everything asked: the next is the first batch's retry, 10 ms after it.
+	if got := r.Next().Sub(now.Add(-4 * SendPace)); got != cl.FirstRetry {
+		t.Errorf("next retry %v after the first batch, want %v", got, cl.FirstRetry)
+	}
+
+	// An answer that took 15 ms makes a new address's first retry wait 30.
+	slow := cl.NewRound([]netip.Addr{targets[0], targets[1]})
+	slow.slowest = 15 * time.Millisecond
+	t0 := time.Now()
+	_ = slow.Send(t0)
+	if got := slow.Next().Sub(t0); got != 30*time.Millisecond {
+		t.Errorf("first retry after %v, want 30ms", got)
+	}
+}
+
+// TestRoundTakesOnlyAnswersToUs shows that an ARP reply addressed to
+// another host (a forged broadcast, a gratuitous reply) does not resolve a
+// pending address; the reply to us does.
+func TestRoundTakesOnlyAnswersToUs(t *testing.T) {
+	rs := netip.MustParseAddr("192.0.2.21")
+	good, evil := net.HardwareAddr{2, 0, 0, 0, 0, 0x21}, net.HardwareAddr{2, 6, 6, 6, 6, 6}
+	cl, _ := New(newFakeLAN(nil), ourMAC, ourIP)
+	r := cl.NewRound([]netip.Addr{rs})
+	for _, p := range []*arp.Packet{
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, ethernet.Broadcast, netip.MustParseAddr("192.0.2.99"))),
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, ethernet.Broadcast, rs)), // gratuitous
+		mustPacket(arp.NewPacket(arp.OperationReply, evil, rs, net.HardwareAddr{2, 9, 9, 9, 9, 9}, ourIP)),
+	} {
+		if a, ok := r.Take(frameOf(p)); ok {
+			t.Fatalf("took %v from a reply to %v/%v", a, p.TargetHardwareAddr, p.TargetIP)
+		}
+	}
+	a, ok := r.Take(frameOf(mustPacket(arp.NewPacket(arp.OperationReply, good, rs, ourMAC, ourIP))))
+	if !ok || a.MAC.String() != good.String() {
+		t.Fatalf("the reply to us: %v %v", a, ok)
+	}
+}
+
+func mustPacket(p *arp.Packet, err error) *arp.Packet {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -14,8 +14,20 @@ import (
 )
 
 // probeFrom runs vip.Probe inside ns (sockets are created there) against
-// the given real servers.
+// the given real servers, and logs the first results and those not up.
 func probeFrom(t *testing.T, ns *testenv.NS, l *testenv.LVSDR, timeout time.Duration, mod func(*vip.Config), targets ...vip.Target) []vip.Result {
+	t.Helper()
+	res := probeQuiet(t, ns, l, timeout, mod, targets...)
+	for i, r := range res {
+		if i < 4 || r.Status != vip.Up {
+			t.Logf("%v mac=%v %v syns=%d resolve=%v rtt=%v", r.Target, r.MAC, r.Status, r.SYNs, r.Resolve, r.RTT)
+		}
+	}
+	return res
+}
+
+// probeQuiet is probeFrom without the log.
+func probeQuiet(t *testing.T, ns *testenv.NS, l *testenv.LVSDR, timeout time.Duration, mod func(*vip.Config), targets ...vip.Target) []vip.Result {
 	t.Helper()
 	var res []vip.Result
 	err := ns.Within(func() error {
@@ -34,11 +46,6 @@ func probeFrom(t *testing.T, ns *testenv.NS, l *testenv.LVSDR, timeout time.Dura
 	})
 	if err != nil {
 		t.Fatalf("probe from %s: %v", ns.Name, err)
-	}
-	for i, r := range res {
-		if i < 4 || r.Status != vip.Up {
-			t.Logf("%v mac=%v %v syns=%d resolve=%v rtt=%v", r.Target, r.MAC, r.Status, r.SYNs, r.Resolve, r.RTT)
-		}
 	}
 	return res
 }

@@ -8,7 +8,9 @@
 // probe/neigh), sends all SYNs over one AF_PACKET socket whose BPF filter
 // lets only the replies through, retransmits with backoff inside the
 // deadline, accepts only a matching SYN-ACK and then resets (or closes) the
-// half-open connection so the real server keeps nothing. Connect is the
+// half-open connection so the real server keeps nothing. Requests and SYNs
+// go out in paced batches, and replies are read while they do, so one call
+// checks ten thousand real servers. Connect is the
 // plain TCP check a backup balancer uses; roles decide between them.
 package vip
 
@@ -173,6 +175,7 @@ func (cfg *Config) listen() (*packet.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a packet socket on %s: %w", cfg.Interface.Name, err)
 	}
+	setReadBuffer(conn, readBuffer)
 	return conn, nil
 }
 
@@ -280,7 +283,7 @@ type state struct {
 // readFrames reads frames from conn on its own goroutine until stop is
 // called.
 func readFrames(conn net.PacketConn) (frames <-chan []byte, errs <-chan error, stop func()) {
-	fc, ec, quit := make(chan []byte, 64), make(chan error, 1), make(chan struct{})
+	fc, ec, quit := make(chan []byte, 4096), make(chan error, 1), make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)

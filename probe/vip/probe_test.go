@@ -191,6 +191,12 @@ func TestHandleIgnoresForeignSegments(t *testing.T) {
 	if st.done {
 		t.Fatal("a RST acknowledging something else was accepted")
 	}
+	// In SYN-SENT a RST without ACK is dropped (RFC 9293 3.10.7.3): else
+	// anyone guessing the port could make a healthy server look refused.
+	_ = st.handle(segment{flags: tcpFlags{RST: true}, seq: 12345}, time.Now(), Config{}, noSend)
+	if st.done || st.Status == Refused {
+		t.Fatal("a RST without ACK was taken as a refusal")
+	}
 	_ = st.handle(good, time.Now(), Config{}, noSend)
 	if st.Status != Up || !st.done {
 		t.Fatal("the matching SYN-ACK was not accepted")

@@ -22,27 +22,29 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 	if err := s.prepare(reserve, targets); err != nil {
 		return nil, err
 	}
+	// Replies are read from the start, on their own goroutine, while
+	// requests go out: thousands of answers arriving during a burst of
+	// requests must not overflow the socket's queue.
+	frames, readErr, stopReading := readFrames(conn)
+	defer stopReading()
 	// ARP runs in the same loop as the probes: each real server is probed
-	// as soon as its MAC is known.
+	// as soon as its MAC is known. Requests and SYNs go out in paced
+	// batches (tick).
 	if len(s.unresolved) > 0 {
 		if res == nil {
 			return nil, errors.New("probe: targets without MAC and no ARP resolver")
 		}
 		s.arp = res.NewRound(s.unresolved)
-		if err := s.arp.Send(time.Now()); err != nil {
-			return nil, fmt.Errorf("resolving real servers: %w", err)
-		}
 	}
-	frames, readErr, stopReading := readFrames(conn)
-	defer stopReading()
-
 	now := time.Now()
 	for _, st := range s.states {
 		if st.MAC != nil {
-			if err := s.begin(st, st.MAC, now); err != nil {
-				return nil, err
-			}
+			s.begin(st, st.MAC, now)
 		}
+	}
+	s.open = len(s.states)
+	if err := s.tick(now); err != nil {
+		return nil, err
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -62,7 +64,7 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 		case err = <-readErr:
 			err = fmt.Errorf("reading replies: %w", err)
 		case f := <-frames:
-			err = s.receive(f)
+			err = s.receiveBatch(f, frames)
 		case <-timer.C:
 			err = s.tick(time.Now())
 		}
@@ -70,6 +72,26 @@ func run(ctx context.Context, cfg Config, conn net.PacketConn, res resolver, res
 			return nil, err
 		}
 	}
+}
+
+// frameBatch is the most frames handled before the loop looks at its
+// timers again.
+const frameBatch = 256
+
+// receiveBatch handles f and the frames already queued behind it, up to
+// frameBatch.
+func (s *session) receiveBatch(f []byte, frames <-chan []byte) error {
+	for range frameBatch {
+		if err := s.receive(f); err != nil {
+			return err
+		}
+		select {
+		case f = <-frames:
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // session is one Probe call: the targets' states and the ARP round.
@@ -82,7 +104,51 @@ type session struct {
 	byAddr     map[netip.Addr][]*state // targets waiting for ARP
 	unresolved []netip.Addr
 	arp        round
+	// synsAfter is when SYNs may go out again after a full batch.
+	synsAfter time.Time
+	// open counts the targets not done. ready holds the targets whose
+	// MAC came in and whose first SYN is still to go, in that order.
+	// scanAt is the earliest retransmission or close timeout (or earlier),
+	// when tick next scans every target; next is the earliest event. So
+	// neither a frame nor a first SYN costs a scan of every target.
+	open   int
+	ready  []*state
+	scanAt time.Time
+	next   time.Time
+	// slowest is the longest answer time seen in this call: under load
+	// (thousands of targets) answers queue, and a retransmission before
+	// then only adds to the queue.
+	slowest time.Duration
 }
+
+// schedule brings the next scan and event forward to t.
+func (s *session) schedule(t time.Time) {
+	s.scanAt = earliest(s.scanAt, t)
+	s.next = earliest(s.next, t)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// earliest returns the earlier of a and b, where zero means none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// synBatch is the most SYNs one tick sends, and synPace the wait before
+// the next batch when more are due (see neigh.SendBatch).
+const (
+	synBatch = 128
+	synPace  = time.Millisecond
+)
 
 // prepare reserves a source port and draws an ISN for every target.
 func (s *session) prepare(reserve portReserver, targets []Target) error {
@@ -138,6 +204,7 @@ func (s *session) send(st *state, seq, ack uint32, fl tcpFlags) error {
 func (s *session) sendSYN(st *state, now time.Time) error {
 	if st.SYNs == 0 {
 		st.sentAt = now
+		st.wait = max(st.wait, min(2*s.slowest, s.cfg.MaxRetransmit))
 	} else {
 		st.wait = min(2*st.wait, s.cfg.MaxRetransmit)
 	}
@@ -146,10 +213,11 @@ func (s *session) sendSYN(st *state, now time.Time) error {
 	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
 }
 
-// begin starts probing st once its MAC is known.
-func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) error {
+// begin queues st's first SYN once its MAC is known; tick sends it.
+func (s *session) begin(st *state, mac net.HardwareAddr, now time.Time) {
 	st.MAC, st.flow.serverMAC = mac, mac
-	return s.sendSYN(st, now)
+	s.ready = append(s.ready, st)
+	s.next = earliest(s.next, later(now, s.synsAfter))
 }
 
 // arpPending reports whether ARP still waits for answers.
@@ -158,23 +226,27 @@ func (s *session) arpPending() bool { return s.arp != nil && !s.arp.Done() }
 // nextEvent returns when the next retransmission, close timeout or ARP
 // retry is due, and whether any target is still open.
 func (s *session) nextEvent() (next time.Time, open bool) {
-	for _, st := range s.states {
-		if st.done {
-			continue
-		}
-		open = true
-		due := st.nextTx
-		if st.closing {
-			due = st.closeUntil
-		}
-		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
-			next = due
-		}
+	if s.open == 0 {
+		return time.Time{}, false
 	}
-	if open && s.arpPending() && (next.IsZero() || s.arp.Next().Before(next)) {
+	next = s.next
+	if s.arpPending() && (next.IsZero() || s.arp.Next().Before(next)) {
 		next = s.arp.Next()
 	}
-	return next, open
+	return next, true
+}
+
+// due is when st needs tick next (zero: never).
+func (s *session) due(st *state) time.Time {
+	switch {
+	case st.done:
+		return time.Time{}
+	case st.closing:
+		return st.closeUntil
+	case !st.nextTx.IsZero() && st.nextTx.Before(s.synsAfter):
+		return s.synsAfter
+	}
+	return st.nextTx
 }
 
 // receive handles one frame that passed the socket's filter.
@@ -187,9 +259,7 @@ func (s *session) receive(f []byte) error {
 		now := time.Now()
 		for _, st := range s.byAddr[a.IP] {
 			st.Resolve = a.After
-			if err := s.begin(st, a.MAC, now); err != nil {
-				return err
-			}
+			s.begin(st, a.MAC, now)
 		}
 		return nil
 	}
@@ -201,10 +271,20 @@ func (s *session) receive(f []byte) error {
 	if st == nil || st.flow.serverMAC == nil || !st.flow.matches(seg) {
 		return nil
 	}
-	return st.handle(seg, time.Now(), s.cfg, s.send)
+	wasDone, was := st.done, st.Status
+	err := st.handle(seg, time.Now(), s.cfg, s.send)
+	if st.done && !wasDone {
+		s.open--
+	}
+	if st.Status != was {
+		s.slowest = max(s.slowest, st.RTT)
+	}
+	s.schedule(s.due(st))
+	return err
 }
 
-// tick runs what is due: ARP retries, SYN retransmissions, and resets of
+// tick runs what is due: ARP requests; first SYNs, then retransmitted
+// ones (together at most synBatch, then more after synPace); and resets of
 // connections whose server did not close in time.
 func (s *session) tick(now time.Time) error {
 	if s.arpPending() && !now.Before(s.arp.Next()) {
@@ -212,6 +292,39 @@ func (s *session) tick(now time.Time) error {
 			return fmt.Errorf("resolving real servers: %w", err)
 		}
 	}
+	syns := 0
+	for len(s.ready) > 0 && !now.Before(s.synsAfter) {
+		if syns == synBatch {
+			s.synsAfter = now.Add(synPace)
+			break
+		}
+		st := s.ready[0]
+		s.ready = s.ready[1:]
+		if st.done || st.SYNs > 0 {
+			continue
+		}
+		syns++
+		if err := s.sendSYN(st, now); err != nil {
+			return err
+		}
+		s.scanAt = earliest(s.scanAt, st.nextTx)
+	}
+	if !s.scanAt.IsZero() && !now.Before(s.scanAt) {
+		if err := s.scan(now, syns); err != nil {
+			return err
+		}
+	}
+	s.next = s.scanAt
+	if len(s.ready) > 0 {
+		s.next = earliest(s.next, later(now, s.synsAfter))
+	}
+	return nil
+}
+
+// scan goes through every target: resets connections whose server did not
+// close in time, retransmits due SYNs (syns were sent already in this
+// tick), counts the open targets and finds the next scan.
+func (s *session) scan(now time.Time, syns int) error {
 	for _, st := range s.states {
 		switch {
 		case st.done:
@@ -220,10 +333,22 @@ func (s *session) tick(now time.Time) error {
 			if err := s.send(st, st.isn+2, 0, tcpFlags{RST: true}); err != nil {
 				return err
 			}
-		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx):
+		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx) && !now.Before(s.synsAfter):
+			if syns == synBatch {
+				s.synsAfter = now.Add(synPace)
+				continue
+			}
+			syns++
 			if err := s.sendSYN(st, now); err != nil {
 				return err
 			}
+		}
+	}
+	s.open, s.scanAt = 0, time.Time{}
+	for _, st := range s.states {
+		if !st.done {
+			s.open++
+			s.scanAt = earliest(s.scanAt, s.due(st))
 		}
 	}
 	return nil
@@ -293,8 +418,9 @@ func (st *state) handle(seg segment, now time.Time, cfg Config, send func(*state
 			st.done = true // the server gave up the connection itself
 			return nil
 		}
-		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3).
-		if seg.flags.ACK && seg.ack != st.isn+1 {
+		// A RST answering our SYN acknowledges it (RFC 9293 3.10.7.3);
+		// one without ACK is dropped.
+		if !seg.flags.ACK || seg.ack != st.isn+1 {
 			return nil
 		}
 		st.Status, st.RTT, st.done = Refused, now.Sub(st.sentAt), true

@@ -110,6 +110,10 @@ type pathConn struct {
 	synNext time.Time // next repetition
 	synWait time.Duration
 	syns    int
+	// peerAck is the acknowledgement number of the real server's last
+	// segment (acked: there was one), the sequence number of an exact RST.
+	peerAck uint32
+	acked   bool
 }
 
 // OpenPaths opens the socket and the stack for connections to
@@ -129,7 +133,6 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 	if err != nil {
 		return nil, err
 	}
-	setReadBuffer(conn, readBuffer)
 	var guard *kernelGuard
 	if cfg.GuardKernel {
 		if guard, err = newKernelGuard(cfg.VIP, cfg.Source, cfg.Port); err != nil {
@@ -153,7 +156,8 @@ func OpenPaths(ctx context.Context, cfg Config, targets []Target) (*Paths, error
 // segments arrive as GSO frames of up to 64 KiB (on veth and with GRO), and
 // the default buffer (about 200 KiB) overflows while the stack catches up:
 // the kernel drops frames, and the real server's retransmission costs
-// 200 ms or more.
+// 200 ms or more. A probe of thousands of real servers gets thousands of
+// answers at once.
 const readBuffer = 8 << 20
 
 // setReadBuffer enlarges the socket's receive buffer, beyond rmem_max when
@@ -273,7 +277,7 @@ type Attempt struct {
 
 // Dial connects to VIP:port through real server rs, waiting for its MAC
 // while ctx allows. Errors wrap ErrNoARP, ErrRefused or ErrNoAnswer. The
-// connection is a gonet.TCPConn (net.Conn).
+// connection is a net.Conn with an Abort method, which resets it.
 func (p *Paths) Dial(ctx context.Context, rs netip.Addr) (net.Conn, Attempt, error) {
 	var a Attempt
 	p.mu.Lock()
@@ -354,7 +358,41 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 		ep.Close()
 		return nil, fmt.Errorf("%v via %v: %s: %w", p.cfg.VIP, rs, terr, ErrNoAnswer)
 	}
-	return gonet.NewTCPConn(&wq, ep), nil
+	abort := func() {
+		ep.Abort()
+		p.reset(pc)
+	}
+	return &pathTCPConn{TCPConn: gonet.NewTCPConn(&wq, ep), abort: abort}, nil
+}
+
+// pathTCPConn is a connection through the VIP that can also be aborted:
+// a RST at once, and what is unread dropped (l7.Aborter). (A function, not
+// the Paths: a type behind an interface keeps all its exported methods in
+// the binary, and those of the types it points to.)
+type pathTCPConn struct {
+	*gonet.TCPConn
+	abort func()
+}
+
+// Abort resets the connection.
+func (c *pathTCPConn) Abort() { c.abort() }
+
+// reset sends pc's real server a RST whose sequence number is its last
+// acknowledgement. The stack (as Linux) may send its own RST at the end of
+// the send window, which the server only answers with a challenge ACK
+// (RFC 5961), and keeps sending; the exact one ends the connection.
+func (p *Paths) reset(pc *pathConn) {
+	p.mu.Lock()
+	seq, ok := pc.peerAck, pc.acked
+	f := flow{localMAC: p.cfg.Interface.HardwareAddr, serverMAC: pc.mac, src: p.cfg.Source, vip: p.cfg.VIP,
+		sport: pc.port, dport: p.cfg.Port}
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	if b, err := f.frame(seq, 0, tcpFlags{RST: true}, 0, 0); err == nil {
+		_, _ = p.conn.WriteTo(b, &packet.Addr{HardwareAddr: f.serverMAC})
+	}
 }
 
 // Close ends the bridge: connections still closing get up to 200 ms to
@@ -365,9 +403,24 @@ func (p *Paths) Close() error {
 	for time.Now().Before(deadline) && !p.settled() {
 		time.Sleep(5 * time.Millisecond) // polls netstack's endpoint states
 	}
-	// Nothing more goes into the stack while it is torn down.
+	// Nothing more goes into the stack while it is torn down. A socket
+	// that refuses the deadline is closed instead, which ends the read as
+	// surely (the last RSTs are then lost); either way the wait is bounded.
+	closed := false
 	err := p.conn.SetReadDeadline(time.Now())
-	<-p.inboundDone
+	if err != nil {
+		err = fmt.Errorf("ending the bridge's reads: %w", err)
+		_ = p.conn.Close()
+		closed = true
+	}
+	select {
+	case <-p.inboundDone:
+	case <-time.After(inboundStopWait):
+		if !closed {
+			_ = p.conn.Close()
+			closed = true
+		}
+	}
 	p.st.Close() // aborts what is left: RSTs still go out
 	p.st.Wait()
 	for end := time.Now().Add(50 * time.Millisecond); p.ep.NumQueued() > 0 && time.Now().Before(end); {
@@ -376,8 +429,10 @@ func (p *Paths) Close() error {
 	p.cancel()
 	p.ep.Close()
 	p.wg.Wait()
-	if cerr := p.conn.Close(); err == nil {
-		err = cerr
+	if !closed {
+		if cerr := p.conn.Close(); err == nil {
+			err = cerr
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -391,6 +446,10 @@ func (p *Paths) Close() error {
 	}
 	return err
 }
+
+// inboundStopWait bounds the wait for the bridge's reader to stop once
+// told to.
+const inboundStopWait = time.Second
 
 // settled reports whether every connection is closed or in TIME-WAIT.
 func (p *Paths) settled() bool {
@@ -433,6 +492,9 @@ func (p *Paths) inbound() {
 			continue
 		}
 		pc.syn = nil // answered: no more SYN repetitions
+		if _, _, t, ok := parseTCP(proto, f[14:]); ok && t.Flags().Contains(header.TCPFlagAck) {
+			pc.peerAck, pc.acked = t.AckNumber(), true
+		}
 		p.mu.Unlock()
 		pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(f[14:])})
 		p.ep.InjectInbound(proto, pkt)
