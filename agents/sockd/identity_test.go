@@ -1,0 +1,186 @@
+package sockd
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// container starts a Dante in a mount namespace of its own (as a container
+// would run it) in the network namespace box, with the shell commands
+// setup run first in that mount namespace and env added to Dante's
+// environment. It returns the Dante's processes once its children run;
+// the lab never counts them as its own.
+func (l *lab) container(box *testenv.NS, setup, env, conf, pidfile string) []Process {
+	l.t.Helper()
+	script := fmt.Sprintf("%s exec env %s /usr/sbin/danted -f %s -p %s", setup, env, conf, pidfile)
+	cmd := box.Start(l.t, "unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	group := cmd.Process.Pid
+	l.foreign[group] = true
+	var procs []Process
+	testenv.WaitFor(l.t, 10*time.Second, "the container's Dante children", func() error {
+		procs = groupProcesses(l.t, group)
+		for _, p := range procs {
+			if strings.Contains(strings.Join(p.Cmdline, " "), "io-child") {
+				return nil
+			}
+		}
+		return fmt.Errorf("none yet: %s", describeProcs(procs))
+	})
+	return procs
+}
+
+// groupProcesses returns the live processes of a process group.
+func groupProcesses(t *testing.T, group int) []Process {
+	t.Helper()
+	table, err := listProcesses(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Process
+	for _, p := range table.Procs {
+		if p.PGID == group && !p.Zombie() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// assertAlive fails the test for each process that no longer runs.
+func assertAlive(t *testing.T, what string, procs []Process) {
+	t.Helper()
+	for _, p := range procs {
+		if !alive(p.PID) {
+			t.Errorf("%s: process %d (%s) was ended", what, p.PID, strings.Join(p.Cmdline, " "))
+		}
+	}
+}
+
+// TestContainerDanteIsNotOurs runs Dantes in other mount namespaces, as
+// containers do, whose command lines name the resource's own paths: one
+// with another file bind-mounted over the resource's configuration path,
+// one with its own configuration carrying the resource's marker in its
+// environment. Neither is the resource's: the probe says stopped, start
+// starts the resource's own Dante, and stop ends only that.
+func TestContainerDanteIsNotOurs(t *testing.T) {
+	l := newLab(t)
+	testenv.RequireCommand(t, "unshare")
+	box := testenv.NewNS(t, "skc")
+	conf := l.env["OCF_RESKEY_sockd_config"]
+	other, marked := l.path("container.conf"), l.path("marked.conf")
+	testenv.DanteConfig{Port: 1081, LogFile: l.path("container.log")}.Write(t, other)
+	testenv.DanteConfig{Port: 1082, LogFile: l.path("marked.log")}.Write(t, marked)
+	bound := l.container(box, fmt.Sprintf("mount --bind %s %s &&", other, conf), "", conf, l.path("container.pid"))
+	forged := l.container(box, "", instanceMarker+"="+conf, marked, l.path("marked.pid"))
+	containers := append(bound, forged...)
+
+	l.expect(7, "monitor")
+	l.expect(7, "monitor", recurring)
+	l.expect(0, "stop")
+	assertAlive(t, "stop of a stopped resource", containers)
+	l.start()
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.stopClean()
+	assertAlive(t, "stop of the resource", containers)
+	l.expect(7, "monitor")
+}
+
+// TestStartRecordsWhatRuns changes, under a running instance, what its
+// parameters resolve to: the binary's symlink flipped to another version,
+// as update-alternatives does. Monitor and stop still find the Dante that
+// start started, and stop ends it.
+func TestStartRecordsWhatRuns(t *testing.T) {
+	l := newLab(t)
+	bin, err := os.ReadFile("/usr/sbin/danted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2"} {
+		if err := os.Mkdir(l.path(v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(l.path(v+"/danted"), bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := l.path("sockd")
+	if err := os.Symlink(l.path("v1/danted"), link); err != nil {
+		t.Fatal(err)
+	}
+	l.env["OCF_RESKEY_sockd"] = link
+	l.start()
+	l.expect(0, "monitor", recurring)
+	if err := os.Symlink(l.path("v2/danted"), link+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(link+".new", link); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(0, "monitor")
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.expect(0, "start")
+	l.waitMothers(1)
+	l.stopClean()
+	l.expect(7, "monitor")
+	// Started anew, the instance runs the version the link names now.
+	l.start()
+	l.expect(0, "monitor", recurring)
+	l.stopClean()
+}
+
+// TestDefaultConfigAppears leaves sockd_config unset, so start uses
+// /etc/danted.conf (/etc/sockd.conf, the default, does not exist); then
+// /etc/sockd.conf appears under the running instance. Monitor still finds
+// it, and stop ends it. /etc is an overlay in a mount namespace the test
+// holds, so the host's is untouched.
+func TestDefaultConfigAppears(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "danted")
+	testenv.RequireCommand(t, "nsenter")
+	if _, err := os.Stat("/etc/sockd.conf"); err == nil {
+		t.Skip("/etc/sockd.conf exists on this host")
+	}
+	ns := testenv.NewNS(t, "sk")
+	over := testenv.SharedTempDir(t, "etc")
+	for _, d := range []string{"up", "work"} {
+		if err := os.Mkdir(over+"/"+d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := over + "/ready"
+	holder := ns.Start(t, "unshare", "-m", "--propagation", "private", "sh", "-c",
+		fmt.Sprintf("mount -t overlay overlay -o lowerdir=/etc,upperdir=%s/up,workdir=%s/work /etc && touch %s && exec sleep 600", over, over, ready))
+	testenv.WaitFor(t, 10*time.Second, "the /etc overlay", func() error { _, err := os.Stat(ready); return err })
+	l := newLabIn(t, ns)
+	pid := strconv.Itoa(holder.Process.Pid)
+	enter := func(name string, args ...string) *exec.Cmd {
+		return exec.Command("nsenter", append([]string{"-t", pid, "-m", "-n", name}, args...)...)
+	}
+	conf := l.env["OCF_RESKEY_sockd_config"]
+	install := func(path string) {
+		t.Helper()
+		if out, err := enter("cp", conf, path).CombinedOutput(); err != nil {
+			t.Fatalf("cp to %s: %v: %s", path, err, out)
+		}
+	}
+	l.command = enter
+	install("/etc/danted.conf")
+	delete(l.env, "OCF_RESKEY_sockd_config")
+	l.start()
+	l.expect(0, "monitor", recurring)
+	install("/etc/sockd.conf")
+	l.expect(0, "monitor")
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.expect(0, "reload")
+	l.stopClean()
+	l.expect(7, "monitor")
+	if len(l.processes()) > 0 {
+		t.Errorf("left: %s", describeProcs(l.processes()))
+	}
+}
