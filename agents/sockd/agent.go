@@ -376,6 +376,11 @@ func (s settings) status() ([]Process, error) {
 	return m.Mothers, nil
 }
 
+// errForeignPidfile marks a pidfile that names another configuration's
+// Dante: in doubt for a monitor, but no obstacle to a start, which replaces
+// the pidfile (the PID may have been reused).
+var errForeignPidfile = errors.New("the pidfile may be stale")
+
 // stalePidfile judges a pidfile naming no process of the instance: not
 // running, unless it names a live Dante mother of this binary with another
 // configuration, which may be this resource's instance started with other
@@ -383,7 +388,7 @@ func (s settings) status() ([]Process, error) {
 func (s settings) stalePidfile(pid int) error {
 	in := s.instance()
 	if p, err := readProcess(pid, &in); err == nil && in.isForeignMother(p) {
-		return ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, a Dante mother process of %s, not of %s", s.pidfile, pid, configArg(p.Cmdline), s.config)
+		return ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, a Dante mother process of %s, not of %s: %w", s.pidfile, pid, configArg(p.Cmdline), s.config, errForeignPidfile)
 	}
 	return ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, pid)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,15 +14,13 @@ import (
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
-// container starts a Dante in a mount namespace of its own (as a container
-// would run it) in the network namespace box, with the shell commands
-// setup run first in that mount namespace and env added to Dante's
-// environment. It returns the Dante's processes once its children run;
-// the lab never counts them as its own.
-func (l *lab) container(box *testenv.NS, setup, env, conf, pidfile string) []Process {
+// container starts a Dante in the network namespace box with the command
+// argv, which puts it in namespaces of its own (as a container would run
+// it), and returns its processes once its children run; the lab never
+// counts them as its own.
+func (l *lab) container(box *testenv.NS, argv ...string) []Process {
 	l.t.Helper()
-	script := fmt.Sprintf("%s exec env %s /usr/sbin/danted -f %s -p %s", setup, env, conf, pidfile)
-	cmd := box.Start(l.t, "unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd := box.Start(l.t, argv[0], argv[1:]...)
 	group := cmd.Process.Pid
 	l.foreign[group] = true
 	var procs []Process
@@ -34,6 +34,14 @@ func (l *lab) container(box *testenv.NS, setup, env, conf, pidfile string) []Pro
 		return fmt.Errorf("none yet: %s", describeProcs(procs))
 	})
 	return procs
+}
+
+// inMountNS returns the command that runs Dante in a mount namespace of its
+// own, with the shell commands setup run first there and env added to
+// Dante's environment.
+func inMountNS(setup, env, conf, pidfile string) []string {
+	script := fmt.Sprintf("%s exec env %s /usr/sbin/danted -f %s -p %s", setup, env, conf, pidfile)
+	return []string{"unshare", "-m", "--propagation", "private", "sh", "-c", script}
 }
 
 // groupProcesses returns the live processes of a process group.
@@ -66,7 +74,8 @@ func assertAlive(t *testing.T, what string, procs []Process) {
 // containers do, whose command lines name the resource's own paths: one
 // with another file bind-mounted over the resource's configuration path,
 // one with its own configuration carrying the resource's marker in its
-// environment. Neither is the resource's: the probe says stopped, start
+// environment, one running the resource's very files in a PID namespace of
+// its own. Neither is the resource's: the probe says stopped, start
 // starts the resource's own Dante, and stop ends only that.
 func TestContainerDanteIsNotOurs(t *testing.T) {
 	l := newLab(t)
@@ -76,9 +85,11 @@ func TestContainerDanteIsNotOurs(t *testing.T) {
 	other, marked := l.path("container.conf"), l.path("marked.conf")
 	testenv.DanteConfig{Port: 1081, LogFile: l.path("container.log")}.Write(t, other)
 	testenv.DanteConfig{Port: 1082, LogFile: l.path("marked.log")}.Write(t, marked)
-	bound := l.container(box, fmt.Sprintf("mount --bind %s %s &&", other, conf), "", conf, l.path("container.pid"))
-	forged := l.container(box, "", instanceMarker+"="+conf, marked, l.path("marked.pid"))
-	containers := append(bound, forged...)
+	bound := l.container(box, inMountNS(fmt.Sprintf("mount --bind %s %s &&", other, conf), "", conf, l.path("container.pid"))...)
+	forged := l.container(box, inMountNS("", instanceMarker+"="+conf, marked, l.path("marked.pid"))...)
+	// The very same files, in a PID namespace of its own.
+	pidNS := l.container(box, "unshare", "-p", "-f", "/usr/sbin/danted", "-f", conf, "-p", l.path("pidns.pid"))
+	containers := slices.Concat(bound, forged, pidNS)
 
 	l.expect(7, "monitor")
 	l.expect(7, "monitor", recurring)
@@ -183,4 +194,61 @@ func TestDefaultConfigAppears(t *testing.T) {
 	if len(l.processes()) > 0 {
 		t.Errorf("left: %s", describeProcs(l.processes()))
 	}
+}
+
+// TestBinaryUpgradedInPlace replaces the binary under a running instance,
+// as a package upgrade does (a new file renamed over the old): the running
+// Dante still runs the old, deleted file, and is still found, with the
+// start's record and without it (an instance started by an older agent).
+func TestBinaryUpgradedInPlace(t *testing.T) {
+	l := newLab(t)
+	bin, err := os.ReadFile("/usr/sbin/danted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := l.path("danted")
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.env["OCF_RESKEY_sockd"] = path
+	l.start()
+	if err := os.WriteFile(path+".new", bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(0, "monitor")
+	l.expect(0, "monitor", recurring)
+	states, _ := filepath.Glob(l.env["HA_RSCTMP"] + "/*.state")
+	if len(states) != 1 {
+		t.Fatalf("state files: %v", states)
+	}
+	if err := os.Remove(states[0]); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(0, "monitor")
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.stopClean()
+}
+
+// TestPidfileNamesAnotherMother writes the PID of another instance's
+// mother (same binary, another configuration) into the pidfile: that may be
+// this resource's Dante started with other paths, so a monitor is in doubt
+// (1), never "stopped"; a start replaces the pidfile and starts, and stop
+// leaves the other instance alone.
+func TestPidfileNamesAnotherMother(t *testing.T) {
+	a := newLab(t)
+	b := newLabIn(t, a.ns)
+	b.writeConfig(testenv.DanteConfig{Port: 1081})
+	b.start()
+	before := b.processes()
+	writeFile(t, a.env["OCF_RESKEY_sockd_pidfile"], strconv.Itoa(b.mothers()[0].PID)+"\n")
+	a.expectReason(1, "names PID", "monitor")
+	a.expectReason(1, "names PID", "monitor", recurring)
+	a.start()
+	a.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	a.stopClean()
+	assertAlive(t, "stop of the other instance", before)
+	b.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
 }

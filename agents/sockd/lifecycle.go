@@ -91,11 +91,11 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 // address answers SOCKS5 method negotiation.
 func Start(ctx context.Context, req *ocf.Request) error {
 	_, err := settingsFor(req).status()
-	switch ocf.CodeOf(err) {
-	case ocf.Success:
+	switch {
+	case err == nil:
 		req.Log.Infof("Dante is already running")
 		return nil
-	case ocf.NotRunning:
+	case ocf.CodeOf(err) == ocf.NotRunning || errors.Is(err, errForeignPidfile):
 	default:
 		return ocf.Errorf(ocf.ErrGeneric, "cannot start over a damaged instance: %w", err)
 	}

@@ -93,10 +93,11 @@ func saveState(path string, st *startState) error {
 	return os.Rename(f.Name(), path)
 }
 
-// removeState removes a state file; a missing one is no error.
+// removeState removes a state file; a missing one is no error. unlink(2)
+// never removes a directory.
 func removeState(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
 	}
 	return nil
 }
