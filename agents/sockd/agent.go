@@ -137,6 +137,7 @@ func (s settings) instance() instance {
 	in.configID, _ = statID(s.config)
 	var mnt string
 	in.pidNS, mnt = ownNamespaces()
+	in.uid = os.Getuid()
 	in.mntNS = []string{mnt}
 	if st := s.started; st != nil {
 		in.exes = append(in.exes, st.Binary)

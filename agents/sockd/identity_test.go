@@ -252,3 +252,28 @@ func TestPidfileNamesAnotherMother(t *testing.T) {
 	assertAlive(t, "stop of the other instance", before)
 	b.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
 }
+
+// TestOtherUsersDanteIsNotOurs has an unprivileged user run the binary
+// with the resource's own configuration file (readable by all): that
+// Dante is not the resource's, so it can neither fail the resource's
+// monitor nor block its start, and stop leaves it.
+func TestOtherUsersDanteIsNotOurs(t *testing.T) {
+	setpriv := testenv.RequireCommand(t, "setpriv")
+	l := newLab(t)
+	box := testenv.NewNS(t, "sku")
+	dir := l.path("nobody")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	conf := l.env["OCF_RESKEY_sockd_config"]
+	forged := l.container(box, setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/sbin/danted", "-f", conf, "-p", dir+"/danted.pid")
+	l.expect(7, "monitor")
+	l.expect(0, "stop")
+	l.start()
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.stopClean()
+	assertAlive(t, "stop of the resource", forged)
+}

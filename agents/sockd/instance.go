@@ -29,6 +29,9 @@ type instance struct {
 	// pidNS is the agent's PID namespace: a process of another (a
 	// container's) is never the instance's.
 	pidNS string
+	// uid is the agent's real user: a process another user started with
+	// the instance's files is not the instance's.
+	uid int
 	// mntNS are the mount namespaces a process proven only by its marker
 	// may live in: the agent's and the one Dante was started in.
 	mntNS []string
@@ -64,9 +67,9 @@ func (in instance) mayRun(id fileID, path string, deleted bool) bool {
 }
 
 // runsExe reports whether p runs the instance's binary in the agent's PID
-// namespace.
+// namespace, started by the agent's user.
 func (in instance) runsExe(p Process) bool {
-	return p.Exe != "" && p.PidNS != "" && p.PidNS == in.pidNS && in.mayRun(p.ExeID, p.Exe, p.Deleted)
+	return p.Exe != "" && p.PidNS != "" && p.PidNS == in.pidNS && p.UID == in.uid && in.mayRun(p.ExeID, p.Exe, p.Deleted)
 }
 
 // isMother reports whether p is a live mother process of the instance: the

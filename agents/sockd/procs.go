@@ -28,6 +28,10 @@ type Process struct {
 	// Deleted says the executable was removed or replaced since the
 	// process started (a package upgrade).
 	Deleted bool
+	// UID is the real user ID, -1 when unreadable. Dante changes only its
+	// effective user, so every process of an instance keeps the real user
+	// of the agent that started it.
+	UID int
 	// PidNS and MntNS name the process's PID and mount namespaces
 	// ("pid:[4026531836]"), empty when unreadable.
 	PidNS, MntNS string
@@ -163,6 +167,12 @@ func readProcess(pid int, in *instance) (Process, error) {
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
 	}
+	p.UID = -1
+	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+		if uid, ok := parseStatusUID(status); ok {
+			p.UID = uid
+		}
+	}
 	p.PidNS, _ = os.Readlink(filepath.Join(dir, "ns", "pid"))
 	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
 	if conf := configArg(p.Cmdline); filepath.IsAbs(conf) {
@@ -198,6 +208,22 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed ppid or pgrp in stat %q", truncate(b))
 	}
 	return Process{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]}, nil
+}
+
+// parseStatusUID returns the real user ID of the "Uid:" line of
+// /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs").
+func parseStatusUID(b []byte) (int, bool) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("Uid:")); ok {
+			f := strings.Fields(string(rest))
+			if len(f) == 0 {
+				return 0, false
+			}
+			uid, err := strconv.ParseUint(f[0], 10, 32)
+			return int(uid), err == nil
+		}
+	}
+	return 0, false
 }
 
 // procStates are the process states the kernel shows in /proc/PID/stat,

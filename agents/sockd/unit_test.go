@@ -57,6 +57,7 @@ func TestFind(t *testing.T) {
 		return p
 	}
 	inPidNS := func(p Process, ns string) Process { p.PidNS = ns; return p }
+	byUser := func(p Process, uid int) Process { p.UID = uid; return p }
 	deleted := func(p Process) Process { p.ExeID, p.Deleted = fileID{Dev: 1, Ino: 99}, true; return p }
 	shell := Process{PID: 30, PPID: 1, PGID: 30, State: 'S', Exe: "/usr/bin/dash", ExeID: fileID{Dev: 1, Ino: 5}, PidNS: "pid:[1]", Cmdline: []string{"sh", "-c", "danted -f /etc/b.conf"}}
 	for _, tc := range []struct {
@@ -86,6 +87,7 @@ func TestFind(t *testing.T) {
 		{"same files, another PID namespace", []Process{inPidNS(mother(10, "/etc/a.conf"), "pid:[9]"), inPidNS(child(11, 10, 10, 'S'), "pid:[9]")}, nil, nil, nil},
 		{"a marker set in another mount namespace", []Process{contained(marked(child(11, 1, 10, 'T'), "/etc/a.conf"), danted, confA)}, nil, nil, nil},
 		{"a marker on another binary", []Process{{PID: 11, PPID: 1, PGID: 11, State: 'S', Exe: "/usr/bin/sleep", ExeID: fileID{Dev: 1, Ino: 8}, PidNS: "pid:[1]", MntNS: "mnt:[1]", Marker: "/etc/a.conf"}}, nil, nil, nil},
+		{"another user's Dante with the instance's files", []Process{byUser(mother(10, "/etc/a.conf"), 65534), byUser(child(11, 10, 10, 'S'), 65534)}, nil, nil, nil},
 		{"a binary replaced by an upgrade", []Process{deleted(mother(10, "/etc/a.conf")), deleted(child(11, 10, 10, 'S'))}, nil, []int{10}, []int{10, 11}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +179,32 @@ func TestSettings(t *testing.T) {
 
 // FuzzParseStat checks that no /proc/PID/stat content makes the parser
 // panic.
+func TestParseStatusUID(t *testing.T) {
+	if uid, ok := parseStatusUID([]byte("Name:\tdanted\nUmask:\t0022\nUid:\t0\t65534\t0\t65534\nGid:\t0\n")); !ok || uid != 0 {
+		t.Errorf("root: %d, %v", uid, ok)
+	}
+	if uid, ok := parseStatusUID([]byte("Uid:\t65534\t0\t0\t0\n")); !ok || uid != 65534 {
+		t.Errorf("nobody: %d, %v", uid, ok)
+	}
+	for _, bad := range []string{"", "Uid:\n", "Uid:\t-1\t0\n", "Uid:\tx\n", "Uid:\t99999999999\n", "Gid:\t0\n"} {
+		if uid, ok := parseStatusUID([]byte(bad)); ok {
+			t.Errorf("%q gives %d", bad, uid)
+		}
+	}
+}
+
+// FuzzParseStatusUID checks that no status content makes the parser panic
+// or return a negative user.
+func FuzzParseStatusUID(f *testing.F) {
+	f.Add([]byte("Uid:\t0\t65534\t0\t65534\n"))
+	f.Add([]byte("Uid:"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if uid, ok := parseStatusUID(b); ok && uid < 0 {
+			t.Errorf("%q gives %d", b, uid)
+		}
+	})
+}
+
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("4242 (danted) S 1 4242 4242 0 -1"))
 	f.Add([]byte("1 ((a) b)) Z 0 0"))
