@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -86,7 +87,9 @@ type tcpSocket struct {
 
 // parseProcNetTCP reads the lines of /proc/net/tcp or tcp6 ("sl
 // local_address rem_address st ... inode ..."); lines it cannot read are
-// skipped. An address is printed as 32-bit words in host byte order.
+// skipped. An address is printed as 32-bit words in host byte order. The
+// kernel lists listening sockets first, so a table cut at maxProcNet still
+// holds them.
 func parseProcNetTCP(b []byte) []tcpSocket {
 	var out []tcpSocket
 	for _, line := range bytes.Split(b, []byte("\n")) {
@@ -161,6 +164,11 @@ func listens(listen map[netip.AddrPort]bool, a netip.AddrPort) bool {
 // the configuration's, those of interface names only as its mothers
 // bound them.
 func boundEndpoints(targets []target, mothers []Process) ([]netip.AddrPort, error) {
+	if !slices.ContainsFunc(targets, func(t target) bool { return t.iface != "" }) {
+		// No interface names: nothing to read (a busy proxy's socket
+		// table is large).
+		return onlyBound(targets, nil)
+	}
 	listen, err := listeningSockets(mothers)
 	if err != nil {
 		return nil, err
