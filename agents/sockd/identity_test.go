@@ -75,8 +75,9 @@ func assertAlive(t *testing.T, what string, procs []Process) {
 // with another file bind-mounted over the resource's configuration path,
 // one with its own configuration carrying the resource's marker in its
 // environment, one running the resource's very files in a PID namespace of
-// its own. Neither is the resource's: the probe says stopped, start
-// starts the resource's own Dante, and stop ends only that.
+// its own, one running the resource's configuration with its own binary
+// file under the same path. None is the resource's: the probe says
+// stopped, start starts the resource's own Dante, and stop ends only that.
 func TestContainerDanteIsNotOurs(t *testing.T) {
 	l := newLab(t)
 	testenv.RequireCommand(t, "unshare")
@@ -89,7 +90,18 @@ func TestContainerDanteIsNotOurs(t *testing.T) {
 	forged := l.container(box, inMountNS("", instanceMarker+"="+conf, marked, l.path("marked.pid"))...)
 	// The very same files, in a PID namespace of its own.
 	pidNS := l.container(box, "unshare", "-p", "-f", "/usr/sbin/danted", "-f", conf, "-p", l.path("pidns.pid"))
-	containers := slices.Concat(bound, forged, pidNS)
+	// The very configuration file, but another binary file under the
+	// binary's path (a container image's own danted).
+	bin, err := os.ReadFile("/usr/sbin/danted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := l.path("image-danted")
+	if err := os.WriteFile(image, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ownBinary := l.container(testenv.NewNS(t, "skc"), inMountNS(fmt.Sprintf("mount --bind %s /usr/sbin/danted &&", image), "", conf, l.path("image.pid"))...)
+	containers := slices.Concat(bound, forged, pidNS, ownBinary)
 
 	l.expect(7, "monitor")
 	l.expect(7, "monitor", recurring)
