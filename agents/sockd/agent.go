@@ -475,6 +475,9 @@ func Reload(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.binaryChanged(); err != nil {
+		return err
+	}
 	for _, p := range mothers {
 		if err := signal(p.PID, sigHUP); err != nil {
 			return ocf.Errorf(ocf.ErrGeneric, "reloading Dante (PID %d): %w", p.PID, err)

@@ -289,3 +289,28 @@ func TestOtherUsersDanteIsNotOurs(t *testing.T) {
 	l.stopClean()
 	assertAlive(t, "stop of the resource", forged)
 }
+
+// TestBinaryParameterChanged changes sockd under a running instance, as a
+// cluster configuration update does: Pacemaker reloads (sockd is not
+// unique) and, when that fails, stops with the new value. The running
+// Dante is still found: monitor succeeds, reload says a restart is needed,
+// and stop ends it.
+func TestBinaryParameterChanged(t *testing.T) {
+	l := newLab(t)
+	bin, err := os.ReadFile("/usr/sbin/danted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.path("danted"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	l.env["OCF_RESKEY_sockd"] = l.path("danted")
+	l.expect(0, "monitor", recurring)
+	l.expectReason(1, "restarted", "reload")
+	l.stopClean()
+	l.start()
+	l.expect(0, "reload")
+	l.expect(0, "monitor", recurring)
+	l.stopClean()
+}

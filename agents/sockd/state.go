@@ -21,8 +21,8 @@ import (
 // symlink flipped by an upgrade).
 type startState struct {
 	// Params are sockd, sockd_config and sockd_pidfile as given (or
-	// their defaults): the state describes the instance only while they
-	// are unchanged.
+	// their defaults): the state describes the instance only while the
+	// last two are unchanged.
 	Params [3]string `json:"params"`
 	// Binary and Exe are the binary's resolved path and identity.
 	Binary string `json:"binary"`
@@ -104,7 +104,9 @@ func removeState(path string) error {
 
 // settingsFor reads the instance's parameters and, while the state file
 // recorded by start matches them, takes the configuration path and binary
-// identity start used.
+// identity start used. A changed sockd still matches: Pacemaker reloads
+// on, and after a failed reload stops with, the new value, and the Dante
+// started with the old binary must still be found.
 func settingsFor(req *ocf.Request) settings {
 	s := readSettings(req.Params)
 	s.stateFile = stateFileName(req)
@@ -113,10 +115,20 @@ func settingsFor(req *ocf.Request) settings {
 		req.Log.Warnf("ignoring the state of the last start: %v", err)
 		return s
 	}
-	if st != nil && st.Params == s.params() {
+	if p := s.params(); st != nil && st.Params[1] == p[1] && st.Params[2] == p[2] {
 		s.config, s.started = st.Config, st
 	}
 	return s
+}
+
+// binaryChanged returns an error when the sockd parameter names another
+// binary than the one the running instance was started with: a reload
+// cannot switch binaries, only a restart can.
+func (s settings) binaryChanged() error {
+	if s.started != nil && s.started.Params[0] != s.given.binary {
+		return ocf.Errorf(ocf.ErrGeneric, "sockd changed from %s to %s: Dante must be restarted to run the new binary", s.started.Params[0], s.given.binary)
+	}
+	return nil
 }
 
 // record returns the state of a start of these settings.
