@@ -475,7 +475,7 @@ func Reload(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.binaryChanged(); err != nil {
+	if err := s.restartNeeded(); err != nil {
 		return err
 	}
 	for _, p := range mothers {

@@ -294,7 +294,7 @@ func TestOtherUsersDanteIsNotOurs(t *testing.T) {
 // cluster configuration update does: Pacemaker reloads (sockd is not
 // unique) and, when that fails, stops with the new value. The running
 // Dante is still found: monitor succeeds, reload says a restart is needed,
-// and stop ends it.
+// and stop ends it. The same for sockd_args.
 func TestBinaryParameterChanged(t *testing.T) {
 	l := newLab(t)
 	bin, err := os.ReadFile("/usr/sbin/danted")
@@ -307,6 +307,11 @@ func TestBinaryParameterChanged(t *testing.T) {
 	l.start()
 	l.env["OCF_RESKEY_sockd"] = l.path("danted")
 	l.expect(0, "monitor", recurring)
+	l.expectReason(1, "restarted", "reload")
+	l.stopClean()
+	// Arguments, too, are Dante's from its start on.
+	l.start("OCF_RESKEY_sockd_args=-n")
+	l.expect(0, "reload", "OCF_RESKEY_sockd_args=-n")
 	l.expectReason(1, "restarted", "reload")
 	l.stopClean()
 	l.start()

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
@@ -31,6 +33,8 @@ type startState struct {
 	Config string `json:"config"`
 	// MntNS is the mount namespace Dante was started in.
 	MntNS string `json:"mntns"`
+	// Args are the sockd_args Dante was started with.
+	Args []string `json:"args"`
 }
 
 // maxState bounds what is read of a state file.
@@ -121,19 +125,23 @@ func settingsFor(req *ocf.Request) settings {
 	return s
 }
 
-// binaryChanged returns an error when the sockd parameter names another
-// binary than the one the running instance was started with: a reload
-// cannot switch binaries, only a restart can.
-func (s settings) binaryChanged() error {
-	if s.started != nil && s.started.Params[0] != s.given.binary {
-		return ocf.Errorf(ocf.ErrGeneric, "sockd changed from %s to %s: Dante must be restarted to run the new binary", s.started.Params[0], s.given.binary)
+// restartNeeded returns an error when sockd or sockd_args differ from
+// what the running instance was started with: a reload (SIGHUP) rereads
+// the configuration file only, and cannot switch binaries or arguments.
+func (s settings) restartNeeded() error {
+	switch st := s.started; {
+	case st == nil:
+	case st.Params[0] != s.given.binary:
+		return ocf.Errorf(ocf.ErrGeneric, "sockd changed from %s to %s: Dante must be restarted to run the new binary", st.Params[0], s.given.binary)
+	case !slices.Equal(st.Args, s.args):
+		return ocf.Errorf(ocf.ErrGeneric, "sockd_args changed from %q to %q: Dante must be restarted to take them", strings.Join(st.Args, " "), strings.Join(s.args, " "))
 	}
 	return nil
 }
 
 // record returns the state of a start of these settings.
 func (s settings) record() *startState {
-	st := &startState{Params: s.params(), Config: s.config}
+	st := &startState{Params: s.params(), Config: s.config, Args: s.args}
 	st.Binary = s.instance().exe
 	st.Exe, _ = statID(s.binary)
 	_, st.MntNS = ownNamespaces()
