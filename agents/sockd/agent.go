@@ -54,6 +54,13 @@ type settings struct {
 	// messages: outside a cluster a missing parameter is the usual cause
 	// of "not running".
 	unset []string
+	// given are sockd and sockd_config as set, or their defaults, before
+	// the fallbacks.
+	given struct{ binary, config string }
+	// stateFile is where start records what it resolved, and started
+	// that record while it describes this instance (see settingsFor).
+	stateFile string
+	started   *startState
 }
 
 // readSettings reads the parameters that locate the instance.
@@ -64,6 +71,7 @@ func readSettings(p *ocf.Params) settings {
 		pidfile: p.String("sockd_pidfile"),
 		args:    strings.Fields(p.String("sockd_args")),
 	}
+	s.given.binary, s.given.config = p.String("sockd"), p.String("sockd_config")
 	if abs, err := filepath.Abs(s.config); err == nil {
 		s.config = abs
 	}
@@ -113,14 +121,32 @@ func withFallback(p *ocf.Params, name, fallback string) string {
 	return v
 }
 
-// instance returns the process identity of the instance. The binary is
-// resolved through symlinks, because /proc shows the real file.
+// instance returns the process identity of the instance: the binary's
+// file and the configuration's, now and as start recorded them, and the
+// agent's namespaces. The binary is resolved through symlinks, because
+// /proc shows the real file.
 func (s settings) instance() instance {
 	exe, err := filepath.EvalSymlinks(s.binary)
 	if err != nil {
 		exe = s.binary
 	}
-	return instance{exe: exe, config: s.config}
+	in := instance{exe: exe, exes: []string{exe}, config: s.config}
+	if id, err := statID(s.binary); err == nil {
+		in.exeIDs = append(in.exeIDs, id)
+	}
+	in.configID, _ = statID(s.config)
+	var mnt string
+	in.pidNS, mnt = ownNamespaces()
+	in.uid = os.Getuid()
+	in.mntNS = []string{mnt}
+	if st := s.started; st != nil {
+		in.exes = append(in.exes, st.Binary)
+		if (st.Exe != fileID{}) {
+			in.exeIDs = append(in.exeIDs, st.Exe)
+		}
+		in.mntNS = append(in.mntNS, st.MntNS)
+	}
+	return in
 }
 
 // mothersWanted returns the number of mother processes -N asks for.
@@ -302,7 +328,7 @@ func (s settings) scan(knownGroups ...int) (members, error) {
 		pid = 0 // an unreadable pidfile is judged below from the processes
 	}
 	in := s.instance()
-	t, err := listProcesses(in.exe)
+	t, err := listProcesses(&in)
 	if err != nil {
 		return members{}, ocf.WithCode(ocf.ErrGeneric, err)
 	}
@@ -319,7 +345,7 @@ func (s settings) status() ([]Process, error) {
 	// names the one live mother of this binary and configuration.
 	in := s.instance()
 	if pid, err := readPidfile(s.pidfile); err == nil && pid > 0 && s.mothersWanted() == 1 {
-		p, err := readProcess(pid, in.exe)
+		p, err := readProcess(pid, &in)
 		if err == nil && in.isMother(p) {
 			return []Process{p}, nil
 		}
@@ -338,7 +364,7 @@ func (s settings) status() ([]Process, error) {
 	case len(m.All) == 0 && m.Pidfile == 0:
 		return nil, ocf.Errorf(ocf.NotRunning, "Dante is not running")
 	case len(m.All) == 0:
-		return nil, ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, m.Pidfile)
+		return nil, s.stalePidfile(m.Pidfile)
 	case len(m.Mothers) == 0:
 		return nil, ocf.Errorf(ocf.ErrGeneric, "no Dante mother process for %s, but %d of its processes remain: %v", s.config, len(m.All), pids(m.All))
 	case m.Pidfile == 0:
@@ -349,6 +375,23 @@ func (s settings) status() ([]Process, error) {
 		return nil, ocf.Errorf(ocf.ErrGeneric, "only %d of %d Dante mother processes run (PIDs %v)", len(m.Mothers), s.mothersWanted(), pids(m.Mothers))
 	}
 	return m.Mothers, nil
+}
+
+// errForeignPidfile marks a pidfile that names another configuration's
+// Dante: in doubt for a monitor, but no obstacle to a start, which replaces
+// the pidfile (the PID may have been reused).
+var errForeignPidfile = errors.New("the pidfile may be stale")
+
+// stalePidfile judges a pidfile naming no process of the instance: not
+// running, unless it names a live Dante mother of this binary with another
+// configuration, which may be this resource's instance started with other
+// paths (by another version of the agent): in doubt then, never "stopped".
+func (s settings) stalePidfile(pid int) error {
+	in := s.instance()
+	if p, err := readProcess(pid, &in); err == nil && in.isForeignMother(p) {
+		return ocf.Errorf(ocf.ErrGeneric, "pidfile %s names PID %d, a Dante mother process of %s, not of %s: %w", s.pidfile, pid, configArg(p.Cmdline), s.config, errForeignPidfile)
+	}
+	return ocf.Errorf(ocf.NotRunning, "Dante is not running (stale pidfile %s names PID %d)", s.pidfile, pid)
 }
 
 func containsPID(procs []Process, pid int) bool {
@@ -398,7 +441,7 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // Monitor checks the instance at the requested depth. Depth 0 needs only
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
-	s := readSettings(req.Params)
+	s := settingsFor(req)
 	if a := s.assumed(); a != "" && req.Probe {
 		// A probe's "not running" carries no exit reason: say it here.
 		req.Log.Infof("%s", a)
@@ -410,25 +453,29 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 		}
 		return err
 	}
-	if _, err := s.status(); err != nil || req.Depth == 0 {
+	mothers, err := s.status()
+	if err != nil || req.Depth == 0 {
 		return s.withAssumptions(err)
 	}
 	cfg, err := s.loadConfig()
 	if err != nil {
 		return err
 	}
-	return deepCheck(ctx, req, cfg)
+	return deepCheck(ctx, req, cfg, mothers)
 }
 
 // Reload validates the configuration and sends SIGHUP to the mother
 // processes, which reread it.
 func Reload(ctx context.Context, req *ocf.Request) error {
-	s := readSettings(req.Params)
+	s := settingsFor(req)
 	if _, err := validate(ctx, req, s); err != nil {
 		return err
 	}
 	mothers, err := s.status()
 	if err != nil {
+		return err
+	}
+	if err := s.restartNeeded(); err != nil {
 		return err
 	}
 	for _, p := range mothers {

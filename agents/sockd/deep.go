@@ -116,8 +116,9 @@ func unescape(s string) string {
 }
 
 // deepCheck runs the depth-10 or depth-20 check against every internal
-// address of the configuration.
-func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
+// address of the configuration, those of interface names as the mothers
+// bound them.
+func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config, mothers []Process) error {
 	cs, err := readCheckSettings(req)
 	if err != nil {
 		return err
@@ -131,9 +132,13 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
+	targets, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
 		return resolveError(ctx, err)
+	}
+	endpoints, err := boundEndpoints(targets, mothers)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "depth %d: %w", req.Depth, err)
 	}
 	proxies := make([]string, len(endpoints))
 	for i, ep := range endpoints {

@@ -392,3 +392,33 @@ func containsAny(s string, subs []string) bool {
 	}
 	return false
 }
+
+// TestInterfaceAddressAddedLater names an interface in internal: and adds
+// addresses to it after start, as another resource's IPaddr2 or IPv6
+// address configuration does: Dante bound the interface's addresses at
+// start and does not serve the new ones, which is no failure of the
+// instance.
+func TestInterfaceAddressAddedLater(t *testing.T) {
+	l := newLab(t)
+	l.ns.MustRun(t, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	l.ns.MustRun(t, "ip", "addr", "add", "10.77.1.1/24", "dev", "d0")
+	// The link-local address is usable at once, not tentative.
+	l.ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.d0.accept_dad=0")
+	l.ns.MustRun(t, "ip", "link", "set", "d0", "up")
+	l.ns.MustRun(t, "ip", "link", "set", "d1", "up")
+	l.writeConfig(testenv.DanteConfig{Internal: []string{"d0"}})
+	l.start()
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	l.ns.MustRun(t, "ip", "addr", "add", "10.77.1.99/24", "dev", "d0")
+	l.ns.MustRun(t, "ip", "addr", "add", "2001:db8::99/64", "dev", "d0", "nodad")
+	for _, depth := range []int{10, 20} {
+		if r := l.deep(depth); r.code != 0 {
+			t.Errorf("depth %d after addresses were added: exit %d: %s", depth, r.code, r.reason())
+		}
+	}
+	// Started anew, Dante serves every address, and the monitor checks
+	// each.
+	l.stopClean()
+	l.start()
+	l.expect(0, "monitor", recurring, "OCF_CHECK_LEVEL=20")
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -212,7 +213,7 @@ func TestBadPaths(t *testing.T) {
 
 // alive reports whether a process exists and is not a zombie.
 func alive(pid int) bool {
-	p, err := readProcess(pid, "")
+	p, err := readProcess(pid, nil)
 	return err == nil && !p.Zombie()
 }
 
@@ -696,4 +697,84 @@ func TestPidfileDirectoryGone(t *testing.T) {
 	l.expectReason(1, "pidfile", "monitor", recurring)
 	l.expectReason(6, "does not exist", "validate-all")
 	l.stopClean()
+}
+
+// TestPidfilePathCannotExist names pidfiles no file can have: under a
+// regular file (ENOTDIR) and with a name longer than the file system takes
+// (ENAMETOOLONG). Validation and start refuse them (6), a probe says
+// stopped, and stop, with nothing of the instance running, succeeds.
+func TestPidfilePathCannotExist(t *testing.T) {
+	l := newLab(t)
+	for _, pf := range []string{
+		l.env["OCF_RESKEY_sockd_config"] + "/danted.pid",
+		l.path(strings.Repeat("p", 300) + ".pid"),
+	} {
+		setting := "OCF_RESKEY_sockd_pidfile=" + pf
+		l.expect(6, "validate-all", setting)
+		l.expect(6, "start", setting)
+		l.expect(7, "monitor", setting)
+		l.expect(0, "stop", setting)
+	}
+	l.assertNothingLeft()
+}
+
+// TestNamedPipeConfig names a named pipe as the configuration: every
+// action answers at once, none waits for a writer.
+func TestNamedPipeConfig(t *testing.T) {
+	l := newLab(t)
+	fifo := l.path("fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setting := "OCF_RESKEY_sockd_config=" + fifo
+	l.expectReason(6, "named pipe", "validate-all", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
+	l.expect(7, "monitor", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
+	l.expect(6, "monitor", setting, recurring, "OCF_RESKEY_CRM_meta_timeout=5000")
+	l.expect(0, "stop", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
+}
+
+// TestLongResourceName gives the resource a name longer than a file name
+// may be: the state file's name is bounded, and the life cycle works.
+func TestLongResourceName(t *testing.T) {
+	l := newLab(t)
+	l.env["OCF_RESOURCE_INSTANCE"] = strings.Repeat("r", 300)
+	l.expect(7, "monitor")
+	l.start()
+	l.expect(0, "monitor", recurring)
+	l.stopClean()
+}
+
+// TestParseProcNetTCP reads listening sockets of both families in the
+// kernel's format.
+func TestParseProcNetTCP(t *testing.T) {
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:0438 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41757 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: 6301200A:0438 0101A8C0:D431 01 00000000:00000000 00:00000000 00000000     0        0 41758 1\n"
+	tcp6 := "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000000000000000000001000000:0438 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41760 1\n" +
+		"   1: B80D0120000000000000000099000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41761 1\n"
+	got := append(parseProcNetTCP([]byte(tcp)), parseProcNetTCP([]byte(tcp6))...)
+	want := []tcpSocket{
+		{netip.MustParseAddrPort("127.0.0.1:1080"), tcpListen, 41757},
+		{netip.MustParseAddrPort("10.32.1.99:1080"), 1, 41758},
+		{netip.MustParseAddrPort("[::1]:1080"), tcpListen, 41760},
+		{netip.MustParseAddrPort("[2001:db8::99]:80"), tcpListen, 41761},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// FuzzParseProcNetTCP checks that no /proc/net/tcp content makes the
+// parser panic, and that every socket it returns has a valid address.
+func FuzzParseProcNetTCP(f *testing.F) {
+	f.Add([]byte("   0: 0100007F:0438 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41757 1\n"))
+	f.Add([]byte("0: 00000000000000000000000001000000:0438 x 0A a b c d e 1\n: : : :"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, s := range parseProcNetTCP(b) {
+			if !s.addr.IsValid() || s.state < 0 || s.state > 255 {
+				t.Errorf("invalid socket %+v", s)
+			}
+		}
+	})
 }

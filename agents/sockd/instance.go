@@ -9,12 +9,32 @@ import (
 )
 
 // instance identifies the processes of one resource instance: those running
-// the Dante binary with this configuration file.
+// the Dante binary with this configuration file, in this PID namespace.
+// Paths alone prove nothing: a container (another mount namespace) shows
+// its own /usr/sbin/danted and /etc/danted.conf under the same names, so
+// the files themselves are compared.
 type instance struct {
-	// exe is the binary's resolved path, as /proc/PID/exe shows it.
-	exe string
-	// config is the absolute configuration path given with -f.
-	config string
+	// exe is the binary's resolved path, as /proc/PID/exe shows it; exes
+	// are every path accepted (exe and the one recorded at start).
+	exe  string
+	exes []string
+	// exeIDs are the identities of the binary accepted: the file the
+	// binary names now and the one it named at start (an upgrade or a
+	// flipped symlink changes the first, not the running process).
+	exeIDs []fileID
+	// config is the absolute configuration path given with -f, and
+	// configID the file's identity (zero when it does not exist).
+	config   string
+	configID fileID
+	// pidNS is the agent's PID namespace: a process of another (a
+	// container's) is never the instance's.
+	pidNS string
+	// uid is the agent's real user: a process another user started with
+	// the instance's files is not the instance's.
+	uid int
+	// mntNS are the mount namespaces a process proven only by its marker
+	// may live in: the agent's and the one Dante was started in.
+	mntNS []string
 }
 
 // instanceMarker is the environment variable the agent starts Dante with,
@@ -38,19 +58,33 @@ type members struct {
 	Hidden []int
 }
 
-// isMother reports whether p is a live mother process of the instance: the
-// same executable (not a reused PID) and this configuration on its command
-// line.
-func (in instance) isMother(p Process) bool {
-	if p.Zombie() || p.Exe != in.exe {
-		return false
-	}
-	return configArg(p.Cmdline) == in.config
+// mayRun reports whether an executable read from /proc may be the
+// instance's binary: the same file, or, deleted since it started, the same
+// path (a package upgrade replaced it). It is the cheap first filter of a
+// scan; runsExe decides.
+func (in instance) mayRun(id fileID, path string, deleted bool) bool {
+	return (id != fileID{} && slices.Contains(in.exeIDs, id)) || (deleted && slices.Contains(in.exes, path))
 }
 
-// isForeignMother reports whether p is the mother of another Dante instance.
+// runsExe reports whether p runs the instance's binary in the agent's PID
+// namespace, started by the agent's user.
+func (in instance) runsExe(p Process) bool {
+	return p.Exe != "" && p.PidNS != "" && p.PidNS == in.pidNS && p.UID == in.uid && in.mayRun(p.ExeID, p.Exe, p.Deleted)
+}
+
+// isMother reports whether p is a live mother process of the instance: the
+// same executable file (not a reused PID, not a container's), and this
+// configuration on its command line, naming the same file as the process
+// sees it.
+func (in instance) isMother(p Process) bool {
+	return !p.Zombie() && in.runsExe(p) && configArg(p.Cmdline) == in.config && p.ConfigID == in.configID
+}
+
+// isForeignMother reports whether p is the mother of another Dante instance:
+// it runs the binary with another configuration, or with one of the same
+// name that is another file (a bind mount in another mount namespace).
 func (in instance) isForeignMother(p Process) bool {
-	return !p.Zombie() && p.Exe == in.exe && configArg(p.Cmdline) != "" && configArg(p.Cmdline) != in.config
+	return !p.Zombie() && in.runsExe(p) && configArg(p.Cmdline) != "" && !in.isMother(p)
 }
 
 // configArg returns the value of -f on a Dante command line, or "".
@@ -128,7 +162,7 @@ func (in instance) find(procs []Process, knownGroups ...int) members {
 // one: a process that is exiting (its memory is gone, its sockets may not
 // be) is the instance's when its parent or group is.
 func (in instance) mayBeOurs(p Process) bool {
-	return p.Exe == in.exe || p.Exe == ""
+	return p.Exe == "" || in.runsExe(p)
 }
 
 // ledElsewhere reports whether the process group g now has a live leader
@@ -136,15 +170,18 @@ func (in instance) mayBeOurs(p Process) bool {
 // instance's. A leader that is exiting shows no executable, and is not
 // another's.
 func (in instance) ledElsewhere(g int) bool {
-	p, err := readProcess(g, "")
-	return err == nil && !p.Zombie() && p.Exe != "" && p.Exe != in.exe
+	p, err := readProcess(g, nil)
+	return err == nil && !p.Zombie() && p.Exe != "" && !in.runsExe(p)
 }
 
 // isMarked reports whether p is a live process of this executable that
 // carries this instance's marker, and is not another instance's mother
-// (whose command line names its own configuration).
+// (whose command line names its own configuration). Any process may set
+// the variable: it counts only for the binary's own file, in the mount
+// namespace of the agent or of the start.
 func (in instance) isMarked(p Process) bool {
-	return !p.Zombie() && p.Exe == in.exe && p.Marker == in.config && !in.isForeignMother(p)
+	return !p.Zombie() && in.runsExe(p) && p.Marker == in.config && !in.isForeignMother(p) &&
+		p.MntNS != "" && slices.Contains(in.mntNS, p.MntNS)
 }
 
 // isForeignMarked reports whether p carries another instance's marker.

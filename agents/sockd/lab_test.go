@@ -43,8 +43,11 @@ type lab struct {
 	// env holds the OCF_RESKEY_* parameters of the instance.
 	env map[string]string
 	// groups are the process groups of every mother seen, for the check
-	// that nothing is left.
-	groups map[int]bool
+	// that nothing is left; foreign are groups of other Dantes whose
+	// command lines name the lab's files (a container's), never its own.
+	groups, foreign map[int]bool
+	// command, when set, runs the agent in place of ns.Command.
+	command func(name string, args ...string) *exec.Cmd
 }
 
 // newLab returns a lab with a default danted.conf in a new network
@@ -60,13 +63,14 @@ func newLab(t *testing.T) *lab {
 // which other labs may share.
 func newLabIn(t *testing.T, ns *testenv.NS) *lab {
 	t.Helper()
-	l := &lab{t: t, ns: ns, dir: testenv.SharedTempDir(t, "sockd"), groups: map[int]bool{}}
+	l := &lab{t: t, ns: ns, dir: testenv.SharedTempDir(t, "sockd"), groups: map[int]bool{}, foreign: map[int]bool{}}
 	l.env = map[string]string{
 		"OCF_ROOT":                 "/usr/lib/ocf",
 		"OCF_RESOURCE_INSTANCE":    "t-" + filepath.Base(l.dir),
 		"OCF_RESKEY_sockd":         "/usr/sbin/danted",
 		"OCF_RESKEY_sockd_config":  l.path("danted.conf"),
 		"OCF_RESKEY_sockd_pidfile": l.path("danted.pid"),
+		"HA_RSCTMP":                l.path("rsctmp"),
 	}
 	l.writeConfig(testenv.DanteConfig{})
 	t.Cleanup(l.cleanup)
@@ -105,6 +109,9 @@ func (r result) reason() string {
 func (l *lab) run(action string, extra ...string) result {
 	l.t.Helper()
 	cmd := l.ns.Command(agentBin, action)
+	if l.command != nil {
+		cmd = l.command(agentBin, action)
+	}
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	for k, v := range l.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -177,13 +184,13 @@ func (l *lab) start(extra ...string) {
 // a mother led.
 func (l *lab) processes() []Process {
 	l.t.Helper()
-	table, err := listProcesses("")
+	table, err := listProcesses(nil)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	var out []Process
 	for _, p := range table.Procs {
-		if p.Zombie() {
+		if p.Zombie() || l.foreign[p.PGID] {
 			continue
 		}
 		if l.groups[p.PGID] || strings.Contains(strings.Join(p.Cmdline, " "), l.dir) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,22 +90,29 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 // Start starts Dante fully detached and returns once every internal
 // address answers SOCKS5 method negotiation.
 func Start(ctx context.Context, req *ocf.Request) error {
-	s := readSettings(req.Params)
-	_, err := s.status()
-	switch ocf.CodeOf(err) {
-	case ocf.Success:
+	_, err := settingsFor(req).status()
+	switch {
+	case err == nil:
 		req.Log.Infof("Dante is already running")
 		return nil
-	case ocf.NotRunning:
+	case ocf.CodeOf(err) == ocf.NotRunning || errors.Is(err, errForeignPidfile):
 	default:
 		return ocf.Errorf(ocf.ErrGeneric, "cannot start over a damaged instance: %w", err)
 	}
+	// Nothing of the last start runs: the paths are resolved afresh,
+	// and recorded for the actions that follow.
+	s := readSettings(req.Params)
+	s.stateFile = stateFileName(req)
 	cfg, err := validate(ctx, req, s)
 	if err != nil {
 		return err
 	}
 	if err := removePidfile(s.pidfile); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "removing stale pidfile: %w", err)
+	}
+	s.started = s.record()
+	if err := saveState(s.stateFile, s.started); err != nil {
+		req.Log.Warnf("cannot record the start in %s: %v; monitor and stop will resolve the paths anew", s.stateFile, err)
 	}
 	log := followLog(cfg)
 	args := append([]string{"-D", "-f", s.config, "-p", s.pidfile}, s.args...)
@@ -120,15 +128,20 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := cmd.Run(); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "starting %s: %v: %s", s.describe(), err, log.reason())
 	}
-	endpoints, err := resolveEndpoints(ctx, cfg.Internal)
+	targets, err := resolveEndpoints(ctx, cfg.Internal)
 	if err != nil {
 		return resolveError(ctx, err)
 	}
+	var endpoints []netip.AddrPort
 	err = waitUntil(ctx, func() error {
-		if _, err := s.status(); err != nil {
+		mothers, err := s.status()
+		if err != nil {
 			if ocf.CodeOf(err) == ocf.NotRunning && len(log.problems()) > 0 {
 				return stopWaiting{fmt.Errorf("Dante exited")}
 			}
+			return err
+		}
+		if endpoints, err = boundEndpoints(targets, mothers); err != nil {
 			return err
 		}
 		return answersNegotiation(ctx, endpoints)
@@ -145,7 +158,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // process groups, in time for the operation's timeout. It succeeds only
 // when nothing of the instance is left.
 func Stop(ctx context.Context, req *ocf.Request) error {
-	st := &stopper{settings: readSettings(req.Params), groups: map[int]bool{}}
+	st := &stopper{settings: settingsFor(req), groups: map[int]bool{}}
 	m, err := st.scan()
 	if err != nil {
 		return err
@@ -179,6 +192,9 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	// only untidy, and never fails the stop.
 	if err := removePidfile(st.pidfile); err != nil {
 		req.Log.Warnf("leaving pidfile %s: %v", st.pidfile, err)
+	}
+	if err := removeState(st.stateFile); err != nil {
+		req.Log.Warnf("leaving state file: %v", err)
 	}
 	return nil
 }

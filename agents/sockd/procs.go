@@ -18,8 +18,27 @@ type Process struct {
 	// State is the one-letter state of /proc/PID/stat: R, S, D, T, Z ...
 	State byte
 	// Exe is the resolved executable, empty when it cannot be read (a
-	// zombie, or a kernel thread).
+	// zombie, or a kernel thread). The path is as the agent's mount
+	// namespace shows it, which names another file in a container: ExeID
+	// says which file runs.
 	Exe string
+	// ExeID is the device and inode of the file the process runs, zero
+	// when unreadable.
+	ExeID fileID
+	// Deleted says the executable was removed or replaced since the
+	// process started (a package upgrade).
+	Deleted bool
+	// UID is the real user ID, -1 when unreadable. Dante changes only its
+	// effective user, so every process of an instance keeps the real user
+	// of the agent that started it.
+	UID int
+	// PidNS and MntNS name the process's PID and mount namespaces
+	// ("pid:[4026531836]"), empty when unreadable.
+	PidNS, MntNS string
+	// ConfigID is the identity of the -f configuration file as the
+	// process itself sees it (through /proc/PID/root, in its own mount
+	// namespace), zero without an absolute -f or when it does not exist.
+	ConfigID fileID
 	// Cmdline is the argument vector. Dante's children rewrite theirs to a
 	// title such as "danted: io-child: 0/32".
 	Cmdline []string
@@ -45,12 +64,12 @@ type table struct {
 	Hidden []int
 }
 
-// listProcesses reads the processes of the process table whose executable
-// is exe ("" for every process). The executable is read first, with one
+// listProcesses reads the processes of the process table that may run the
+// instance's binary (every process for nil). The executable is read first, with one
 // readlink and no file opened, so that a scan costs little on a busy host.
 // Processes that exit while they are read are skipped; those whose
 // executable may not be read are listed apart.
-func listProcesses(exe string) (table, error) {
+func listProcesses(in *instance) (table, error) {
 	var t table
 	dir, err := os.Open(procRoot)
 	if err != nil {
@@ -66,7 +85,7 @@ func listProcesses(exe string) (table, error) {
 		if err != nil {
 			continue
 		}
-		p, err := readProcess(pid, exe)
+		p, err := readProcess(pid, in)
 		switch {
 		case err == nil:
 			t.Procs = append(t.Procs, p)
@@ -85,13 +104,15 @@ var errOtherExe = errors.New("another executable")
 var errHidden = errors.New("executable not readable")
 
 // readExe returns the resolved executable of a process, "" for a kernel
-// thread or a zombie. A permission error wraps errHidden.
-func readExe(dir string) (string, error) {
+// thread or a zombie, and whether the file was deleted since it started.
+// A permission error wraps errHidden.
+func readExe(dir string) (string, bool, error) {
 	target, err := os.Readlink(filepath.Join(dir, "exe"))
 	if errors.Is(err, fs.ErrPermission) {
-		return "", fmt.Errorf("%s/exe: %w (%w)", dir, errHidden, err)
+		return "", false, fmt.Errorf("%s/exe: %w (%w)", dir, errHidden, err)
 	}
-	return strings.TrimSuffix(target, " (deleted)"), nil
+	path, deleted := strings.CutSuffix(target, " (deleted)")
+	return path, deleted, nil
 }
 
 // commIs reports whether the command name of a process (readable by every
@@ -109,22 +130,29 @@ func commIs(dir, exe string) bool {
 	return strings.TrimSuffix(string(b), "\n") == name
 }
 
-// readProcess reads one process; with exe set, only if it runs exe.
-func readProcess(pid int, exe string) (Process, error) {
+// readProcess reads one process; with in set, only if it may run the
+// instance's binary.
+func readProcess(pid int, in *instance) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	target, err := readExe(dir)
+	target, deleted, err := readExe(dir)
 	if err != nil {
-		// Only a process named like exe is in doubt; the others (PID 1
-		// of a container, other users' programs) cannot be Dante.
-		if exe != "" && !commIs(dir, exe) {
+		// Only a process named like the binary is in doubt; the others
+		// (PID 1 of a container, other users' programs) cannot be Dante.
+		if in != nil && !commIs(dir, in.exe) {
 			return Process{}, errOtherExe
 		}
 		return Process{}, err
 	}
+	var id fileID
+	if target != "" {
+		// The file itself, whatever path names it in the process's
+		// mount namespace.
+		id, _ = statID(filepath.Join(dir, "exe"))
+	}
 	// No executable is a kernel thread, a zombie or a process in the
 	// middle of exiting, which may still hold its sockets: it is read, and
 	// judged by its place among the others.
-	if exe != "" && target != exe && target != "" {
+	if in != nil && target != "" && !in.mayRun(id, target, deleted) {
 		return Process{}, errOtherExe
 	}
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
@@ -135,9 +163,22 @@ func readProcess(pid int, exe string) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("%s/stat: %w", dir, err)
 	}
-	p.Exe = target
+	p.Exe, p.ExeID, p.Deleted = target, id, deleted
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
+	}
+	p.UID = -1
+	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+		if uid, ok := parseStatusUID(status); ok {
+			p.UID = uid
+		}
+	}
+	p.PidNS, _ = os.Readlink(filepath.Join(dir, "ns", "pid"))
+	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
+	if conf := configArg(p.Cmdline); filepath.IsAbs(conf) {
+		// Through the process's root, a path is looked up in its own
+		// mount namespace: a container's bind mount shows there.
+		p.ConfigID, _ = statID(filepath.Join(dir, "root", conf))
 	}
 	if env, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
 		p.Marker = envValue(env, instanceMarker)
@@ -167,6 +208,22 @@ func parseStat(b []byte) (Process, error) {
 		return Process{}, fmt.Errorf("malformed ppid or pgrp in stat %q", truncate(b))
 	}
 	return Process{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]}, nil
+}
+
+// parseStatusUID returns the real user ID of the "Uid:" line of
+// /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs").
+func parseStatusUID(b []byte) (int, bool) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("Uid:")); ok {
+			f := strings.Fields(string(rest))
+			if len(f) == 0 {
+				return 0, false
+			}
+			uid, err := strconv.ParseUint(f[0], 10, 32)
+			return int(uid), err == nil
+		}
+	}
+	return 0, false
 }
 
 // procStates are the process states the kernel shows in /proc/PID/stat,
@@ -245,3 +302,22 @@ func parsePidfile(b []byte, more bool) (int, bool) {
 
 // maxPID is the largest PID Linux hands out (PID_MAX_LIMIT).
 const maxPID = 1 << 22
+
+// fileID is the identity of a file: its device and inode.
+type fileID struct{ Dev, Ino uint64 }
+
+// statID returns the identity of the file path names, following links.
+func statID(path string) (fileID, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileID{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+}
+
+// ownNamespaces returns the agent's own PID and mount namespaces.
+func ownNamespaces() (pidNS, mntNS string) {
+	pidNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "pid"))
+	mntNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "mnt"))
+	return pidNS, mntNS
+}

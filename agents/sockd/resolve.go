@@ -11,19 +11,32 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf"
 )
 
+// target is an address a check connects to; iface names the interface
+// it was found on, "" for an address or host name.
+type target struct {
+	netip.AddrPort
+	iface string
+}
+
 // resolveEndpoints turns internal: statements into addresses a check can
 // connect to: a wildcard address becomes loopback of its family (the
 // server listens there too), an interface name becomes each of its
 // addresses (link-local IPv6 aside), and a host name its addresses.
-func resolveEndpoints(ctx context.Context, eps []Endpoint) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
+func resolveEndpoints(ctx context.Context, eps []Endpoint) ([]target, error) {
+	var out []target
 	for _, ep := range eps {
 		addrs, err := resolveHost(ctx, ep.Host)
 		if err != nil {
 			return nil, fmt.Errorf("internal: %s (line %d): %w", ep.Host, ep.Line, err)
 		}
+		iface := ""
+		if _, err := netip.ParseAddr(ep.Host); err != nil {
+			if _, err := net.InterfaceByName(ep.Host); err == nil {
+				iface = ep.Host
+			}
+		}
 		for _, a := range addrs {
-			out = append(out, netip.AddrPortFrom(a, uint16(ep.Port)))
+			out = append(out, target{netip.AddrPortFrom(a, uint16(ep.Port)), iface})
 		}
 	}
 	return out, nil

@@ -33,15 +33,33 @@ func TestEveryParameterIsImplemented(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
-	in := instance{exe: "/usr/sbin/danted", config: "/etc/a.conf"}
+	danted, other := fileID{Dev: 1, Ino: 100}, fileID{Dev: 7, Ino: 100}
+	confA, confB := fileID{Dev: 1, Ino: 200}, fileID{Dev: 1, Ino: 201}
+	in := instance{exe: "/usr/sbin/danted", exes: []string{"/usr/sbin/danted"}, exeIDs: []fileID{danted},
+		config: "/etc/a.conf", configID: confA, pidNS: "pid:[1]", mntNS: []string{"mnt:[1]", "mnt:[2]"}}
+	ids := map[string]fileID{"/etc/a.conf": confA, "/etc/b.conf": confB}
 	mother := func(pid int, conf string) Process {
-		return Process{PID: pid, PPID: 1, PGID: pid, State: 'S', Exe: in.exe, Cmdline: []string{"/usr/sbin/danted", "-D", "-f", conf, "-p", "/run/x.pid"}}
+		return Process{PID: pid, PPID: 1, PGID: pid, State: 'S', Exe: in.exe, ExeID: danted, PidNS: "pid:[1]", MntNS: "mnt:[2]", ConfigID: ids[conf],
+			Cmdline: []string{"/usr/sbin/danted", "-D", "-f", conf, "-p", "/run/x.pid"}}
 	}
 	child := func(pid, ppid, pgid int, state byte) Process {
-		return Process{PID: pid, PPID: ppid, PGID: pgid, State: state, Exe: in.exe, Cmdline: []string{"danted: io-child: 0/32"}}
+		return Process{PID: pid, PPID: ppid, PGID: pgid, State: state, Exe: in.exe, ExeID: danted, PidNS: "pid:[1]", MntNS: "mnt:[2]", Cmdline: []string{"danted: io-child: 0/32"}}
 	}
 	marked := func(p Process, conf string) Process { p.Marker = conf; return p }
-	shell := Process{PID: 30, PPID: 1, PGID: 30, State: 'S', Exe: "/usr/bin/dash", Cmdline: []string{"sh", "-c", "danted -f /etc/b.conf"}}
+	forked := func(p Process, ppid, pgid int) Process { p.PPID, p.PGID = ppid, pgid; return p }
+	// contained moves a process into a container: another mount
+	// namespace, where the same paths name other files.
+	contained := func(p Process, exe, conf fileID) Process {
+		p.MntNS, p.ExeID = "mnt:[9]", exe
+		if p.ConfigID != (fileID{}) {
+			p.ConfigID = conf
+		}
+		return p
+	}
+	inPidNS := func(p Process, ns string) Process { p.PidNS = ns; return p }
+	byUser := func(p Process, uid int) Process { p.UID = uid; return p }
+	deleted := func(p Process) Process { p.ExeID, p.Deleted = fileID{Dev: 1, Ino: 99}, true; return p }
+	shell := Process{PID: 30, PPID: 1, PGID: 30, State: 'S', Exe: "/usr/bin/dash", ExeID: fileID{Dev: 1, Ino: 5}, PidNS: "pid:[1]", Cmdline: []string{"sh", "-c", "danted -f /etc/b.conf"}}
 	for _, tc := range []struct {
 		name        string
 		procs       []Process
@@ -50,7 +68,7 @@ func TestFind(t *testing.T) {
 		wantAll     []int
 	}{
 		{"one mother and children", []Process{mother(10, "/etc/a.conf"), child(11, 10, 10, 'S'), child(12, 10, 10, 'T')}, nil, []int{10}, []int{10, 11, 12}},
-		{"two mothers (-N 2)", []Process{mother(10, "/etc/a.conf"), {PID: 13, PPID: 10, PGID: 10, State: 'S', Exe: in.exe, Cmdline: mother(0, "/etc/a.conf").Cmdline}, child(11, 13, 10, 'S')}, nil, []int{10, 13}, []int{10, 11, 13}},
+		{"two mothers (-N 2)", []Process{mother(10, "/etc/a.conf"), forked(mother(13, "/etc/a.conf"), 10, 10), child(11, 13, 10, 'S')}, nil, []int{10, 13}, []int{10, 11, 13}},
 		{"another instance untouched", []Process{mother(10, "/etc/a.conf"), mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, nil, []int{10}, []int{10}},
 		{"orphans of a dead mother proven by their marker", []Process{marked(child(11, 1, 10, 'T'), "/etc/a.conf"), child(12, 1, 10, 'T')}, nil, nil, []int{11, 12}},
 		{"orphans of a mother verified earlier in the action", []Process{child(11, 1, 10, 'T'), child(12, 1, 10, 'T')}, []int{10}, nil, []int{11, 12}},
@@ -58,12 +76,19 @@ func TestFind(t *testing.T) {
 		{"orphans of another instance", []Process{marked(child(11, 1, 10, 'T'), "/etc/b.conf"), marked(child(12, 1, 10, 'T'), "/etc/b.conf")}, []int{10}, nil, nil},
 		{"another instance's mother carrying this instance's marker", []Process{marked(mother(20, "/etc/b.conf"), "/etc/a.conf"), child(21, 20, 20, 'S')}, nil, nil, nil},
 		{"a known group now led by another instance's mother", []Process{mother(20, "/etc/b.conf"), child(21, 20, 20, 'S')}, []int{20}, nil, nil},
-		{"a shell's group holding another Dante", []Process{shell, {PID: 31, PPID: 30, PGID: 30, State: 'S', Exe: in.exe, Cmdline: []string{"danted", "-f", "/etc/b.conf"}}, child(32, 31, 30, 'S')}, nil, nil, nil},
+		{"a shell's group holding another Dante", []Process{shell, forked(mother(31, "/etc/b.conf"), 30, 30), child(32, 31, 30, 'S')}, nil, nil, nil},
 		{"orphans of an exiting mother verified earlier", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'R'}, child(11, 1, 10, 'T')}, []int{10}, nil, []int{10, 11}},
 		{"exiting children of a mother count", []Process{mother(10, "/etc/a.conf"), {PID: 11, PPID: 10, PGID: 10, State: 'R'}}, nil, []int{10}, []int{10, 11}},
 		{"kernel threads do not count", []Process{{PID: 2, PPID: 0, PGID: 0, State: 'S'}, {PID: 3, PPID: 2, PGID: 0, State: 'I'}}, []int{0}, nil, nil},
 		{"zombies do not count", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'Z'}, {PID: 11, PPID: 1, PGID: 10, State: 'Z'}}, []int{10}, nil, nil},
-		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, nil, nil, nil},
+		{"same config, other binary", []Process{{PID: 10, PPID: 1, PGID: 10, State: 'S', Exe: "/usr/local/sbin/sockd", ExeID: fileID{Dev: 1, Ino: 6}, PidNS: "pid:[1]", ConfigID: confA, Cmdline: []string{"sockd", "-f/etc/a.conf"}}}, nil, nil, nil},
+		{"same paths, the container's files", []Process{contained(mother(10, "/etc/a.conf"), other, confB), contained(child(11, 10, 10, 'S'), other, confB)}, nil, nil, nil},
+		{"same binary, another file under the config's path", []Process{contained(mother(10, "/etc/a.conf"), danted, confB), contained(child(11, 10, 10, 'S'), danted, confB)}, nil, nil, nil},
+		{"same files, another PID namespace", []Process{inPidNS(mother(10, "/etc/a.conf"), "pid:[9]"), inPidNS(child(11, 10, 10, 'S'), "pid:[9]")}, nil, nil, nil},
+		{"a marker set in another mount namespace", []Process{contained(marked(child(11, 1, 10, 'T'), "/etc/a.conf"), danted, confA)}, nil, nil, nil},
+		{"a marker on another binary", []Process{{PID: 11, PPID: 1, PGID: 11, State: 'S', Exe: "/usr/bin/sleep", ExeID: fileID{Dev: 1, Ino: 8}, PidNS: "pid:[1]", MntNS: "mnt:[1]", Marker: "/etc/a.conf"}}, nil, nil, nil},
+		{"another user's Dante with the instance's files", []Process{byUser(mother(10, "/etc/a.conf"), 65534), byUser(child(11, 10, 10, 'S'), 65534)}, nil, nil, nil},
+		{"a binary replaced by an upgrade", []Process{deleted(mother(10, "/etc/a.conf")), deleted(child(11, 10, 10, 'S'))}, nil, []int{10}, []int{10, 11}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := in.find(tc.procs, tc.known...)
@@ -154,6 +179,32 @@ func TestSettings(t *testing.T) {
 
 // FuzzParseStat checks that no /proc/PID/stat content makes the parser
 // panic.
+func TestParseStatusUID(t *testing.T) {
+	if uid, ok := parseStatusUID([]byte("Name:\tdanted\nUmask:\t0022\nUid:\t0\t65534\t0\t65534\nGid:\t0\n")); !ok || uid != 0 {
+		t.Errorf("root: %d, %v", uid, ok)
+	}
+	if uid, ok := parseStatusUID([]byte("Uid:\t65534\t0\t0\t0\n")); !ok || uid != 65534 {
+		t.Errorf("nobody: %d, %v", uid, ok)
+	}
+	for _, bad := range []string{"", "Uid:\n", "Uid:\t-1\t0\n", "Uid:\tx\n", "Uid:\t99999999999\n", "Gid:\t0\n"} {
+		if uid, ok := parseStatusUID([]byte(bad)); ok {
+			t.Errorf("%q gives %d", bad, uid)
+		}
+	}
+}
+
+// FuzzParseStatusUID checks that no status content makes the parser panic
+// or return a negative user.
+func FuzzParseStatusUID(f *testing.F) {
+	f.Add([]byte("Uid:\t0\t65534\t0\t65534\n"))
+	f.Add([]byte("Uid:"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if uid, ok := parseStatusUID(b); ok && uid < 0 {
+			t.Errorf("%q gives %d", b, uid)
+		}
+	})
+}
+
 func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("4242 (danted) S 1 4242 4242 0 -1"))
 	f.Add([]byte("1 ((a) b)) Z 0 0"))

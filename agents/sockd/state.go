@@ -1,0 +1,149 @@
+package sockd
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+)
+
+// startState is what start resolved, kept in the resource's state file
+// (under HA_RSCTMP) while the instance may run: monitor, reload and stop
+// find the Dante that start started, even when the parameters would now
+// resolve to other files (a default configuration that appeared, a binary
+// symlink flipped by an upgrade).
+type startState struct {
+	// Params are sockd, sockd_config and sockd_pidfile as given (or
+	// their defaults): the state describes the instance only while the
+	// last two are unchanged.
+	Params [3]string `json:"params"`
+	// Binary and Exe are the binary's resolved path and identity.
+	Binary string `json:"binary"`
+	Exe    fileID `json:"exe"`
+	// Config is the configuration path Dante was started with.
+	Config string `json:"config"`
+	// MntNS is the mount namespace Dante was started in.
+	MntNS string `json:"mntns"`
+	// Args are the sockd_args Dante was started with.
+	Args []string `json:"args"`
+}
+
+// maxState bounds what is read of a state file.
+const maxState = 8192
+
+// stateFileName returns the instance's state file. A resource name too
+// long for a file name is replaced by its hash, so that no action fails on
+// a name the file system refuses.
+func stateFileName(req *ocf.Request) string {
+	path := req.StateFile("ocf-sockd")
+	if base := filepath.Base(path); len(base) > 255 {
+		sum := sha256.Sum256([]byte(base))
+		path = filepath.Join(filepath.Dir(path), "ocf-sockd-"+hex.EncodeToString(sum[:16])+".state")
+	}
+	return path
+}
+
+// params returns the location parameters as the state records them.
+func (s settings) params() [3]string {
+	return [3]string{s.given.binary, s.given.config, s.pidfile}
+}
+
+// loadState reads a state file; a missing one is nil and no error.
+func loadState(path string) (*startState, error) {
+	b, more, err := readRegular(path, syscall.O_NOFOLLOW, maxState)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st startState
+	if err := json.Unmarshal(b, &st); more || err != nil {
+		return nil, fmt.Errorf("state file %s is damaged", path)
+	}
+	return &st, nil
+}
+
+// saveState writes a state file atomically, readable by root only.
+func saveState(path string, st *startState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".ocf-sockd-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// removeState removes a state file; a missing one is no error. unlink(2)
+// never removes a directory.
+func removeState(path string) error {
+	if err := syscall.Unlink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	return nil
+}
+
+// settingsFor reads the instance's parameters and, while the state file
+// recorded by start matches them, takes the configuration path and binary
+// identity start used. A changed sockd still matches: Pacemaker reloads
+// on, and after a failed reload stops with, the new value, and the Dante
+// started with the old binary must still be found.
+func settingsFor(req *ocf.Request) settings {
+	s := readSettings(req.Params)
+	s.stateFile = stateFileName(req)
+	st, err := loadState(s.stateFile)
+	if err != nil {
+		req.Log.Warnf("ignoring the state of the last start: %v", err)
+		return s
+	}
+	if p := s.params(); st != nil && st.Params[1] == p[1] && st.Params[2] == p[2] {
+		s.config, s.started = st.Config, st
+	}
+	return s
+}
+
+// restartNeeded returns an error when sockd or sockd_args differ from
+// what the running instance was started with: a reload (SIGHUP) rereads
+// the configuration file only, and cannot switch binaries or arguments.
+func (s settings) restartNeeded() error {
+	switch st := s.started; {
+	case st == nil:
+	case st.Params[0] != s.given.binary:
+		return ocf.Errorf(ocf.ErrGeneric, "sockd changed from %s to %s: Dante must be restarted to run the new binary", st.Params[0], s.given.binary)
+	case !slices.Equal(st.Args, s.args):
+		return ocf.Errorf(ocf.ErrGeneric, "sockd_args changed from %q to %q: Dante must be restarted to take them", strings.Join(st.Args, " "), strings.Join(s.args, " "))
+	}
+	return nil
+}
+
+// record returns the state of a start of these settings.
+func (s settings) record() *startState {
+	st := &startState{Params: s.params(), Config: s.config, Args: s.args}
+	st.Binary = s.instance().exe
+	st.Exe, _ = statID(s.binary)
+	_, st.MntNS = ownNamespaces()
+	return st
+}
