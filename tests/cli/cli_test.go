@@ -287,7 +287,7 @@ func TestOptionOrder(t *testing.T) {
 	}{
 		{"ocf-vipcheck", []string{"tcp", "nosuch0", "10.0.0.2", "10.0.0.1", "80", "-t", "300"}, 1, "nosuch0"},
 		{"ocf-vipcheck", []string{"tcp", "nosuch0", "-t", "300", "10.0.0.2", "-c", "10.0.0.1", "80"}, 1, "nosuch0"},
-		{"ocf-vipcheck", []string{"tcp", "nosuch0", "10.0.0.2", "10.0.0.1", "80", "--exit-style", "nagios"}, 3, "VIPCHECK UNKNOWN: interface nosuch0"},
+		{"ocf-vipcheck", []string{"tcp", "nosuch0", "10.0.0.2", "10.0.0.1", "80", "--exit-style", "nagios"}, 3, "VIPCHECK UNKNOWN: no interface nosuch0"},
 		{"ocf-vipcheck", []string{"tcp", "-t", "300", "--", "nosuch0", "10.0.0.2", "10.0.0.1", "80"}, 1, "nosuch0"},
 		{"ocf-vipcheck", []string{"arp-leak", "nosuch0", "10.0.0.1", "-t", "100"}, 1, "nosuch0"},
 		{"ocf-sockd", []string{"check", "127.0.0.1:1", "--depth", "10", "--exit-style", "nagios"}, 2, "SOCKS CRITICAL"},
@@ -398,7 +398,7 @@ func TestDropInNames(t *testing.T) {
 		want    string
 	}{
 		{"check_tcp_raw", ocf, []string{"nosuch0", "10.0.0.2", "10.0.0.1", "80", "-t", "300"}, 1, "nosuch0"},
-		{"check_tcp_raw", nil, []string{"nosuch0", "10.0.0.2", "10.0.0.1", "80", "-t", "300"}, 3, "UNKNOWN: interface nosuch0"},
+		{"check_tcp_raw", nil, []string{"nosuch0", "10.0.0.2", "10.0.0.1", "80", "-t", "300"}, 3, "UNKNOWN: no interface nosuch0"},
 		{"check_tcp_raw", nil, []string{"nosuch0", "10.0.0.2", "10.0.0.1", "80", "--bogus"}, nagiosUsage, "UNKNOWN"},
 		{"check_tcp_raw", nil, []string{"nosuch0", "10.0.0.2", "10.0.0.1"}, nagiosUsage, "UNKNOWN"},
 		{"check_tcp_raw", ocf, []string{"nosuch0", "10.0.0.2", "10.0.0.1", "80", "-t", "fast"}, ocfUsage, "milliseconds"},
