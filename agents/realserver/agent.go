@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -212,6 +213,10 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	if err := setSysctls(st, state, inst.Sysctls); err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	// Started means what monitor checks holds.
+	if err := check(inst, 0); err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	return nil
@@ -470,9 +475,13 @@ func check(inst Instance, depth int) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	present, err := l.addresses()
+	up := l.link.Attrs().Flags&net.FlagUp != 0
 	l.Close()
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	if !up {
+		return ocf.Errorf(ocf.ErrGeneric, "interface %s is down: the VIPs on it are not local addresses", inst.Interface)
 	}
 	var missing []string
 	for _, a := range inst.Addresses {

@@ -106,3 +106,17 @@ func cliAction(c *cli.Context, h ocf.Handler, code func(error) int) error {
 	}
 	return cli.Exit(fmt.Sprintf("%s: %v", c.Command.Name, err), n)
 }
+
+// Main runs the program. "status" is also an OCF action (monitor's old
+// name), which Pacemaker calls with OCF_RESOURCE_INSTANCE set; without it,
+// status is the command-line status with its own exit codes (0 up, 1
+// drifted, 3 down).
+func Main() {
+	a := Agent()
+	args := os.Args
+	if len(args) > 1 && args[1] == "status" && os.Getenv("OCF_RESOURCE_INSTANCE") == "" {
+		a.CommandFor = func(string) string { return "status" }
+		args = append([]string{args[0]}, args[2:]...)
+	}
+	os.Exit(a.Run(args, os.LookupEnv, os.Stdout, os.Stderr))
+}

@@ -6,4 +6,4 @@ package main
 
 import "github.com/ocfkit/ocfkit/agents/realserver"
 
-func main() { realserver.Agent().Main() }
+func main() { realserver.Main() }
