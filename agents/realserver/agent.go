@@ -150,6 +150,20 @@ func (s settings) validateNode() error {
 	return nil
 }
 
+// interfaceUp fails (1, which a later start may cure) when the interface
+// is down: addresses on it are not local, so the VIPs would not be served.
+func (s settings) interfaceUp() error {
+	l, err := openLink(s.iface)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "on this node: %w", err)
+	}
+	defer l.Close()
+	if l.link.Attrs().Flags&net.FlagUp == 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "interface %s is down: the VIPs on it would not be local addresses", s.iface)
+	}
+	return nil
+}
+
 // ValidateAll checks the parameters, the file (6 or 5) and this node (5).
 func ValidateAll(ctx context.Context, req *ocf.Request) error {
 	s, err := readSettings(req.Params)
@@ -175,6 +189,9 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return err
 	}
 	if err := s.validateNode(); err != nil {
+		return err
+	}
+	if err := s.interfaceUp(); err != nil {
 		return err
 	}
 	cs, err := confs(s.arpInterfaces)

@@ -37,8 +37,8 @@ func TestMain(m *testing.M) {
 // node is one real server under test: a namespace and the agent's state
 // directory.
 type node struct {
-	t     *testing.T
-	ns    *testenv.NS
+	t      *testing.T
+	ns     *testenv.NS
 	rsctmp string
 }
 
