@@ -52,9 +52,13 @@ func cliCommands() []*cli.Command {
 			},
 		},
 		{
-			Name:  "status",
-			Usage: "exit 0 when every VIP and sysctl is in place, 1 when one drifted, 3 when down",
-			Flags: append(flags(), &cli.IntFlag{Name: "depth", Usage: "10 also checks that no interface would answer ARP for a VIP"}),
+			// Hidden: agents/ocf serves "status" as the OCF action, so
+			// only Main reaches this command (see Main), and the help and
+			// the man page built from Agent would not agree.
+			Name:   "status",
+			Hidden: true,
+			Usage:  "exit 0 when every VIP and sysctl is in place, 1 when one drifted, 3 when down",
+			Flags:  append(flags(), &cli.IntFlag{Name: "depth", Usage: "10 also checks that no interface would answer ARP for a VIP"}),
 			Action: func(c *cli.Context) error {
 				return cliAction(c, Monitor, func(err error) int {
 					switch ocf.CodeOf(err) {
