@@ -172,9 +172,9 @@ func BenchmarkMonitor1024(b *testing.B) {
 	}
 	s.timed(b, bin, "stop")
 	n := time.Duration(b.N)
-	b.ReportMetric(float64((mon / n).Microseconds())/1000, "monitor-ms")
-	b.ReportMetric(float64((deep / n).Microseconds())/1000, "monitor10-ms")
-	b.ReportMetric(float64((sh / n).Microseconds())/1000, "shell-status-ms")
+	b.ReportMetric(float64((mon/n).Microseconds())/1000, "monitor-ms")
+	b.ReportMetric(float64((deep/n).Microseconds())/1000, "monitor10-ms")
+	b.ReportMetric(float64((sh/n).Microseconds())/1000, "shell-status-ms")
 	b.ReportMetric(float64(sh)/float64(mon), "shell/monitor")
 	b.ReportMetric(float64(mon/n)/float64(50*time.Millisecond), "monitor-of-50ms-goal")
 }
