@@ -59,7 +59,6 @@ func TestRealserverClone(t *testing.T) {
 	c.Pcs(t, "resource", "create", "vipchk", "ocf:ocfkit:vipcheck", "vip="+vip, "port=80", "real_servers="+rsAddr,
 		"interface=eth0", "dampen=1s", "attribute="+attribute, "op", "monitor", "interval=2s")
 	c.Pcs(t, "constraint", "location", "vipchk", "prefers", director.Name+"=INFINITY")
-	c.Pcs(t, "constraint", "location", "vipchk", "avoids", rs.Name+"=INFINITY")
 	attr := func(s *harness.Status) (int, error) {
 		v, ok := s.Attribute(director.Name, attribute)
 		if !ok {
