@@ -1,8 +1,11 @@
 package realserver_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -244,4 +247,70 @@ func TestCommandLine(t *testing.T) {
 	expect(t, "up with a /16", code, 6, out, "line 1:")
 	code, out = n.cli("status", "extra")
 	expect(t, "status with an argument", code, 2, out)
+}
+
+// TestConcurrentInstances starts and stops instances with overlapping
+// address sets all at once: the state lock serialises them, every address
+// is there while any instance lists it, and nothing is left at the end.
+func TestConcurrentInstances(t *testing.T) {
+	n := newNode(t, nil)
+	before := n.arpSysctls()
+	const k = 6
+	params := func(i int) []string {
+		return []string{fmt.Sprintf("addresses=10.11.0.%d,10.11.0.%d,10.11.1.0/30", i, i+1)}
+	}
+	all := func(action string) {
+		var wg sync.WaitGroup
+		codes := make([]int, k)
+		for i := 0; i < k; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				codes[i], _ = n.agent(fmt.Sprintf("i%d", i), action, params(i)...)
+			}(i)
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != 0 {
+				t.Errorf("%s of instance %d: exit %d", action, i, c)
+			}
+		}
+	}
+	all("start")
+	for i := 0; i <= k; i++ {
+		if !n.has("lo", fmt.Sprintf("10.11.0.%d", i)) {
+			t.Errorf("10.11.0.%d missing after every start: %s", i, n.addrs("lo"))
+		}
+	}
+	all("monitor")
+	all("stop")
+	if got := n.addrs("lo"); strings.Contains(got, "10.11.") {
+		t.Errorf("addresses left after every stop: %s", got)
+	}
+	if after := n.arpSysctls(); after != before {
+		t.Errorf("sysctls after every stop:\n%s\nbefore:\n%s", after, before)
+	}
+}
+
+// TestSmallBinary: ocf-realserver imports no userspace TCP/IP stack and
+// stays small.
+func TestSmallBinary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/ocfkit/ocfkit/cmd/ocf-realserver").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "gvisor.dev") {
+		t.Error("ocf-realserver imports gVisor")
+	}
+	if realserverBin == "" {
+		t.Skip("the binary is built as root only")
+	}
+	fi, err := os.Stat(realserverBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 7<<20 {
+		t.Errorf("ocf-realserver is %d bytes stripped, over 7 MiB", fi.Size())
+	}
+	t.Logf("ocf-realserver: %.2f MiB stripped", float64(fi.Size())/(1<<20))
 }
