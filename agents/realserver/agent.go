@@ -233,7 +233,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	// Started means what monitor checks holds.
-	if err := check(inst, 0); err != nil {
+	if err := check(ctx, inst, 0); err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	return nil
@@ -464,7 +464,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 	if !ok {
 		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
 	}
-	return check(inst, req.Depth)
+	return check(ctx, inst, req.Depth)
 }
 
 // registered returns an instance's registration, read without the lock
@@ -483,7 +483,7 @@ func registered(dir, name string) (Instance, bool, error) {
 }
 
 // check compares the node with a registration.
-func check(inst Instance, depth int) error {
+func check(ctx context.Context, inst Instance, depth int) error {
 	l, err := openLink(inst.Interface)
 	if errors.Is(err, errNoLink) {
 		return ocf.Errorf(ocf.NotRunning, "interface %s is gone, and the VIPs with it", inst.Interface)
@@ -535,6 +535,11 @@ func check(inst Instance, depth int) error {
 		if err != nil {
 			return ocf.WithCode(ocf.ErrGeneric, err)
 		}
+		wire, err := WireLeaks(ctx, vips)
+		if err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "asking who has the VIPs: %w", err)
+		}
+		leaks = append(leaks, wire...)
 		if len(leaks) > 0 {
 			return ocf.Errorf(ocf.ErrGeneric, "%s", strings.Join(leaks, "; "))
 		}

@@ -171,3 +171,34 @@ func TestDepth10FindsVIPOnAnARPInterface(t *testing.T) {
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
 	expect(t, "who has the VIP, arp_interfaces=lo", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
 }
+
+// TestDepth10WireProbe: a real server with two interfaces on one segment,
+// the ARP sysctls set on one of them only. Asked on eth0, eth1 answers for
+// the VIP: depth 10 reports it from the kernel's rules and from the wire.
+func TestDepth10WireProbe(t *testing.T) {
+	sw := testenv.NewNS(t, "rsw")
+	sw.MustRun(t, "ip", "link", "add", "br0", "type", "bridge")
+	sw.MustRun(t, "ip", "link", "set", "br0", "up")
+	n := newNode(t, nil)
+	for i, addr := range []string{"10.12.0.21/24", "10.12.0.22/24"} {
+		port := fmt.Sprintf("p%d", i)
+		testenv.Veth(t, sw, port, "", n.ns, fmt.Sprintf("eth%d", i), addr)
+		sw.MustRun(t, "ip", "link", "set", port, "master", "br0")
+	}
+	const vip = "10.12.0.80"
+	code, out := n.agent("web", "start", "addresses="+vip, "arp_interfaces=eth0")
+	expect(t, "start, arp_interfaces=eth0", code, 0, out)
+	code, out = n.agent("web", "monitor", "addresses="+vip, "arp_interfaces=eth0", "OCF_CHECK_LEVEL=10")
+	expect(t, "depth 10", code, 1, out, "eth1 answers ARP for every VIP (arp_ignore 0",
+		"eth1 ("+strings.ToLower(macOf(t, n, "eth1"))+") answered ARP for VIP "+vip+", asked on eth0")
+	code, out = n.agent("web", "start", "addresses="+vip)
+	expect(t, "start, arp_interfaces=all", code, 0, out)
+	code, out = n.agent("web", "monitor", "addresses="+vip, "OCF_CHECK_LEVEL=10")
+	expect(t, "depth 10, every interface set", code, 0, out)
+}
+
+// macOf returns an interface's MAC in the node's namespace.
+func macOf(t *testing.T, n *node, iface string) string {
+	t.Helper()
+	return strings.TrimSpace(n.ns.MustRun(t, "cat", "/sys/class/net/"+iface+"/address"))
+}
