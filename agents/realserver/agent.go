@@ -90,7 +90,7 @@ func readSettings(p *ocf.Params) (settings, error) {
 		return s, ocf.Errorf(ocf.ErrConfigured, "interface=%q is not an interface name", s.iface)
 	}
 	s.arpInterfaces = p.String("arp_interfaces")
-	if _, err := confs(s.arpInterfaces); err != nil && s.arpInterfaces != "all" {
+	if _, err := arpInterfaceNames(s.arpInterfaces); err != nil {
 		return s, ocf.WithCode(ocf.ErrConfigured, err)
 	}
 	if s.restore, err = p.Bool("restore_sysctls"); err != nil {
@@ -268,28 +268,23 @@ func addAll(ctx context.Context, st *store, state *State, iface string, addrs []
 	added := 0
 	var addErr error
 	for i, a := range missing {
-		if err := ctx.Err(); err != nil {
-			addErr = fmt.Errorf("added %d of %d addresses: %w", added, len(missing), err)
+		err := ctx.Err()
+		if err == nil {
+			err = l.add(a)
+		}
+		if errors.Is(err, errExists) {
+			// Someone else's, created since we listed: not ours.
+			delete(state.Owned, ownKey(iface, a.String()))
+			continue
+		}
+		if err != nil {
 			for _, b := range missing[i:] {
 				delete(state.Owned, ownKey(iface, b.String()))
 			}
+			addErr = fmt.Errorf("added %d of %d addresses: %w", added, len(missing), err)
 			break
 		}
-		switch err := l.add(a); {
-		case errors.Is(err, errExists):
-			delete(state.Owned, ownKey(iface, a.String()))
-		case err != nil:
-			delete(state.Owned, ownKey(iface, a.String()))
-			addErr = err
-		default:
-			added++
-		}
-		if addErr != nil {
-			for _, b := range missing[i+1:] {
-				delete(state.Owned, ownKey(iface, b.String()))
-			}
-			break
-		}
+		added++
 	}
 	if err := st.save(state); err != nil && addErr == nil {
 		addErr = err

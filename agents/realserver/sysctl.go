@@ -50,33 +50,43 @@ func sysctlName(path string) string {
 	return "net.ipv4." + strings.ReplaceAll(rel, "/", ".")
 }
 
-// confs returns the sysctl directories arp_interfaces names: "all" is
-// all, default and every interface there is now.
-func confs(arpInterfaces string) ([]string, error) {
+// arpInterfaceNames checks arp_interfaces: "all", or interface names
+// separated by commas or spaces, which it returns sorted (nil for all).
+func arpInterfaceNames(arpInterfaces string) ([]string, error) {
 	fields := strings.FieldsFunc(arpInterfaces, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
-	if len(fields) == 1 && fields[0] == "all" {
-		entries, err := os.ReadDir(procConf)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", procConf, err)
-		}
-		out := []string{"all", "default"}
-		for _, e := range entries {
-			if n := e.Name(); n != "all" && n != "default" {
-				out = append(out, n)
-			}
-		}
-		return out, nil
-	}
-	if len(fields) == 0 {
+	switch {
+	case len(fields) == 1 && fields[0] == "all":
+		return nil, nil
+	case len(fields) == 0:
 		return nil, errors.New("arp_interfaces is empty: want all or interface names")
 	}
 	for _, f := range fields {
-		if f == "." || f == ".." || strings.ContainsAny(f, "/\x00") || len(f) > 15 {
+		if f == "all" || f == "." || f == ".." || strings.ContainsAny(f, "/\x00") || len(f) > 15 {
 			return nil, fmt.Errorf("arp_interfaces: %q is not an interface name", f)
 		}
 	}
 	sort.Strings(fields)
 	return fields, nil
+}
+
+// confs returns the sysctl directories arp_interfaces names: "all" is
+// all, default and every interface there is now.
+func confs(arpInterfaces string) ([]string, error) {
+	names, err := arpInterfaceNames(arpInterfaces)
+	if err != nil || names != nil {
+		return names, err
+	}
+	entries, err := os.ReadDir(procConf)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", procConf, err)
+	}
+	out := []string{"all", "default"}
+	for _, e := range entries {
+		if n := e.Name(); n != "all" && n != "default" {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // sysctlFiles returns every sysctl file for confs.
