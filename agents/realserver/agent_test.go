@@ -243,6 +243,31 @@ func TestCommandLine(t *testing.T) {
 	expect(t, "down again", code, 0, out)
 	code, out = n.cli("status")
 	expect(t, "status after down", code, 3, out)
+	code, out = n.agent("web", "stop")
+	expect(t, "ocf stop", code, 0, out)
+	if n.has("lo", "10.10.0.1") {
+		t.Errorf("after the OCF instance stopped too: %s", n.addrs("lo"))
+	}
+	// up again after the file changed (the unit's reload) applies the
+	// difference.
+	if err := os.WriteFile(vips, []byte("10.10.0.1\n10.10.0.2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.cli("up", "--vipaddrs", vips)
+	expect(t, "up, 10.10.0.0/31", code, 0, out)
+	if err := os.WriteFile(vips, []byte("10.10.0.2\n10.10.0.3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.cli("up", "--vipaddrs", vips)
+	expect(t, "up after the file changed", code, 0, out, "added 1 of 2")
+	if n.has("lo", "10.10.0.1") || !n.has("lo", "10.10.0.2") || !n.has("lo", "10.10.0.3") {
+		t.Errorf("after reload: %s", n.addrs("lo"))
+	}
+	code, out = n.cli("down")
+	expect(t, "down after reload", code, 0, out)
+	if n.has("lo", "10.10.0.2") || n.has("lo", "10.10.0.3") {
+		t.Errorf("after down: %s", n.addrs("lo"))
+	}
 	code, out = n.cli("up", "--vipaddrs", n.file("bad", "10.0.0.0/16\n"))
 	expect(t, "up with a /16", code, 6, out, "line 1:")
 	code, out = n.cli("status", "extra")
