@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -89,12 +90,21 @@ func (l *addrList) add(a netip.Addr) error {
 	return nil
 }
 
+// quote quotes an entry for a message, cut to 64 bytes: the line of a
+// file that is not a vipaddrs file belongs in no log whole.
+func quote(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(s[:64]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 // addEntry adds one address or subnet, expanded.
 func (l *addrList) addEntry(s string) error {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return fmt.Errorf("%w: %q is not an IP address or subnet", ErrSyntax, s)
+			return fmt.Errorf("%w: %s is not an IP address or subnet", ErrSyntax, quote(s))
 		}
 		if err := checkVIP(a, s); err != nil {
 			return err
@@ -103,7 +113,7 @@ func (l *addrList) addEntry(s string) error {
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return fmt.Errorf("%w: %q is not an IP address or subnet", ErrSyntax, s)
+		return fmt.Errorf("%w: %s is not an IP address or subnet", ErrSyntax, quote(s))
 	}
 	if err := checkVIP(p.Addr(), s); err != nil {
 		return err
@@ -113,10 +123,10 @@ func (l *addrList) addEntry(s string) error {
 		min = 120
 	}
 	if p.Bits() < min {
-		return fmt.Errorf("%w: %q: subnets are /%d or longer (%d addresses at most)", ErrSyntax, s, min, 1<<(p.Addr().BitLen()-min))
+		return fmt.Errorf("%w: %s: subnets are /%d or longer (%d addresses at most)", ErrSyntax, quote(s), min, 1<<(p.Addr().BitLen()-min))
 	}
 	if p.Masked() != p {
-		return fmt.Errorf("%w: %q has host bits set (the subnet is %v)", ErrSyntax, s, p.Masked())
+		return fmt.Errorf("%w: %s has host bits set (the subnet is %v)", ErrSyntax, quote(s), p.Masked())
 	}
 	for a, n := p.Addr(), 1<<(p.Addr().BitLen()-p.Bits()); n > 0; a, n = a.Next(), n-1 {
 		if err := l.add(a); err != nil {
@@ -148,5 +158,5 @@ func checkVIP(a netip.Addr, s string) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%w: %q %s", ErrSyntax, s, why)
+	return fmt.Errorf("%w: %s %s", ErrSyntax, quote(s), why)
 }

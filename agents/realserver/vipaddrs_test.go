@@ -57,8 +57,12 @@ func TestParseRefuses(t *testing.T) {
 		{"0.0.0.0", "unspecified"},
 		{"224.0.0.1", "multicast"},
 		{"255.255.255.255", "broadcast"},
+		{strings.Repeat("x", 100000), `"` + strings.Repeat("x", 64) + `"...`},
 	} {
 		_, err := Parse([]byte(tc.in))
+		if err != nil && len(err.Error()) > 200 {
+			t.Errorf("Parse(%.20q...): a message of %d bytes", tc.in, len(err.Error()))
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrSyntax) {
 			t.Errorf("Parse(%q) = %v, want %q", tc.in, err, tc.want)
 		}
