@@ -20,7 +20,7 @@ export GOFLAGS = -tags=urfave_cli_no_docs
 # Every command under cmd/ becomes a binary.
 COMMANDS := $(notdir $(wildcard cmd/*))
 # OCF agents: provider/type=command.
-AGENTS   := dante/sockd=ocf-sockd ocfkit/vipcheck=ocf-vipcheck
+AGENTS   := dante/sockd=ocf-sockd ocfkit/vipcheck=ocf-vipcheck ocfkit/realserver=ocf-realserver
 
 .PHONY: all build install uninstall deps deps-check fresh-root test demo bench clean
 all: build

@@ -193,7 +193,7 @@ func TestDebContents(t *testing.T) {
 		want["/usr/share/zsh/vendor-completions/_"+p] = "-rw-r--r--"
 	}
 	// The agents the README promises, and every agent with meta-data.
-	for _, a := range []string{"dante/sockd", "ocfkit/vipcheck"} {
+	for _, a := range []string{"dante/sockd", "ocfkit/vipcheck", "ocfkit/realserver"} {
 		if b.agents[a] == "" {
 			t.Errorf("docgen agents does not list %s", a)
 		}

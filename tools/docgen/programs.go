@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/carphook"
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/agents/realserver"
 	"github.com/ocfkit/ocfkit/agents/sockd"
 	"github.com/ocfkit/ocfkit/agents/vipcheck"
 	"github.com/ocfkit/ocfkit/checkstyle"
@@ -55,6 +56,8 @@ var programs = []program{
 		Name:  "ocf-vipcheck",
 		Agent: vipcheck.Agent(),
 	},
+	// A oneshot unit (up/down) rather than a daemon, but it has one.
+	{Name: "ocf-realserver", Agent: realserver.Agent(), Daemon: true},
 	{
 		Name:    "carp-hook",
 		App:     carphook.App,

@@ -1,0 +1,546 @@
+// Package realserver is ocf-realserver: the OCF resource agent
+// ocf:ocfkit:realserver, the real-server side of LVS direct routing. It
+// puts every VIP of a vipaddrs file on the loopback as a host prefix and
+// keeps the node from answering ARP for them (arp_ignore=1,
+// arp_announce=2), and undoes exactly what it did on stop; meant to run as
+// a clone. Without Pacemaker, ocf-realserver up, down and status do the
+// same.
+package realserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
+)
+
+// Agent returns the ocf-realserver program.
+func Agent() *ocf.Agent {
+	return &ocf.Agent{
+		Name:    "realserver",
+		Program: "ocf-realserver",
+		Actions: map[string]ocf.Handler{
+			"start":        Start,
+			"stop":         Stop,
+			"monitor":      Monitor,
+			"validate-all": ValidateAll,
+		},
+		Commands: commands(),
+	}
+}
+
+// MaxFileSize bounds the vipaddrs file.
+const MaxFileSize = 1 << 20
+
+// defaultVipaddrs is the vendors' file.
+const defaultVipaddrs = "/etc/sysconfig/vipaddrs"
+
+// settings are an instance's parameters, parsed.
+type settings struct {
+	addrs         []netip.Addr
+	iface         string
+	arpInterfaces string
+	restore       bool
+}
+
+// readSettings reads the parameters and the vipaddrs file. A mistake in
+// them is ErrConfigured; a file missing or unsafe on this node is
+// ErrInstalled.
+func readSettings(p *ocf.Params) (settings, error) {
+	var s settings
+	var l addrList
+	path := p.String("vipaddrs")
+	inline := p.String("addresses")
+	if path != "" {
+		more, err := readVipaddrs(path)
+		// The default file may be absent when addresses are given inline.
+		if errors.Is(err, fs.ErrNotExist) && !p.IsSet("vipaddrs") && strings.TrimSpace(inline) != "" {
+			err = nil
+		}
+		if err != nil {
+			return s, err
+		}
+		if err := l.merge(more); err != nil {
+			return s, ocf.WithCode(ocf.ErrConfigured, err)
+		}
+	}
+	more, err := ParseList(inline)
+	if err == nil {
+		err = l.merge(more)
+	}
+	if err != nil {
+		return s, ocf.Errorf(ocf.ErrConfigured, "addresses: %w", err)
+	}
+	if len(l.addrs) == 0 {
+		return s, ocf.Errorf(ocf.ErrConfigured, "no addresses: %s lists none and addresses is empty", path)
+	}
+	s.addrs = l.addrs
+	s.iface = p.String("interface")
+	if s.iface == "" || strings.ContainsAny(s.iface, "/ \x00") || len(s.iface) > 15 {
+		return s, ocf.Errorf(ocf.ErrConfigured, "interface=%q is not an interface name", s.iface)
+	}
+	s.arpInterfaces = p.String("arp_interfaces")
+	if _, err := arpInterfaceNames(s.arpInterfaces); err != nil {
+		return s, ocf.WithCode(ocf.ErrConfigured, err)
+	}
+	if s.restore, err = p.Bool("restore_sysctls"); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// readVipaddrs reads and parses a vipaddrs file, which must be a regular
+// file only root (or the user we run as) can have written: it decides
+// what root configures.
+func readVipaddrs(path string) ([]netip.Addr, error) {
+	b, err := filesafe.ReadFile(path, os.Geteuid(), MaxFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ocf.Errorf(ocf.ErrInstalled, "vipaddrs file %s: %w", path, err)
+	}
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrInstalled, "vipaddrs file: %w", err)
+	}
+	addrs, err := Parse(b)
+	if err != nil {
+		return nil, ocf.Errorf(ocf.ErrConfigured, "%s: %w", path, err)
+	}
+	return addrs, nil
+}
+
+// validateNode checks what the settings need on this node: the interface
+// exists and answers no ARP itself (the loopback, or a NOARP interface
+// such as a dummy), IPv6 is on where IPv6 VIPs go, and the sysctls exist.
+func (s settings) validateNode() error {
+	l, err := openLink(s.iface)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "on this node: %w", err)
+	}
+	l.Close()
+	answers, err := answersNeighbours(s.iface)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "interface %s: %w", s.iface, err)
+	}
+	if answers {
+		return ocf.Errorf(ocf.ErrConfigured, "interface %s answers ARP: VIPs on it would be claimed on the wire (use lo or a NOARP interface such as a dummy)", s.iface)
+	}
+	for _, a := range s.addrs {
+		if a.Is6() && ipv6Disabled(s.iface) {
+			return ocf.Errorf(ocf.ErrInstalled, "%v is IPv6 and IPv6 is disabled on %s", a, s.iface)
+		}
+	}
+	cs, err := confs(s.arpInterfaces)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "%w", err)
+	}
+	for _, f := range sysctlFiles(cs) {
+		if _, err := os.Stat(f); err != nil {
+			return ocf.Errorf(ocf.ErrInstalled, "arp_interfaces: %s: %w", sysctlName(f), err)
+		}
+	}
+	return nil
+}
+
+// interfaceUp fails (1, which a later start may cure) when the interface
+// is down: addresses on it are not local, so the VIPs would not be served.
+func (s settings) interfaceUp() error {
+	l, err := openLink(s.iface)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "on this node: %w", err)
+	}
+	defer l.Close()
+	if l.link.Attrs().Flags&net.FlagUp == 0 {
+		return ocf.Errorf(ocf.ErrGeneric, "interface %s is down: the VIPs on it would not be local addresses", s.iface)
+	}
+	return nil
+}
+
+// ValidateAll checks the parameters, the file (6 or 5) and this node (5).
+func ValidateAll(ctx context.Context, req *ocf.Request) error {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return err
+	}
+	return s.validateNode()
+}
+
+// where returns the shared state directory and this instance's name.
+func where(req *ocf.Request) (dir, name string) {
+	f := req.StateFile("ocf-realserver")
+	name = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "ocf-realserver-"), ".state")
+	return filepath.Join(filepath.Dir(f), "ocf-realserver"), name
+}
+
+// Start validates, registers the instance, adds the addresses that are
+// missing and sets the sysctls that are not as required, saving their
+// values. Starting a started instance changes nothing.
+func Start(ctx context.Context, req *ocf.Request) error {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return err
+	}
+	if err := s.validateNode(); err != nil {
+		return err
+	}
+	if err := s.interfaceUp(); err != nil {
+		return err
+	}
+	cs, err := confs(s.arpInterfaces)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "%w", err)
+	}
+	inst := Instance{Interface: s.iface, Sysctls: sysctlFiles(cs), Restore: s.restore}
+	for _, a := range s.addrs {
+		inst.Addresses = append(inst.Addresses, a.String())
+	}
+	dir, name := where(req)
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	defer st.Close()
+	state, err := st.load()
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	// A changed instance first gives up what it no longer lists.
+	if old, ok := state.Instances[name]; ok {
+		delete(state.Instances, name)
+		if err := release(ctx, state, old, inst); err != nil {
+			_ = st.save(state)
+			return ocf.WithCode(ocf.ErrGeneric, err)
+		}
+	}
+	state.Instances[name] = inst
+	if err := st.save(state); err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	added, err := addAll(ctx, st, state, s.iface, s.addrs)
+	req.Log.Infof("added %d of %d addresses to %s", added, len(s.addrs), s.iface)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	if err := setSysctls(st, state, inst.Sysctls); err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	// Started means what monitor checks holds.
+	if err := check(ctx, inst, 0); err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	return nil
+}
+
+// addAll adds the addresses missing from iface, recording each as owned
+// before its request so a crash cannot orphan it; one that turns out to
+// exist (someone else's) is not owned.
+func addAll(ctx context.Context, st *store, state *State, iface string, addrs []netip.Addr) (int, error) {
+	l, err := openLink(iface)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	present, err := l.addresses()
+	if err != nil {
+		return 0, err
+	}
+	var missing []netip.Addr
+	for _, a := range addrs {
+		if !present[a] {
+			missing = append(missing, a)
+			state.Owned[ownKey(iface, a.String())] = true
+		}
+	}
+	if len(missing) == 0 {
+		return 0, nil
+	}
+	if err := st.save(state); err != nil {
+		return 0, err
+	}
+	added := 0
+	var addErr error
+	for i, a := range missing {
+		err := ctx.Err()
+		if err == nil {
+			err = l.add(a)
+		}
+		if errors.Is(err, errExists) {
+			// Someone else's, created since we listed: not ours.
+			delete(state.Owned, ownKey(iface, a.String()))
+			continue
+		}
+		if err != nil {
+			for _, b := range missing[i:] {
+				delete(state.Owned, ownKey(iface, b.String()))
+			}
+			addErr = fmt.Errorf("added %d of %d addresses: %w", added, len(missing), err)
+			break
+		}
+		added++
+	}
+	if err := st.save(state); err != nil && addErr == nil {
+		addErr = err
+	}
+	return added, addErr
+}
+
+// setSysctls sets each sysctl that is not as required, saving the value
+// it had the first time the agent changes it.
+func setSysctls(st *store, state *State, files []string) error {
+	type change struct{ path, v string }
+	var todo []change
+	for _, f := range files {
+		v, err := readSysctl(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the interface went away
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", sysctlName(f), err)
+		}
+		want, ok := wanted(filepath.Base(f), v)
+		if ok {
+			continue
+		}
+		if _, saved := state.Saved[f]; !saved {
+			state.Saved[f] = SavedSysctl{Old: v, Set: want}
+		}
+		todo = append(todo, change{f, want})
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := st.save(state); err != nil {
+		return err
+	}
+	for _, c := range todo {
+		if err := writeSysctl(c.path, c.v); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("setting %s=%s: %w", sysctlName(c.path), c.v, err)
+		}
+	}
+	return nil
+}
+
+// release undoes what inst set up that no registered instance (nor keep,
+// what the same instance is about to set up) needs: it removes the owned
+// addresses and restores the saved sysctls (or forgets them, when the
+// instance does not restore).
+func release(ctx context.Context, state *State, inst Instance, keep Instance) error {
+	needed := map[string]bool{}
+	sysNeeded := map[string]bool{}
+	for _, other := range append(instances(state), keep) {
+		for _, a := range other.Addresses {
+			needed[ownKey(other.Interface, a)] = true
+		}
+		for _, f := range other.Sysctls {
+			sysNeeded[f] = true
+		}
+	}
+	var errs []error
+	var gone []netip.Addr
+	for _, s := range inst.Addresses {
+		k := ownKey(inst.Interface, s)
+		if !state.Owned[k] || needed[k] {
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			delete(state.Owned, k)
+			continue
+		}
+		gone = append(gone, a)
+	}
+	if len(gone) > 0 {
+		l, err := openLink(inst.Interface)
+		switch {
+		case errors.Is(err, errNoLink):
+			// The interface, and its addresses with it, are gone.
+			for _, a := range gone {
+				delete(state.Owned, ownKey(inst.Interface, a.String()))
+			}
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			for _, a := range gone {
+				if err := ctx.Err(); err != nil {
+					errs = append(errs, fmt.Errorf("removing addresses: %w", err))
+					break
+				}
+				if err := l.del(a); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				delete(state.Owned, ownKey(inst.Interface, a.String()))
+			}
+			l.Close()
+		}
+	}
+	for _, f := range inst.Sysctls {
+		saved, ok := state.Saved[f]
+		if !ok || sysNeeded[f] {
+			continue
+		}
+		if inst.Restore {
+			// A value changed behind our back since is someone's choice.
+			if v, err := readSysctl(f); err == nil && v == saved.Set {
+				if err := writeSysctl(f, saved.Old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, fmt.Errorf("restoring %s=%s: %w", sysctlName(f), saved.Old, err))
+					continue
+				}
+			}
+		}
+		delete(state.Saved, f)
+	}
+	return errors.Join(errs...)
+}
+
+// instances returns the registered instances.
+func instances(state *State) []Instance {
+	out := make([]Instance, 0, len(state.Instances))
+	for _, i := range state.Instances {
+		out = append(out, i)
+	}
+	return out
+}
+
+// Stop removes the addresses the instance added that no other instance
+// lists, and restores the sysctls it changed when no other instance needs
+// them. It works from what start registered, so a parameter changed or a
+// file gone since does not leave anything behind; a stopped instance stops
+// successfully.
+func Stop(ctx context.Context, req *ocf.Request) error {
+	dir, name := where(req)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	defer st.Close()
+	state, err := st.load()
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	inst, ok := state.Instances[name]
+	if !ok {
+		return nil
+	}
+	delete(state.Instances, name)
+	rerr := release(ctx, state, inst, Instance{})
+	if rerr != nil {
+		// Still ours: a retried stop tries again.
+		state.Instances[name] = inst
+	}
+	if err := st.save(state); err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, errors.Join(rerr, err))
+	}
+	return ocf.WithCode(ocf.ErrGeneric, rerr)
+}
+
+// Monitor reports a stopped instance as not running (7), one whose
+// addresses are all gone as not running too, and an address missing or a
+// sysctl off its value as a failure (1) that names it. At depth 10 it
+// also checks that no interface of this node would answer ARP or
+// neighbour solicitation for a VIP.
+func Monitor(ctx context.Context, req *ocf.Request) error {
+	dir, name := where(req)
+	inst, ok, err := registered(dir, name)
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	if !ok {
+		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
+	}
+	return check(ctx, inst, req.Depth)
+}
+
+// registered returns an instance's registration, read without the lock
+// (state.json is replaced atomically).
+func registered(dir, name string) (Instance, bool, error) {
+	st := &store{dir: dir}
+	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) {
+		return Instance{}, false, nil
+	}
+	state, err := st.load()
+	if err != nil {
+		return Instance{}, false, err
+	}
+	inst, ok := state.Instances[name]
+	return inst, ok, nil
+}
+
+// check compares the node with a registration.
+func check(ctx context.Context, inst Instance, depth int) error {
+	l, err := openLink(inst.Interface)
+	if errors.Is(err, errNoLink) {
+		return ocf.Errorf(ocf.NotRunning, "interface %s is gone, and the VIPs with it", inst.Interface)
+	}
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	present, err := l.addresses()
+	up := l.link.Attrs().Flags&net.FlagUp != 0
+	l.Close()
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
+	if !up {
+		return ocf.Errorf(ocf.ErrGeneric, "interface %s is down: the VIPs on it are not local addresses", inst.Interface)
+	}
+	var missing []string
+	for _, a := range inst.Addresses {
+		if ip, err := netip.ParseAddr(a); err == nil && !present[ip] {
+			missing = append(missing, a)
+		}
+	}
+	switch {
+	case len(missing) == len(inst.Addresses):
+		return ocf.Errorf(ocf.NotRunning, "none of the %d addresses is on %s", len(inst.Addresses), inst.Interface)
+	case len(missing) == 1:
+		return ocf.Errorf(ocf.ErrGeneric, "address %s is missing from %s", missing[0], inst.Interface)
+	case len(missing) > 1:
+		return ocf.Errorf(ocf.ErrGeneric, "address %s and %d more are missing from %s", missing[0], len(missing)-1, inst.Interface)
+	}
+	for _, f := range inst.Sysctls {
+		v, ok, err := sysctlOK(f)
+		if err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "reading %s: %w", sysctlName(f), err)
+		}
+		if !ok {
+			want, _ := wanted(filepath.Base(f), v)
+			return ocf.Errorf(ocf.ErrGeneric, "%s is %s, want %s", sysctlName(f), v, want)
+		}
+	}
+	if depth >= 10 {
+		var vips []netip.Addr
+		for _, a := range inst.Addresses {
+			if ip, err := netip.ParseAddr(a); err == nil {
+				vips = append(vips, ip)
+			}
+		}
+		leaks, err := Leaks(vips)
+		if err != nil {
+			return ocf.WithCode(ocf.ErrGeneric, err)
+		}
+		wire, err := WireLeaks(ctx, vips)
+		if err != nil {
+			return ocf.Errorf(ocf.ErrGeneric, "asking who has the VIPs: %w", err)
+		}
+		leaks = append(leaks, wire...)
+		if len(leaks) > 0 {
+			return ocf.Errorf(ocf.ErrGeneric, "%s", strings.Join(leaks, "; "))
+		}
+	}
+	return nil
+}
+
+// commands are the command-line interface for hosts without Pacemaker.
+func commands() []*cli.Command { return cliCommands() }

@@ -1,0 +1,138 @@
+package realserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
+)
+
+// The shared state of every instance on this node lives in one directory
+// (Dir, under $HA_RSCTMP, a tmpfs that is emptied on boot exactly when the
+// addresses and sysctls it describes are gone): a lock file and state.json.
+// Changes to it happen under an exclusive flock, so instances starting and
+// stopping at once see each other.
+//
+// An address is the agent's when state.json lists it in Owned: start puts
+// it there only when the address was absent and its own netlink request
+// created it (EEXIST means someone else's). Stop removes an address only
+// when it is owned and no other registered instance lists it. The kernel
+// offers no marker of its own that would do: labels are IPv4-only, at most
+// 15 bytes and settable by anyone, and the IFA_F_* flags all have meanings.
+
+// State is state.json.
+type State struct {
+	// Instances maps an instance name to what it set up.
+	Instances map[string]Instance `json:"instances"`
+	// Owned lists the addresses the agent added, as "IFACE ADDR".
+	Owned map[string]bool `json:"owned"`
+	// Saved maps a sysctl file to the value it had before the agent
+	// changed it, and the value the agent wrote.
+	Saved map[string]SavedSysctl `json:"saved"`
+}
+
+// Instance is one registered instance.
+type Instance struct {
+	Interface string   `json:"interface"`
+	Addresses []string `json:"addresses"`
+	Sysctls   []string `json:"sysctls"`
+	Restore   bool     `json:"restore"`
+}
+
+// SavedSysctl is a sysctl the agent changed.
+type SavedSysctl struct {
+	Old string `json:"old"`
+	Set string `json:"set"`
+}
+
+func ownKey(iface, addr string) string { return iface + " " + addr }
+
+// store is the shared state directory, locked.
+type store struct {
+	dir  string
+	lock *os.File
+}
+
+// openStore creates dir (0700) if needed, checks that only root or we can
+// have written it, and takes its lock, waiting until ctx ends.
+func openStore(ctx context.Context, dir string) (*store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state directory: %w", err)
+	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the state lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return &store{dir: dir, lock: f}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking the state: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for the state lock (another instance holds it): %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Close releases the lock.
+func (s *store) Close() error { return s.lock.Close() }
+
+func (s *store) path() string { return filepath.Join(s.dir, "state.json") }
+
+// load reads the state; a missing file is the empty state.
+func (s *store) load() (*State, error) {
+	st := &State{Instances: map[string]Instance{}, Owned: map[string]bool{}, Saved: map[string]SavedSysctl{}}
+	b, err := filesafe.ReadFile(s.path(), os.Geteuid(), 64<<20)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", s.path(), err)
+	}
+	if st.Instances == nil {
+		st.Instances = map[string]Instance{}
+	}
+	if st.Owned == nil {
+		st.Owned = map[string]bool{}
+	}
+	if st.Saved == nil {
+		st.Saved = map[string]SavedSysctl{}
+	}
+	return st, nil
+}
+
+// save writes the state atomically.
+func (s *store) save(st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path() + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing the state: %w", err)
+	}
+	if err := os.Rename(tmp, s.path()); err != nil {
+		return fmt.Errorf("writing the state: %w", err)
+	}
+	return nil
+}
