@@ -18,7 +18,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
@@ -402,7 +401,7 @@ func checkConfigCommand(c *cli.Context) error {
 	var errs []error
 	for _, name := range cfg.GroupNames() {
 		g := cfg.Groups[name]
-		acts, err := action.ForGroup(g, action.Env{Group: name, OCFRoot: cfg.OCFRoot})
+		acts, err := groupActions(g, actionEnv{Group: name, OCFRoot: cfg.OCFRoot})
 		if err != nil {
 			return err
 		}

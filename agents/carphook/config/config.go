@@ -19,25 +19,22 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
+// ActionType names what an action does: its "type" key.
+type ActionType string
+
 // Action types.
 const (
-	TypeAddress  = "address"
-	TypeAnnounce = "announce"
-	TypeSystemd  = "systemd"
-	TypeOCF      = "ocf"
-	TypeRoleFile = "role-file"
-	TypeExec     = "exec"
-)
-
-// What a group does when an action fails while coming up.
-const (
-	OnErrorContinue = "continue" // run the remaining actions, report the failure
-	OnErrorStop     = "stop"     // skip the remaining actions
-	OnErrorRevert   = "revert"   // take down what was brought up
+	TypeAddress  ActionType = "address"
+	TypeAnnounce ActionType = "announce"
+	TypeSystemd  ActionType = "systemd"
+	TypeOCF      ActionType = "ocf"
+	TypeRoleFile ActionType = "role-file"
+	TypeExec     ActionType = "exec"
 )
 
 // Defaults.
@@ -72,8 +69,9 @@ type Group struct {
 	// Match lists further event keys (a VIP, a keepalived instance name,
 	// VHID@IFACE, an interface) that select this group.
 	Match []string `toml:"match"`
-	// OnError is continue (default), stop or revert.
-	OnError string `toml:"on_error"`
+	// OnError is what the group does when an action fails while coming
+	// up: engine.Continue (default), engine.Stop or engine.Revert.
+	OnError engine.Policy `toml:"on_error"`
 	// TimeoutText bounds one whole transition ("120s" by default).
 	TimeoutText string        `toml:"timeout"`
 	Timeout     time.Duration `toml:"-"`
@@ -85,7 +83,7 @@ type Group struct {
 
 // Action is one step. Which fields apply depends on Type (see allowedKeys).
 type Action struct {
-	Type string `toml:"type"`
+	Type ActionType `toml:"type"`
 
 	Interface string   `toml:"interface"` // address, announce
 	Addresses []string `toml:"addresses"` // address (CIDR), announce (IP)
@@ -118,7 +116,7 @@ type Action struct {
 }
 
 // allowedKeys lists, per type, the keys an action may have.
-var allowedKeys = map[string][]string{
+var allowedKeys = map[ActionType][]string{
 	TypeAddress:  {"type", "interface", "addresses"},
 	TypeAnnounce: {"type", "interface", "addresses", "count", "interval"},
 	TypeSystemd:  {"type", "unit", "verb", "timeout"},
@@ -129,7 +127,7 @@ var allowedKeys = map[string][]string{
 
 // Types lists the action types in documentation order.
 func Types() []string {
-	return []string{TypeAddress, TypeAnnounce, TypeSystemd, TypeOCF, TypeRoleFile, TypeExec}
+	return []string{string(TypeAddress), string(TypeAnnounce), string(TypeSystemd), string(TypeOCF), string(TypeRoleFile), string(TypeExec)}
 }
 
 // Error is a configuration error with its position.
@@ -236,8 +234,8 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		switch g.OnError {
 		case "":
-			g.OnError = OnErrorContinue
-		case OnErrorContinue, OnErrorStop, OnErrorRevert:
+			g.OnError = engine.Continue
+		case engine.Continue, engine.Stop, engine.Revert:
 		default:
 			bad(loc.line("group."+name+".on_error"), "group %s: on_error %q: want continue, stop or revert", name, g.OnError)
 		}

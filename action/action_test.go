@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -244,12 +243,8 @@ func TestOCF(t *testing.T) {
 	dir := t.TempDir()
 	agent, _ := filepath.Abs("testdata/fake-agent")
 	log := filepath.Join(dir, "log")
-	cfg := &config.Action{Type: config.TypeOCF, Agent: agent, Timeout: 7 * time.Second,
+	a := &OCF{Agent: agent, Instance: "dante", Root: "/usr/lib/ocf", Timeout: 7 * time.Second,
 		Params: map[string]string{"log": log, "state": "/s"}}
-	a, err := New(cfg, Env{Group: "dante", OCFRoot: "/usr/lib/ocf"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	if err := a.Up(ctx); err != nil {
 		t.Fatal(err)
@@ -263,16 +258,14 @@ func TestOCF(t *testing.T) {
 		t.Errorf("agent saw:\n%s\nwant:\n%s", b, want)
 	}
 	// stop returning 7 (not running) is success; start returning 7 is not.
-	cfg.Params["stop_rc"], cfg.Params["start_rc"] = "7", "7"
-	a, _ = New(cfg, Env{Group: "dante"})
+	a.Params["stop_rc"], a.Params["start_rc"] = "7", "7"
 	if err := a.Down(ctx); err != nil {
 		t.Errorf("stop rc 7: %v", err)
 	}
 	if err := a.Up(ctx); err == nil {
 		t.Error("start rc 7 accepted")
 	}
-	cfg.Params["start_rc"] = "1"
-	a, _ = New(cfg, Env{Group: "dante"})
+	a.Params["start_rc"] = "1"
 	if err := a.Up(ctx); err == nil || !strings.Contains(err.Error(), "fake start failed") {
 		t.Errorf("start rc 1: %v, want the exit reason", err)
 	}
