@@ -2,8 +2,12 @@ package action
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,5 +272,30 @@ func TestOCF(t *testing.T) {
 	a.Params["start_rc"] = "1"
 	if err := a.Up(ctx); err == nil || !strings.Contains(err.Error(), "fake start failed") {
 		t.Errorf("start rc 1: %v, want the exit reason", err)
+	}
+}
+
+// TestUpAfterContextEnds checks that an Up whose context has ended brings
+// nothing into force, while Down still takes the role file down.
+func TestUpAfterContextEnds(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "role")
+	r := &RoleFile{Path: p}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Up(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Up after cancel: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Up after cancel wrote the role file: %v", err)
+	}
+	if err := r.Down(ctx); err != nil {
+		t.Fatalf("Down after cancel: %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "0" {
+		t.Fatalf("role file %q after Down, want 0", b)
+	}
+	a := &Address{Interface: "lo", Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.77/32")}}
+	if err := a.Up(ctx); err == nil && runtime.GOOS == "linux" {
+		t.Fatal("address Up after cancel succeeded")
 	}
 }

@@ -27,10 +27,16 @@ func (r *RoleFile) Name() string { return "role-file " + r.Path }
 // Critical marks the role file as safety-relevant.
 func (r *RoleFile) Critical() bool { return true }
 
-// Up writes "1".
-func (r *RoleFile) Up(ctx context.Context) error { return r.write('1') }
+// Up writes "1", unless ctx has ended.
+func (r *RoleFile) Up(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.write('1')
+}
 
-// Down writes "0".
+// Down writes "0", even when ctx has ended: a stale "1" is the worse
+// failure, and the caller bounds a write that hangs (see engine).
 func (r *RoleFile) Down(ctx context.Context) error { return r.write('0') }
 
 // CheckHost checks that the role file's directory exists and that the path

@@ -20,6 +20,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/agents/ocf/ocfcode"
 	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
 	"github.com/ocfkit/ocfkit/metadata"
@@ -152,7 +153,7 @@ func (a *Agent) runAction(action string, env Env, stderr io.Writer) int {
 func (a *Agent) exitReason(env Env, stderr io.Writer, reason string) {
 	prefix, ok := env("OCF_EXIT_REASON_PREFIX")
 	if !ok || prefix == "" {
-		prefix = "ocf-exit-reason:"
+		prefix = ocfcode.ExitReasonPrefix
 	}
 	fmt.Fprintf(stderr, "%s%s\n", prefix, OneLine(reason))
 }
