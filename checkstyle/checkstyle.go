@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/internal/oneline"
 )
 
 // Style is a caller's convention for check results.
@@ -297,7 +299,7 @@ func (s Style) Report(w io.Writer, r Result) {
 		return
 	}
 	word := map[Status]string{Up: "OK", Down: "CRITICAL", Unknown: "UNKNOWN"}[r.Status]
-	line := fmt.Sprintf("%s %s: %s", r.Service, word, oneLine(r.Summary))
+	line := fmt.Sprintf("%s %s: %s", r.Service, word, oneline.Fold(r.Summary))
 	if len(r.Timings) > 0 {
 		perf := make([]string, len(r.Timings))
 		for i, t := range r.Timings {
@@ -325,5 +327,3 @@ func perfLabel(l string) string {
 	}
 	return l
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
 
@@ -149,7 +150,6 @@ func (l *Logger) Close() {
 	}
 }
 
-// OneLine folds a message onto one line, as the exit reason must be.
-func OneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+// OneLine folds a message onto one line, as the exit reason must be (see
+// package oneline, which callers outside agents/ocf should use directly).
+func OneLine(s string) string { return oneline.Fold(s) }

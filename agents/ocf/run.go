@@ -23,6 +23,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf/ocfcode"
 	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
+	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -155,7 +156,7 @@ func (a *Agent) exitReason(env Env, stderr io.Writer, reason string) {
 	if !ok || prefix == "" {
 		prefix = ocfcode.ExitReasonPrefix
 	}
-	fmt.Fprintf(stderr, "%s%s\n", prefix, OneLine(reason))
+	fmt.Fprintf(stderr, "%s%s\n", prefix, oneline.Fold(reason))
 }
 
 func (a *Agent) hasCommand(name string) bool {

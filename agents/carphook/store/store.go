@@ -25,6 +25,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
@@ -131,18 +132,9 @@ func (s *Store) Write(st *Status) error {
 	return nil
 }
 
-// writeAtomic replaces path with b (and a newline), mode mode.
+// writeAtomic replaces p with b and a newline, mode mode (see atomicfile).
 func writeAtomic(p string, b []byte, mode os.FileMode) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
-	os.Remove(tmp)
-	if err := os.WriteFile(tmp, append(b, '\n'), mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(p, append(b, '\n'), mode)
 }
 
 // Plan is a group as the configuration defined it when the group went
