@@ -34,9 +34,9 @@ type Logger struct {
 }
 
 // NewLogger returns a logger for one resource instance of an agent,
-// configured by the process's environment (see Logger).
-func NewLogger(tag, instance string, stderr io.Writer) *Logger {
-	return newLogger(tag, instance, stderr, osEnv, true)
+// configured by env (HA_LOGFACILITY, HA_LOGFILE, HA_debug; see Logger).
+func NewLogger(tag, instance string, env Env, stderr io.Writer) *Logger {
+	return newLogger(tag, instance, stderr, env, true)
 }
 
 // newLogger returns a logger configured by env. An OCF action logs to the

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,15 +55,12 @@ type Agent struct {
 	Services map[string]string
 }
 
-// Main runs the agent with the process's arguments and environment and
-// exits with the resulting code.
-func (a *Agent) Main() {
-	os.Exit(a.Run(os.Args, osEnv, os.Stdout, os.Stderr))
-}
-
-// Run dispatches args[1] and returns the exit code. OCF actions go to their
-// handlers; "help", "usage", flags and the names of Commands go to the
-// command-line interface; anything else is an unimplemented action.
+// Run dispatches args[1] and returns the exit code. It is the program's
+// whole life: args is the command line (args[0] the program as called),
+// env its environment (os.LookupEnv in main) and stdout and stderr take
+// all it prints: it reads no other arguments or environment. OCF actions go
+// to their handlers; "help", "usage", flags and the names of Commands go to
+// the command-line interface; anything else is an unimplemented action.
 func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	if a.CommandFor != nil && len(args) > 0 {
 		if cmd := a.CommandFor(filepath.Base(args[0])); cmd != "" {
