@@ -322,7 +322,7 @@ func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Re
 }
 
 // outcome names a transition's result.
-func outcome(res engine.Result) string {
+func outcome(res engine.Result) store.Outcome {
 	switch {
 	case res.Superseded:
 		return store.OutcomeSuperseded

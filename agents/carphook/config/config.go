@@ -19,6 +19,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
@@ -47,7 +48,7 @@ const (
 	maxAnnounceCount     = 100
 	// MaxSize is the largest configuration file read.
 	MaxSize            = 1 << 20
-	defaultSystemdVerb = "start"
+	defaultSystemdVerb = action.Start
 )
 
 // File is a parsed and validated configuration file.
@@ -92,8 +93,8 @@ type Action struct {
 	IntervalText string        `toml:"interval"` // announce
 	Interval     time.Duration `toml:"-"`
 
-	Unit string `toml:"unit"` // systemd
-	Verb string `toml:"verb"` // systemd: start (default) or restart
+	Unit string      `toml:"unit"` // systemd
+	Verb action.Verb `toml:"verb"` // systemd: start (default) or restart
 
 	Agent    string            `toml:"agent"`    // ocf
 	Instance string            `toml:"instance"` // ocf
@@ -407,7 +408,7 @@ func validateAction(a *Action, prefix string, keys []string, loc locator) []fiel
 		switch a.Verb {
 		case "":
 			a.Verb = defaultSystemdVerb
-		case "start", "restart":
+		case action.Start, action.Restart:
 		default:
 			bad("verb", "verb %q: want start or restart (stop is the reverse)", a.Verb)
 		}

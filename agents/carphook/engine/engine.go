@@ -143,10 +143,19 @@ const (
 	Revert   Policy = "revert"   // run Down on everything up to the failed action, in reverse
 )
 
+// Direction is which way a step went.
+type Direction string
+
+// Directions of a step.
+const (
+	DirUp   Direction = "up"
+	DirDown Direction = "down"
+)
+
 // Step is the outcome of one action call.
 type Step struct {
 	Action   string        `json:"action"`
-	Dir      string        `json:"dir"` // "up" or "down"
+	Dir      Direction     `json:"dir"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
@@ -178,10 +187,10 @@ func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result 
 	var errs []error
 	call := func(a Action, up bool) error {
 		start := time.Now()
-		dir := "down"
+		dir := DirDown
 		var err error
 		if up {
-			dir = "up"
+			dir = DirUp
 			run := func() error { return a.Up(ctx) }
 			if r, ok := a.(Repeating); ok {
 				err = e.upRepeating(ctx, r)
