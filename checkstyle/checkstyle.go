@@ -8,12 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/internal/oneline"
 )
 
 // Style is a caller's convention for check results.
@@ -159,8 +160,9 @@ func Bind(app *cli.App, program string, getenv func(string) string) {
 }
 
 // FromCLI returns the style chosen on a command line, or the default for
-// the program name and environment bound to the app (see Bind; the
-// process's own without). A bad style is a usage error (ErrUsage).
+// the program name and environment bound to the app (see Bind; without,
+// no name and an empty environment: the process's own are never read). A
+// bad style is a usage error (ErrUsage).
 func FromCLI(c *cli.Context) (Style, error) {
 	if c.IsSet("exit-style") {
 		s, err := Parse(c.String("exit-style"))
@@ -171,10 +173,9 @@ func FromCLI(c *cli.Context) (Style, error) {
 	return s, Usage(err)
 }
 
-// bound returns the program name and environment bound to app, or the
-// process's own.
+// bound returns the program name and environment bound to app, or none.
 func bound(app *cli.App) (string, func(string) string) {
-	program, getenv := os.Args[0], os.Getenv
+	program, getenv := "", func(string) string { return "" }
 	if app != nil {
 		if p, ok := app.Metadata[metaProgram].(string); ok {
 			program = p
@@ -297,7 +298,7 @@ func (s Style) Report(w io.Writer, r Result) {
 		return
 	}
 	word := map[Status]string{Up: "OK", Down: "CRITICAL", Unknown: "UNKNOWN"}[r.Status]
-	line := fmt.Sprintf("%s %s: %s", r.Service, word, oneLine(r.Summary))
+	line := fmt.Sprintf("%s %s: %s", r.Service, word, oneline.Fold(r.Summary))
 	if len(r.Timings) > 0 {
 		perf := make([]string, len(r.Timings))
 		for i, t := range r.Timings {
@@ -325,5 +326,3 @@ func perfLabel(l string) string {
 	}
 	return l
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestExitCode(t *testing.T) {
@@ -136,5 +138,21 @@ func TestFromArgs(t *testing.T) {
 		if g := Guess(args, tc.program, env(tc.env)); g != tc.guess {
 			t.Errorf("Guess(%q, %q, %q) = %v, want %v", tc.args, tc.program, tc.env, g, tc.guess)
 		}
+	}
+}
+
+// TestFromCLIUnboundReadsNoProcessState checks that an app without Bind
+// gets the default style, not one from the process's environment or name.
+func TestFromCLIUnboundReadsNoProcessState(t *testing.T) {
+	t.Setenv(EnvVar, "nagios")
+	var got Style
+	app := &cli.App{Name: "x", Flags: []cli.Flag{&cli.StringFlag{Name: "exit-style"}},
+		Action: func(c *cli.Context) error {
+			var err error
+			got, err = FromCLI(c)
+			return err
+		}}
+	if err := app.Run([]string{"check_x"}); err != nil || got != OCF {
+		t.Fatalf("unbound app: style %v, %v; want %v", got, err, OCF)
 	}
 }

@@ -9,16 +9,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
@@ -62,17 +63,66 @@ func usageErr(format string, a ...any) error {
 	return &exitError{exitUsage, fmt.Errorf(format, a...)}
 }
 
-// Main runs carp-hook with args and returns its exit code.
-func Main(args []string) int {
-	return exitCode(run(args))
+// Main runs carp-hook and returns its exit code: args is the command line
+// (args[0] the program as called), env looks up its environment
+// (os.LookupEnv), and every line it prints goes to stdout or stderr. It
+// reads no other source of arguments or environment, so tests and other
+// programs can run it in-process.
+func Main(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	return exitCode(run(args, env, stdout, stderr), stderr)
 }
 
 // run runs the command line args under the shared contract (clikit): -V
 // and --version, --debug and options after the arguments on every command.
-func run(args []string) error { return clikit.Run(app(), ocf.Version, args) }
+func run(args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	a := app()
+	a.Writer, a.ErrWriter = stdout, stderr
+	if err := flagsFromEnv(a.Flags, env); err != nil {
+		return err
+	}
+	return clikit.Run(a, ocf.Version, args)
+}
 
-// exitCode is the one place where errors become exit codes.
-func exitCode(err error) int {
+// flagsFromEnv sets the defaults of the program's flags from the
+// variables they name (EnvVars), looked up with env, and takes the names
+// off the flags: urfave/cli would read the process's own environment. An
+// empty or false value turns a boolean flag off, and a value that is not a
+// boolean is an error, as urfave/cli has it.
+func flagsFromEnv(flags []cli.Flag, env func(string) (string, bool)) error {
+	for _, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if v, ok := firstEnv(env, f.EnvVars); ok {
+				f.Value = v
+			}
+			f.EnvVars = nil
+		case *cli.BoolFlag:
+			if v, ok := firstEnv(env, f.EnvVars); ok {
+				b, err := strconv.ParseBool(v)
+				if v != "" && err != nil {
+					return fmt.Errorf("could not parse %q as bool value from env %s for flag %s: %w", v, f.EnvVars[0], f.Name, err)
+				}
+				f.Value = b
+			}
+			f.EnvVars = nil
+		}
+	}
+	return nil
+}
+
+// firstEnv returns the value of the first of names that env has.
+func firstEnv(env func(string) (string, bool), names []string) (string, bool) {
+	for _, n := range names {
+		if v, ok := env(n); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// exitCode is the one place where errors become exit codes; it prints the
+// error, if any, to stderr.
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
@@ -85,7 +135,7 @@ func exitCode(err error) int {
 		code = exitUsage
 	}
 	if ee == nil || ee.err != nil {
-		fmt.Fprintln(os.Stderr, "carp-hook:", err)
+		fmt.Fprintln(stderr, "carp-hook:", err)
 	}
 	return code
 }
@@ -213,7 +263,7 @@ func wantsHelp(args []string) bool {
 
 // logger returns the logger for the work of a command.
 func logger(c *cli.Context) Logger {
-	return newSystemLogger(clikit.Debug(c))
+	return newSystemLogger(clikit.Debug(c), c.App.ErrWriter)
 }
 
 // load reads the configuration at path and opens its state directory. It
@@ -363,13 +413,13 @@ func statusCommand(c *cli.Context) error {
 		st.Outcome = store.OutcomeAbandoned // for people and for --json
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(st); err != nil {
 			return err
 		}
 	} else {
-		writeStatus(os.Stdout, st)
+		writeStatus(c.App.Writer, st)
 	}
 	switch {
 	case st.Seq == 0 || st.Settled() && st.Outcome == store.OutcomeOK && st.CriticalError == "":
@@ -402,13 +452,13 @@ func checkConfigCommand(c *cli.Context) error {
 	var errs []error
 	for _, name := range cfg.GroupNames() {
 		g := cfg.Groups[name]
-		acts, err := action.ForGroup(g, action.Env{Group: name, OCFRoot: cfg.OCFRoot})
+		acts, err := groupActions(g, actionEnv{Group: name, OCFRoot: cfg.OCFRoot})
 		if err != nil {
 			return err
 		}
-		fmt.Printf("group %s (also: %v, on_error %s, timeout %v)\n", name, g.Match, g.OnError, g.Timeout)
+		fmt.Fprintf(c.App.Writer, "group %s (also: %v, on_error %s, timeout %v)\n", name, g.Match, g.OnError, g.Timeout)
 		for i, a := range acts {
-			fmt.Printf("  %d. %s\n", i+1, a.Name())
+			fmt.Fprintf(c.App.Writer, "  %d. %s\n", i+1, a.Name())
 			if hc, ok := a.(hostChecker); ok && hostChecks {
 				if err := hc.CheckHost(); err != nil {
 					errs = append(errs, &config.Error{Path: path, Line: g.Actions[i].Line,
@@ -428,7 +478,7 @@ func checkConfigCommand(c *cli.Context) error {
 		}
 		return errors.Join(errs...)
 	}
-	fmt.Printf("%s: OK\n", path)
+	fmt.Fprintf(c.App.Writer, "%s: OK\n", path)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package carphook
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +65,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--config", good, "status", "--wait", "99999999999h", "g"}, exitUsage},
 	}
 	for _, tt := range tests {
-		if got := exitCode(run(append([]string{"carp-hook"}, tt.args...))); got != tt.want {
+		if got := exitCode(run(append([]string{"carp-hook"}, tt.args...), noEnv, io.Discard, io.Discard), io.Discard); got != tt.want {
 			t.Errorf("carp-hook %v: exit %d, want %d", tt.args, got, tt.want)
 		}
 	}
@@ -118,7 +120,7 @@ func TestCheckConfigHost(t *testing.T) {
 		write("noexec.toml", "[[group.g.action]]\ntype = \"exec\"\nup = [\""+good+"\"]\n"), // not executable
 	}
 	run := func(args ...string) int {
-		return exitCode(run(append([]string{"carp-hook", "check-config"}, args...)))
+		return exitCode(run(append([]string{"carp-hook", "check-config"}, args...), noEnv, io.Discard, io.Discard), io.Discard)
 	}
 	if got := run(good); got != exitOK {
 		t.Errorf("check-config %s: exit %d", good, got)
@@ -130,5 +132,47 @@ func TestCheckConfigHost(t *testing.T) {
 		if got := run("--no-host-checks", p); got != exitOK {
 			t.Errorf("check-config --no-host-checks %s: exit %d, want 0", p, got)
 		}
+	}
+}
+
+// noEnv is an empty environment.
+func noEnv(string) (string, bool) { return "", false }
+
+// TestMainUsesWhatItIsGiven checks that Main reads the environment only
+// through env and writes only to the writers it is given: the
+// configuration named by CARP_HOOK_CONFIG in env (not in the process's
+// environment) is checked, its report goes to stdout, an error to stderr,
+// and a CARP_HOOK_DEBUG that is not a boolean is refused.
+func TestMainUsesWhatItIsGiven(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte("state_dir = \""+dir+"/state\"\n[group.g]\n[[group.g.action]]\ntype = \"role-file\"\npath = \""+dir+"/role\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CARP_HOOK_CONFIG", filepath.Join(dir, "not-this-one.toml"))
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"carp-hook", "check-config", "--no-host-checks"}, env(map[string]string{"CARP_HOOK_CONFIG": good}), &stdout, &stderr)
+	if code != exitOK || !strings.Contains(stdout.String(), good+": OK") || stderr.Len() != 0 {
+		t.Fatalf("check-config with CARP_HOOK_CONFIG in env: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	code = Main([]string{"carp-hook", "check-config"}, noEnv, &stdout, &stderr)
+	if code != exitFailed || !strings.Contains(stderr.String(), "carp-hook: ") || !strings.Contains(stderr.String(), DefaultConfig) {
+		t.Fatalf("check-config without env: exit %d, stdout %q, stderr %q (want the default file's error)", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := Main([]string{"carp-hook", "-V"}, noEnv, &stdout, io.Discard); code != exitOK || !strings.HasPrefix(stdout.String(), "carp-hook ") {
+		t.Fatalf("-V: exit %d, stdout %q", code, stdout.String())
+	}
+	stderr.Reset()
+	code = Main([]string{"carp-hook", "status", "nosuch"}, env(map[string]string{"CARP_HOOK_CONFIG": good, "CARP_HOOK_DEBUG": "1"}), io.Discard, &stderr)
+	if code != exitFailed || !strings.Contains(stderr.String(), "carp-hook: ") {
+		t.Fatalf("status of an unknown group: exit %d, stderr %q", code, stderr.String())
+	}
+	if code := Main([]string{"carp-hook", "check-config"}, env(map[string]string{"CARP_HOOK_DEBUG": "maybe"}), io.Discard, io.Discard); code != exitFailed {
+		t.Errorf("CARP_HOOK_DEBUG=maybe: exit %d, want %d", code, exitFailed)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
@@ -41,7 +40,7 @@ type Hook struct {
 	// Spawn starts a detached worker for a group. Nil runs the worker
 	// inline (tests).
 	Spawn func(group string) error
-	// Actions builds a group's actions; nil means action.ForGroup. Tests
+	// Actions builds a group's actions; nil means groupActions. Tests
 	// inject fakes here.
 	Actions func(g *config.Group, st event.State) ([]engine.Action, error)
 	// Saved is set when the configuration file no longer loads and Config
@@ -117,7 +116,7 @@ func (h *Hook) actions(g *config.Group, st event.State, n *notes) ([]engine.Acti
 	if h.Actions != nil {
 		return h.Actions(g, st)
 	}
-	return action.ForGroup(g, action.Env{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot, Log: n.add})
+	return groupActions(g, actionEnv{Group: g.Name, State: string(st), OCFRoot: h.Config.OCFRoot, Log: n.add})
 }
 
 // notes keeps actions' messages until they can be logged.
@@ -254,7 +253,7 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 			return err
 		}
 		eng := &engine.Engine{
-			Policy:     engine.Policy(g.OnError),
+			Policy:     g.OnError,
 			Superseded: func() bool { return h.newer(g.Name, target) },
 			Guard: func(f func() error) error {
 				unlock, err := h.Store.LockEvent(g.Name)
@@ -323,7 +322,7 @@ func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Re
 }
 
 // outcome names a transition's result.
-func outcome(res engine.Result) string {
+func outcome(res engine.Result) store.Outcome {
 	switch {
 	case res.Superseded:
 		return store.OutcomeSuperseded

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
@@ -172,5 +173,21 @@ func TestSeqWraps(t *testing.T) {
 	st, _ := h.Status("g")
 	if seq != 1 || !st.Settled() || st.AppliedState != event.Master || !w.up["service"] {
 		t.Errorf("after the wrap: seq %d, status %+v, world %v", seq, st, w.up)
+	}
+}
+
+// TestNewActionOCFInstance checks that an ocf action without an instance
+// takes the group's name, and gets OCF_ROOT from the file.
+func TestNewActionOCFInstance(t *testing.T) {
+	a, err := newAction(&config.Action{Type: config.TypeOCF, Agent: "/bin/true"}, actionEnv{Group: "dante", OCFRoot: "/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := a.(*action.OCF)
+	if !ok || o.Instance != "dante" || o.Root != "/r" {
+		t.Fatalf("got %#v, want an OCF action for instance dante, root /r", a)
+	}
+	if _, err := newAction(&config.Action{Type: "bogus"}, actionEnv{}); err == nil {
+		t.Error("unknown type accepted")
 	}
 }

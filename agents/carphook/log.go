@@ -3,7 +3,6 @@ package carphook
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
@@ -47,16 +46,17 @@ func (l writerLogger) Debugf(format string, a ...any) {
 }
 
 // systemLogger logs to the systemd journal where it runs, else syslog, else
-// standard error. With debug, it logs debug messages too, to standard
-// error as well (a worker's is /dev/null).
+// stderr (the program's standard error). With debug, it logs debug
+// messages too, to stderr as well (a worker's is /dev/null).
 type systemLogger struct {
-	log   *systemlog.Log
-	debug bool
+	log    *systemlog.Log
+	debug  bool
+	stderr writerLogger
 }
 
 // newSystemLogger returns a systemLogger for carp-hook.
-func newSystemLogger(debug bool) Logger {
-	return systemLogger{log: systemlog.New("carp-hook", nil), debug: debug}
+func newSystemLogger(debug bool, stderr io.Writer) Logger {
+	return systemLogger{log: systemlog.New("carp-hook", nil), debug: debug, stderr: writerLogger{stderr}}
 }
 
 // Debugf sends a debug message, with --debug only.
@@ -64,20 +64,20 @@ func (l systemLogger) Debugf(format string, a ...any) {
 	if !l.debug {
 		return
 	}
-	writerLogger{os.Stderr}.Debugf(format, a...)
+	l.stderr.Debugf(format, a...)
 	l.log.Send(systemlog.Info, "debug: "+fmt.Sprintf(format, a...))
 }
 
 // Infof sends an informational message.
 func (l systemLogger) Infof(format string, a ...any) {
 	if !l.log.Send(systemlog.Info, fmt.Sprintf(format, a...)) {
-		writerLogger{os.Stderr}.Infof(format, a...)
+		l.stderr.Infof(format, a...)
 	}
 }
 
 // Errorf sends an error message.
 func (l systemLogger) Errorf(format string, a ...any) {
 	if !l.log.Send(systemlog.Error, fmt.Sprintf(format, a...)) {
-		writerLogger{os.Stderr}.Errorf(format, a...)
+		l.stderr.Errorf(format, a...)
 	}
 }

@@ -3,12 +3,12 @@ package carphook
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
+	"github.com/ocfkit/ocfkit/internal/procstat"
 )
 
 // Status returns the recorded status of a group (by name or match key).
@@ -46,23 +46,13 @@ func workerGone(st *store.Status) bool {
 
 // procStat returns a process's state letter and start time (in clock ticks
 // since boot, as text) from /proc/PID/stat; ok is false where there is no
-// such file (the BSDs without procfs).
+// such file (the BSDs without procfs) or it has no start time.
 func procStat(pid int) (state, start string, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	st, err := procstat.Read(pid)
+	if err != nil || !st.HasStart {
 		return "", "", false
 	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", "", false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); field 22 (starttime) is f[19].
-	if len(f) < 20 {
-		return "", "", false
-	}
-	return f[0], f[19], true
+	return string(st.State), strconv.FormatUint(st.Start, 10), true
 }
 
 // procStart returns the start time of process pid, "" where unknown.

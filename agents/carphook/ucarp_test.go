@@ -15,7 +15,7 @@ import (
 
 	"github.com/mdlayher/arp"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/action"
+	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/testenv"

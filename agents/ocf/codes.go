@@ -4,43 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/ocfkit/ocfkit/agents/ocf/ocfcode"
 )
 
-// Code is an OCF exit code.
-type Code int
+// Code is an OCF exit code. The codes are declared once, in the leaf
+// package ocfcode, so that packages below the agents (action) can read an
+// agent's exit status without importing this one; they are re-exported here.
+type Code = ocfcode.Code
 
 // The OCF exit codes (OCF 1.1, with Pacemaker's degraded codes).
 const (
-	Success          Code = 0
-	ErrGeneric       Code = 1
-	ErrArgs          Code = 2
-	Unimplemented    Code = 3
-	ErrPerm          Code = 4
-	ErrInstalled     Code = 5
-	ErrConfigured    Code = 6
-	NotRunning       Code = 7
-	RunningPromoted  Code = 8
-	FailedPromoted   Code = 9
-	Degraded         Code = 190
-	DegradedPromoted Code = 191
+	Success          = ocfcode.Success
+	ErrGeneric       = ocfcode.ErrGeneric
+	ErrArgs          = ocfcode.ErrArgs
+	Unimplemented    = ocfcode.Unimplemented
+	ErrPerm          = ocfcode.ErrPerm
+	ErrInstalled     = ocfcode.ErrInstalled
+	ErrConfigured    = ocfcode.ErrConfigured
+	NotRunning       = ocfcode.NotRunning
+	RunningPromoted  = ocfcode.RunningPromoted
+	FailedPromoted   = ocfcode.FailedPromoted
+	Degraded         = ocfcode.Degraded
+	DegradedPromoted = ocfcode.DegradedPromoted
 )
-
-var codeNames = map[Code]string{
-	Success: "success", ErrGeneric: "generic error", ErrArgs: "invalid arguments",
-	Unimplemented: "unimplemented", ErrPerm: "insufficient privileges",
-	ErrInstalled: "not installed", ErrConfigured: "not configured",
-	NotRunning: "not running", RunningPromoted: "running promoted",
-	FailedPromoted: "failed promoted", Degraded: "degraded",
-	DegradedPromoted: "degraded promoted",
-}
-
-// String returns the name Pacemaker's tools use for the code.
-func (c Code) String() string {
-	if s, ok := codeNames[c]; ok {
-		return s
-	}
-	return fmt.Sprintf("code %d", int(c))
-}
 
 // Error is an error that carries the OCF exit code an action ends with.
 type Error struct {

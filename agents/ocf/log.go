@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
 
@@ -33,9 +34,9 @@ type Logger struct {
 }
 
 // NewLogger returns a logger for one resource instance of an agent,
-// configured by the process's environment (see Logger).
-func NewLogger(tag, instance string, stderr io.Writer) *Logger {
-	return newLogger(tag, instance, stderr, osEnv, true)
+// configured by env (HA_LOGFACILITY, HA_LOGFILE, HA_debug; see Logger).
+func NewLogger(tag, instance string, env Env, stderr io.Writer) *Logger {
+	return newLogger(tag, instance, stderr, env, true)
 }
 
 // newLogger returns a logger configured by env. An OCF action logs to the
@@ -149,7 +150,6 @@ func (l *Logger) Close() {
 	}
 }
 
-// OneLine folds a message onto one line, as the exit reason must be.
-func OneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+// OneLine folds a message onto one line, as the exit reason must be (see
+// package oneline, which callers outside agents/ocf should use directly).
+func OneLine(s string) string { return oneline.Fold(s) }

@@ -2,7 +2,6 @@ package ocf
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -218,6 +217,3 @@ func checkDepth(implemented []int, env Env) (int, error) {
 	}
 	return best, nil
 }
-
-// osEnv is the process environment.
-func osEnv(key string) (string, bool) { return os.LookupEnv(key) }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,8 +19,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/agents/ocf/ocfcode"
 	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
+	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -54,15 +55,12 @@ type Agent struct {
 	Services map[string]string
 }
 
-// Main runs the agent with the process's arguments and environment and
-// exits with the resulting code.
-func (a *Agent) Main() {
-	os.Exit(a.Run(os.Args, osEnv, os.Stdout, os.Stderr))
-}
-
-// Run dispatches args[1] and returns the exit code. OCF actions go to their
-// handlers; "help", "usage", flags and the names of Commands go to the
-// command-line interface; anything else is an unimplemented action.
+// Run dispatches args[1] and returns the exit code. It is the program's
+// whole life: args is the command line (args[0] the program as called),
+// env its environment (os.LookupEnv in main) and stdout and stderr take
+// all it prints: it reads no other arguments or environment. OCF actions go
+// to their handlers; "help", "usage", flags and the names of Commands go to
+// the command-line interface; anything else is an unimplemented action.
 func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	if a.CommandFor != nil && len(args) > 0 {
 		if cmd := a.CommandFor(filepath.Base(args[0])); cmd != "" {
@@ -152,9 +150,9 @@ func (a *Agent) runAction(action string, env Env, stderr io.Writer) int {
 func (a *Agent) exitReason(env Env, stderr io.Writer, reason string) {
 	prefix, ok := env("OCF_EXIT_REASON_PREFIX")
 	if !ok || prefix == "" {
-		prefix = "ocf-exit-reason:"
+		prefix = ocfcode.ExitReasonPrefix
 	}
-	fmt.Fprintf(stderr, "%s%s\n", prefix, OneLine(reason))
+	fmt.Fprintf(stderr, "%s%s\n", prefix, oneline.Fold(reason))
 }
 
 func (a *Agent) hasCommand(name string) bool {

@@ -10,4 +10,4 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook"
 )
 
-func main() { os.Exit(carphook.Main(os.Args)) }
+func main() { os.Exit(carphook.Main(os.Args, os.LookupEnv, os.Stdout, os.Stderr)) }

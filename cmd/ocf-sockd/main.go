@@ -3,6 +3,10 @@
 // ldirectord and Nagios (ocf-sockd check).
 package main
 
-import "github.com/ocfkit/ocfkit/agents/sockd"
+import (
+	"os"
 
-func main() { sockd.Agent().Main() }
+	"github.com/ocfkit/ocfkit/agents/sockd"
+)
+
+func main() { os.Exit(sockd.Agent().Run(os.Args, os.LookupEnv, os.Stdout, os.Stderr)) }

@@ -5,6 +5,10 @@
 // ocf-vipcheck http, ocf-vipcheck arp-leak).
 package main
 
-import "github.com/ocfkit/ocfkit/agents/vipcheck"
+import (
+	"os"
 
-func main() { vipcheck.Agent().Main() }
+	"github.com/ocfkit/ocfkit/agents/vipcheck"
+)
+
+func main() { os.Exit(vipcheck.Agent().Run(os.Args, os.LookupEnv, os.Stdout, os.Stderr)) }

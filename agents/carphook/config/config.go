@@ -19,25 +19,23 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/ocfkit/ocfkit/action"
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
+// ActionType names what an action does: its "type" key.
+type ActionType string
+
 // Action types.
 const (
-	TypeAddress  = "address"
-	TypeAnnounce = "announce"
-	TypeSystemd  = "systemd"
-	TypeOCF      = "ocf"
-	TypeRoleFile = "role-file"
-	TypeExec     = "exec"
-)
-
-// What a group does when an action fails while coming up.
-const (
-	OnErrorContinue = "continue" // run the remaining actions, report the failure
-	OnErrorStop     = "stop"     // skip the remaining actions
-	OnErrorRevert   = "revert"   // take down what was brought up
+	TypeAddress  ActionType = "address"
+	TypeAnnounce ActionType = "announce"
+	TypeSystemd  ActionType = "systemd"
+	TypeOCF      ActionType = "ocf"
+	TypeRoleFile ActionType = "role-file"
+	TypeExec     ActionType = "exec"
 )
 
 // Defaults.
@@ -50,7 +48,7 @@ const (
 	maxAnnounceCount     = 100
 	// MaxSize is the largest configuration file read.
 	MaxSize            = 1 << 20
-	defaultSystemdVerb = "start"
+	defaultSystemdVerb = action.Start
 )
 
 // File is a parsed and validated configuration file.
@@ -72,8 +70,9 @@ type Group struct {
 	// Match lists further event keys (a VIP, a keepalived instance name,
 	// VHID@IFACE, an interface) that select this group.
 	Match []string `toml:"match"`
-	// OnError is continue (default), stop or revert.
-	OnError string `toml:"on_error"`
+	// OnError is what the group does when an action fails while coming
+	// up: engine.Continue (default), engine.Stop or engine.Revert.
+	OnError engine.Policy `toml:"on_error"`
 	// TimeoutText bounds one whole transition ("120s" by default).
 	TimeoutText string        `toml:"timeout"`
 	Timeout     time.Duration `toml:"-"`
@@ -85,7 +84,7 @@ type Group struct {
 
 // Action is one step. Which fields apply depends on Type (see allowedKeys).
 type Action struct {
-	Type string `toml:"type"`
+	Type ActionType `toml:"type"`
 
 	Interface string   `toml:"interface"` // address, announce
 	Addresses []string `toml:"addresses"` // address (CIDR), announce (IP)
@@ -94,8 +93,8 @@ type Action struct {
 	IntervalText string        `toml:"interval"` // announce
 	Interval     time.Duration `toml:"-"`
 
-	Unit string `toml:"unit"` // systemd
-	Verb string `toml:"verb"` // systemd: start (default) or restart
+	Unit string      `toml:"unit"` // systemd
+	Verb action.Verb `toml:"verb"` // systemd: start (default) or restart
 
 	Agent    string            `toml:"agent"`    // ocf
 	Instance string            `toml:"instance"` // ocf
@@ -118,7 +117,7 @@ type Action struct {
 }
 
 // allowedKeys lists, per type, the keys an action may have.
-var allowedKeys = map[string][]string{
+var allowedKeys = map[ActionType][]string{
 	TypeAddress:  {"type", "interface", "addresses"},
 	TypeAnnounce: {"type", "interface", "addresses", "count", "interval"},
 	TypeSystemd:  {"type", "unit", "verb", "timeout"},
@@ -129,7 +128,7 @@ var allowedKeys = map[string][]string{
 
 // Types lists the action types in documentation order.
 func Types() []string {
-	return []string{TypeAddress, TypeAnnounce, TypeSystemd, TypeOCF, TypeRoleFile, TypeExec}
+	return []string{string(TypeAddress), string(TypeAnnounce), string(TypeSystemd), string(TypeOCF), string(TypeRoleFile), string(TypeExec)}
 }
 
 // Error is a configuration error with its position.
@@ -236,8 +235,8 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		switch g.OnError {
 		case "":
-			g.OnError = OnErrorContinue
-		case OnErrorContinue, OnErrorStop, OnErrorRevert:
+			g.OnError = engine.Continue
+		case engine.Continue, engine.Stop, engine.Revert:
 		default:
 			bad(loc.line("group."+name+".on_error"), "group %s: on_error %q: want continue, stop or revert", name, g.OnError)
 		}
@@ -409,7 +408,7 @@ func validateAction(a *Action, prefix string, keys []string, loc locator) []fiel
 		switch a.Verb {
 		case "":
 			a.Verb = defaultSystemdVerb
-		case "start", "restart":
+		case action.Start, action.Restart:
 		default:
 			bad("verb", "verb %q: want start or restart (stop is the reverse)", a.Verb)
 		}

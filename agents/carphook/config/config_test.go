@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -64,7 +65,7 @@ func TestParseGood(t *testing.T) {
 	if err != nil || g.Name != "dante" {
 		t.Fatalf("Find(VI_1) = %v, %v", g, err)
 	}
-	if g.Timeout != time.Minute || g.OnError != OnErrorRevert || len(g.Actions) != 6 {
+	if g.Timeout != time.Minute || g.OnError != engine.Revert || len(g.Actions) != 6 {
 		t.Errorf("group = %+v", g)
 	}
 	if a := g.Actions[1]; a.Count != 5 || a.Interval != 200*time.Millisecond || len(a.IPs) != 2 || a.Line != 13 {

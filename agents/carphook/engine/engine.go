@@ -9,24 +9,20 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/ocfkit/ocfkit/action"
 )
 
-// Action is one step of a group. Up brings it into force on a MASTER; Down
-// takes it out for every other state. Both must be idempotent: Down runs on
+// Action is one step of a group (see package action). Up brings it into
+// force on a MASTER; Down takes it out for every other state. Down runs on
 // every action of a group, whether or not its Up ran.
-type Action interface {
-	Name() string
-	Up(ctx context.Context) error
-	Down(ctx context.Context) error
-}
+type Action = action.Action
 
 // Critical is implemented by fast actions that decide safety (an address, a
 // role file). Their Up must never run once a newer event has been recorded,
 // so the engine runs it through Engine.Guard; and the front-end takes them
 // down at once (CriticalDown) before handing the rest to the worker.
-type Critical interface {
-	Critical() bool
-}
+type Critical = action.Critical
 
 func isCritical(a Action) bool {
 	c, ok := a.(Critical)
@@ -71,9 +67,7 @@ func bounded(ctx context.Context, timeout time.Duration, f func(context.Context)
 // step is taken once a newer event was recorded, and the context given
 // ends as soon as the engine sees one (within SupersededPoll): the Up
 // stops at once rather than when the group times out.
-type Repeating interface {
-	UpEach(ctx context.Context, step func(func() error) error) error
-}
+type Repeating = action.Repeating
 
 // SupersededPoll is how often the engine looks for a newer event while a
 // Repeating action is up.
@@ -127,9 +121,7 @@ func (e *Engine) upRepeating(ctx context.Context, r Repeating) error {
 // StepNamer is implemented by actions that do different things in each
 // direction (an exec action's up and down commands): a step is named by
 // what ran.
-type StepNamer interface {
-	StepName(up bool) string
-}
+type StepNamer = action.StepNamer
 
 func stepName(a Action, up bool) string {
 	if n, ok := a.(StepNamer); ok {
@@ -151,10 +143,19 @@ const (
 	Revert   Policy = "revert"   // run Down on everything up to the failed action, in reverse
 )
 
+// Direction is which way a step went.
+type Direction string
+
+// Directions of a step.
+const (
+	DirUp   Direction = "up"
+	DirDown Direction = "down"
+)
+
 // Step is the outcome of one action call.
 type Step struct {
 	Action   string        `json:"action"`
-	Dir      string        `json:"dir"` // "up" or "down"
+	Dir      Direction     `json:"dir"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
@@ -186,10 +187,10 @@ func (e *Engine) Run(ctx context.Context, actions []Action, master bool) Result 
 	var errs []error
 	call := func(a Action, up bool) error {
 		start := time.Now()
-		dir := "down"
+		dir := DirDown
 		var err error
 		if up {
-			dir = "up"
+			dir = DirUp
 			run := func() error { return a.Up(ctx) }
 			if r, ok := a.(Repeating); ok {
 				err = e.upRepeating(ctx, r)

@@ -25,19 +25,23 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
+	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
+// Outcome is how the last transition of a group ended (or that it has not).
+type Outcome string
+
 // Outcomes of a transition.
 const (
-	OutcomePending    = "pending"    // recorded, no worker has started on it
-	OutcomeRunning    = "running"    // a worker is applying it
-	OutcomeOK         = "ok"         // applied, every action succeeded
-	OutcomeFailed     = "failed"     // applied, some action failed
-	OutcomeSuperseded = "superseded" // a newer event arrived before it finished
+	OutcomePending    Outcome = "pending"    // recorded, no worker has started on it
+	OutcomeRunning            = "running"    // a worker is applying it
+	OutcomeOK                 = "ok"         // applied, every action succeeded
+	OutcomeFailed             = "failed"     // applied, some action failed
+	OutcomeSuperseded         = "superseded" // a newer event arrived before it finished
 	// OutcomeAbandoned is shown, never stored: the status says running but
 	// its worker is dead (killed); the next event applies afresh.
-	OutcomeAbandoned = "abandoned"
+	OutcomeAbandoned Outcome = "abandoned"
 )
 
 // Status is what carp-hook knows about one group.
@@ -51,7 +55,7 @@ type Status struct {
 	// running, when Outcome is running); AppliedState its state.
 	Applied      uint64        `json:"applied"`
 	AppliedState event.State   `json:"applied_state,omitempty"`
-	Outcome      string        `json:"outcome"`
+	Outcome      Outcome       `json:"outcome"`
 	Error        string        `json:"error,omitempty"`
 	Steps        []engine.Step `json:"steps,omitempty"`
 	WorkerPID    int           `json:"worker_pid,omitempty"`
@@ -131,18 +135,9 @@ func (s *Store) Write(st *Status) error {
 	return nil
 }
 
-// writeAtomic replaces path with b (and a newline), mode mode.
+// writeAtomic replaces p with b and a newline, mode mode (see atomicfile).
 func writeAtomic(p string, b []byte, mode os.FileMode) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
-	os.Remove(tmp)
-	if err := os.WriteFile(tmp, append(b, '\n'), mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(p, append(b, '\n'), mode)
 }
 
 // Plan is a group as the configuration defined it when the group went

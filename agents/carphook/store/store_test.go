@@ -61,7 +61,7 @@ func TestReadWrite(t *testing.T) {
 	if err != nil || !got.Settled() || got.Event.State != event.Master {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
-	for _, o := range []string{OutcomeRunning, OutcomePending} {
+	for _, o := range []Outcome{OutcomeRunning, OutcomePending} {
 		got.Outcome = o
 		if got.Settled() {
 			t.Errorf("settled while %s", o)

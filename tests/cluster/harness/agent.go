@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -39,28 +40,15 @@ func InstallAgent(t testing.TB, pkg, provider, typ string) string {
 	if old, err := os.ReadFile(dest); err == nil {
 		st, _ := os.Stat(dest)
 		t.Cleanup(func() {
-			if err := writeFileAtomic(dest, old, st.Mode().Perm()); err != nil {
+			if err := atomicfile.Write(dest, old, st.Mode().Perm()); err != nil {
 				t.Errorf("restoring %s: %v", dest, err)
 			}
 		})
 	} else {
 		t.Cleanup(func() { _ = os.Remove(dest) })
 	}
-	if err := writeFileAtomic(dest, built, 0o755); err != nil {
+	if err := atomicfile.Write(dest, built, 0o755); err != nil {
 		t.Fatalf("installing %s: %v", dest, err)
 	}
 	return dest
-}
-
-// writeFileAtomic replaces path with data (a running agent keeps its old
-// file).
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/procstat"
 )
 
 // proc is a process the harness started and reaps.
@@ -70,28 +72,16 @@ type Process struct {
 }
 
 // ProcStat reads the state letter, parent PID, process group and start time
-// (clock ticks since boot) of a process from /proc/PID/stat.
+// (clock ticks since boot) of a process from /proc/PID/stat (procstat).
 func ProcStat(pid int) (state byte, ppid, pgrp int, start uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procstat.Read(pid)
+	if err == nil && !st.HasStart {
+		err = fmt.Errorf("/proc/%d/stat: no start time", pid)
+	}
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	// The command name is in parentheses and may contain spaces: parse
-	// after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return 0, 0, 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(s[i+2:])
-	// f[0] is field 3 (state); start time is field 22.
-	if len(f) < 20 {
-		return 0, 0, 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	pgrp, _ = strconv.Atoi(f[2])
-	start, _ = strconv.ParseUint(f[19], 10, 64)
-	return f[0][0], ppid, pgrp, start, nil
+	return st.State, st.PPID, st.PGRP, st.Start, nil
 }
 
 // Identify returns the Process of a live process.

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/announce"
+	"github.com/ocfkit/ocfkit/action/announce"
 )
 
 // Announce sends gratuitous ARP and unsolicited neighbour advertisements on

@@ -2,14 +2,17 @@ package action
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -244,12 +247,8 @@ func TestOCF(t *testing.T) {
 	dir := t.TempDir()
 	agent, _ := filepath.Abs("testdata/fake-agent")
 	log := filepath.Join(dir, "log")
-	cfg := &config.Action{Type: config.TypeOCF, Agent: agent, Timeout: 7 * time.Second,
+	a := &OCF{Agent: agent, Instance: "dante", Root: "/usr/lib/ocf", Timeout: 7 * time.Second,
 		Params: map[string]string{"log": log, "state": "/s"}}
-	a, err := New(cfg, Env{Group: "dante", OCFRoot: "/usr/lib/ocf"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	if err := a.Up(ctx); err != nil {
 		t.Fatal(err)
@@ -263,17 +262,40 @@ func TestOCF(t *testing.T) {
 		t.Errorf("agent saw:\n%s\nwant:\n%s", b, want)
 	}
 	// stop returning 7 (not running) is success; start returning 7 is not.
-	cfg.Params["stop_rc"], cfg.Params["start_rc"] = "7", "7"
-	a, _ = New(cfg, Env{Group: "dante"})
+	a.Params["stop_rc"], a.Params["start_rc"] = "7", "7"
 	if err := a.Down(ctx); err != nil {
 		t.Errorf("stop rc 7: %v", err)
 	}
 	if err := a.Up(ctx); err == nil {
 		t.Error("start rc 7 accepted")
 	}
-	cfg.Params["start_rc"] = "1"
-	a, _ = New(cfg, Env{Group: "dante"})
+	a.Params["start_rc"] = "1"
 	if err := a.Up(ctx); err == nil || !strings.Contains(err.Error(), "fake start failed") {
 		t.Errorf("start rc 1: %v, want the exit reason", err)
+	}
+}
+
+// TestUpAfterContextEnds checks that an Up whose context has ended brings
+// nothing into force, while Down still takes the role file down.
+func TestUpAfterContextEnds(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "role")
+	r := &RoleFile{Path: p}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Up(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Up after cancel: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Up after cancel wrote the role file: %v", err)
+	}
+	if err := r.Down(ctx); err != nil {
+		t.Fatalf("Down after cancel: %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "0" {
+		t.Fatalf("role file %q after Down, want 0", b)
+	}
+	a := &Address{Interface: "lo", Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.77/32")}}
+	if err := a.Up(ctx); err == nil && runtime.GOOS == "linux" {
+		t.Fatal("address Up after cancel succeeded")
 	}
 }

@@ -9,16 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// OCF exit codes carp-hook cares about.
-const (
-	ocfSuccess    = 0
-	ocfNotRunning = 7
+	"github.com/ocfkit/ocfkit/agents/ocf/ocfcode"
 )
-
-// ocfExitReasonPrefix starts the stderr line that explains a failure.
-const ocfExitReasonPrefix = "ocf-exit-reason:"
 
 // OCF runs an OCF resource agent's start on MASTER and stop otherwise, with
 // the environment Pacemaker would give it, so a service fails over with its
@@ -38,11 +31,11 @@ func (o *OCF) Name() string { return fmt.Sprintf("ocf %s (%s)", filepath.Base(o.
 func (o *OCF) CheckHost() error { return CheckProgram(o.Agent) }
 
 // Up runs start; only 0 is success.
-func (o *OCF) Up(ctx context.Context) error { return o.call(ctx, "start", ocfSuccess) }
+func (o *OCF) Up(ctx context.Context) error { return o.call(ctx, "start", ocfcode.Success) }
 
 // Down runs stop; 0 and 7 (not running) are success.
 func (o *OCF) Down(ctx context.Context) error {
-	return o.call(ctx, "stop", ocfSuccess, ocfNotRunning)
+	return o.call(ctx, "stop", ocfcode.Success, ocfcode.NotRunning)
 }
 
 // Env returns the environment for one agent call.
@@ -72,19 +65,19 @@ func (o *OCF) Env() []string {
 	return env
 }
 
-func (o *OCF) call(ctx context.Context, op string, ok ...int) error {
+func (o *OCF) call(ctx context.Context, op string, ok ...ocfcode.Code) error {
 	res, err := run(ctx, []string{o.Agent, op}, o.Env(), o.Timeout)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", o.Agent, op, err)
 	}
 	for _, c := range ok {
-		if res.Code == c {
+		if res.Code == int(c) {
 			return nil
 		}
 	}
 	reason := lastLine(res.Output)
 	for _, l := range strings.Split(res.Output, "\n") {
-		if r, found := strings.CutPrefix(strings.TrimSpace(l), ocfExitReasonPrefix); found {
+		if r, found := strings.CutPrefix(strings.TrimSpace(l), ocfcode.ExitReasonPrefix); found {
 			reason = strings.TrimSpace(r)
 		}
 	}

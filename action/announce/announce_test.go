@@ -102,3 +102,39 @@ func TestAnnounceWithoutSocket(t *testing.T) {
 		t.Error("no error without an NDP socket")
 	}
 }
+
+// TestGratuitousARPRefusesBadInput checks that a bad MAC or a non-IPv4
+// address is an error, not a panic.
+func TestGratuitousARPRefusesBadInput(t *testing.T) {
+	good := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
+	for _, tc := range []struct {
+		name string
+		mac  net.HardwareAddr
+		ip   netip.Addr
+	}{
+		{"short MAC", net.HardwareAddr{1, 2, 3}, netip.MustParseAddr("10.0.0.5")},
+		{"nil MAC", nil, netip.MustParseAddr("10.0.0.5")},
+		{"IPv6", good, netip.MustParseAddr("fd00::5")},
+		{"zero address", good, netip.Addr{}},
+		{"IPv4-mapped IPv6", good, netip.MustParseAddr("::ffff:10.0.0.5")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frames, err := GratuitousARP(tc.mac, tc.ip)
+			if err == nil {
+				t.Fatalf("got %d frames, want an error", len(frames))
+			}
+		})
+	}
+	if frames, err := GratuitousARP(good, netip.MustParseAddr("10.0.0.5")); err != nil || len(frames) != 2 {
+		t.Fatalf("good input: %d frames, %v", len(frames), err)
+	}
+}
+
+// TestAnnounceBadMAC checks that an Announcer with a bad MAC fails the
+// round with an error.
+func TestAnnounceBadMAC(t *testing.T) {
+	a := &Announcer{HardwareAddr: net.HardwareAddr{1}, ARP: &frameSink{}}
+	if err := a.Announce(context.Background(), []netip.Addr{netip.MustParseAddr("10.0.0.5")}, 1, time.Millisecond); err == nil {
+		t.Fatal("bad MAC accepted")
+	}
+}

@@ -2,6 +2,6 @@
 
 package action
 
-import "github.com/ocfkit/ocfkit/agents/carphook/announce"
+import "github.com/ocfkit/ocfkit/action/announce"
 
 var errUnsupportedAnnounce = announce.ErrUnsupported

@@ -54,8 +54,8 @@ var allNodes = netip.MustParseAddr("ff02::1")
 
 // Announce sends count rounds, interval apart, each holding a gratuitous ARP
 // request and reply per IPv4 address and an unsolicited advertisement per
-// IPv6 address. It stops early when ctx ends, or when Guard refuses a
-// round.
+// IPv6 address. It stops early when ctx ends (the first round goes out
+// regardless: Guard is what refuses it), or when Guard refuses a round.
 func (a *Announcer) Announce(ctx context.Context, ips []netip.Addr, count int, interval time.Duration) error {
 	for round := 0; round < count; round++ {
 		if round > 0 {
@@ -92,7 +92,11 @@ func (a *Announcer) once(ip netip.Addr) error {
 		if a.ARP == nil {
 			return errors.New("no ARP socket")
 		}
-		for _, f := range GratuitousARP(a.HardwareAddr, ip) {
+		frames, err := GratuitousARP(a.HardwareAddr, ip)
+		if err != nil {
+			return err
+		}
+		for _, f := range frames {
 			if _, err := a.ARP.WriteTo(f, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
 				return err
 			}
@@ -107,8 +111,9 @@ func (a *Announcer) once(ip netip.Addr) error {
 
 // GratuitousARP returns two broadcast Ethernet frames announcing that ip is
 // at mac: an ARP request and an ARP reply, both with sender and target IP
-// set to ip.
-func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) [][]byte {
+// set to ip. A MAC that is not 6 bytes or an address that is not IPv4 is
+// an error.
+func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) ([][]byte, error) {
 	var frames [][]byte
 	for _, op := range []struct {
 		op       arp.Operation
@@ -117,22 +122,31 @@ func GratuitousARP(mac net.HardwareAddr, ip netip.Addr) [][]byte {
 		{arp.OperationRequest, net.HardwareAddr{0, 0, 0, 0, 0, 0}},
 		{arp.OperationReply, ethernet.Broadcast},
 	} {
-		p, err := arp.NewPacket(op.op, mac, ip, op.targetHW, ip)
+		fb, err := arpFrame(op.op, mac, ip, op.targetHW)
 		if err != nil {
-			panic(fmt.Sprintf("announce: building ARP for %s/%s: %v", mac, ip, err)) // only on a bad MAC or non-IPv4: programming error
-		}
-		pb, err := p.MarshalBinary()
-		if err != nil {
-			panic(err)
-		}
-		f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
-		fb, err := f.MarshalBinary()
-		if err != nil {
-			panic(err)
+			return nil, fmt.Errorf("gratuitous ARP for %s at %s: %w", ip, mac, err)
 		}
 		frames = append(frames, fb)
 	}
-	return frames
+	return frames, nil
+}
+
+// arpFrame builds one broadcast Ethernet frame holding an ARP packet whose
+// sender and target IP are both ip.
+func arpFrame(op arp.Operation, mac net.HardwareAddr, ip netip.Addr, targetHW net.HardwareAddr) ([]byte, error) {
+	if !ip.Is4() {
+		return nil, errors.New("not an IPv4 address")
+	}
+	p, err := arp.NewPacket(op, mac, ip, targetHW, ip)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	return f.MarshalBinary()
 }
 
 // UnsolicitedNA returns the neighbour advertisement that announces ip at

@@ -35,8 +35,12 @@ func (a *Address) hasIPv4() bool {
 }
 
 // Up adds the addresses; present ones are left alone. For IPv4 it first
-// sets promote_secondaries on the interface (see Down).
+// sets promote_secondaries on the interface (see Down). Nothing is added
+// once ctx has ended.
 func (a *Address) Up(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	link, err := netlink.LinkByName(a.Interface)
 	if err != nil {
 		return fmt.Errorf("interface %s: %w", a.Interface, err)
@@ -45,6 +49,9 @@ func (a *Address) Up(ctx context.Context) error {
 		_ = a.promote() // Down checks again, and repairs
 	}
 	for _, p := range a.Prefixes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := netlink.AddrAdd(link, a.nl(p)); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("adding %s to %s: %w", p, a.Interface, err)
 		}
@@ -82,7 +89,8 @@ func (a *Address) promote() error {
 // host's own) unless promote_secondaries is set on the interface: Down sets
 // it first, as keepalived does, and then checks that every other address
 // of the interface is still there, adding back (and logging) any that went
-// with ours.
+// with ours. Down runs even when ctx has ended: it is a few netlink calls,
+// and an address left in force is the worse failure.
 func (a *Address) Down(ctx context.Context) error {
 	link, err := netlink.LinkByName(a.Interface)
 	if err != nil {

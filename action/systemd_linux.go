@@ -18,7 +18,7 @@ func (s *Systemd) Up(ctx context.Context) error {
 
 // Down stops the unit and waits for ActiveState inactive or failed.
 func (s *Systemd) Down(ctx context.Context) error {
-	return s.do(ctx, "stop", "inactive", "failed")
+	return s.do(ctx, Stop, "inactive", "failed")
 }
 
 // connect dials systemd directly (root), falling back to the system bus.
@@ -34,7 +34,7 @@ func connect(ctx context.Context) (*sd.Conn, error) {
 	return nil, fmt.Errorf("connecting to systemd: %w", errors.Join(err, err2))
 }
 
-func (s *Systemd) do(ctx context.Context, verb string, want ...string) error {
+func (s *Systemd) do(ctx context.Context, verb Verb, want ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	c, err := connect(ctx)
@@ -44,11 +44,11 @@ func (s *Systemd) do(ctx context.Context, verb string, want ...string) error {
 	defer c.Close()
 	done := make(chan string, 1)
 	switch verb {
-	case "start":
+	case Start:
 		_, err = c.StartUnitContext(ctx, s.Unit, "replace", done)
-	case "restart":
+	case Restart:
 		_, err = c.RestartUnitContext(ctx, s.Unit, "replace", done)
-	case "stop":
+	case Stop:
 		_, err = c.StopUnitContext(ctx, s.Unit, "replace", done)
 	default:
 		return fmt.Errorf("unknown systemd verb %q", verb)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
@@ -27,10 +28,16 @@ func (r *RoleFile) Name() string { return "role-file " + r.Path }
 // Critical marks the role file as safety-relevant.
 func (r *RoleFile) Critical() bool { return true }
 
-// Up writes "1".
-func (r *RoleFile) Up(ctx context.Context) error { return r.write('1') }
+// Up writes "1", unless ctx has ended.
+func (r *RoleFile) Up(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.write('1')
+}
 
-// Down writes "0".
+// Down writes "0", even when ctx has ended: a stale "1" is the worse
+// failure, and the caller bounds a write that hangs (see engine).
 func (r *RoleFile) Down(ctx context.Context) error { return r.write('0') }
 
 // CheckHost checks that the role file's directory exists and that the path
@@ -67,7 +74,7 @@ func (r *RoleFile) write(b byte) error {
 	if bytes.Equal(cur, want) {
 		return nil
 	}
-	return WriteFileAtomic(r.Path, want, 0o644)
+	return atomicfile.Write(r.Path, want, 0o644)
 }
 
 // current returns the role file's content (nil when absent). Anything but
@@ -100,36 +107,4 @@ func (r *RoleFile) current() ([]byte, error) {
 	cur := make([]byte, 2)
 	n, _ := io.ReadFull(f, cur)
 	return cur[:n], nil
-}
-
-// WriteFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path, so readers see the old or the new content, never a
-// mix.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("renaming %s to %s: %w", tmp, path, err)
-	}
-	return nil
 }
