@@ -78,6 +78,10 @@ func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	case action == "usage" || action == "help":
 		fmt.Fprint(stdout, a.usage())
 		return int(Success)
+	case action == "status" && a.hasCommand("status") && !fromCluster(env):
+		// An agent with its own status command (ocf-realserver) serves it
+		// on a command line; from Pacemaker, status is monitor's alias.
+		return a.runCLI(args, env, stdout, stderr)
 	case action == "status" || a.Actions[action] != nil:
 		return a.runAction(action, env, stderr)
 	case strings.HasPrefix(action, "-") || action == "version" || a.hasCommand(action):
@@ -86,6 +90,14 @@ func (a *Agent) Run(args []string, env Env, stdout, stderr io.Writer) int {
 	fmt.Fprint(stderr, a.usage())
 	a.exitReason(env, stderr, fmt.Sprintf("unknown action %q", action))
 	return int(Unimplemented)
+}
+
+// fromCluster reports whether the environment is that of a resource
+// manager calling an action: Pacemaker, ocf-tester and ocft always set
+// OCF_RESOURCE_INSTANCE.
+func fromCluster(env Env) bool {
+	v, ok := env("OCF_RESOURCE_INSTANCE")
+	return ok && v != ""
 }
 
 func (a *Agent) metaData(stdout, stderr io.Writer) int {

@@ -52,11 +52,10 @@ func cliCommands() []*cli.Command {
 			},
 		},
 		{
-			// Hidden: agents/ocf serves "status" as the OCF action, so
-			// only Main reaches this command (see Main), and the help and
-			// the man page built from Agent would not agree.
+			// Pacemaker's "status" (monitor's old name, with
+			// OCF_RESOURCE_INSTANCE set) stays the OCF action; on a
+			// command line agents/ocf serves this command instead.
 			Name:   "status",
-			Hidden: true,
 			Usage:  "exit 0 when every VIP and sysctl is in place, 1 when one drifted, 3 when down",
 			Flags:  append(flags(), &cli.IntFlag{Name: "depth", Usage: "10 also checks that no interface would answer ARP for a VIP"}),
 			Action: func(c *cli.Context) error {
@@ -109,18 +108,4 @@ func cliAction(c *cli.Context, h ocf.Handler, code func(error) int) error {
 		return nil
 	}
 	return cli.Exit(fmt.Sprintf("%s: %v", c.Command.Name, err), n)
-}
-
-// Main runs the program. "status" is also an OCF action (monitor's old
-// name), which Pacemaker calls with OCF_RESOURCE_INSTANCE set; without it,
-// status is the command-line status with its own exit codes (0 up, 1
-// drifted, 3 down).
-func Main() {
-	a := Agent()
-	args := os.Args
-	if len(args) > 1 && args[1] == "status" && os.Getenv("OCF_RESOURCE_INSTANCE") == "" {
-		a.CommandFor = func(string) string { return "status" }
-		args = append([]string{args[0]}, args[2:]...)
-	}
-	os.Exit(a.Run(args, os.LookupEnv, os.Stdout, os.Stderr))
 }

@@ -4,6 +4,10 @@
 // them; ocf-realserver up, down and status do the same without Pacemaker.
 package main
 
-import "github.com/ocfkit/ocfkit/agents/realserver"
+import (
+	"os"
 
-func main() { realserver.Main() }
+	"github.com/ocfkit/ocfkit/agents/realserver"
+)
+
+func main() { os.Exit(realserver.Agent().Run(os.Args, os.LookupEnv, os.Stdout, os.Stderr)) }

@@ -7,9 +7,9 @@
 // daemons.
 //
 // It builds everything into temporary directories with the same scripts
-// make uses (packaging/deb/build.sh, packaging/bsd/build.sh). Installing
-// the package with dpkg -i is left to OCFKIT_TEST_DPKG_INSTALL=1, because
-// it writes /usr/sbin and /usr/lib/ocf of the machine.
+// make uses (packaging/deb/build.sh, packaging/bsd/build.sh). The package
+// is installed with dpkg -i and purged on an overlay of the machine's root
+// (TestDpkgInstallOverlay), so the machine's /usr is never written.
 package pkgtest
 
 import (
@@ -765,25 +765,6 @@ exec chroot %[2]s sh -c %[4]s
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// TestDpkgInstall installs the package with dpkg -i on the machine itself
-// and purges it. It writes the machine's /usr, so it runs only with
-// OCFKIT_TEST_DPKG_INSTALL=1 (on a throw-away machine or root);
-// TestDpkgInstallOverlay does the same without writing the machine.
-func TestDpkgInstall(t *testing.T) {
-	if os.Getenv("OCFKIT_TEST_DPKG_INSTALL") != "1" {
-		t.Skip("set OCFKIT_TEST_DPKG_INSTALL=1 to install the package with dpkg -i (writes /usr)")
-	}
-	testenv.RequireRoot(t)
-	b := pkg(t)
-	if _, err := exec.Command("dpkg", "-s", "ocfkit").CombinedOutput(); err == nil {
-		t.Fatal("ocfkit is installed already; the test would remove it")
-	}
-	out, err := exec.Command("sh", "-c", installScript(b, b.deb)).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "installed and purged") {
-		t.Fatalf("dpkg -i and --purge: %v\n%s", err, out)
-	}
-}
 
 // TestDebVersion checks how build.sh turns git describe into a Debian
 // version, and that the versions sort as the releases do.
