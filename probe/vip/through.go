@@ -267,6 +267,16 @@ func (p *Paths) Resolved(rs netip.Addr) (net.HardwareAddr, time.Duration) {
 	return s.mac, s.resolve
 }
 
+// result is the finished Result of a Dial of rs that gave a and err.
+func (p *Paths) result(rs netip.Addr, a Attempt, err error) Result {
+	r := Result{Target: rs, Status: StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
+	r.MAC, r.Resolve = p.Resolved(rs)
+	if r.Status == NoARP {
+		r.MAC = nil // resolved only after Dial gave up
+	}
+	return r
+}
+
 // Attempt describes a Dial: the reserved source port, how long the
 // handshake took (or was waited for) and the SYN frames sent.
 type Attempt struct {
