@@ -156,18 +156,26 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 		return nil, err
 	}
 	defer conn.Close()
-	var res resolver
+	res, err := cfg.resolver(conn, targets)
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+}
+
+// resolver returns the ARP (or neighbour discovery) resolver on conn when a
+// target has no MAC, else nil.
+func (cfg *Config) resolver(conn net.PacketConn, targets []Target) (resolver, error) {
 	for _, t := range targets {
 		if t.MAC == nil {
 			c, err := neigh.New(conn, cfg.Interface.HardwareAddr, cfg.Source)
 			if err != nil {
 				return nil, err
 			}
-			res = arpResolver{c}
-			break
+			return arpResolver{c}, nil
 		}
 	}
-	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+	return nil, nil
 }
 
 // listen opens the one socket of a probe, for ARP and TCP alike (closing
