@@ -26,7 +26,9 @@ const (
 type ConnCheck[R any] func(ctx context.Context, conn net.Conn) (verdict R, again bool)
 
 // maxAttempts bounds the connections a ConnCheck of one real server may
-// open.
+// open through the VIP, where the userspace stack's connection can break
+// on a lossy path while the next one passes. A Direct check (the kernel's
+// connection) opens one.
 const maxAttempts = 3
 
 // Check is the one entry point of a check of real servers through cfg.VIP
@@ -37,7 +39,8 @@ const maxAttempts = 3
 // Without check (nil) it only connects: the SYN probe through the VIP, or
 // a plain connect, each healthy connection reset at once (closed with
 // cfg.Close). With check, every connected target's connection goes to
-// check, and the verdicts come back in the order of targets (the zero R
+// check (through the VIP up to maxAttempts connections while check asks
+// for another), and the verdicts come back in the order of targets (the zero R
 // for a target never connected); Result.Took then covers every attempt.
 func Check[R any](ctx context.Context, cfg Config, via Via, targets []Target, check ConnCheck[R]) ([]Result, []R, error) {
 	switch {
@@ -47,7 +50,7 @@ func Check[R any](ctx context.Context, cfg Config, via Via, targets []Target, ch
 		res, err := Probe(ctx, cfg, targets)
 		return res, nil, err
 	case via == Direct:
-		res, verdicts := checkEach(ctx, targets, check, func(ctx context.Context, t Target) (net.Conn, Result) {
+		res, verdicts := checkEach(ctx, targets, check, 1, func(ctx context.Context, t Target) (net.Conn, Result) {
 			return dialDirect(ctx, t.Addr, cfg.Port)
 		})
 		return res, verdicts, nil
@@ -57,7 +60,7 @@ func Check[R any](ctx context.Context, cfg Config, via Via, targets []Target, ch
 		return nil, nil, err
 	}
 	defer paths.Close()
-	res, verdicts := checkEach(ctx, targets, check, func(ctx context.Context, t Target) (net.Conn, Result) {
+	res, verdicts := checkEach(ctx, targets, check, maxAttempts, func(ctx context.Context, t Target) (net.Conn, Result) {
 		conn, a, err := paths.Dial(ctx, t.Addr)
 		return conn, paths.result(t.Addr, a, err)
 	})
@@ -70,8 +73,8 @@ type dialFunc func(ctx context.Context, t Target) (net.Conn, Result)
 
 // checkEach dials every target at once and hands each connection to
 // check, again on a new connection while check asks for it, at most
-// maxAttempts times and while time is left.
-func checkEach[R any](ctx context.Context, targets []Target, check ConnCheck[R], dial dialFunc) ([]Result, []R) {
+// attempts times and while time is left.
+func checkEach[R any](ctx context.Context, targets []Target, check ConnCheck[R], attempts int, dial dialFunc) ([]Result, []R) {
 	results, verdicts := make([]Result, len(targets)), make([]R, len(targets))
 	each(len(targets), func(i int) {
 		start := time.Now()
@@ -85,7 +88,7 @@ func checkEach[R any](ctx context.Context, targets []Target, check ConnCheck[R],
 			var again bool
 			verdicts[i], again = check(ctx, conn)
 			results[i].Took = time.Since(start) // every attempt's time
-			if !again || !retry(ctx, attempt) {
+			if !again || !retry(ctx, attempt, attempts) {
 				return
 			}
 		}
@@ -93,14 +96,14 @@ func checkEach[R any](ctx context.Context, targets []Target, check ConnCheck[R],
 	return results, verdicts
 }
 
-// retry reports whether a check may try again after attempt: only while
-// ctx lasts. The connection's deadline may pass a moment before ctx says
-// so; the stage it cut is the answer.
-func retry(ctx context.Context, attempt int) bool {
+// retry reports whether a check may try again after attempt of attempts:
+// only while ctx lasts. The connection's deadline may pass a moment before
+// ctx says so; the stage it cut is the answer.
+func retry(ctx context.Context, attempt, attempts int) bool {
 	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
 		return false
 	}
-	return attempt < maxAttempts && ctx.Err() == nil
+	return attempt < attempts && ctx.Err() == nil
 }
 
 // each calls f(i) for every i below n, all at once, and returns when every
