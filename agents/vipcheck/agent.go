@@ -23,6 +23,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/probe/l7"
+	"github.com/ocfkit/ocfkit/probe/leak"
 )
 
 // Agent returns the ocf-vipcheck program.
@@ -72,7 +73,7 @@ func commandFor(program string) string {
 
 // settings are an instance's parameters, parsed.
 type settings struct {
-	spec       Spec
+	spec       Check
 	attribute  string
 	multiplier int
 	dampen     string
@@ -100,12 +101,9 @@ func readSettings(ctx context.Context, p *ocf.Params) (settings, error) {
 		return s, conf(fmt.Errorf("real_servers: %w", err))
 	}
 	s.spec.Interface = p.String("interface")
-	s.spec.Role = p.String("role")
 	s.spec.RoleFile = p.String("role_file")
-	switch s.spec.Role {
-	case RoleMaster, RoleBackup, RoleAuto:
-	default:
-		return s, ocf.Errorf(ocf.ErrConfigured, "role=%q: want master, backup or auto", s.spec.Role)
+	if s.spec.Role, err = ParseRoleMode(p.String("role")); err != nil {
+		return s, ocf.Errorf(ocf.ErrConfigured, "role=%q: want master, backup or auto", p.String("role"))
 	}
 	if s.spec.Timeout, err = paramTimeout.Parse(p.String("timeout")); err != nil {
 		return s, conf(fmt.Errorf("timeout: %w", err))
@@ -364,7 +362,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 func (s settings) update(ctx context.Context, req *ocf.Request) error {
 	pctx, cancel := probeContext(ctx, s.spec.Timeout)
 	defer cancel()
-	var leak *Leak
+	var found *leak.Result
 	leakDone := make(chan struct{})
 	if s.arpLeak {
 		go func() {
@@ -374,10 +372,10 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 				req.Log.Warnf("ARP leak check: %v", err)
 				return
 			}
-			if l, err := ARPLeak(pctx, ifi, s.spec.VIP, nil); err != nil {
+			if l, err := leak.Check(pctx, ifi, s.spec.VIP, nil); err != nil {
 				req.Log.Warnf("ARP leak check: %v", err)
 			} else {
-				leak = &l
+				found = &l
 			}
 		}()
 	} else {
@@ -385,8 +383,8 @@ func (s settings) update(ctx context.Context, req *ocf.Request) error {
 	}
 	o, err := s.spec.Run(pctx)
 	<-leakDone
-	if leak != nil && leak.Leaking() {
-		req.Log.Errorf("%s", leak.Summary())
+	if found != nil && found.Leaking() {
+		req.Log.Errorf("%s", leakSummary(*found))
 	}
 	score := 0
 	if err == nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/probe/l7"
-	"github.com/ocfkit/ocfkit/probe/neigh"
+	"github.com/ocfkit/ocfkit/probe/leak"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
@@ -54,7 +54,7 @@ func checkFlags() []cli.Flag {
 		&cli.StringFlag{Name: "role-file", Aliases: []string{"r"}, Usage: "role `FILE`: first byte 1 = master (raw probe), else backup (plain connect to REAL_SERVER:PORT)"},
 		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "1000", Usage: "time limit of the whole check, `MS` (a number of milliseconds, or a duration such as 500ms or 3s), from 1ms to 30s; 0 means the longest, 30s"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "explain the check on stderr"},
-		&cli.StringFlag{Name: "role", Value: RoleMaster, Usage: "master (raw probe through the VIP), backup (plain connect) or auto (master when the VIP is configured here); -r overrides it"},
+		&cli.StringFlag{Name: "role", Value: string(RoleMaster), Usage: "master (raw probe through the VIP), backup (plain connect) or auto (master when the VIP is configured here); -r overrides it"},
 		&cli.StringFlag{Name: "source", Usage: "source `ADDRESS` of the probe (default: an address of the interface other than the VIP)"},
 		checkstyle.Flag(),
 	}
@@ -138,7 +138,7 @@ func runCheck(c *cli.Context, order []string, iface, servers, vipArg, portArg st
 	if iface == "-" {
 		iface = ""
 	}
-	spec := Spec{Interface: iface, Close: c.Bool("close"), Role: c.String("role"), RoleFile: c.String("role-file"),
+	spec := Check{Interface: iface, Close: c.Bool("close"), Role: RoleMode(c.String("role")), RoleFile: c.String("role-file"),
 		HTTP: h, GuardKernel: c.Bool("nft-guard")}
 	err = func() (err error) {
 		if spec.Timeout, err = parseTimeout(c, checkTimeout); err != nil {
@@ -229,11 +229,11 @@ func swapHint(order, args []string) string {
 	return fmt.Sprintf(" (arguments swapped? %s; the order is %s)", strings.Join(odd, ", "), strings.Join(order, " "))
 }
 
-func roleSource(s Spec) string {
+func roleSource(s Check) string {
 	if s.RoleFile != "" {
 		return "from " + s.RoleFile
 	}
-	return "--role " + s.Role
+	return "--role " + string(s.Role)
 }
 
 func orDash(s string) string {
@@ -246,7 +246,7 @@ func orDash(s string) string {
 // report turns an outcome into the caller's result: up only when every
 // real server is up. Nagios gets one status line; the others one line per
 // real server.
-func report(style checkstyle.Style, spec Spec, o Outcome) checkstyle.Result {
+func report(style checkstyle.Style, spec Check, o Report) checkstyle.Result {
 	r := checkstyle.Result{Service: "VIPCHECK", Status: checkstyle.Up}
 	lines := make([]string, len(o.Results))
 	var down []string
@@ -269,7 +269,7 @@ func report(style checkstyle.Style, spec Spec, o Outcome) checkstyle.Result {
 		return r
 	}
 	how := "through VIP"
-	if o.Role == vip.Backup {
+	if o.Role == Backup {
 		how = "by plain connect, backup role, not through VIP"
 	}
 	r.Summary = fmt.Sprintf("%d of %d real servers up %s %v:%d", o.Healthy(), len(o.Results), how, spec.VIP, spec.Port)
@@ -323,16 +323,20 @@ func arpLeakCommand() *cli.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, timeout)
 			defer cancel()
-			leak, err := ARPLeak(ctx, ifi, addr, c.StringSlice("allow"))
+			allow, err := parseMACs(c.StringSlice("allow"))
+			var l leak.Result
+			if err == nil {
+				l, err = leak.Check(ctx, ifi, addr, allow)
+			}
 			if errors.Is(err, os.ErrPermission) {
-				err = Spec{}.noRawError(err)
+				err = Check{}.noRawError(err)
 			}
 			if err != nil {
 				res.Summary = err.Error()
 				return style.Exit(c.App.Writer, res)
 			}
-			res.Status, res.Summary = checkstyle.Up, leak.Summary()
-			if leak.Leaking() {
+			res.Status, res.Summary = checkstyle.Up, leakSummary(l)
+			if l.Leaking() {
 				res.Status = checkstyle.Down
 			}
 			return style.Exit(c.App.Writer, res)
@@ -340,28 +344,29 @@ func arpLeakCommand() *cli.Command {
 	}
 }
 
-// Leak is what an ARP leak check found.
-type Leak struct {
-	VIP      netip.Addr
-	Answers  []neigh.Answer // every answer
-	Foreign  []neigh.Answer // answers from neither this host nor an allowed MAC
-	expected int
+// parseMACs reads the MACs of --allow.
+func parseMACs(list []string) ([]net.HardwareAddr, error) {
+	macs := make([]net.HardwareAddr, len(list))
+	for i, a := range list {
+		m, err := net.ParseMAC(a)
+		if err != nil {
+			return nil, fmt.Errorf("--allow %q: %w", a, err)
+		}
+		macs[i] = m
+	}
+	return macs, nil
 }
 
-// Leaking reports whether more hosts answer for the VIP than should: none
-// besides this host where the VIP is local, else one (the master).
-func (l Leak) Leaking() bool { return len(l.Foreign) > l.expected }
-
-// Summary describes the answers in one line.
-func (l Leak) Summary() string {
+// leakSummary describes a leak check's answers in one line.
+func leakSummary(l leak.Result) string {
 	var b strings.Builder
-	leak, proto := "ARP leak", "ARP"
+	what, proto := "ARP leak", "ARP"
 	if l.VIP.Is6() {
-		leak, proto = "neighbour leak", "neighbour solicitations"
+		what, proto = "neighbour leak", "neighbour solicitations"
 	}
 	switch {
 	case l.Leaking():
-		fmt.Fprintf(&b, "%s: %d host(s) answer for %v", leak, len(l.Foreign), l.VIP)
+		fmt.Fprintf(&b, "%s: %d host(s) answer for %v", what, len(l.Foreign), l.VIP)
 	case len(l.Answers) == 0:
 		fmt.Fprintf(&b, "no other host answers %s for %v", proto, l.VIP)
 	default:
@@ -375,54 +380,4 @@ func (l Leak) Summary() string {
 		fmt.Fprintf(&b, "%s %s (%s)", sep, a.MAC, ms(a.After))
 	}
 	return b.String()
-}
-
-// ARPLeak asks who has addr on ifi until ctx ends. The MACs in allow may
-// answer besides this host's.
-func ARPLeak(ctx context.Context, ifi *net.Interface, addr netip.Addr, allow []string) (Leak, error) {
-	role, err := vip.RoleFromAddresses(addr)
-	if err != nil {
-		return Leak{}, err
-	}
-	l := Leak{VIP: addr}
-	if role != vip.Master && len(allow) == 0 {
-		l.expected = 1 // the master's answer
-	}
-	ok := map[string]bool{}
-	for _, a := range allow {
-		m, err := net.ParseMAC(a)
-		if err != nil {
-			return Leak{}, fmt.Errorf("--allow %q: %w", a, err)
-		}
-		ok[m.String()] = true
-	}
-	locals, err := net.Interfaces()
-	if err != nil {
-		return Leak{}, fmt.Errorf("listing interfaces: %w", err)
-	}
-	for _, i := range locals {
-		ok[i.HardwareAddr.String()] = true
-	}
-	src, err := vip.SourceAddress(ifi, addr, netip.Addr{})
-	if err != nil {
-		return Leak{}, err
-	}
-	conn, err := neigh.Listen(ifi)
-	if err != nil {
-		return Leak{}, err
-	}
-	defer conn.Close()
-	client, err := neigh.New(conn, ifi.HardwareAddr, src)
-	if err != nil {
-		return Leak{}, err
-	}
-	if l.Answers, err = client.WhoHas(ctx, addr); err != nil {
-		return Leak{}, err
-	}
-	for _, a := range l.Answers {
-		if !ok[a.MAC.String()] {
-			l.Foreign = append(l.Foreign, a)
-		}
-	}
-	return l, nil
 }

@@ -53,7 +53,7 @@ func TestHTTPOptionsBuild(t *testing.T) {
 
 func TestHTTPReport(t *testing.T) {
 	mac, _ := net.ParseMAC("02:00:00:00:00:01")
-	o := Outcome{Role: vip.Master, Results: []vip.Result{
+	o := Report{Role: Master, Results: []vip.Result{
 		{Target: netip.MustParseAddr("10.0.0.1"), Status: vip.Up, MAC: mac, RTT: time.Millisecond, SYNs: 1},
 		{Target: netip.MustParseAddr("10.0.0.2"), Status: vip.Up, MAC: mac, SYNs: 1},
 		{Target: netip.MustParseAddr("10.0.0.3"), Status: vip.Up, MAC: mac, SYNs: 1},
@@ -73,35 +73,28 @@ func TestHTTPReport(t *testing.T) {
 			t.Errorf("line %d: %q, want prefix %q", i, got, want)
 		}
 	}
-	r := report(checkstyle.Nagios, Spec{VIP: netip.MustParseAddr("10.0.0.100"), Port: 80}, o)
+	r := report(checkstyle.Nagios, Check{VIP: netip.MustParseAddr("10.0.0.100"), Port: 80}, o)
 	if r.Status != checkstyle.Down || !strings.Contains(r.Summary, "1 of 4 real servers up") ||
 		!strings.Contains(r.Summary, "10.0.0.2 http-status, 10.0.0.3 http, 10.0.0.4 no-answer") {
 		t.Errorf("nagios: %+v", r)
 	}
 }
 
-// TestNoRetryAfterTheDeadline shows that a check the deadline cut is not
-// retried, even in the moment when the connection's deadline has passed
-// but the context does not say so yet: the retry would report "sending the
-// request" instead of the stage that was cut. A broken connection with
-// time left is retried.
+// TestNoRetryAfterTheDeadline shows that an HTTP check the deadline cut
+// asks for no new connection, even in the moment when the connection's
+// deadline has passed but the context does not say so yet: the retry would
+// report "sending the request" instead of the stage that was cut. A broken
+// connection asks for one (vip.Check bounds the attempts and the time).
 func TestNoRetryAfterTheDeadline(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	cut := l7.Result{Failure: l7.Protocol, Err: fmt.Errorf("reading the body: %w", context.DeadlineExceeded)}
-	if retryHTTP(ctx, cut, 1) {
+	if againHTTP(cut) {
 		t.Error("a check cut by the deadline was retried")
 	}
 	broken := l7.Result{Failure: l7.Protocol, Err: errors.New("reading the body: connection reset by peer")}
-	if !retryHTTP(ctx, broken, 1) {
-		t.Error("a reset connection with time left was not retried")
+	if !againHTTP(broken) {
+		t.Error("a reset connection was not retried")
 	}
-	if retryHTTP(ctx, broken, httpAttempts) {
-		t.Error("retried past the attempts")
-	}
-	past, cancelPast := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancelPast()
-	if retryHTTP(past, broken, 1) {
-		t.Error("retried after the deadline")
+	if againHTTP(l7.Result{Status: 503, Failure: l7.Status, Observed: "503"}) {
+		t.Error("a verdict on the response was retried")
 	}
 }

@@ -6,7 +6,8 @@
 //
 // It reads and writes whole Ethernet frames through a net.PacketConn, so
 // tests can stand in for the network without root; Listen opens the real
-// AF_PACKET socket with a BPF filter that lets only ARP replies through.
+// AF_PACKET socket with a BPF filter that lets only ARP replies and
+// neighbour advertisements through.
 package neigh
 
 import (
@@ -298,7 +299,7 @@ func (c *Client) exchange(ctx context.Context, r *Round, got func(Answer)) error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("reading ARP replies: %w", err)
+			return fmt.Errorf("reading ARP replies or neighbour advertisements: %w", err)
 		}
 		if a, ok := r.Take(buf[:n]); ok {
 			got(a)

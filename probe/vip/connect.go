@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -18,41 +17,41 @@ import (
 // closeConn. Results come in the order of targets; MAC and SYNs stay empty.
 func Connect(ctx context.Context, targets []Target, port uint16, closeConn bool) []Result {
 	out := make([]Result, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = connectOne(ctx, t.Addr, port, closeConn)
-		}()
-	}
-	wg.Wait()
+	each(len(targets), func(i int) {
+		out[i] = connectOne(ctx, targets[i].Addr, port, closeConn)
+	})
 	return out
 }
 
 func connectOne(ctx context.Context, addr netip.Addr, port uint16, closeConn bool) Result {
+	c, r := dialDirect(ctx, addr, port)
+	if c == nil {
+		return r
+	}
+	if tc, ok := c.(*net.TCPConn); ok && !closeConn {
+		_ = tc.SetLinger(0) // close with a RST, like the raw probe
+	}
+	r.Closed = closeConn
+	_ = c.Close()
+	return r
+}
+
+// dialDirect connects to addr:port and returns the connection (nil when
+// it failed) and its result.
+func dialDirect(ctx context.Context, addr netip.Addr, port uint16) (net.Conn, Result) {
 	r := Result{Target: addr, Status: NoAnswer}
 	start := time.Now()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(int(port))))
 	r.RTT = time.Since(start)
-	switch {
-	case err == nil:
-		r.Status = Up
-		if tc, ok := c.(*net.TCPConn); ok {
-			if la, ok := tc.LocalAddr().(*net.TCPAddr); ok {
-				r.SourcePort = uint16(la.Port)
-			}
-			if !closeConn {
-				_ = tc.SetLinger(0) // close with a RST, like the raw probe
-			}
-		}
-		r.Closed = closeConn
-		_ = c.Close()
-	default:
-		r.Status = ConnectStatus(err)
+	r.Status = ConnectStatus(err)
+	if err != nil {
+		return nil, r
 	}
-	return r
+	if la, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		r.SourcePort = uint16(la.Port)
+	}
+	return c, r
 }
 
 // ConnectStatus returns the Status a plain TCP connect's error stands for:

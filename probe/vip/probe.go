@@ -11,7 +11,10 @@
 // half-open connection so the real server keeps nothing. Requests and SYNs
 // go out in paced batches, and replies are read while they do, so one call
 // checks ten thousand real servers. Connect is the
-// plain TCP check a backup balancer uses; roles decide between them.
+// plain TCP check a balancer without the VIP can do, and Paths carries
+// whole connections through the VIP. Check is the one entry point over
+// all three: it returns every real server's finished Result, and with a
+// ConnCheck (such as an HTTP request) its verdict.
 package vip
 
 import (
@@ -77,13 +80,16 @@ type Result struct {
 	RTT        time.Duration // from the first SYN to the answer, or the time waited
 	SYNs       int           // SYNs sent, retransmissions included
 	Closed     bool          // with Config.Close: the server's FIN was acknowledged
+	// Took is, for a Check with a ConnCheck, the time from the first
+	// connection attempt until the last check of one ended.
+	Took time.Duration
 }
 
 // Config describes what to probe.
 type Config struct {
 	Interface *net.Interface
-	// Source is the IPv4 address the SYNs come from; zero means
-	// SourceAddress's choice.
+	// Source is the address (of the VIP's family) the SYNs come from;
+	// zero means SourceAddress's choice.
 	Source netip.Addr
 	VIP    netip.Addr
 	Port   uint16
@@ -104,7 +110,8 @@ type Config struct {
 // maxCloseWait bounds the wait for the server's FIN with Config.Close.
 const maxCloseWait = 200 * time.Millisecond
 
-// ethPAll is ETH_P_ALL: the socket sees ARP and IPv4, sorted by its filter.
+// ethPAll is ETH_P_ALL: the socket sees ARP, IPv4 and IPv6, sorted by its
+// filter.
 const ethPAll = 0x0003
 
 // resolver starts ARP rounds on the probe's socket.
@@ -149,18 +156,26 @@ func Probe(ctx context.Context, cfg Config, targets []Target) ([]Result, error) 
 		return nil, err
 	}
 	defer conn.Close()
-	var res resolver
+	res, err := cfg.resolver(conn, targets)
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+}
+
+// resolver returns the ARP (or neighbour discovery) resolver on conn when a
+// target has no MAC, else nil.
+func (cfg *Config) resolver(conn net.PacketConn, targets []Target) (resolver, error) {
 	for _, t := range targets {
 		if t.MAC == nil {
 			c, err := neigh.New(conn, cfg.Interface.HardwareAddr, cfg.Source)
 			if err != nil {
 				return nil, err
 			}
-			res = arpResolver{c}
-			break
+			return arpResolver{c}, nil
 		}
 	}
-	return run(ctx, cfg, conn, res, reserveTCPPort, targets)
+	return nil, nil
 }
 
 // listen opens the one socket of a probe, for ARP and TCP alike (closing

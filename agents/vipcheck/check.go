@@ -18,16 +18,9 @@ import (
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
-// Roles a check can be told to take.
-const (
-	RoleMaster = "master" // raw probe through the VIP
-	RoleBackup = "backup" // plain connect to each real server
-	RoleAuto   = "auto"   // master when the VIP is configured here
-)
-
-// Spec is one check of real servers through a VIP, as the command line and
-// the OCF agent describe it.
-type Spec struct {
+// Check is one check of real servers through a VIP, as the command line
+// and the OCF agent describe it.
+type Check struct {
 	// Interface is the balancer's interface; empty means the interface of
 	// the route to the first real server.
 	Interface string
@@ -38,7 +31,7 @@ type Spec struct {
 	Close bool
 	// Role is RoleMaster, RoleBackup or RoleAuto; RoleFile, when set,
 	// overrides it the way check_tcp_raw's -r does.
-	Role     string
+	Role     RoleMode
 	RoleFile string
 	Timeout  time.Duration
 	// Source is the probe's source address; zero chooses one.
@@ -52,9 +45,9 @@ type Spec struct {
 	GuardKernel bool
 }
 
-// Outcome is what a check found.
-type Outcome struct {
-	Role      vip.Role
+// Report is what a check found.
+type Report struct {
+	Role      Role
 	Interface string
 	Results   []vip.Result
 	// HTTP holds the HTTP results of an HTTP check, one per real server,
@@ -64,15 +57,15 @@ type Outcome struct {
 
 // Up reports whether real server i is healthy: connected, and the HTTP
 // checks passed.
-func (o Outcome) Up(i int) bool {
-	return o.Results[i].Status == vip.Up && (o.HTTP == nil || o.HTTP[i].Failure == l7.OK)
+func (rep Report) Up(i int) bool {
+	return rep.Results[i].Status == vip.Up && (rep.HTTP == nil || rep.HTTP[i].Failure == l7.OK)
 }
 
 // Healthy counts the real servers that are up.
-func (o Outcome) Healthy() int {
+func (rep Report) Healthy() int {
 	n := 0
-	for i := range o.Results {
-		if o.Up(i) {
+	for i := range rep.Results {
+		if rep.Up(i) {
 			n++
 		}
 	}
@@ -86,7 +79,7 @@ var ErrNoRaw = errors.New("the raw probe needs root or CAP_NET_RAW")
 // noRawError explains a raw probe refused for want of privilege (err, or
 // nil when found by reading the capabilities): run it as root, or give the
 // program the capability once so that Nagios's user can run it.
-func (s Spec) noRawError(err error) error {
+func (s Check) noRawError(err error) error {
 	caps := "cap_net_raw"
 	if s.GuardKernel && s.HTTP != nil {
 		caps = "cap_net_admin,cap_net_raw" // nft_guard's nftables table
@@ -108,141 +101,56 @@ func setcapHint(caps string) string {
 	return fmt.Sprintf("setcap %s+ep %s", caps, exe)
 }
 
-// role decides between the raw probe and the plain connect.
-func (s Spec) role() (vip.Role, error) {
-	if s.RoleFile != "" {
-		return vip.RoleFromFile(s.RoleFile)
+// Run checks every real server within c.Timeout (and ctx).
+func (c Check) Run(ctx context.Context) (Report, error) {
+	if len(c.Targets) == 0 {
+		return Report{}, errors.New("no real server to check")
 	}
-	switch s.Role {
-	case "", RoleMaster:
-		return vip.Master, nil
-	case RoleBackup:
-		return vip.Backup, nil
-	case RoleAuto:
-		return vip.RoleFromAddresses(s.VIP)
-	}
-	return vip.Backup, fmt.Errorf("unknown role %q (want master, backup or auto)", s.Role)
-}
-
-// Run checks every real server within s.Timeout (and ctx).
-func (s Spec) Run(ctx context.Context) (Outcome, error) {
-	if len(s.Targets) == 0 {
-		return Outcome{}, errors.New("no real server to check")
-	}
-	role, err := s.role()
+	role, err := c.role()
 	if err != nil {
-		return Outcome{}, err
+		return Report{}, err
 	}
-	out := Outcome{Role: role}
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	out := Report{Role: role}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	if role == vip.Backup {
-		if s.HTTP != nil {
-			out.Results, out.HTTP = s.connectHTTP(ctx)
-			return out, nil
+	cfg := vip.Config{Source: c.Source, VIP: c.VIP, Port: c.Port, Close: c.Close, GuardKernel: c.GuardKernel}
+	if role == Master {
+		ifi, err := c.iface()
+		if err != nil {
+			return out, err
 		}
-		out.Results = vip.Connect(ctx, s.Targets, s.Port, s.Close)
-		return out, nil
+		out.Interface, cfg.Interface = ifi.Name, ifi
 	}
-	ifi, err := s.iface()
-	if err != nil {
-		return out, err
+	var check vip.ConnCheck[l7.Result]
+	if c.HTTP != nil {
+		check = c.checkHTTP
 	}
-	out.Interface = ifi.Name
-	cfg := vip.Config{Interface: ifi, Source: s.Source, VIP: s.VIP, Port: s.Port, Close: s.Close, GuardKernel: s.GuardKernel}
-	if s.HTTP != nil {
-		out.Results, out.HTTP, err = s.probeHTTP(ctx, cfg)
-	} else {
-		out.Results, err = vip.Probe(ctx, cfg, s.Targets)
-	}
+	out.Results, out.HTTP, err = vip.Check(ctx, cfg, role.via(), c.Targets, check)
 	if errors.Is(err, os.ErrPermission) {
-		err = s.noRawError(err)
+		err = c.noRawError(err)
 	}
 	return out, err
 }
 
-// probeHTTP runs the HTTP check of every real server at once through the
-// VIP, over one socket and one userspace stack.
-func (s Spec) probeHTTP(ctx context.Context, cfg vip.Config) ([]vip.Result, []l7.Result, error) {
-	paths, err := vip.OpenPaths(ctx, cfg, s.Targets)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer paths.Close()
-	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
-	var wg sync.WaitGroup
-	for i, t := range s.Targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			for attempt := 1; ; attempt++ {
-				conn, a, err := paths.Dial(ctx, t.Addr)
-				r := vip.Result{Target: t.Addr, Status: vip.StatusOf(err), SourcePort: a.Port, RTT: a.Connect, SYNs: a.SYNs}
-				r.MAC, r.Resolve = paths.Resolved(t.Addr)
-				if r.Status == vip.NoARP {
-					r.MAC = nil // resolved only after Dial gave up
-				}
-				results[i], checks[i] = r, l7.Result{}
-				if err != nil {
-					return
-				}
-				checks[i] = s.HTTP.Check(ctx, conn)
-				checks[i].Took = time.Since(start) // every attempt's time
-				if !retryHTTP(ctx, checks[i], attempt) {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return results, checks, nil
-}
-
-// httpAttempts bounds the connections one HTTP check of a real server may
-// open.
-const httpAttempts = 3
-
-// retryHTTP reports whether to check again on a new connection: only when
-// the connection itself broke (reset, closed before a whole response) and
-// time is left, since on a lossy path one TCP connection can fail where the
+// checkHTTP runs the HTTP check on one connection, and asks for another
+// only when the connection itself broke (reset, closed before a whole
+// response), since on a lossy path one TCP connection can fail where the
 // next passes. A verdict on the response (status, headers, body, TLS) is
-// never retried, nor a check the deadline cut: the connection's deadline
-// may pass a moment before ctx says so, and the stage it cut is the
-// answer.
-func retryHTTP(ctx context.Context, r l7.Result, attempt int) bool {
-	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
-		return false
-	}
-	return r.Failure == l7.Protocol && attempt < httpAttempts && ctx.Err() == nil &&
-		!errors.Is(r.Err, context.DeadlineExceeded)
+// never retried, nor a check the deadline cut.
+func (c Check) checkHTTP(ctx context.Context, conn net.Conn) (l7.Result, bool) {
+	r := c.HTTP.Check(ctx, conn)
+	return r, againHTTP(r)
 }
 
-// connectHTTP is the backup role's HTTP check: plain connections to each
-// real server's own address.
-func (s Spec) connectHTTP(ctx context.Context) ([]vip.Result, []l7.Result) {
-	results, checks := make([]vip.Result, len(s.Targets)), make([]l7.Result, len(s.Targets))
-	var wg sync.WaitGroup
-	for i, t := range s.Targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var d net.Dialer
-			start := time.Now()
-			conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(t.Addr.String(), strconv.Itoa(int(s.Port))))
-			results[i] = vip.Result{Target: t.Addr, RTT: time.Since(start), Status: vip.ConnectStatus(err)}
-			if err == nil {
-				checks[i] = s.HTTP.Check(ctx, conn)
-			}
-		}()
-	}
-	wg.Wait()
-	return results, checks
+// againHTTP reports whether an HTTP check's failure is the connection's
+// own (worth a new one): a protocol failure the deadline did not cause.
+func againHTTP(r l7.Result) bool {
+	return r.Failure == l7.Protocol && !errors.Is(r.Err, context.DeadlineExceeded)
 }
 
 // iface returns the named interface, or the one the route to the first real
 // server leaves by.
-func (s Spec) iface() (*net.Interface, error) {
+func (s Check) iface() (*net.Interface, error) {
 	if s.Interface != "" {
 		return InterfaceByName(s.Interface)
 	}
@@ -429,12 +337,12 @@ func ParsePort(s string) (uint16, error) {
 }
 
 // Line describes real server i's result in one line.
-func (o Outcome) Line(i int) string {
-	r := o.Results[i]
-	if o.HTTP == nil || r.Status != vip.Up {
-		return o.resultLine(r)
+func (rep Report) Line(i int) string {
+	r := rep.Results[i]
+	if rep.HTTP == nil || r.Status != vip.Up {
+		return rep.resultLine(r)
 	}
-	h := o.HTTP[i]
+	h := rep.HTTP[i]
 	var b strings.Builder
 	switch {
 	case h.Failure == l7.OK:
@@ -444,8 +352,8 @@ func (o Outcome) Line(i int) string {
 	default:
 		fmt.Fprintf(&b, "%s %s error=%q", r.Target, h.Failure, errText(h.Err))
 	}
-	o.writeTimings(&b, r, "connect")
-	fmt.Fprintf(&b, " total=%s", ms(h.Took))
+	rep.writeTimings(&b, r, "connect")
+	fmt.Fprintf(&b, " total=%s", ms(r.Took))
 	return b.String()
 }
 
@@ -457,22 +365,22 @@ func errText(err error) string {
 }
 
 // resultLine describes one real server's TCP probe result in one line.
-func (o Outcome) resultLine(r vip.Result) string {
+func (rep Report) resultLine(r vip.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.Target, r.Status)
 	rtt := "rtt"
 	if r.Status == vip.NoARP {
 		rtt = "" // no SYN was sent
 	}
-	o.writeTimings(&b, r, rtt)
+	rep.writeTimings(&b, r, rtt)
 	return b.String()
 }
 
 // writeTimings appends r's timings: connect= for the backup role; else
 // mac= and arp= where known and, unless rtt is empty, the connection time
 // named rtt and syns=.
-func (o Outcome) writeTimings(b *strings.Builder, r vip.Result, rtt string) {
-	if o.Role == vip.Backup {
+func (rep Report) writeTimings(b *strings.Builder, r vip.Result, rtt string) {
+	if rep.Role == Backup {
 		fmt.Fprintf(b, " connect=%s", ms(r.RTT))
 		return
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/checkstyle"
-	"github.com/ocfkit/ocfkit/probe/neigh"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
@@ -97,8 +96,8 @@ func FuzzParseTargets(f *testing.F) {
 
 func TestReport(t *testing.T) {
 	rs1, rs2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	spec := Spec{VIP: netip.MustParseAddr("10.0.0.80"), Port: 80}
-	o := Outcome{Role: vip.Master, Results: []vip.Result{
+	spec := Check{VIP: netip.MustParseAddr("10.0.0.80"), Port: 80}
+	o := Report{Role: Master, Results: []vip.Result{
 		{Target: rs1, Status: vip.Up, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, RTT: 100 * time.Microsecond, SYNs: 1, Resolve: 50 * time.Microsecond},
 		{Target: rs2, Status: vip.NoAnswer, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, RTT: time.Second, SYNs: 5},
 	}}
@@ -112,7 +111,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("nagios report: %+v", r)
 	}
 	// Thousands down: the Nagios line names the first 20.
-	many := Outcome{Role: vip.Master}
+	many := Report{Role: Master}
 	for i := range 5000 {
 		many.Results = append(many.Results, vip.Result{Target: netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}), Status: vip.NoARP})
 	}
@@ -123,23 +122,6 @@ func TestReport(t *testing.T) {
 	o.Results = o.Results[:1]
 	if r := report(checkstyle.Relayd, spec, o); r.Status != checkstyle.Up {
 		t.Errorf("all up: %+v", r)
-	}
-}
-
-func TestLeak(t *testing.T) {
-	a := func(m byte) neigh.Answer { return neigh.Answer{MAC: net.HardwareAddr{2, 0, 0, 0, 0, m}} }
-	for _, c := range []struct {
-		l    Leak
-		want bool
-	}{
-		{Leak{}, false},
-		{Leak{Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, true},
-		{Leak{expected: 1, Answers: []neigh.Answer{a(1)}, Foreign: []neigh.Answer{a(1)}}, false},
-		{Leak{expected: 1, Answers: []neigh.Answer{a(1), a(2)}, Foreign: []neigh.Answer{a(1), a(2)}}, true},
-	} {
-		if got := c.l.Leaking(); got != c.want {
-			t.Errorf("%+v: Leaking = %v", c.l, got)
-		}
 	}
 }
 
