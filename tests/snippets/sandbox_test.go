@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("TMPDIR", safe)
-	dir, _, err := testenv.BuildTemp("ocfkit-snippets-", "./cmd/ocf-sockd", "./cmd/ocf-vipcheck", "./cmd/carp-hook")
+	dir, _, err := testenv.BuildTemp("ocfkit-snippets-", "./cmd/ocf-sockd", "./cmd/ocf-vipcheck", "./cmd/carp-hook", "./cmd/ocf-realserver")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_ = os.RemoveAll(dir)
@@ -46,8 +46,9 @@ func TestMain(m *testing.M) {
 // writing anything on the machine: in a private mount namespace, /usr/sbin,
 // /usr/local, /usr/lib/ocf, /etc and /var/cache become overlays whose
 // upper layers are a tmpfs, and this run's binaries are installed there
-// (/usr/sbin/ocf-sockd, /usr/sbin/ocf-vipcheck, /usr/sbin/carp-hook, the
-// OCF agents dante/sockd and ocfkit/vipcheck). $1 is the binaries'
+// (/usr/sbin/ocf-sockd, /usr/sbin/ocf-vipcheck, /usr/sbin/carp-hook,
+// /usr/sbin/ocf-realserver, the OCF agents dante/sockd, ocfkit/vipcheck and
+// ocfkit/realserver). $1 is the binaries'
 // directory, $2 an empty directory for the tmpfs, the rest the command.
 const sandboxScript = `set -eu
 bins=$1 tmp=$2; shift 2
@@ -57,10 +58,11 @@ for d in /usr/sbin /usr/local /usr/lib/ocf /etc /var/cache; do
   mkdir -p "$tmp/u$d" "$tmp/w$d"
   mount -t overlay overlay -o "lowerdir=$d,upperdir=$tmp/u$d,workdir=$tmp/w$d" "$d"
 done
-install -m 0755 "$bins/ocf-sockd" "$bins/ocf-vipcheck" "$bins/carp-hook" /usr/sbin/
+install -m 0755 "$bins/ocf-sockd" "$bins/ocf-vipcheck" "$bins/carp-hook" "$bins/ocf-realserver" /usr/sbin/
 mkdir -p /usr/lib/ocf/resource.d/dante /usr/lib/ocf/resource.d/ocfkit /usr/local/libexec /usr/local/sbin
 install -m 0755 "$bins/ocf-sockd" /usr/lib/ocf/resource.d/dante/sockd
 install -m 0755 "$bins/ocf-vipcheck" /usr/lib/ocf/resource.d/ocfkit/vipcheck
+install -m 0755 "$bins/ocf-realserver" /usr/lib/ocf/resource.d/ocfkit/realserver
 exec "$@"
 `
 

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocfkit/ocfkit/agents/realserver"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -39,6 +40,8 @@ var checks = map[string]string{
 	"sockd-icinga2.conf":            "TestIcinga2Snippet",
 	"vipcheck-ldirectord.cf":        "TestVipcheckForms/ldirectord",
 	"vipcheck-relayd.sh":            "TestVipcheckForms/relayd",
+	"realserver-clone.pcs.sh":       "TestPcsSnippets",
+	"vipaddrs":                      "TestVipaddrsSnippet, TestPcsSnippets (installed as /etc/sysconfig/vipaddrs)",
 }
 
 // TestREADMEContainsSnippets checks that README.md contains every snippet
@@ -75,6 +78,7 @@ func TestREADMEContainsSnippets(t *testing.T) {
 // snippet files, and why.
 var untested = map[string]string{
 	"make demo ":                  "the commands make test is and runs",
+	"make deb\n":                  "tests/package builds the package with make's script and installs it with dpkg -i on an overlay",
 	"ocf-sockd check [--depth":    "a synopsis",
 	"ocf-vipcheck tcp [-c]":       "a synopsis",
 	"ocf-vipcheck http [-M":       "a synopsis",
@@ -137,7 +141,11 @@ func TestPcsSnippets(t *testing.T) {
 			// A cluster has fencing configured; this CIB stands for the
 			// rest of such a cluster.
 			testenv.Run(t, "pcs", "-f", cib, "property", "set", "stonith-enabled=false")
-			mustSandbox(t, nil, 0, "bash", "-c", `set -e; pcs() { command pcs -f "$CIB" "$@"; }; . "$1"`, "pcs-snippet", snippetPath(t, name))
+			// The real-server agent's validation reads the vipaddrs file
+			// the snippet names: the README's example file, installed.
+			mustSandbox(t, nil, 0, "bash", "-c", `set -e; install -d -m 0755 /etc/sysconfig
+install -m 0644 "$2" /etc/sysconfig/vipaddrs
+pcs() { command pcs -f "$CIB" "$@"; }; . "$1"`, "pcs-snippet", snippetPath(t, name), snippetPath(t, "vipaddrs"))
 			out, err := testenvRun("crm_verify", "-V", "-x", cib)
 			if err != nil {
 				t.Fatalf("crm_verify -x: %v\n%s", err, out)
@@ -250,4 +258,17 @@ func linkLine(t testing.TB, conf string) []string {
 func testenvRun(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestVipaddrsSnippet parses the README's vipaddrs example as the agent
+// does: a single address, a /24 expanded to its 256 addresses, an IPv6
+// address.
+func TestVipaddrsSnippet(t *testing.T) {
+	addrs, err := realserver.Parse([]byte(snippet(t, "vipaddrs")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != 258 {
+		t.Fatalf("%d addresses, want 258 (1 + 256 + 1)", len(addrs))
+	}
 }
