@@ -9,6 +9,8 @@ import (
 	"embed"
 	"encoding/xml"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strconv"
 )
 
@@ -56,17 +58,49 @@ func Raw(agent string) ([]byte, error) {
 	return b, nil
 }
 
-// Load parses the meta-data document of the named agent.
+//go:generate go run gen.go
+
+// Load returns the parsed meta-data document of the named agent. A
+// document parsed ahead of time (gen.go) is not parsed again: the XML
+// decoder is most of what reading its parameters would cost an agent's
+// every action. An entry whose document has changed since is not used.
 func Load(agent string) (*Agent, error) {
 	b, err := Raw(agent)
 	if err != nil {
 		return nil, err
+	}
+	if p, ok := parsed[agent]; ok && p.sum == Digest(b) {
+		a := p.agent.clone()
+		return &a, nil
 	}
 	a, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("meta-data of %q: %w", agent, err)
 	}
 	return a, nil
+}
+
+// parsedDoc is a document parsed ahead of time, with the Digest of the
+// document it was parsed from.
+type parsedDoc struct {
+	sum   uint64
+	agent Agent
+}
+
+// clone returns a copy of a that shares no slice with it, so a caller
+// cannot change the table.
+func (a Agent) clone() Agent {
+	a.Parameters = slices.Clone(a.Parameters)
+	a.Actions = slices.Clone(a.Actions)
+	return a
+}
+
+// Digest returns the FNV-1a hash of a document, which tells whether an
+// entry parsed ahead of time still describes it.
+func Digest(doc []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(doc)
+	return h.Sum64()
 }
 
 // Parse parses a meta-data document.
