@@ -345,7 +345,7 @@ func (s settings) status() ([]Process, error) {
 	// names the one live mother of this binary and configuration.
 	in := s.instance()
 	if pid, err := readPidfile(s.pidfile); err == nil && pid > 0 && s.mothersWanted() == 1 {
-		p, err := readProcess(pid, &in)
+		p, err := readIdentity(pid, &in)
 		if err == nil && in.isMother(p) {
 			return []Process{p}, nil
 		}
@@ -454,7 +454,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 		return err
 	}
 	mothers, err := s.status()
-	if err != nil || req.Depth == 0 {
+	if err != nil || Depth(req.Depth) == DepthProcess {
 		return s.withAssumptions(err)
 	}
 	cfg, err := s.loadConfig()

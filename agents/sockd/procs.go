@@ -34,7 +34,8 @@ type Process struct {
 	// of the agent that started it.
 	UID int
 	// PidNS and MntNS name the process's PID and mount namespaces
-	// ("pid:[4026531836]"), empty when unreadable.
+	// ("pid:[4026531836]"), empty when unreadable; MntNS also when not
+	// read (readIdentity).
 	PidNS, MntNS string
 	// ConfigID is the identity of the -f configuration file as the
 	// process itself sees it (through /proc/PID/root, in its own mount
@@ -46,7 +47,7 @@ type Process struct {
 	// Marker is the value of the instanceMarker variable in the process's
 	// environment, set by the agent when it starts Dante and inherited by
 	// every child: what proves a child whose mother is gone. Empty when
-	// absent or unreadable.
+	// absent, unreadable or not read (readIdentity).
 	Marker string
 }
 
@@ -72,12 +73,7 @@ type table struct {
 // executable may not be read are listed apart.
 func listProcesses(in *instance) (table, error) {
 	var t table
-	dir, err := os.Open(procRoot)
-	if err != nil {
-		return t, fmt.Errorf("reading the process table: %w", err)
-	}
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
+	names, err := readDirNames(procRoot)
 	if err != nil {
 		return t, fmt.Errorf("reading the process table: %w", err)
 	}
@@ -134,6 +130,24 @@ func commIs(dir, exe string) bool {
 // readProcess reads one process; with in set, only if it may run the
 // instance's binary.
 func readProcess(pid int, in *instance) (Process, error) {
+	p, err := readIdentity(pid, in)
+	if err != nil {
+		return p, err
+	}
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
+	if env, err := readProcFile(filepath.Join(dir, "environ")); err == nil {
+		p.Marker = envValue(env, instanceMarker)
+	}
+	return p, nil
+}
+
+// readIdentity reads what proves a process a mother of the instance
+// (instance.isMother), without the mount namespace and marker that only a
+// scan of the process table needs: the depth-0 monitor of a pidfile naming
+// the mother reads two files less. With in set, only a process that may
+// run the instance's binary is read.
+func readIdentity(pid int, in *instance) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	target, deleted, err := readExe(dir)
 	if err != nil {
@@ -175,14 +189,10 @@ func readProcess(pid int, in *instance) (Process, error) {
 		}
 	}
 	p.PidNS, _ = os.Readlink(filepath.Join(dir, "ns", "pid"))
-	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
 	if conf := configArg(p.Cmdline); filepath.IsAbs(conf) {
 		// Through the process's root, a path is looked up in its own
 		// mount namespace: a container's bind mount shows there.
 		p.ConfigID, _ = statID(filepath.Join(dir, "root", conf))
-	}
-	if env, err := readProcFile(filepath.Join(dir, "environ")); err == nil {
-		p.Marker = envValue(env, instanceMarker)
 	}
 	return p, nil
 }
@@ -350,4 +360,14 @@ func readProcFile(path string) ([]byte, error) {
 		}
 		b = b[:len(b)+n]
 	}
+}
+
+// readDirNames returns the names in a directory, unsorted.
+func readDirNames(path string) ([]string, error) {
+	d, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }
