@@ -9,7 +9,7 @@ import (
 	"embed"
 	"encoding/xml"
 	"fmt"
-	"hash/fnv"
+	"hash/crc32"
 	"slices"
 	"strconv"
 )
@@ -69,9 +69,11 @@ func Load(agent string) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := parsed[agent]; ok && p.sum == Digest(b) {
-		a := p.agent.clone()
-		return &a, nil
+	for _, p := range parsed {
+		if p.name == agent && p.sum == Digest(b) {
+			a := p.agent.clone()
+			return &a, nil
+		}
 	}
 	a, err := Parse(b)
 	if err != nil {
@@ -80,10 +82,12 @@ func Load(agent string) (*Agent, error) {
 	return a, nil
 }
 
-// parsedDoc is a document parsed ahead of time, with the Digest of the
-// document it was parsed from.
+// parsedDoc is the document of the agent name parsed ahead of time, with
+// the Digest of the document it was parsed from. The table is a slice, not
+// a map, so the linker lays it out and no code builds it at start-up.
 type parsedDoc struct {
-	sum   uint64
+	name  string
+	sum   uint32
 	agent Agent
 }
 
@@ -95,12 +99,11 @@ func (a Agent) clone() Agent {
 	return a
 }
 
-// Digest returns the FNV-1a hash of a document, which tells whether an
-// entry parsed ahead of time still describes it.
-func Digest(doc []byte) uint64 {
-	h := fnv.New64a()
-	h.Write(doc)
-	return h.Sum64()
+// Digest returns the CRC-32 of a document (hardware-assisted on common
+// processors), which tells whether an entry parsed ahead of time still
+// describes it.
+func Digest(doc []byte) uint32 {
+	return crc32.ChecksumIEEE(doc)
 }
 
 // Parse parses a meta-data document.

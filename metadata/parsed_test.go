@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -13,7 +14,8 @@ func TestParsedCurrent(t *testing.T) {
 	if len(parsed) == 0 {
 		t.Fatal("no document parsed ahead of time")
 	}
-	for name, p := range parsed {
+	for _, p := range parsed {
+		name := p.name
 		doc, err := Raw(name)
 		if err != nil {
 			t.Fatal(err)
@@ -34,12 +36,16 @@ func TestParsedCurrent(t *testing.T) {
 // TestLoadStale proves that Load parses a document whose entry in
 // parsed.go is out of date instead of returning the entry.
 func TestLoadStale(t *testing.T) {
-	saved := parsed["sockd"]
-	t.Cleanup(func() { parsed["sockd"] = saved })
+	i := slices.IndexFunc(parsed, func(p parsedDoc) bool { return p.name == "sockd" })
+	if i < 0 {
+		t.Fatal("sockd is not parsed ahead of time")
+	}
+	saved := parsed[i]
+	t.Cleanup(func() { parsed[i] = saved })
 	stale := saved
 	stale.sum++
 	stale.agent = Agent{Name: "stale"}
-	parsed["sockd"] = stale
+	parsed[i] = stale
 	a, err := Load("sockd")
 	if err != nil {
 		t.Fatal(err)
