@@ -326,11 +326,11 @@ func statID(path string) (fileID, error) {
 	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
 }
 
-// ownNamespaces returns the agent's own PID and mount namespaces.
-func ownNamespaces() (pidNS, mntNS string) {
-	pidNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "pid"))
-	mntNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "mnt"))
-	return pidNS, mntNS
+// ownNamespace returns the agent's own namespace of a kind ("pid",
+// "mnt"), "" when unreadable.
+func ownNamespace(kind string) string {
+	ns, _ := os.Readlink(filepath.Join(procRoot, "self", "ns", kind))
+	return ns
 }
 
 // readProcFile reads a file of /proc whole. Unlike os.ReadFile it makes no

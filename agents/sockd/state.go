@@ -142,8 +142,8 @@ func (s settings) restartNeeded() error {
 // record returns the state of a start of these settings.
 func (s settings) record() *startState {
 	st := &startState{Params: s.params(), Config: s.config, Args: s.args}
-	st.Binary = s.instance().exe
+	st.Binary = s.motherIdentity().exe
 	st.Exe, _ = statID(s.binary)
-	_, st.MntNS = ownNamespaces()
+	st.MntNS = ownNamespace("mnt")
 	return st
 }
