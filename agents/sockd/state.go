@@ -66,11 +66,11 @@ func loadState(path string) (*startState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st startState
-	if err := json.Unmarshal(b, &st); more || err != nil {
+	st, err := decodeState(b)
+	if more || err != nil {
 		return nil, fmt.Errorf("state file %s is damaged", path)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // saveState writes a state file atomically, readable by root only.
