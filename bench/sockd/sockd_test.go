@@ -5,8 +5,10 @@
 //	go test -run '^$' -bench . -benchtime 1x ./bench/sockd/
 //
 // It prints the median wall time of 20 runs of each action and its ratio
-// to anything's monitor (the depth-0 monitor and anything's run in turns), and the peak memory (maximum resident set) of one
-// run. Targets: depth 0 at most 0.5x, depth 20 with TCP and UDP at most 2x.
+// to anything's monitor (the depth-0 monitor and anything's run in turns,
+// so both meet the same load), the peak memory (maximum resident set) of
+// one run, and the depth-0 ratio on a line of its own. Targets: depth 0 at
+// most 0.5x, depth 20 with TCP and UDP at most 2x.
 package sockd
 
 import (
