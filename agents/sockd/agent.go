@@ -126,6 +126,19 @@ func withFallback(p *ocf.Params, name, fallback string) string {
 // agent's namespaces. The binary is resolved through symlinks, because
 // /proc shows the real file.
 func (s settings) instance() instance {
+	in := s.motherIdentity()
+	in.mntNS = []string{ownNamespace("mnt")}
+	if st := s.started; st != nil {
+		in.mntNS = append(in.mntNS, st.MntNS)
+	}
+	return in
+}
+
+// motherIdentity is instance without the mount namespaces, which only
+// marked processes are judged by (instance.isMarked): enough for
+// instance.isMother, and one look into /proc less for the depth-0 fast
+// path.
+func (s settings) motherIdentity() instance {
 	exe, err := filepath.EvalSymlinks(s.binary)
 	if err != nil {
 		exe = s.binary
@@ -135,16 +148,13 @@ func (s settings) instance() instance {
 		in.exeIDs = append(in.exeIDs, id)
 	}
 	in.configID, _ = statID(s.config)
-	var mnt string
-	in.pidNS, mnt = ownNamespaces()
+	in.pidNS = ownNamespace("pid")
 	in.uid = os.Getuid()
-	in.mntNS = []string{mnt}
 	if st := s.started; st != nil {
 		in.exes = append(in.exes, st.Binary)
 		if (st.Exe != fileID{}) {
 			in.exeIDs = append(in.exeIDs, st.Exe)
 		}
-		in.mntNS = append(in.mntNS, st.MntNS)
 	}
 	return in
 }
@@ -343,9 +353,9 @@ func (s settings) scan(knownGroups ...int) (members, error) {
 func (s settings) status() ([]Process, error) {
 	// The common case needs no scan of the process table: the pidfile
 	// names the one live mother of this binary and configuration.
-	in := s.instance()
+	in := s.motherIdentity()
 	if pid, err := readPidfile(s.pidfile); err == nil && pid > 0 && s.mothersWanted() == 1 {
-		p, err := readProcess(pid, &in)
+		p, err := readIdentity(pid, &in)
 		if err == nil && in.isMother(p) {
 			return []Process{p}, nil
 		}
@@ -454,7 +464,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 		return err
 	}
 	mothers, err := s.status()
-	if err != nil || req.Depth == 0 {
+	if err != nil || Depth(req.Depth) == DepthProcess {
 		return s.withAssumptions(err)
 	}
 	cfg, err := s.loadConfig()

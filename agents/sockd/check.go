@@ -16,18 +16,21 @@ import (
 	"github.com/ocfkit/ocfkit/probe/socks5"
 )
 
+// Depth is an OCF check depth (OCF_CHECK_LEVEL, ocf-sockd check --depth).
+type Depth int
+
 // Check depths, as advertised in the meta-data.
 const (
-	DepthProcess     = 0
-	DepthNegotiation = 10
-	DepthDataPath    = 20
+	DepthProcess     Depth = 0
+	DepthNegotiation Depth = 10
+	DepthDataPath    Depth = 20
 )
 
 // Check is one deep check of a SOCKS proxy: negotiation at depth 10, and
 // at depth 20 a TCP CONNECT that moves data both ways and optionally a UDP
 // ASSOCIATE round trip.
 type Check struct {
-	Depth              int
+	Depth              Depth
 	Username, Password string
 	UDP                bool
 	// Target and UDPTarget are real upstream servers to relay to; when
@@ -179,7 +182,7 @@ func (c *Check) runChecks(ctx context.Context, proxies []string) []Report {
 // summary describes a report in one line, most telling part first
 // (Pacemaker shows only the start of an exit reason), then the stage
 // timings.
-func (r Report) summary(depth int) string {
+func (r Report) summary(depth Depth) string {
 	var b strings.Builder
 	switch {
 	case r.Err == nil:

@@ -27,7 +27,7 @@ func checkCommand() *cli.Command {
 			"   depth 20 relays a nonce through a CONNECT (and, with --udp, a UDP ASSOCIATE) to an\n" +
 			"   echo endpoint the check opens on this host, or to --target/--udp-target.",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "depth", Value: DepthDataPath, Usage: "check depth: 10 negotiation, 20 data path"},
+			&cli.IntFlag{Name: "depth", Value: int(DepthDataPath), Usage: "check depth: 10 negotiation, 20 data path"},
 			&cli.StringFlag{Name: "timeout", Value: "5s", Usage: "time limit of the whole check: " + checkTimeouts.String()},
 			&cli.StringFlag{Name: "username", Usage: "SOCKS5 user name (RFC 1929)"},
 			&cli.StringFlag{Name: "password-file", Usage: "file whose first line is the password"},
@@ -100,7 +100,7 @@ func checkFromFlags(c *cli.Context) (string, *Check, error) {
 		return "", nil, err
 	}
 	check := &Check{
-		Depth:     c.Int("depth"),
+		Depth:     Depth(c.Int("depth")),
 		Username:  c.String("username"),
 		UDP:       c.Bool("udp"),
 		Target:    c.String("target"),

@@ -144,7 +144,7 @@ func deepCheck(ctx context.Context, req *ocf.Request, cfg *Config, mothers []Pro
 	for i, ep := range endpoints {
 		proxies[i] = ep.String()
 	}
-	cs.Depth = req.Depth
+	cs.Depth = Depth(req.Depth)
 	if cs.Depth >= DepthDataPath {
 		addr, err := echoAddress(ctx, cfg.External)
 		if err != nil {

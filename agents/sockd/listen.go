@@ -13,9 +13,12 @@ import (
 	"strings"
 )
 
+// tcpState is the state column of /proc/net/tcp (include/net/tcp_states.h).
+type tcpState uint8
+
 // tcpListen is the state of a listening socket in /proc/net/tcp
 // (TCP_LISTEN).
-const tcpListen = 0x0A
+const tcpListen tcpState = 0x0A
 
 // maxProcNet bounds what is read of /proc/PID/net/tcp{,6}: a host with
 // tens of thousands of connections, not more.
@@ -54,12 +57,7 @@ func listeningSockets(procs []Process) (map[netip.AddrPort]bool, error) {
 // socketInodes returns the inodes of the sockets among a process's open
 // descriptors.
 func socketInodes(fdDir string) (map[uint64]bool, error) {
-	d, err := os.Open(fdDir)
-	if err != nil {
-		return nil, fmt.Errorf("descriptors: %w", err)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := readDirNames(fdDir)
 	if err != nil {
 		return nil, fmt.Errorf("descriptors: %w", err)
 	}
@@ -81,7 +79,7 @@ func socketInodes(fdDir string) (map[uint64]bool, error) {
 // tcpSocket is one line of /proc/net/tcp or tcp6.
 type tcpSocket struct {
 	addr  netip.AddrPort
-	state int
+	state tcpState
 	inode uint64
 }
 
@@ -106,7 +104,7 @@ func parseProcNetTCP(b []byte) []tcpSocket {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		out = append(out, tcpSocket{addr: addr, state: int(state), inode: inode})
+		out = append(out, tcpSocket{addr: addr, state: tcpState(state), inode: inode})
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +34,8 @@ type Process struct {
 	// of the agent that started it.
 	UID int
 	// PidNS and MntNS name the process's PID and mount namespaces
-	// ("pid:[4026531836]"), empty when unreadable.
+	// ("pid:[4026531836]"), empty when unreadable; MntNS also when not
+	// read (readIdentity).
 	PidNS, MntNS string
 	// ConfigID is the identity of the -f configuration file as the
 	// process itself sees it (through /proc/PID/root, in its own mount
@@ -45,7 +47,7 @@ type Process struct {
 	// Marker is the value of the instanceMarker variable in the process's
 	// environment, set by the agent when it starts Dante and inherited by
 	// every child: what proves a child whose mother is gone. Empty when
-	// absent or unreadable.
+	// absent, unreadable or not read (readIdentity).
 	Marker string
 }
 
@@ -71,12 +73,7 @@ type table struct {
 // executable may not be read are listed apart.
 func listProcesses(in *instance) (table, error) {
 	var t table
-	dir, err := os.Open(procRoot)
-	if err != nil {
-		return t, fmt.Errorf("reading the process table: %w", err)
-	}
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
+	names, err := readDirNames(procRoot)
 	if err != nil {
 		return t, fmt.Errorf("reading the process table: %w", err)
 	}
@@ -119,7 +116,7 @@ func readExe(dir string) (string, bool, error) {
 // user, unlike its executable) is that of the executable exe; the kernel
 // keeps 15 bytes of it.
 func commIs(dir, exe string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "comm"))
+	b, err := readProcFile(filepath.Join(dir, "comm"))
 	if err != nil {
 		return false
 	}
@@ -133,6 +130,24 @@ func commIs(dir, exe string) bool {
 // readProcess reads one process; with in set, only if it may run the
 // instance's binary.
 func readProcess(pid int, in *instance) (Process, error) {
+	p, err := readIdentity(pid, in)
+	if err != nil {
+		return p, err
+	}
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
+	if env, err := readProcFile(filepath.Join(dir, "environ")); err == nil {
+		p.Marker = envValue(env, instanceMarker)
+	}
+	return p, nil
+}
+
+// readIdentity reads what proves a process a mother of the instance
+// (instance.isMother), without the mount namespace and marker that only a
+// scan of the process table needs: the depth-0 monitor of a pidfile naming
+// the mother reads two files less. With in set, only a process that may
+// run the instance's binary is read.
+func readIdentity(pid int, in *instance) (Process, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	target, deleted, err := readExe(dir)
 	if err != nil {
@@ -155,7 +170,7 @@ func readProcess(pid int, in *instance) (Process, error) {
 	if in != nil && target != "" && !in.mayRun(id, target, deleted) {
 		return Process{}, errOtherExe
 	}
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	stat, err := readProcFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return Process{}, err
 	}
@@ -164,24 +179,20 @@ func readProcess(pid int, in *instance) (Process, error) {
 		return Process{}, fmt.Errorf("%s/stat: %w", dir, err)
 	}
 	p.Exe, p.ExeID, p.Deleted = target, id, deleted
-	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+	if cmd, err := readProcFile(filepath.Join(dir, "cmdline")); err == nil {
 		p.Cmdline = parseCmdline(cmd)
 	}
 	p.UID = -1
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+	if status, err := readProcFile(filepath.Join(dir, "status")); err == nil {
 		if uid, ok := parseStatusUID(status); ok {
 			p.UID = uid
 		}
 	}
 	p.PidNS, _ = os.Readlink(filepath.Join(dir, "ns", "pid"))
-	p.MntNS, _ = os.Readlink(filepath.Join(dir, "ns", "mnt"))
 	if conf := configArg(p.Cmdline); filepath.IsAbs(conf) {
 		// Through the process's root, a path is looked up in its own
 		// mount namespace: a container's bind mount shows there.
 		p.ConfigID, _ = statID(filepath.Join(dir, "root", conf))
-	}
-	if env, err := os.ReadFile(filepath.Join(dir, "environ")); err == nil {
-		p.Marker = envValue(env, instanceMarker)
 	}
 	return p, nil
 }
@@ -315,9 +326,48 @@ func statID(path string) (fileID, error) {
 	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
 }
 
-// ownNamespaces returns the agent's own PID and mount namespaces.
-func ownNamespaces() (pidNS, mntNS string) {
-	pidNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "pid"))
-	mntNS, _ = os.Readlink(filepath.Join(procRoot, "self", "ns", "mnt"))
-	return pidNS, mntNS
+// ownNamespace returns the agent's own namespace of a kind ("pid",
+// "mnt"), "" when unreadable.
+func ownNamespace(kind string) string {
+	ns, _ := os.Readlink(filepath.Join(procRoot, "self", "ns", kind))
+	return ns
+}
+
+// readProcFile reads a file of /proc whole. Unlike os.ReadFile it makes no
+// attempt to register the descriptor with the runtime's poller (three
+// system calls more per file, refused for these files anyway) and reads
+// into one buffer that grows only for a large file (an environment): a
+// monitor reads five such files of the mother process.
+func readProcFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	b := make([]byte, 0, 1024)
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b))
+		}
+		n, err := syscall.Read(fd, b[len(b):cap(b)])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		case n == 0:
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
+// readDirNames returns the names in a directory, unsorted.
+func readDirNames(path string) ([]string, error) {
+	d, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }

@@ -66,11 +66,11 @@ func loadState(path string) (*startState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st startState
-	if err := json.Unmarshal(b, &st); more || err != nil {
+	st, err := decodeState(b)
+	if more || err != nil {
 		return nil, fmt.Errorf("state file %s is damaged", path)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // saveState writes a state file atomically, readable by root only.
@@ -142,8 +142,8 @@ func (s settings) restartNeeded() error {
 // record returns the state of a start of these settings.
 func (s settings) record() *startState {
 	st := &startState{Params: s.params(), Config: s.config, Args: s.args}
-	st.Binary = s.instance().exe
+	st.Binary = s.motherIdentity().exe
 	st.Exe, _ = statID(s.binary)
-	_, st.MntNS = ownNamespaces()
+	st.MntNS = ownNamespace("mnt")
 	return st
 }

@@ -27,7 +27,7 @@ func TestEveryParameterIsImplemented(t *testing.T) {
 	for _, name := range p.Unread() {
 		t.Errorf("parameter %s is declared in metadata/sockd.xml but never read", name)
 	}
-	if got := meta.MonitorDepths(); !reflect.DeepEqual(got, []int{DepthProcess, DepthNegotiation, DepthDataPath}) {
+	if got := meta.MonitorDepths(); !reflect.DeepEqual(got, []int{int(DepthProcess), int(DepthNegotiation), int(DepthDataPath)}) {
 		t.Errorf("advertised depths %v", got)
 	}
 }

@@ -162,7 +162,7 @@ func (c *Client) Dial(ctx context.Context, target string) (net.Conn, error) {
 }
 
 // request sends a request and reads the reply, returning BND.ADDR:BND.PORT.
-func (c *Client) request(ctx context.Context, conn net.Conn, stage Stage, cmd byte, dst addr) (addr, error) {
+func (c *Client) request(ctx context.Context, conn net.Conn, stage Stage, cmd command, dst addr) (addr, error) {
 	start := time.Now()
 	if _, err := conn.Write(appendRequest(nil, cmd, dst)); err != nil {
 		return addr{}, c.fail(stage, cause(ctx, err))

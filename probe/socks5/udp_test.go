@@ -46,7 +46,7 @@ func newFakeUDP(t *testing.T, o fakeUDPOptions) *fakeUDP {
 			return
 		}
 		req, err := readRequest(conn)
-		if err != nil || req[1] != cmdUDPAssociate {
+		if err != nil || command(req[1]) != cmdUDPAssociate {
 			t.Errorf("request %x (%v), want UDP ASSOCIATE", req, err)
 			return
 		}

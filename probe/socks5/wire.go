@@ -19,12 +19,18 @@ const (
 	methodUserPass     = 0x02
 	methodNoAcceptable = 0xFF
 
-	cmdConnect      = 0x01
-	cmdUDPAssociate = 0x03
-
 	atypIPv4   = 0x01
 	atypDomain = 0x03
 	atypIPv6   = 0x04
+)
+
+// command is the CMD field of a request (RFC 1928 §4).
+type command byte
+
+// The commands the client sends.
+const (
+	cmdConnect      command = 0x01
+	cmdUDPAssociate command = 0x03
 )
 
 // ErrNoAcceptableMethod means the server accepted none of the offered
@@ -209,8 +215,8 @@ func parseAuthReply(b [2]byte) error {
 }
 
 // appendRequest appends VER CMD RSV ATYP DST.ADDR DST.PORT.
-func appendRequest(b []byte, cmd byte, dst addr) []byte {
-	return appendAddr(append(b, socksVersion, cmd, 0), dst)
+func appendRequest(b []byte, cmd command, dst addr) []byte {
+	return appendAddr(append(b, socksVersion, byte(cmd), 0), dst)
 }
 
 // reply is a server's answer to a request.
