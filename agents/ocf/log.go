@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/internal/systemlog"
 )
 
@@ -149,7 +148,3 @@ func (l *Logger) Close() {
 		l.system.Close()
 	}
 }
-
-// OneLine folds a message onto one line, as the exit reason must be (see
-// package oneline, which callers outside agents/ocf should use directly).
-func OneLine(s string) string { return oneline.Fold(s) }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/oneline"
 )
 
 const (
@@ -83,7 +84,7 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 	}
 	// Dante names the file in its message; the reason leads with the
 	// problem, since Pacemaker shows only its start.
-	reason = strings.ReplaceAll(ocf.OneLine(reason), s.config+": ", "")
+	reason = strings.ReplaceAll(oneline.Fold(reason), s.config+": ", "")
 	return ocf.Errorf(ocf.ErrConfigured, "danted -V: %s (%s, %v)", reason, s.config, err)
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ocfkit/ocfkit/internal/procstat"
 )
 
 // Process is what the agent reads of one process in /proc.
@@ -197,28 +199,14 @@ func readIdentity(pid int, in *instance) (Process, error) {
 	return p, nil
 }
 
-// parseStat reads pid, state, ppid and pgrp from /proc/PID/stat. The
-// command name in parentheses may itself contain spaces and parentheses, so
-// the fields after it are found from the last ')'.
+// parseStat reads pid, state, ppid and pgrp from /proc/PID/stat through
+// the one parser of the project (internal/procstat).
 func parseStat(b []byte) (Process, error) {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 1 || end < open {
-		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
+	st, err := procstat.Parse(b)
+	if err != nil {
+		return Process{}, err
 	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil || pid <= 0 {
-		return Process{}, fmt.Errorf("malformed pid in stat %q", truncate(b))
-	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 3 || len(f[0]) != 1 || !strings.Contains(procStates, f[0]) {
-		return Process{}, fmt.Errorf("malformed stat %q", truncate(b))
-	}
-	ppid, err1 := strconv.Atoi(f[1])
-	pgid, err2 := strconv.Atoi(f[2])
-	if err1 != nil || err2 != nil {
-		return Process{}, fmt.Errorf("malformed ppid or pgrp in stat %q", truncate(b))
-	}
-	return Process{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]}, nil
+	return Process{PID: st.PID, PPID: st.PPID, PGID: st.PGRP, State: st.State}, nil
 }
 
 // parseStatusUID returns the real user ID of the "Uid:" line of
@@ -236,10 +224,6 @@ func parseStatusUID(b []byte) (int, bool) {
 	}
 	return 0, false
 }
-
-// procStates are the process states the kernel shows in /proc/PID/stat,
-// over the versions (fs/proc/array.c).
-const procStates = "RSDZTtWXxKPI"
 
 // envValue returns the value of the variable name in a NUL-separated
 // environment block, "" when absent.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/procstat"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -209,7 +210,7 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("4242 (danted) S 1 4242 4242 0 -1"))
 	f.Add([]byte("1 ((a) b)) Z 0 0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if p, err := parseStat(b); err == nil && (!strings.ContainsRune(procStates, rune(p.State)) || p.PID <= 0) {
+		if p, err := parseStat(b); err == nil && (!strings.ContainsRune(procstat.States, rune(p.State)) || p.PID <= 0) {
 			t.Errorf("invalid state or PID accepted: %+v", p)
 		}
 	})

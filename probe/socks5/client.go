@@ -21,8 +21,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/ctxerr"
 )
 
 // Stage names the step of a SOCKS exchange that failed.
@@ -89,7 +90,7 @@ func (c *Client) Handshake(ctx context.Context) (net.Conn, error) {
 	start := time.Now()
 	conn, err := c.dialer().DialContext(ctx, "tcp", c.Proxy)
 	if err != nil {
-		return nil, c.fail(StageConnect, cause(ctx, err))
+		return nil, c.fail(StageConnect, ctxerr.Cause(ctx, err))
 	}
 	c.trace(StageConnect, start)
 
@@ -108,7 +109,7 @@ func (c *Client) negotiate(ctx context.Context, conn net.Conn, methods, auth []b
 	start := time.Now()
 	var answer [2]byte
 	if err := roundTrip(conn, appendGreeting(nil, methods), answer[:]); err != nil {
-		return c.fail(StageGreeting, cause(ctx, err))
+		return c.fail(StageGreeting, ctxerr.Cause(ctx, err))
 	}
 	method, err := parseMethodReply(answer, methods)
 	if err != nil {
@@ -121,7 +122,7 @@ func (c *Client) negotiate(ctx context.Context, conn net.Conn, methods, auth []b
 
 	start = time.Now()
 	if err := roundTrip(conn, auth, answer[:]); err != nil {
-		return c.fail(StageAuth, cause(ctx, err))
+		return c.fail(StageAuth, ctxerr.Cause(ctx, err))
 	}
 	if err := parseAuthReply(answer); err != nil {
 		return c.fail(StageAuth, err)
@@ -165,11 +166,11 @@ func (c *Client) Dial(ctx context.Context, target string) (net.Conn, error) {
 func (c *Client) request(ctx context.Context, conn net.Conn, stage Stage, cmd command, dst addr) (addr, error) {
 	start := time.Now()
 	if _, err := conn.Write(appendRequest(nil, cmd, dst)); err != nil {
-		return addr{}, c.fail(stage, cause(ctx, err))
+		return addr{}, c.fail(stage, ctxerr.Cause(ctx, err))
 	}
 	rep, err := readReply(conn)
 	if err != nil {
-		return addr{}, c.fail(stage, cause(ctx, err))
+		return addr{}, c.fail(stage, ctxerr.Cause(ctx, err))
 	}
 	if rep.Code != 0 {
 		return addr{}, c.fail(stage, &ReplyError{Code: rep.Code})
@@ -194,7 +195,7 @@ func (c *Client) Exchange(ctx context.Context, conn net.Conn, send, expect []byt
 	}
 	if len(send) > 0 {
 		if _, err := conn.Write(send); err != nil {
-			return c.fail(StageRelayData, cause(ctx, fmt.Errorf("sending %d bytes: %w", len(send), err)))
+			return c.fail(StageRelayData, ctxerr.Cause(ctx, fmt.Errorf("sending %d bytes: %w", len(send), err)))
 		}
 	}
 	var got []byte
@@ -211,7 +212,7 @@ func (c *Client) Exchange(ctx context.Context, conn net.Conn, send, expect []byt
 			} else {
 				err = fmt.Errorf("got %d bytes without the %s: %w", len(got), what, err)
 			}
-			return c.fail(StageRelayData, cause(ctx, err))
+			return c.fail(StageRelayData, ctxerr.Cause(ctx, err))
 		}
 	}
 	c.trace(StageRelayData, start)
@@ -257,21 +258,4 @@ func bound(ctx context.Context, conn net.Conn) (release func()) {
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(longAgo) })
 	return func() { stop() }
-}
-
-// cause returns err, marked with ctx's error when the end of ctx is what made
-// the I/O fail, so that errors.Is(err, context.DeadlineExceeded) holds for a
-// timeout.
-func cause(ctx context.Context, err error) error {
-	ctxErr := ctx.Err()
-	if ctxErr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		// The connection's deadline is ctx's, and may fire first.
-		if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
-			ctxErr = context.DeadlineExceeded
-		}
-	}
-	if ctxErr == nil || errors.Is(err, ctxErr) {
-		return err
-	}
-	return fmt.Errorf("%w (%w)", ctxErr, err)
 }

@@ -11,6 +11,9 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
+	"github.com/ocfkit/ocfkit/internal/ctxerr"
 )
 
 // Retransmission of RoundTrip's datagram: the first wait, and the longest.
@@ -140,7 +143,7 @@ func (a *UDPAssociation) RoundTrip(ctx context.Context, target string, payload, 
 	deadline, hasDeadline := ctx.Deadline()
 	buf := make([]byte, 64<<10)
 	var sent, ignored int
-	wait, resend := firstRetransmit, time.Now()
+	schedule, resend := backoff.New(firstRetransmit, maxRetransmit), time.Now()
 	noReply := func(err error) error {
 		return fail(fmt.Errorf("no reply from %s through relay %v (%d datagrams sent, %d ignored): %w",
 			target, a.relay, sent, ignored, err))
@@ -151,11 +154,10 @@ func (a *UDPAssociation) RoundTrip(ctx context.Context, target string, payload, 
 		}
 		if sent == 0 || !time.Now().Before(resend) {
 			if _, err := a.conn.WriteToUDPAddrPort(datagram, a.relay); err != nil {
-				return fail(cause(ctx, fmt.Errorf("sending to relay %v: %w", a.relay, err)))
+				return fail(ctxerr.Cause(ctx, fmt.Errorf("sending to relay %v: %w", a.relay, err)))
 			}
 			sent++
-			resend = time.Now().Add(wait)
-			wait = min(2*wait, maxRetransmit)
+			resend = time.Now().Add(schedule.Next())
 		}
 		readUntil := resend
 		if hasDeadline && deadline.Before(readUntil) {
