@@ -20,6 +20,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // Agent returns the ocf-sockd program.
@@ -311,7 +312,7 @@ func (s settings) checkPidfile() error {
 	case err != nil:
 		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile: %w", err)
 	case !fi.Mode().IsRegular():
-		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile %s is not a regular file (%s)", s.pidfile, fileKind(fi.Mode()))
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_pidfile %s is not a regular file (%s)", s.pidfile, filesafe.TypeName(fi.Mode()))
 	}
 	return nil
 }

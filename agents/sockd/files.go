@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // openRegular opens a file the agent reads (pidfile, password file,
@@ -22,7 +23,7 @@ func openRegular(path string, flags int) (*os.File, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (%s)", path, fileKind(fi.Mode()))
+		err = fmt.Errorf("%s is not a regular file (%s)", path, filesafe.TypeName(fi.Mode()))
 	}
 	if err != nil {
 		f.Close()
@@ -47,21 +48,4 @@ func readRegular(path string, flags int, limit int64) (b []byte, more bool, err 
 		return b[:limit], true, nil
 	}
 	return b, false, nil
-}
-
-// fileKind names the type of a file that is not a regular one.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "mode " + m.Type().String()
 }

@@ -263,10 +263,10 @@ func TestReadSmallFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A named pipe with no writer would block an open for ever.
-	if _, err := readPidfile(fifo); err == nil || !strings.Contains(err.Error(), "named pipe") {
+	if _, err := readPidfile(fifo); err == nil || !strings.Contains(err.Error(), "a FIFO") {
 		t.Errorf("pidfile that is a named pipe: %v", err)
 	}
-	if _, err := readPassword(fifo); err == nil || !strings.Contains(err.Error(), "named pipe") {
+	if _, err := readPassword(fifo); err == nil || !strings.Contains(err.Error(), "a FIFO") {
 		t.Errorf("password file that is a named pipe: %v", err)
 	}
 	if _, err := readPidfile(dir); err == nil || !strings.Contains(err.Error(), "directory") {
@@ -667,10 +667,10 @@ func TestEndlessFiles(t *testing.T) {
 		settings []string
 		reason   string
 	}{
-		{[]string{"OCF_RESKEY_sockd_config=/dev/zero"}, "not a regular file (a device)"},
+		{[]string{"OCF_RESKEY_sockd_config=/dev/zero"}, "not a regular file (a character device)"},
 		{[]string{"OCF_RESKEY_sockd_config=/"}, "not a regular file (a directory)"},
-		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/zero"}, "not a regular file (a device)"},
-		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/urandom"}, "not a regular file (a device)"},
+		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/zero"}, "not a regular file (a character device)"},
+		{[]string{"OCF_RESKEY_check_username=u", "OCF_RESKEY_check_password_file=/dev/urandom"}, "not a regular file (a character device)"},
 	} {
 		r := l.expect(6, "validate-all", append(tc.settings, "OCF_RESKEY_CRM_meta_timeout=5000")...)
 		if !strings.Contains(r.reason(), tc.reason) {
@@ -727,7 +727,7 @@ func TestNamedPipeConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	setting := "OCF_RESKEY_sockd_config=" + fifo
-	l.expectReason(6, "named pipe", "validate-all", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
+	l.expectReason(6, "a FIFO", "validate-all", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
 	l.expect(7, "monitor", setting, "OCF_RESKEY_CRM_meta_timeout=5000")
 	l.expect(6, "monitor", setting, recurring, "OCF_RESKEY_CRM_meta_timeout=5000")
 	l.expect(0, "stop", setting, "OCF_RESKEY_CRM_meta_timeout=5000")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/internal/oneline"
 )
 
@@ -216,7 +217,7 @@ func removePidfile(path string) error {
 	case err != nil:
 		return err
 	case !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0:
-		return fmt.Errorf("%s is not a regular file (%s); left alone", path, fileKind(fi.Mode()))
+		return fmt.Errorf("%s is not a regular file (%s); left alone", path, filesafe.TypeName(fi.Mode()))
 	case fi.Mode().IsRegular():
 		// A file that holds anything but a PID is not Dante's pidfile
 		// (sockd_pidfile=/etc/passwd): never removed.

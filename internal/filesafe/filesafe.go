@@ -147,7 +147,7 @@ func checkFile(name, real string, fi os.FileInfo, uid int) error {
 		what = fmt.Sprintf("%s (%s)", name, real)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w (%s)", what, ErrNotRegular, typeName(fi.Mode()))
+		return fmt.Errorf("%s: %w (%s)", what, ErrNotRegular, TypeName(fi.Mode()))
 	}
 	return checkOwnerMode(what, "file", fi, uid)
 }
@@ -208,7 +208,9 @@ func modeBits(m os.FileMode) uint32 {
 	return b
 }
 
-func typeName(m os.FileMode) string {
+// TypeName names the type of a file that is not a regular one, as every
+// ocfkit message says it ("a directory", "a FIFO", "a character device").
+func TypeName(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
