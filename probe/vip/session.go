@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
 )
 
 // run is Probe on the given socket, resolver and port reserver, so tests can
@@ -163,7 +165,6 @@ func (s *session) prepare(reserve portReserver, targets []Target) error {
 			isn:     rand.Uint32(),
 			flow: flow{localMAC: s.cfg.Interface.HardwareAddr, src: s.cfg.Source, vip: s.cfg.VIP,
 				sport: port, dport: s.cfg.Port},
-			wait: s.cfg.FirstRetransmit,
 		}
 		s.states = append(s.states, st)
 		s.byPort[port] = st
@@ -204,12 +205,11 @@ func (s *session) send(st *state, seq, ack uint32, fl tcpFlags) error {
 func (s *session) sendSYN(st *state, now time.Time) error {
 	if st.SYNs == 0 {
 		st.sentAt = now
-		st.wait = max(st.wait, min(2*s.slowest, s.cfg.MaxRetransmit))
-	} else {
-		st.wait = min(2*st.wait, s.cfg.MaxRetransmit)
+		first := max(s.cfg.FirstRetransmit, min(2*s.slowest, s.cfg.MaxRetransmit))
+		st.backoff = backoff.New(first, s.cfg.MaxRetransmit)
 	}
 	st.SYNs++
-	st.nextTx = now.Add(st.wait)
+	st.nextTx = now.Add(st.backoff.Next())
 	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
 }
 
