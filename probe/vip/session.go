@@ -121,6 +121,9 @@ type session struct {
 	// (thousands of targets) answers queue, and a retransmission before
 	// then only adds to the queue.
 	slowest time.Duration
+	// retryFrom is the index in states where the next scan's
+	// retransmissions begin.
+	retryFrom int
 }
 
 // schedule brings the next scan and event forward to t.
@@ -323,9 +326,14 @@ func (s *session) tick(now time.Time) error {
 
 // scan goes through every target: resets connections whose server did not
 // close in time, retransmits due SYNs (syns were sent already in this
-// tick), counts the open targets and finds the next scan.
+// tick), counts the open targets and finds the next scan. Retransmissions
+// begin where the last full batch left off (retryFrom), round robin, so
+// the first targets' retries do not take every batch from the last ones'.
 func (s *session) scan(now time.Time, syns int) error {
-	for _, st := range s.states {
+	full := false
+	for k := range len(s.states) {
+		i := (s.retryFrom + k) % len(s.states)
+		st := s.states[i]
 		switch {
 		case st.done:
 		case st.closing && !now.Before(st.closeUntil):
@@ -335,6 +343,9 @@ func (s *session) scan(now time.Time, syns int) error {
 			}
 		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx) && !now.Before(s.synsAfter):
 			if syns == synBatch {
+				if !full {
+					full, s.retryFrom = true, i
+				}
 				s.synsAfter = now.Add(synPace)
 				continue
 			}
