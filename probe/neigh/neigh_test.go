@@ -223,7 +223,7 @@ func TestRoundPacesRequests(t *testing.T) {
 // never resolved. Every address must be asked within one pass of batches,
 // and retries take turns the same way.
 func TestRoundAsksTheLastAddresses(t *testing.T) {
-	lan := newFakeLAN(nil) // nobody answers
+	lan := newFakeLAN(nil)                       // nobody answers
 	lan.Inbox = fakeconn.NewInbox(8 * SendBatch) // nobody reads the requests it echoes
 	cl, _ := New(lan, ourMAC, ourIP)
 	cl.FirstRetry, cl.MaxRetry = SendPace, SendPace // due again by the next Send
