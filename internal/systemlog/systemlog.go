@@ -99,10 +99,8 @@ func New(tag string, fields map[string]string) *Log {
 
 // NoticeTo sends the one line saying that the system log is not taking
 // messages to w (a program's stderr as its caller gave it) instead of
-// os.Stderr, and returns l.
+// os.Stderr, and returns l. Call it before l is used.
 func (l *Log) NoticeTo(w io.Writer) *Log {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.notice = w
 	return l
 }
