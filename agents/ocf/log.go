@@ -51,7 +51,7 @@ func newLogger(tag, instance string, stderr io.Writer, env Env, systemByDefault 
 		if instance != "" {
 			fields = map[string]string{"OCF_RESOURCE": instance}
 		}
-		l.system = systemlog.NewFacility(tag, fields, facility)
+		l.system = systemlog.NewFacility(tag, fields, facility).NoticeTo(stderr)
 	}
 	return l
 }

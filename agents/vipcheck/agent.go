@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/leak"
@@ -311,7 +312,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "creating %s: %w", filepath.Dir(path), err)
 	}
-	if err := os.WriteFile(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "writing the state file: %w", err)
 	}
 	return s.update(ctx, req)

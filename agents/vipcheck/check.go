@@ -10,9 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/fanout"
 	"github.com/ocfkit/ocfkit/internal/route"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/vip"
@@ -228,23 +228,12 @@ func resolveNames(ctx context.Context, names []string, todo []int, addrs []netip
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	errs := make([]error, len(names))
-	sem := make(chan struct{}, maxLookups)
-	var wg sync.WaitGroup
-	for _, i := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-			}
-			if errs[i] = ctx.Err(); errs[i] == nil {
-				addrs[i], errs[i] = lookup(ctx, names[i])
-			}
-		}()
-	}
-	wg.Wait()
+	fanout.Each(len(todo), maxLookups, func(k int) {
+		i := todo[k]
+		if errs[i] = ctx.Err(); errs[i] == nil {
+			addrs[i], errs[i] = lookup(ctx, names[i])
+		}
+	})
 	for _, i := range todo {
 		if errs[i] != nil {
 			return fmt.Errorf("%q is not an IP address, and looking it up failed: %w", names[i], errs[i])

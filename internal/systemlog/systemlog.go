@@ -76,7 +76,8 @@ type Log struct {
 	// tests point them elsewhere.
 	journalPath string
 	syslogPaths []string
-	// notice receives the one line saying messages are being dropped.
+	// notice receives the one line saying messages are being dropped
+	// (os.Stderr unless the caller gives its own with NoticeTo).
 	notice io.Writer
 
 	mu      sync.Mutex
@@ -94,6 +95,14 @@ func New(tag string, fields map[string]string) *Log {
 	return &Log{tag: tag, fields: fields, facility: syslog.LOG_DAEMON,
 		journalPath: JournalSocket, syslogPaths: []string{SyslogSocket, "/var/run/syslog", "/var/run/log"},
 		notice: os.Stderr}
+}
+
+// NoticeTo sends the one line saying that the system log is not taking
+// messages to w (a program's stderr as its caller gave it) instead of
+// os.Stderr, and returns l. Call it before l is used.
+func (l *Log) NoticeTo(w io.Writer) *Log {
+	l.notice = w
+	return l
 }
 
 // NewFacility is New with a syslog facility named as syslog.conf and

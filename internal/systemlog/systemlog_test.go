@@ -18,8 +18,8 @@ import (
 // at returns a Log whose journal is the socket at path, with notices to
 // w.
 func at(path string, w *bytes.Buffer) *Log {
-	l := New("test", map[string]string{"OCF_RESOURCE": "r1"})
-	l.journalPath, l.syslogPaths, l.notice = path, nil, w
+	l := New("test", map[string]string{"OCF_RESOURCE": "r1"}).NoticeTo(w)
+	l.journalPath, l.syslogPaths = path, nil
 	return l
 }
 
@@ -67,8 +67,8 @@ func TestStalledJournalDoesNotBlock(t *testing.T) {
 func TestStalledSyslog(t *testing.T) {
 	s := systemlogtest.NewStalled(t, t.TempDir())
 	var notice bytes.Buffer
-	l := New("test", nil)
-	l.journalPath, l.syslogPaths, l.notice = filepath.Join(t.TempDir(), "none"), []string{s.Socket}, &notice
+	l := New("test", nil).NoticeTo(&notice)
+	l.journalPath, l.syslogPaths = filepath.Join(t.TempDir(), "none"), []string{s.Socket}
 	defer l.Close()
 	within(t, "logging to a stalled syslog", func() {
 		for i := 0; i < 20; i++ {
@@ -187,5 +187,13 @@ func TestNoSystemLog(t *testing.T) {
 	l := at(filepath.Join(t.TempDir(), "none"), &bytes.Buffer{})
 	if l.Send(Info, "x") {
 		t.Error("sent to nothing")
+	}
+}
+
+// TestNoticeDefault shows that a Log whose caller gives no writer still
+// says on os.Stderr that it drops messages.
+func TestNoticeDefault(t *testing.T) {
+	if l := New("test", nil); l.notice != os.Stderr {
+		t.Errorf("notice writer %v, want os.Stderr", l.notice)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/ctxerr"
 )
 
 // DefaultMaxBody is the body size cap without HTTP.MaxBody.
@@ -194,10 +195,10 @@ func (h *HTTP) check(ctx context.Context, conn net.Conn) (r Result) {
 	}
 	w := bufio.NewWriter(conn)
 	if err := req.Write(w); err != nil {
-		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxErr(ctx, err))}
+		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxerr.Cause(ctx, err))}
 	}
 	if err := w.Flush(); err != nil {
-		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxErr(ctx, err))}
+		return Result{Failure: Protocol, Err: fmt.Errorf("sending the request: %w", ctxerr.Cause(ctx, err))}
 	}
 	head := &headLimit{r: conn, left: maxHeaders}
 	br := bufio.NewReader(head)
@@ -206,7 +207,7 @@ func (h *HTTP) check(ctx context.Context, conn net.Conn) (r Result) {
 		// 1xx answers (100 Continue, 103 Early Hints) have no body and
 		// come before the real one.
 		if resp, err = http.ReadResponse(br, req); err != nil {
-			return Result{Failure: Protocol, Err: fmt.Errorf("reading the response: %w", ctxErr(ctx, err))}
+			return Result{Failure: Protocol, Err: fmt.Errorf("reading the response: %w", ctxerr.Cause(ctx, err))}
 		}
 	}
 	head.lifted = true
@@ -216,7 +217,7 @@ func (h *HTTP) check(ctx context.Context, conn net.Conn) (r Result) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.maxBody()+1))
 	r.Bytes = int64(len(body))
 	if err != nil {
-		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", ctxErr(ctx, err))
+		r.Failure, r.Err = Protocol, fmt.Errorf("reading the body: %w", ctxerr.Cause(ctx, err))
 		return r
 	}
 	whole = int64(len(body)) <= h.maxBody()
@@ -297,21 +298,6 @@ func (l *headLimit) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= n
 	return n, err
-}
-
-// ctxErr names the context's end as the cause of an I/O error it caused:
-// the connection's deadline is the context's, and may pass a moment before
-// the context says so.
-func ctxErr(ctx context.Context, err error) error {
-	cause := ctx.Err()
-	var ne net.Error
-	if _, ok := ctx.Deadline(); ok && cause == nil && errors.As(err, &ne) && ne.Timeout() {
-		cause = context.DeadlineExceeded
-	}
-	if cause != nil && !errors.Is(err, cause) {
-		return fmt.Errorf("%w (%v)", cause, err)
-	}
-	return err
 }
 
 // judge compares a response with the expectations, in the order status,

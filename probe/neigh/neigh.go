@@ -22,6 +22,8 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
 )
 
 // etherTypeARP is the EtherType of ARP frames.
@@ -167,7 +169,11 @@ func (c *Client) forUs(frame []byte) bool {
 // doubling up to MaxRetry), and one Send asks for at most SendBatch
 // addresses, the rest after SendPace: thousands of requests at once would
 // overflow the queues of the hosts that receive the broadcasts, and
-// replies would be lost.
+// replies would be lost. A Send cut short by the batch limit leaves off
+// where the next one goes on, round robin: starting from the first
+// address each time, the early addresses' retries (due again before the
+// last addresses were ever asked, when many do not answer or the host is
+// busy) would fill every batch and the last addresses would wait for ever.
 type Round struct {
 	c       *Client
 	asks    []*ask              // in the order given
@@ -175,6 +181,11 @@ type Round struct {
 	keep    bool                // ask until the end, even once answered (WhoHas)
 	start   time.Time
 	next    time.Time
+	// from is the index in asks where the next Send begins.
+	from int
+	// first and max are the retry schedule: the first wait and the
+	// ceiling of the doubling ones after it.
+	first, max time.Duration
 	// slowest is the longest time from a request to its answer so far: a
 	// first retry comes no sooner than twice that, since under load
 	// answers queue and early retries only lengthen the queue.
@@ -183,10 +194,10 @@ type Round struct {
 
 // ask is one address of a round and its retry schedule.
 type ask struct {
-	ip   netip.Addr
-	due  time.Time // zero: now
-	sent time.Time // the last request
-	wait time.Duration
+	ip      netip.Addr
+	due     time.Time // zero: now
+	sent    time.Time // the last request
+	backoff backoff.Doubling
 }
 
 // SendBatch is the most requests one Send makes, and SendPace the wait
@@ -198,14 +209,17 @@ const (
 
 // NewRound starts a round for targets; nothing is sent until Send.
 func (c *Client) NewRound(targets []netip.Addr) *Round {
-	first := c.FirstRetry
-	if first <= 0 {
-		first = 50 * time.Millisecond
+	r := &Round{c: c, pending: make(map[netip.Addr]*ask, len(targets)), start: time.Now(),
+		first: c.FirstRetry, max: c.MaxRetry}
+	if r.first <= 0 {
+		r.first = 50 * time.Millisecond
 	}
-	r := &Round{c: c, pending: make(map[netip.Addr]*ask, len(targets)), start: time.Now()}
+	if r.max <= 0 {
+		r.max = 400 * time.Millisecond
+	}
 	for _, t := range targets {
 		if r.pending[t] == nil {
-			a := &ask{ip: t, wait: first}
+			a := &ask{ip: t}
 			r.pending[t] = a
 			r.asks = append(r.asks, a)
 		}
@@ -220,32 +234,29 @@ func (r *Round) Done() bool { return len(r.pending) == 0 }
 func (r *Round) Next() time.Time { return r.next }
 
 // Send asks again for the unanswered addresses whose retry is due, at most
-// SendBatch of them, and sets Next.
+// SendBatch of them from where the last full batch left off, and sets Next.
 func (r *Round) Send(now time.Time) error {
-	maxWait := r.c.MaxRetry
-	if maxWait <= 0 {
-		maxWait = 400 * time.Millisecond
-	}
 	var next time.Time
 	sent := 0
-	for _, a := range r.asks {
+	for k := range len(r.asks) {
+		i := (r.from + k) % len(r.asks)
+		a := r.asks[i]
 		if r.pending[a.ip] != a {
 			continue // answered
 		}
 		if !now.Before(a.due) {
 			if sent == SendBatch {
-				next = now.Add(SendPace)
-				break
+				r.from, r.next = i, now.Add(SendPace)
+				return nil
 			}
 			if err := r.c.request(a.ip); err != nil {
 				return err
 			}
 			sent++
 			if a.sent.IsZero() {
-				a.wait = max(a.wait, min(2*r.slowest, maxWait))
+				a.backoff = backoff.New(max(r.first, min(2*r.slowest, r.max)), r.max)
 			}
-			a.sent, a.due = now, now.Add(a.wait)
-			a.wait = min(2*a.wait, maxWait)
+			a.sent, a.due = now, now.Add(a.backoff.Next())
 		}
 		if next.IsZero() || a.due.Before(next) {
 			next = a.due

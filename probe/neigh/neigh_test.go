@@ -215,6 +215,49 @@ func TestRoundPacesRequests(t *testing.T) {
 	}
 }
 
+// TestRoundAsksTheLastAddresses: a round of many addresses nobody answers
+// (thousands of dead real servers), on a host so busy that the retries of
+// the first addresses come due before the last ones were ever asked. Each
+// Send began with the first addresses, whose retries filled the batch, so
+// the last addresses were never asked and healthy real servers listed last
+// never resolved. Every address must be asked within one pass of batches,
+// and retries take turns the same way.
+func TestRoundAsksTheLastAddresses(t *testing.T) {
+	lan := newFakeLAN(nil)                       // nobody answers
+	lan.Inbox = fakeconn.NewInbox(8 * SendBatch) // nobody reads the requests it echoes
+	cl, _ := New(lan, ourMAC, ourIP)
+	cl.FirstRetry, cl.MaxRetry = SendPace, SendPace // due again by the next Send
+	var targets []netip.Addr
+	for i := range 3 * SendBatch {
+		targets = append(targets, netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}))
+	}
+	r := cl.NewRound(targets)
+	now := time.Now()
+	send := func() {
+		t.Helper()
+		if err := r.Send(now); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(SendPace)
+	}
+	for range 3 {
+		send()
+	}
+	for _, a := range targets {
+		if n := lan.asked[a]; n != 1 {
+			t.Fatalf("after one pass of batches %v was asked %d times, want once (last: %d times)", a, n, lan.asked[targets[len(targets)-1]])
+		}
+	}
+	for range 3 {
+		send()
+	}
+	for _, a := range targets {
+		if n := lan.asked[a]; n != 2 {
+			t.Fatalf("after two passes %v was asked %d times, want twice", a, n)
+		}
+	}
+}
+
 // TestRoundTakesOnlyAnswersToUs shows that an ARP reply addressed to
 // another host (a forged broadcast, a gratuitous reply) does not resolve a
 // pending address; the reply to us does.

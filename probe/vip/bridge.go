@@ -11,6 +11,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
 )
 
 // The frame bridge between the socket and the stack of a Paths: inbound
@@ -124,8 +126,8 @@ func (p *Paths) send(b []byte) {
 	frame = append(append(append(append(frame, pc.mac...), p.cfg.Interface.HardwareAddr...), ethType...), b...)
 	if syn {
 		pc.syn, pc.syns = frame, pc.syns+1
-		pc.synWait = p.cfg.FirstRetransmit
-		pc.synNext = time.Now().Add(pc.synWait)
+		pc.synBackoff = backoff.New(p.cfg.FirstRetransmit, p.cfg.MaxRetransmit)
+		pc.synNext = time.Now().Add(pc.synBackoff.Next())
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -196,8 +198,7 @@ func (p *Paths) due(now time.Time) time.Time {
 		if !now.Before(pc.synNext) {
 			sends = append(sends, out{pc.syn, pc.mac})
 			pc.syns++
-			pc.synWait = min(2*pc.synWait, p.cfg.MaxRetransmit)
-			pc.synNext = now.Add(pc.synWait)
+			pc.synNext = now.Add(pc.synBackoff.Next())
 		}
 		later(pc.synNext)
 	}

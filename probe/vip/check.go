@@ -3,8 +3,9 @@ package vip
 import (
 	"context"
 	"net"
-	"sync"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/fanout"
 )
 
 // Via is how a check reaches the real servers.
@@ -76,7 +77,7 @@ type dialFunc func(ctx context.Context, t Target) (net.Conn, Result)
 // attempts times and while time is left.
 func checkEach[R any](ctx context.Context, targets []Target, check ConnCheck[R], attempts int, dial dialFunc) ([]Result, []R) {
 	results, verdicts := make([]Result, len(targets)), make([]R, len(targets))
-	each(len(targets), func(i int) {
+	fanout.Each(len(targets), 0, func(i int) {
 		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			conn, r := dial(ctx, targets[i])
@@ -104,18 +105,4 @@ func retry(ctx context.Context, attempt, attempts int) bool {
 		return false
 	}
 	return attempt < attempts && ctx.Err() == nil
-}
-
-// each calls f(i) for every i below n, all at once, and returns when every
-// call has.
-func each(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(i)
-		}()
-	}
-	wg.Wait()
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/fanout"
 )
 
 // Connect is the check of a balancer that does not hold the VIP (a backup):
@@ -17,7 +19,7 @@ import (
 // closeConn. Results come in the order of targets; MAC and SYNs stay empty.
 func Connect(ctx context.Context, targets []Target, port uint16, closeConn bool) []Result {
 	out := make([]Result, len(targets))
-	each(len(targets), func(i int) {
+	fanout.Each(len(targets), 0, func(i int) {
 		out[i] = connectOne(ctx, targets[i].Addr, port, closeConn)
 	})
 	return out

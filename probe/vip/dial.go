@@ -101,7 +101,7 @@ func (p *Paths) dial(ctx context.Context, rs netip.Addr, mac net.HardwareAddr, a
 		release()
 		return nil, fmt.Errorf("creating a TCP endpoint: %s", terr)
 	}
-	pc := &pathConn{port: port, mac: mac, ep: ep, synWait: p.cfg.FirstRetransmit}
+	pc := &pathConn{port: port, mac: mac, ep: ep}
 	defer func() {
 		p.mu.Lock()
 		a.SYNs = pc.syns

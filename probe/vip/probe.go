@@ -28,6 +28,7 @@ import (
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 
+	"github.com/ocfkit/ocfkit/internal/backoff"
 	"github.com/ocfkit/ocfkit/probe/neigh"
 )
 
@@ -288,11 +289,11 @@ type state struct {
 	isn        uint32
 	release    func()
 	done       bool
-	closing    bool      // FIN sent, waiting for the server's FIN
-	closeUntil time.Time // when to give up waiting and reset
-	sentAt     time.Time // first SYN
-	nextTx     time.Time // next SYN retransmission (zero: none planned)
-	wait       time.Duration
+	closing    bool             // FIN sent, waiting for the server's FIN
+	closeUntil time.Time        // when to give up waiting and reset
+	sentAt     time.Time        // first SYN
+	nextTx     time.Time        // next SYN retransmission (zero: none planned)
+	backoff    backoff.Doubling // the SYN's retransmission schedule
 }
 
 // readFrames reads frames from conn on its own goroutine until stop is

@@ -201,3 +201,48 @@ func TestHandleIgnoresForeignSegments(t *testing.T) {
 		t.Fatal("the matching SYN-ACK was not accepted")
 	}
 }
+
+// TestRetransmissionsTakeTurns: thousands of real servers that do not
+// answer, on a host so busy that the first targets' retransmissions come
+// due before a batch is through. Each scan began with the first targets,
+// whose retransmissions filled every batch: the last targets never got
+// a second SYN. Every target must be retransmitted within one pass of
+// batches.
+func TestRetransmissionsTakeTurns(t *testing.T) {
+	cfg := Config{Interface: &net.Interface{Name: "fake0", HardwareAddr: localMAC}, Source: src, VIP: vipAddr, Port: 80,
+		FirstRetransmit: synPace, MaxRetransmit: synPace} // due again by the next batch
+	cfg.defaults()
+	seg := newFakeSegment() // macMute never answers
+	s := &session{cfg: cfg, conn: seg, start: time.Now(), byPort: map[uint16]*state{}, byAddr: map[netip.Addr][]*state{}}
+	var targets []Target
+	for i := range 3 * synBatch {
+		targets = append(targets, Target{Addr: netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}), MAC: macMute})
+	}
+	if err := s.prepare(fakePorts(), targets); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, st := range s.states {
+		s.begin(st, st.MAC, now)
+	}
+	s.open = len(s.states)
+	tick := func() {
+		t.Helper()
+		if err := s.tick(now); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(synPace)
+	}
+	for range 3 { // the first SYNs
+		tick()
+	}
+	for range 3 { // one pass of retransmissions
+		tick()
+	}
+	for i, st := range s.states {
+		if st.SYNs != 2 {
+			t.Fatalf("target %d of %d: %d SYNs after one pass of retransmissions, want 2 (last: %d)",
+				i, len(s.states), st.SYNs, s.states[len(s.states)-1].SYNs)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
 )
 
 // run is Probe on the given socket, resolver and port reserver, so tests can
@@ -119,6 +121,9 @@ type session struct {
 	// (thousands of targets) answers queue, and a retransmission before
 	// then only adds to the queue.
 	slowest time.Duration
+	// retryFrom is the index in states where the next scan's
+	// retransmissions begin.
+	retryFrom int
 }
 
 // schedule brings the next scan and event forward to t.
@@ -163,7 +168,6 @@ func (s *session) prepare(reserve portReserver, targets []Target) error {
 			isn:     rand.Uint32(),
 			flow: flow{localMAC: s.cfg.Interface.HardwareAddr, src: s.cfg.Source, vip: s.cfg.VIP,
 				sport: port, dport: s.cfg.Port},
-			wait: s.cfg.FirstRetransmit,
 		}
 		s.states = append(s.states, st)
 		s.byPort[port] = st
@@ -204,12 +208,11 @@ func (s *session) send(st *state, seq, ack uint32, fl tcpFlags) error {
 func (s *session) sendSYN(st *state, now time.Time) error {
 	if st.SYNs == 0 {
 		st.sentAt = now
-		st.wait = max(st.wait, min(2*s.slowest, s.cfg.MaxRetransmit))
-	} else {
-		st.wait = min(2*st.wait, s.cfg.MaxRetransmit)
+		first := max(s.cfg.FirstRetransmit, min(2*s.slowest, s.cfg.MaxRetransmit))
+		st.backoff = backoff.New(first, s.cfg.MaxRetransmit)
 	}
 	st.SYNs++
-	st.nextTx = now.Add(st.wait)
+	st.nextTx = now.Add(st.backoff.Next())
 	return s.send(st, st.isn, 0, tcpFlags{SYN: true})
 }
 
@@ -323,9 +326,14 @@ func (s *session) tick(now time.Time) error {
 
 // scan goes through every target: resets connections whose server did not
 // close in time, retransmits due SYNs (syns were sent already in this
-// tick), counts the open targets and finds the next scan.
+// tick), counts the open targets and finds the next scan. Retransmissions
+// begin where the last full batch left off (retryFrom), round robin, so
+// the first targets' retries do not take every batch from the last ones'.
 func (s *session) scan(now time.Time, syns int) error {
-	for _, st := range s.states {
+	full := false
+	for k := range len(s.states) {
+		i := (s.retryFrom + k) % len(s.states)
+		st := s.states[i]
 		switch {
 		case st.done:
 		case st.closing && !now.Before(st.closeUntil):
@@ -335,6 +343,9 @@ func (s *session) scan(now time.Time, syns int) error {
 			}
 		case !st.closing && !st.nextTx.IsZero() && !now.Before(st.nextTx) && !now.Before(s.synsAfter):
 			if syns == synBatch {
+				if !full {
+					full, s.retryFrom = true, i
+				}
 				s.synsAfter = now.Add(synPace)
 				continue
 			}

@@ -15,6 +15,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"github.com/ocfkit/ocfkit/internal/backoff"
 )
 
 // Paths carries ordinary TCP connections through the VIP path: a
@@ -71,8 +73,10 @@ type pathConn struct {
 	ep      tcpip.Endpoint
 	syn     []byte    // the SYN frame while unanswered
 	synNext time.Time // next repetition
-	synWait time.Duration
-	syns    int
+	// synBackoff is the repetitions' schedule, restarted by each SYN
+	// the stack sends.
+	synBackoff backoff.Doubling
+	syns       int
 	// peerAck is the acknowledgement number of the real server's last
 	// segment (acked: there was one), the sequence number of an exact RST.
 	peerAck uint32

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/fakeconn"
+	"github.com/ocfkit/ocfkit/internal/fanout"
 	"github.com/ocfkit/ocfkit/probe/neigh"
 )
 
@@ -70,7 +71,7 @@ func TestPathsDial(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	results := make([]Result, len(targets))
-	each(len(targets), func(i int) {
+	fanout.Each(len(targets), 0, func(i int) {
 		conn, a, err := p.Dial(ctx, targets[i].Addr)
 		results[i] = p.result(targets[i].Addr, a, err)
 		if conn != nil {
