@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 out=$(mktemp -d /tmp/ocfkit-size.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-CGO_ENABLED=0 "$GO" build -tags urfave_cli_no_docs -trimpath -ldflags '-s -w' -o "$out/" ./cmd/...
+CGO_ENABLED=0 "$GO" build -tags "$(cat build.tags)" -trimpath -ldflags '-s -w' -o "$out/" ./cmd/...
 goal=$((12 * 1024 * 1024))
 for b in "$out"/*; do
   size=$(stat -c %s "$b")

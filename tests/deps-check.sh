@@ -89,11 +89,12 @@ not_commands=" alias bg break builtin caller cd continue declare dirs disown ech
 
 # Programs the Go sources name that are not installed from a package, and why.
 declare -A exempt=(
-  [ocf-sockd]="built by the tests"
   [check_tcp_raw]="optional peer of bench/vipcheck (raw-socket-checkers is not in Debian)"
   [ocfkit-no-such-program]="testenv's own test of a missing program"
   [exe]="/proc/self/exe"
 )
+# This project's own programs are built, not installed from a package.
+for d in cmd/*/; do exempt[$(basename "$d")]="built from this tree (cmd/)"; done
 
 # base_package reports whether every Debian system has the package.
 base_package() {
@@ -120,7 +121,7 @@ for c in $(printf '%s\n' "${!seen[@]}" | sort); do
   case $not_commands in *" $c "*) continue ;; esac
   p=$(type -P "$c") || p=
   if [ -z "$p" ] && [ -z "${from_go[$c]:-}" ] && [ -z "${table[$c]:-}" ]; then continue; fi
-  [ -n "${exempt[$c]:-}" ] && [ -z "$p" ] && { printf 'exempt    %-22s %s\n' "$c" "${exempt[$c]}"; continue; }
+  [ -n "${exempt[$c]:-}" ] && { printf 'exempt    %-22s %s\n' "$c" "${exempt[$c]}"; continue; }
   names+=("$c"); path[$c]=$p
 done
 
@@ -166,6 +167,7 @@ for c in "${names[@]}"; do
   mapfile -t own < <(owners_of "$p")
   good=
   for o in "${own[@]}"; do
+    [ -n "$o" ] || continue
     if [ -n "${is_listed[$o]:-}" ] || base_package "$o"; then good=$o; break; fi
   done
   if [ -z "$good" ]; then

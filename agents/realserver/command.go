@@ -55,9 +55,9 @@ func cliCommands() []*cli.Command {
 			// Pacemaker's "status" (monitor's old name, with
 			// OCF_RESOURCE_INSTANCE set) stays the OCF action; on a
 			// command line agents/ocf serves this command instead.
-			Name:   "status",
-			Usage:  "exit 0 when every VIP and sysctl is in place, 1 when one drifted, 3 when down",
-			Flags:  append(flags(), &cli.IntFlag{Name: "depth", Usage: "10 also checks that no interface would answer ARP for a VIP"}),
+			Name:  "status",
+			Usage: "exit 0 when every VIP and sysctl is in place, 1 when one drifted, 3 when down",
+			Flags: append(flags(), &cli.IntFlag{Name: "depth", Usage: "10 also checks that no interface would answer ARP for a VIP"}),
 			Action: func(c *cli.Context) error {
 				return cliAction(c, Monitor, func(err error) int {
 					switch ocf.CodeOf(err) {

@@ -7,18 +7,23 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // Build compiles the package pkg (an import path, or a path relative to
 // the module root such as ./cmd/ocf-sockd) into dir, as `make build` does
-// (static, trimmed, stripped, urfave/cli without its docs generator), and
+// (static, trimmed, stripped, with the tags of build.tags), and
 // returns the binary's path. It returns an error rather than failing a
 // test, so TestMain and sync.Once callers can use it.
 func Build(dir, pkg string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	bin := filepath.Join(dir, path.Base(pkg))
-	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	tags, err := os.ReadFile(filepath.Join(root, "build.tags"))
+	if err != nil {
+		return "", fmt.Errorf("the build tags: %w", err)
+	}
+	cmd := exec.Command("go", "build", "-tags", strings.TrimSpace(string(tags)), "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

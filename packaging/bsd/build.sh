@@ -33,7 +33,7 @@ for os in freebsd openbsd; do
 	name=carp-hook-$version-$os-amd64
 	d=$stage/$name
 	install -d "$d/sbin" "$d/man/man8" "$d/man/man5" "$d/share/examples/carp-hook" "$d/share/doc/carp-hook"
-	GOOS=$os GOARCH=amd64 CGO_ENABLED=0 GOFLAGS=-tags=urfave_cli_no_docs $GO build -trimpath \
+	GOOS=$os GOARCH=amd64 CGO_ENABLED=0 GOFLAGS=-tags=$(cat build.tags) $GO build -trimpath \
 		-ldflags "-s -w -X github.com/ocfkit/ocfkit/agents/ocf.Version=$version" -o "$d/sbin/carp-hook" ./cmd/carp-hook
 	gzip -9n -c "$MAN/carp-hook.8" > "$d/man/man8/carp-hook.8.gz"
 	gzip -9n -c "$MAN/carp-hook.toml.5" > "$d/man/man5/carp-hook.toml.5.gz"

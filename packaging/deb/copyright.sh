@@ -63,7 +63,7 @@ field Copyright "$(holders_of "$goroot/LICENSE" Go)"
 printf 'License: %s\n' "$(license_of "$goroot/LICENSE")"
 text_of "$goroot/LICENSE" "$(license_of "$goroot/LICENSE")"
 
-GOFLAGS=-tags=urfave_cli_no_docs $GO list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ${PKGS:-./cmd/...} |
+GOFLAGS=-tags=$(cat "$(dirname "$0")/../../build.tags") $GO list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ${PKGS:-./cmd/...} |
 	sort -u | while read -r path version dir; do
 	lic=$(ls "$dir" | grep -i -m1 '^\(license\|copying\)') || { echo "no license file in $dir" >&2; exit 1; }
 	name=$(license_of "$dir/$lic")
