@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/pairbench"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ const originBody = "anycast origin OK\n"
 // squid is a real squid in a namespace of its own, in front of an origin
 // server on 127.0.0.1:8080 of the same namespace (served by the test).
 type squid struct {
-	t    *testing.T
+	t    testing.TB
 	ns   *testenv.NS
 	argv []string
 	cmd  *exec.Cmd
@@ -31,7 +32,7 @@ type squid struct {
 
 // startSquid writes the configuration (the snippet and the test's own
 // paths) and starts squid and the origin.
-func startSquid(t *testing.T) *squid {
+func startSquid(t testing.TB) *squid {
 	t.Helper()
 	testenv.RequireRoot(t)
 	bin := testenv.RequireCommand(t, "squid")
@@ -76,7 +77,7 @@ shutdown_lifetime 1 seconds
 
 // startOrigin serves / (originBody) and /hang (answers only when the
 // request ends) on 127.0.0.1:8080 of ns.
-func startOrigin(t *testing.T, ns *testenv.NS) {
+func startOrigin(t testing.TB, ns *testenv.NS) {
 	t.Helper()
 	var ln net.Listener
 	if err := ns.Within(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:8080"); return err }); err != nil {
@@ -232,3 +233,24 @@ func TestSquid(t *testing.T) {
 }
 
 func firstErr(_ Result, err error) error { return err }
+
+// BenchmarkGet measures the GET probe against `curl -x`, the check a
+// script would run (bench/probes.sh).
+func BenchmarkGet(b *testing.B) {
+	s := startSquid(b)
+	curl := testenv.RequireCommand(b, "curl")
+	cfg := get("/")
+	pairbench.Run(b, pairbench.Pair{
+		Ours: func() error { _, err := s.probe(2*time.Second, cfg); return err },
+		Tool: func() *exec.Cmd {
+			return exec.Command(curl, "-sf", "-m", "2", "-x", "http://"+cfg.Proxy, cfg.Target)
+		},
+		Check: func(out []byte) error {
+			if string(out) != originBody {
+				return fmt.Errorf("body %q", out)
+			}
+			return nil
+		},
+		Within: s.ns.Within,
+	})
+}

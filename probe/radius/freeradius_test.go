@@ -13,6 +13,7 @@ import (
 
 	"layeh.com/radius"
 
+	"github.com/ocfkit/ocfkit/internal/pairbench"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -30,7 +31,7 @@ const (
 // Debian configuration, the status virtual server of the snippet, a client
 // for 127.0.0.1 and a test user.
 type freeradius struct {
-	t   *testing.T
+	t   testing.TB
 	ns  *testenv.NS
 	bin string
 	dir string
@@ -38,7 +39,7 @@ type freeradius struct {
 }
 
 // startFreeradius writes the configuration and starts the server.
-func startFreeradius(t *testing.T) *freeradius {
+func startFreeradius(t testing.TB) *freeradius {
 	t.Helper()
 	testenv.RequireRoot(t)
 	bin := testenv.RequireCommand(t, "freeradius")
@@ -81,7 +82,7 @@ func startFreeradius(t *testing.T) *freeradius {
 	return f
 }
 
-func replaceLine(t *testing.T, conf, prefix, line string) string {
+func replaceLine(t testing.TB, conf, prefix, line string) string {
 	t.Helper()
 	lines := strings.Split(conf, "\n")
 	for i, l := range lines {
@@ -94,7 +95,7 @@ func replaceLine(t *testing.T, conf, prefix, line string) string {
 	return ""
 }
 
-func write(t *testing.T, path, content string) {
+func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -294,4 +295,27 @@ func TestReadSecret(t *testing.T) {
 	if _, err := ReadSecret(filepath.Join(dir, "none"), os.Getuid()); err == nil {
 		t.Fatal("a missing file was accepted")
 	}
+}
+
+// BenchmarkStatusServer measures the probe against `radclient` sending the
+// same Status-Server, the check a script would run (bench/probes.sh).
+func BenchmarkStatusServer(b *testing.B) {
+	f := startFreeradius(b)
+	radclient := testenv.RequireCommand(b, "radclient")
+	cfg := f.status(statusSecret)
+	pairbench.Run(b, pairbench.Pair{
+		Ours: func() error { _, err := f.probe(2*time.Second, cfg); return err },
+		Tool: func() *exec.Cmd {
+			cmd := exec.Command(radclient, "-r", "1", "-t", "2", "127.0.0.1:18121", "status", statusSecret)
+			cmd.Stdin = strings.NewReader("Message-Authenticator = 0x00\n")
+			return cmd
+		},
+		Check: func(out []byte) error {
+			if !strings.Contains(string(out), "Access-Accept") {
+				return errors.New("no Access-Accept")
+			}
+			return nil
+		},
+		Within: f.ns.Within,
+	})
 }

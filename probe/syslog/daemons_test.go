@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/pairbench"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ const snippetFile = "/var/log/anycast-probe.log"
 // daemon is a real syslog daemon in a namespace of its own, configured with
 // the relay snippet of docs/snippets.
 type daemon struct {
-	t          *testing.T
+	t          testing.TB
 	name       string
 	ns         *testenv.NS
 	argv       []string
@@ -41,7 +42,7 @@ type daemon struct {
 
 // unpacked returns the path of a program unpacked by scripts/pkgroot.sh,
 // failing (or skipping) when it is not there.
-func unpacked(t *testing.T, rel string) string {
+func unpacked(t testing.TB, rel string) string {
 	t.Helper()
 	testenv.RequireRoot(t)
 	p := filepath.Join(pkgroot, rel)
@@ -54,7 +55,7 @@ func unpacked(t *testing.T, rel string) string {
 	return p
 }
 
-func snippet(t *testing.T, name, logFile string) string {
+func snippet(t testing.TB, name, logFile string) string {
 	t.Helper()
 	b, err := os.ReadFile("../../docs/snippets/" + name)
 	if err != nil {
@@ -63,14 +64,15 @@ func snippet(t *testing.T, name, logFile string) string {
 	return strings.ReplaceAll(string(b), snippetFile, logFile)
 }
 
-// startSyslogNG runs syslog-ng 3.38 from the unpacked package.
-func startSyslogNG(t *testing.T) *daemon {
+// startSyslogNG runs syslog-ng 3.38 from the unpacked package, with the
+// snippet and extra.
+func startSyslogNG(t testing.TB, extra string) *daemon {
 	root := filepath.Join(pkgroot, "syslog-ng")
 	bin := unpacked(t, "syslog-ng/usr/sbin/syslog-ng")
 	dir := testenv.SharedTempDir(t, "sng")
 	d := &daemon{t: t, name: "syslog-ng", logFile: filepath.Join(dir, "probe.log"), lfPort: "5514", octetPort: "5516"}
 	conf := filepath.Join(dir, "syslog-ng.conf")
-	writeFile(t, conf, "@version: 3.38\n"+snippet(t, "anycast-syslog-ng.conf", d.logFile))
+	writeFile(t, conf, "@version: 3.38\n"+snippet(t, "anycast-syslog-ng.conf", d.logFile)+extra)
 	// env execs the daemon: the PID recorded is syslog-ng's own.
 	d.argv = []string{"env", "LD_LIBRARY_PATH=" + filepath.Join(root, "usr/lib/syslog-ng"), bin,
 		"--module-path=" + filepath.Join(root, "usr/lib/syslog-ng/3.38"),
@@ -103,7 +105,7 @@ func startRsyslog(t *testing.T) *daemon {
 	return d
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -183,7 +185,7 @@ func wantStage(t *testing.T, err error, stage Stage) {
 }
 
 // TestSyslogNG and TestRsyslog run the probe against the real daemons.
-func TestSyslogNG(t *testing.T) { testDaemon(t, startSyslogNG(t)) }
+func TestSyslogNG(t *testing.T) { testDaemon(t, startSyslogNG(t, "")) }
 
 func TestRsyslog(t *testing.T) { testDaemon(t, startRsyslog(t)) }
 
@@ -267,3 +269,35 @@ func testDaemon(t *testing.T, d *daemon) {
 }
 
 func firstErr(_ Result, err error) error { return err }
+
+// benchRelay gives the command-line check its own source (port 5518) and
+// relay port (5517, where nc listens), so that the two checks never send
+// to a port nobody listens on.
+const benchRelay = `source s_bench { network(ip(127.0.0.1) port(5518) transport("udp")); };
+destination d_bench { udp("127.0.0.1" port(5517) time-reopen(1)); };
+log { source(s_bench); destination(d_bench); };
+`
+
+// BenchmarkRelay measures the UDP relay probe against what a script runs:
+// logger to the daemon, and the token looked for in what nc received
+// (bench/probes.sh).
+func BenchmarkRelay(b *testing.B) {
+	d := startSyslogNG(b, benchRelay)
+	logger := testenv.RequireCommand(b, "logger")
+	nc := testenv.RequireCommand(b, "nc")
+	out := filepath.Join(testenv.SharedTempDir(b, "ncb"), "nc.out")
+	d.ns.Start(b, "sh", "-c", `exec "$0" -k -u -l 127.0.0.1 5517 >"$1"`, nc, out)
+	script := `"$0" -d -n 127.0.0.1 -P 5518 -- "$1" && until grep -qF -- "$1" "$2"; do sleep 0.005; done`
+	tool := func() *exec.Cmd {
+		return exec.Command("timeout", "5", "sh", "-c", script, logger, NewToken(), out)
+	}
+	testenv.WaitFor(b, 10*time.Second, "nc receiving the relay", func() error {
+		return d.ns.Within(tool().Run)
+	})
+	cfg := d.relay("udp", RFC3164)
+	pairbench.Run(b, pairbench.Pair{
+		Ours:   func() error { _, err := d.probe(2*time.Second, cfg); return err },
+		Tool:   tool,
+		Within: d.ns.Within,
+	})
+}
