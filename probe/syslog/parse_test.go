@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,32 @@ func FuzzSplitFrames(f *testing.F) {
 			t.Fatalf("frames hold %d bytes of a %d-byte stream", total, len(b))
 		}
 	})
+}
+
+// TestTCPRelay checks the relay listener over TCP: frames of other
+// tokens are skipped, the right one is found in a later frame, and Close
+// returns with the relay's connection still open.
+func TestTCPRelay(t *testing.T) {
+	for _, oc := range []bool{false, true} {
+		l, err := listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", l.ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := NewToken()
+		old := Message(&Config{}, NewToken(), time.Now())
+		msg := Message(&Config{Format: RFC3164}, tok, time.Now())
+		c.Write(append(Frame(old, oc), Frame(msg, oc)...))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		got, err := l.wait(ctx, tok)
+		cancel()
+		if err != nil || !bytes.Contains(got, []byte(tok)) {
+			t.Errorf("octet=%v: wait = %q, %v", oc, got, err)
+		}
+		l.Close()
+		c.Close()
+	}
 }

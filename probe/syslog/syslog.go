@@ -275,8 +275,9 @@ type listener struct {
 	found chan []byte
 	errs  chan error
 	conns sync.WaitGroup
-	mu    sync.Mutex
-	open  []net.Conn
+	mu     sync.Mutex
+	open   []net.Conn
+	closed bool
 }
 
 // listen binds the relay port.
@@ -304,6 +305,7 @@ func (l *listener) Close() {
 		l.ln.Close()
 	}
 	l.mu.Lock()
+	l.closed = true
 	for _, c := range l.open {
 		c.Close()
 	}
@@ -351,6 +353,11 @@ func (l *listener) accept(token []byte) {
 			return
 		}
 		l.mu.Lock()
+		if l.closed { // accepted just before Close
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
 		l.open = append(l.open, c)
 		l.conns.Add(1)
 		l.mu.Unlock()
