@@ -270,11 +270,11 @@ func Frame(msg []byte, octetCounting bool) []byte {
 
 // listener receives the daemon's copies on the relay port.
 type listener struct {
-	pc    net.PacketConn
-	ln    net.Listener
-	found chan []byte
-	errs  chan error
-	conns sync.WaitGroup
+	pc     net.PacketConn
+	ln     net.Listener
+	found  chan []byte
+	errs   chan error
+	conns  sync.WaitGroup
 	mu     sync.Mutex
 	open   []net.Conn
 	closed bool
