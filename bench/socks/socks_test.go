@@ -46,8 +46,13 @@ func BenchmarkConnect(b *testing.B) {
 
 	client := &socks5.Client{Proxy: "127.0.0.1:1080"}
 	request := []byte("GET / HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n\r\n")
+	w, err := pairbench.NewWorker(ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
 	ours := func() error {
-		return ns.Within(func() error {
+		return w.Do(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			conn, err := client.Dial(ctx, "127.0.0.1:8080")
@@ -70,6 +75,6 @@ func BenchmarkConnect(b *testing.B) {
 			}
 			return nil
 		},
-		Within: ns.Within,
+		Within: w.Do,
 	})
 }

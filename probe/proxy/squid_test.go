@@ -240,8 +240,20 @@ func BenchmarkGet(b *testing.B) {
 	s := startSquid(b)
 	curl := testenv.RequireCommand(b, "curl")
 	cfg := get("/")
+	w, err := pairbench.NewWorker(s.ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
 	pairbench.Run(b, pairbench.Pair{
-		Ours: func() error { _, err := s.probe(2*time.Second, cfg); return err },
+		Ours: func() error {
+			return w.Do(func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, err := Probe(ctx, cfg)
+				return err
+			})
+		},
 		Tool: func() *exec.Cmd {
 			return exec.Command(curl, "-sf", "-m", "2", "-x", "http://"+cfg.Proxy, cfg.Target)
 		},
@@ -251,6 +263,6 @@ func BenchmarkGet(b *testing.B) {
 			}
 			return nil
 		},
-		Within: s.ns.Within,
+		Within: w.Do,
 	})
 }

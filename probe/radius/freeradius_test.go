@@ -303,8 +303,9 @@ func BenchmarkStatusServer(b *testing.B) {
 	f := startFreeradius(b)
 	radclient := testenv.RequireCommand(b, "radclient")
 	cfg := f.status(statusSecret)
+	w := worker(b, f.ns)
 	pairbench.Run(b, pairbench.Pair{
-		Ours: func() error { _, err := f.probe(2*time.Second, cfg); return err },
+		Ours: func() error { return w.Do(func() error { return timed(2*time.Second, cfg) }) },
 		Tool: func() *exec.Cmd {
 			cmd := exec.Command(radclient, "-r", "1", "-t", "2", "127.0.0.1:18121", "status", statusSecret)
 			cmd.Stdin = strings.NewReader("Message-Authenticator = 0x00\n")
@@ -316,6 +317,24 @@ func BenchmarkStatusServer(b *testing.B) {
 			}
 			return nil
 		},
-		Within: f.ns.Within,
+		Within: w.Do,
 	})
+}
+
+// worker is a pairbench.Worker in ns, closed when b ends.
+func worker(b *testing.B, ns *testenv.NS) *pairbench.Worker {
+	w, err := pairbench.NewWorker(ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(w.Close)
+	return w
+}
+
+// timed runs Probe within timeout.
+func timed(timeout time.Duration, cfg Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := Probe(ctx, cfg)
+	return err
 }

@@ -295,9 +295,21 @@ func BenchmarkRelay(b *testing.B) {
 		return d.ns.Within(tool().Run)
 	})
 	cfg := d.relay("udp", RFC3164)
+	w, err := pairbench.NewWorker(d.ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
 	pairbench.Run(b, pairbench.Pair{
-		Ours:   func() error { _, err := d.probe(2*time.Second, cfg); return err },
+		Ours: func() error {
+			return w.Do(func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, err := Probe(ctx, cfg)
+				return err
+			})
+		},
 		Tool:   tool,
-		Within: d.ns.Within,
+		Within: w.Do,
 	})
 }
