@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/pairbench"
+	"github.com/ocfkit/ocfkit/internal/proctest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -101,19 +102,12 @@ func (s *squid) start() {
 	s.t.Helper()
 	s.cmd = s.ns.Start(s.t, s.argv[0], s.argv[1:]...)
 	testenv.WaitFor(s.t, 20*time.Second, "squid proxying", func() error {
-		if exited(s.cmd.Process.Pid) {
+		if proctest.Exited(s.cmd.Process.Pid) {
 			return testenv.Stop(errors.New("squid exited"))
 		}
 		_, err := s.probe(time.Second, get("/"))
 		return err
 	})
-}
-
-func (s *squid) signal(sig syscall.Signal) {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
 }
 
 func get(path string) Config {
@@ -131,12 +125,6 @@ func (s *squid) probe(timeout time.Duration, cfg Config) (res Result, err error)
 		return res, werr
 	}
 	return res, err
-}
-
-func exited(pid int) bool {
-	var ws syscall.WaitStatus
-	p, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-	return p == pid || errors.Is(err, syscall.ECHILD)
 }
 
 func wantStage(t *testing.T, err error, stage Stage) *Error {
@@ -199,8 +187,8 @@ func TestSquid(t *testing.T) {
 	})
 
 	t.Run("hung", func(t *testing.T) {
-		s.signal(syscall.SIGSTOP)
-		defer s.signal(syscall.SIGCONT)
+		proctest.Stop(t, s.cmd.Process.Pid)
+		defer proctest.Cont(t, s.cmd.Process.Pid)
 		for _, cfg := range []Config{get("/"), connect("http://127.0.0.1:8080/")} {
 			// A stopped squid still completes TCP handshakes.
 			start := time.Now()
@@ -212,7 +200,7 @@ func TestSquid(t *testing.T) {
 				t.Errorf("a hung squid took %v to fail with a 1 s timeout", took)
 			}
 		}
-		s.signal(syscall.SIGCONT)
+		proctest.Cont(t, s.cmd.Process.Pid)
 		testenv.WaitFor(t, 10*time.Second, "squid proxying after SIGCONT", func() error {
 			_, err := s.probe(time.Second, get("/"))
 			return err

@@ -14,6 +14,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/ocfkit/ocfkit/internal/pairbench"
+	"github.com/ocfkit/ocfkit/internal/proctest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -108,7 +109,7 @@ func (f *freeradius) start() {
 	f.cmd = f.ns.Start(f.t, f.bin, "-f", "-l", "stdout", "-d", f.dir)
 	cfg := f.status(statusSecret)
 	testenv.WaitFor(f.t, 20*time.Second, "FreeRADIUS answering Status-Server", func() error {
-		if exited(f.cmd.Process.Pid) {
+		if proctest.Exited(f.cmd.Process.Pid) {
 			return testenv.Stop(errors.New("freeradius exited (run freeradius -XC -d DIR to see why)"))
 		}
 		_, err := f.probe(time.Second, cfg)
@@ -118,14 +119,6 @@ func (f *freeradius) start() {
 
 // stop kills the server.
 func (f *freeradius) stop() { testenv.Kill(f.cmd) }
-
-// signal sends sig to the server.
-func (f *freeradius) signal(sig syscall.Signal) {
-	f.t.Helper()
-	if err := f.cmd.Process.Signal(sig); err != nil {
-		f.t.Fatal(err)
-	}
-}
 
 func (f *freeradius) status(secret string) Config {
 	return Config{Server: "127.0.0.1:18121", Secret: []byte(secret), Retry: 300 * time.Millisecond}
@@ -139,12 +132,6 @@ func (f *freeradius) probe(timeout time.Duration, cfg Config) (res Result, err e
 		return res, werr
 	}
 	return res, err
-}
-
-func exited(pid int) bool {
-	var ws syscall.WaitStatus
-	p, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-	return p == pid || errors.Is(err, syscall.ECHILD)
 }
 
 // wantStage checks that err is an *Error at stage.
@@ -229,15 +216,15 @@ func TestFreeradius(t *testing.T) {
 	})
 
 	t.Run("hung", func(t *testing.T) {
-		f.signal(syscall.SIGSTOP)
-		defer f.signal(syscall.SIGCONT)
+		proctest.Stop(t, f.cmd.Process.Pid)
+		defer proctest.Cont(t, f.cmd.Process.Pid)
 		start := time.Now()
 		_, err := f.probe(time.Second, f.status(statusSecret))
 		wantStage(t, err, StageReply)
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("a hung server took %v to fail with a 1 s timeout", took)
 		}
-		f.signal(syscall.SIGCONT)
+		proctest.Cont(t, f.cmd.Process.Pid)
 		testenv.WaitFor(t, 10*time.Second, "Status-Server answered after SIGCONT", func() error {
 			_, err := f.probe(time.Second, f.status(statusSecret))
 			return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/pairbench"
+	"github.com/ocfkit/ocfkit/internal/proctest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -117,43 +118,12 @@ func (d *daemon) start() {
 	d.t.Helper()
 	d.cmd = d.ns.Start(d.t, d.argv[0], d.argv[1:]...)
 	testenv.WaitFor(d.t, 20*time.Second, d.name+" relaying", func() error {
-		if exited(d.cmd.Process.Pid) {
+		if proctest.Exited(d.cmd.Process.Pid) {
 			return testenv.Stop(fmt.Errorf("%s exited", d.name))
 		}
 		_, err := d.probe(time.Second, d.relay("udp", RFC5424))
 		return err
 	})
-}
-
-// signal sends sig to the daemon; after SIGSTOP it waits until every
-// thread is stopped (a signal reaches each thread when it next runs).
-func (d *daemon) signal(sig syscall.Signal) {
-	d.t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		d.t.Fatal(err)
-	}
-	if sig == syscall.SIGSTOP {
-		testenv.WaitFor(d.t, 5*time.Second, d.name+" stopped", func() error { return allStopped(d.cmd.Process.Pid) })
-	}
-}
-
-// allStopped reports whether every thread of pid is in state T.
-func allStopped(pid int) error {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(tasks) == 0 {
-		return fmt.Errorf("no threads of %d: %v", pid, err)
-	}
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return fmt.Errorf("%s: not stopped", f)
-		}
-	}
-	return nil
 }
 
 func (d *daemon) relay(network string, f Format) Config {
@@ -168,12 +138,6 @@ func (d *daemon) probe(timeout time.Duration, cfg Config) (res Result, err error
 		return res, werr
 	}
 	return res, err
-}
-
-func exited(pid int) bool {
-	var ws syscall.WaitStatus
-	p, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-	return p == pid || errors.Is(err, syscall.ECHILD)
 }
 
 func wantStage(t *testing.T, err error, stage Stage) {
@@ -232,8 +196,8 @@ func testDaemon(t *testing.T, d *daemon) {
 	})
 
 	t.Run("hung", func(t *testing.T) {
-		d.signal(syscall.SIGSTOP)
-		defer d.signal(syscall.SIGCONT)
+		proctest.Stop(t, d.cmd.Process.Pid)
+		defer proctest.Cont(t, d.cmd.Process.Pid)
 		for _, network := range []string{"udp", "tcp"} {
 			// A stopped daemon still completes TCP handshakes.
 			start := time.Now()
@@ -246,7 +210,7 @@ func testDaemon(t *testing.T, d *daemon) {
 				t.Errorf("%s: a hung daemon took %v to fail with a 1 s timeout", network, took)
 			}
 		}
-		d.signal(syscall.SIGCONT)
+		proctest.Cont(t, d.cmd.Process.Pid)
 		testenv.WaitFor(t, 10*time.Second, d.name+" relaying after SIGCONT", func() error {
 			_, err := d.probe(time.Second, d.relay("udp", RFC5424))
 			return err
