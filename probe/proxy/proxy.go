@@ -1,6 +1,7 @@
 // Package proxy probes an HTTP proxy (squid and the like) end to end: an
-// absolute-form GET through it, or a CONNECT tunnel with a GET inside, to
-// a target whose status and body fragment are expected. It tells a proxy
+// absolute-form GET through it, or a CONNECT tunnel with a GET inside
+// (plain, or HTTPS to an https:// target), to a target whose status and
+// body fragment are expected. It tells a proxy
 // that is down (no connection, or no HTTP answer in time) from one whose
 // upstream is down (the proxy itself answered 502, 503 or 504).
 //
@@ -11,6 +12,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,8 @@ const (
 	StageProxy    Stage = "proxy"    // no valid HTTP answer from the proxy in time: proxy down (or hung)
 	StageTunnel   Stage = "tunnel"   // CONNECT refused with a status other than 502/503/504
 	StageUpstream Stage = "upstream" // the proxy answered 502, 503 or 504: upstream down
+	StageTarget   Stage = "target"   // no valid HTTP answer through the tunnel in time
+	StageTLS      Stage = "tls"      // the TLS handshake with an https:// target through the tunnel failed
 	StageStatus   Stage = "status"   // the target's status differs
 	StageBody     Stage = "body"     // the body lacks the expected fragment (or is over the cap)
 )
@@ -77,9 +81,13 @@ type Config struct {
 	Proxy string
 	// Mode is Get (default) or Connect.
 	Mode Mode
-	// Target is an http:// URL; with Connect, its host:port (port 80 by
-	// default) is the tunnel's end.
+	// Target is an http:// URL, or with Connect also https://; with
+	// Connect, its host:port (port 80 or 443 by default) is the tunnel's
+	// end, and an https:// target is checked over TLS inside the tunnel.
 	Target string
+	// TLS configures the TLS client of an https:// target (trusted roots,
+	// server name); nil means the system's roots and the target's host.
+	TLS *tls.Config
 	// Status is the expected status of the target; 0 means 200.
 	Status int
 	// Body, when not empty, must appear in the body.
@@ -119,8 +127,11 @@ func (c *Config) target() (*url.URL, error) {
 		return nil, fmt.Errorf("mode %q: want %s or %s", c.Mode, Get, Connect)
 	}
 	u, err := url.Parse(c.Target)
-	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(c.Target, " \r\n") {
-		return nil, fmt.Errorf("target %q: want an http:// URL without user or fragment", c.Target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.ContainsAny(c.Target, " \r\n") {
+		return nil, fmt.Errorf("target %q: want an http:// or https:// URL without user or fragment", c.Target)
+	}
+	if u.Scheme == "https" && c.Mode != Connect {
+		return nil, fmt.Errorf("target %q: https goes through the proxy with CONNECT only", c.Target)
 	}
 	if c.Status != 0 && (c.Status < 100 || c.Status > 999) {
 		return nil, fmt.Errorf("status %d is not an HTTP status code", c.Status)
@@ -149,10 +160,16 @@ func Probe(ctx context.Context, cfg Config) (Result, error) {
 	}
 	hostport := u.Host
 	if u.Port() == "" {
-		hostport = net.JoinHostPort(u.Hostname(), "80")
+		hostport = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	check := &l7.HTTP{Host: u.Host, Path: u.RequestURI(), Status: cfg.Status, MaxBody: cfg.maxBody(),
 		Header: http.Header{"User-Agent": {"ocfkit-probe"}}}
+	if u.Scheme == "https" {
+		check.TLS = cfg.TLS
+		if check.TLS == nil {
+			check.TLS = &tls.Config{}
+		}
+	}
 	if cfg.Body != "" {
 		check.Regex = regexp.MustCompile(regexp.QuoteMeta(cfg.Body))
 	}
@@ -170,7 +187,12 @@ func Probe(ctx context.Context, cfg Config) (Result, error) {
 	switch r.Failure {
 	case l7.OK:
 		return res, nil
-	case l7.Protocol, l7.TLS:
+	case l7.TLS:
+		return res, fail(StageTLS, 0, "", r.Err)
+	case l7.Protocol:
+		if r.Status == 0 && cfg.Mode == Connect {
+			return res, fail(StageTarget, 0, "", fmt.Errorf("no HTTP answer through the tunnel: %w", r.Err))
+		}
 		if r.Status == 0 {
 			return res, fail(StageProxy, 0, "", fmt.Errorf("no HTTP answer: %w", r.Err))
 		}

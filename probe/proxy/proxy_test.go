@@ -75,7 +75,8 @@ func TestProxyAnswersGarbage(t *testing.T) {
 func TestValidate(t *testing.T) {
 	for _, c := range []Config{
 		{Proxy: "x", Target: "http://a/"},
-		{Proxy: "127.0.0.1:1", Target: "https://a/"},
+		{Proxy: "127.0.0.1:1", Target: "https://a/"}, // https needs CONNECT
+		{Proxy: "127.0.0.1:1", Target: "ftp://a/", Mode: Connect},
 		{Proxy: "127.0.0.1:1", Target: "http://u:p@a/"},
 		{Proxy: "127.0.0.1:1", Target: "http:///x"},
 		{Proxy: "127.0.0.1:1", Target: "http://a/", Mode: "socks"},

@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +32,7 @@ type squid struct {
 	ns   *testenv.NS
 	argv []string
 	cmd  *exec.Cmd
+	tls  *tls.Config // trusts the TLS origin on 127.0.0.1:8443
 }
 
 // startSquid writes the configuration (the snippet and the test's own
@@ -40,6 +44,7 @@ func startSquid(t testing.TB) *squid {
 	testenv.RequireCommand(t, "mount")
 	ns := testenv.NewNS(t, "sq")
 	startOrigin(t, ns)
+	roots := startTLSOrigin(t, ns)
 	dir := testenv.SharedTempDir(t, "squid")
 	snippet, err := os.ReadFile("../../docs/snippets/anycast-squid.conf")
 	if err != nil {
@@ -70,7 +75,7 @@ shutdown_lifetime 1 seconds
 	// squid refuses root (it runs as proxy) and keeps shared memory in
 	// /dev/shm: a tmpfs of its own in the private mount namespace that
 	// `ip netns exec` makes, so nothing is left on the host.
-	s := &squid{t: t, ns: ns, argv: []string{"sh", "-c",
+	s := &squid{t: t, ns: ns, tls: &tls.Config{RootCAs: roots}, argv: []string{"sh", "-c",
 		`mount -t tmpfs -o size=64m,mode=1777 ocfkit-squid-shm /dev/shm && exec "$0" -N -d 1 -f "$1"`, bin, path}}
 	s.start()
 	return s
@@ -96,6 +101,24 @@ func startOrigin(t testing.TB, ns *testenv.NS) {
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	t.Cleanup(func() { close(stop); srv.Close() })
+}
+
+// startTLSOrigin serves originBody over TLS on 127.0.0.1:8443 of ns and
+// returns the roots that trust it.
+func startTLSOrigin(t testing.TB, ns *testenv.NS) *x509.CertPool {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Within(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:8443"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, originBody) }))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	return roots
 }
 
 func (s *squid) start() {
@@ -152,6 +175,24 @@ func TestSquid(t *testing.T) {
 	t.Run("healthy/connect", func(t *testing.T) {
 		if _, err := s.probe(timeout, connect("http://127.0.0.1:8080/")); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("healthy/connect-https", func(t *testing.T) {
+		cfg := connect("https://127.0.0.1:8443/")
+		cfg.TLS = s.tls
+		if _, err := s.probe(timeout, cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("wrong-expectation/tls", func(t *testing.T) {
+		// The system's roots do not trust the test's certificate.
+		wantStage(t, firstErr(s.probe(timeout, connect("https://127.0.0.1:8443/"))), StageTLS)
+	})
+	t.Run("target-hung/connect", func(t *testing.T) {
+		// The tunnel opens, the target never answers.
+		e := wantStage(t, firstErr(s.probe(time.Second, connect("http://127.0.0.1:8080/hang"))), StageTarget)
+		if e.ProxyDown() {
+			t.Error("a silent target reads as proxy down")
 		}
 	})
 	t.Run("upstream-down/get", func(t *testing.T) {
