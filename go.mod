@@ -17,6 +17,7 @@ require (
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 	gvisor.dev/gvisor v0.0.0-20260701204157-69c2d17aea96
+	layeh.com/radius v0.0.0-20231213012653-1006025d24f8
 )
 
 require (

@@ -37,5 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# syslog-ng and rsyslog conflict as packages: unpacked, not installed.
+scripts/pkgroot.sh
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 "$GO" mod download

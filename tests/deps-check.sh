@@ -185,5 +185,33 @@ for c in "${names[@]}"; do
     printf 'ok        %-22s %-32s %s\n' "$c" "$p" "$good"
   fi
 done
+# Programs the tests run unpacked by scripts/pkgroot.sh (syslog-ng-core and
+# rsyslog conflict as packages, so neither is installed): each must be
+# there, and every library it and the modules the tests load need must be
+# found (their packages are the library lines of scripts/packages.txt).
+pkgroot=/var/cache/ocfkit-test/pkgroot
+declare -A unpacked=(
+  [syslog-ng]="syslog-ng/usr/sbin/syslog-ng syslog-ng/usr/lib/syslog-ng/3.38/libafsocket.so syslog-ng/usr/lib/syslog-ng/3.38/libaffile.so syslog-ng/usr/lib/syslog-ng/3.38/libsyslogformat.so"
+  [rsyslogd]="rsyslog/usr/sbin/rsyslogd rsyslog/usr/lib/x86_64-linux-gnu/rsyslog/imudp.so rsyslog/usr/lib/x86_64-linux-gnu/rsyslog/imtcp.so"
+)
+for c in $(printf '%s\n' "${!unpacked[@]}" | sort); do
+  total=$((total + 1))
+  read -r bin _ <<<"${unpacked[$c]}"
+  if [ ! -x "$pkgroot/$bin" ]; then
+    missing=$((missing + 1))
+    printf 'MISSING   %-22s not unpacked in %s (run scripts/pkgroot.sh)\n' "$c" "$pkgroot"
+    continue
+  fi
+  lost=
+  for f in ${unpacked[$c]}; do
+    lost="$lost $(LD_LIBRARY_PATH="$pkgroot/syslog-ng/usr/lib/syslog-ng" ldd "$pkgroot/$f" 2>&1 | awk '/not found/ {printf "%s ", $1}')"
+  done
+  if [ -n "${lost// /}" ]; then
+    missing=$((missing + 1))
+    printf 'MISSING   %-22s %-32s libraries not found:%s\n' "$c" "$pkgroot/$bin" "$lost"
+  else
+    printf 'ok        %-22s %-32s unpacked by scripts/pkgroot.sh\n' "$c" "$pkgroot/$bin"
+  fi
+done
 echo "deps-check: $total commands, $missing missing, $unlisted not from a listed package"
 [ "$missing" -eq 0 ] && [ "$unlisted" -eq 0 ]

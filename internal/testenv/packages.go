@@ -60,4 +60,10 @@ var CommandPackages = map[string]string{
 	"zstd":                "zstd",
 	"make":                "make",
 	"git":                 "git",
+	"freeradius":          "freeradius",
+	"radclient":           "freeradius-utils",
+	"squid":               "squid",
+	"nc":                  "netcat-openbsd",
+	"logger":              "bsdutils",
+	"mount":               "mount",
 }
