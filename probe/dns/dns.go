@@ -74,7 +74,7 @@ type Result struct {
 
 // Probe sends the query and checks its answer; ctx bounds it.
 func Probe(ctx context.Context, cfg Config) (Result, error) {
-	server, err := serverAddr(cfg.Server)
+	server, err := ServerAddr(cfg.Server)
 	if err != nil {
 		return Result{}, &Error{StageConfig, err}
 	}
@@ -193,8 +193,8 @@ func ParseType(s string) (uint16, error) {
 	return 0, fmt.Errorf("unknown query type %q", s)
 }
 
-// serverAddr adds port 53 to a bare address.
-func serverAddr(s string) (string, error) {
+// ServerAddr checks a server address and adds port 53 to a bare one.
+func ServerAddr(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("no server")
 	}
