@@ -25,6 +25,9 @@ import (
 
 // checks names the test that proves each snippet file.
 var checks = map[string]string{
+	"anycast-probe.toml":            "TestAnycastOSPF (agents/anycast)",
+	"anycast-frr-ospfd.conf":        "TestAnycastOSPF (agents/anycast)",
+	"anycast-frr-router.conf":       "TestAnycastOSPF (agents/anycast)",
 	"sockd-group.pcs.sh":            "TestPcsSnippets",
 	"vipcheck-clone.pcs.sh":         "TestPcsSnippets",
 	"vipcheck-https.pcs.sh":         "TestPcsSnippets",
