@@ -24,7 +24,7 @@ import (
 // Defaults and limits.
 const (
 	DefaultConfig   = "/etc/anycast-probe.toml"
-	DefaultSocket   = "/run/anycast-probe.sock"
+	DefaultSocket   = "/run/anycast-probe/status.sock"
 	DefaultProtocol = 249 // IFA_PROTO and route protocol marking what we add
 	DefaultIface    = "lo"
 	MaxConfigSize   = 1 << 20

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -190,4 +191,53 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestSystemdNotify: under a notify socket the daemon says READY=1 once
+// started, STATUS with services up/total as they change, and WATCHDOG=1
+// within the watchdog period; STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	l := newLab(t, "")
+	dir := t.TempDir()
+	sockPath := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var got syncBuffer
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := conn.Read(b)
+			if err != nil {
+				return
+			}
+			got.Write(append(b[:n:n], '\n'))
+		}
+	}()
+	l.setHealthy(true)
+	l.stderr = &syncBuffer{}
+	l.cmd = l.ns.Command(binary(t), "run", "-c", l.cfg)
+	l.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=600000")
+	l.cmd.Stderr = l.stderr
+	if err := testenv.StartTied(l.cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testenv.Kill(l.cmd) })
+	testenv.WaitFor(t, 10*time.Second, "READY, STATUS 1/1, WATCHDOG", func() error {
+		s := got.String()
+		if strings.Contains(s, "READY=1") && strings.Contains(s, "STATUS=1/1 services up") && strings.Contains(s, "WATCHDOG=1") {
+			return nil
+		}
+		return fmt.Errorf("notifications so far:\n%s\nlog:\n%s", s, l.stderr)
+	})
+	if s := got.String(); strings.Index(s, "READY=1") > strings.Index(s, "STATUS=1/1") {
+		t.Errorf("READY came after the service rose:\n%s", s)
+	}
+	l.signal(syscall.SIGTERM)
+	_ = l.cmd.Wait()
+	if !strings.Contains(got.String(), "STOPPING=1") {
+		t.Errorf("no STOPPING=1:\n%s", got.String())
+	}
 }
