@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -241,6 +242,7 @@ func runCommand(c *cli.Context) error {
 	if err := checkHost(cfg); err != nil {
 		return err
 	}
+	limitMemory(c, len(cfg.Services))
 	ln, err := listenStatus(cfg.Socket)
 	if err != nil {
 		return err
@@ -255,6 +257,22 @@ func runCommand(c *cli.Context) error {
 		return cfg, err
 	}
 	return d.run(ln)
+}
+
+// limitMemory sets a soft memory limit in proportion to the services,
+// unless GOMEMLIMIT sets one: the live heap is small (about 8 KiB a
+// service), and without a limit the collector lets the heap grow to twice
+// the live data between cycles, which for 1,000 services made the peak
+// RSS about 42 MiB rather than 22 (bench/anycast BenchmarkThousand). Past
+// the limit the collector runs more often; it never fails an allocation.
+func limitMemory(c *cli.Context, services int) {
+	env, _ := c.App.Metadata["env"].(func(string) (string, bool))
+	if env != nil {
+		if _, set := env("GOMEMLIMIT"); set {
+			return
+		}
+	}
+	debug.SetMemoryLimit(int64(8<<20 + services*(8<<10)))
 }
 
 // checkHost checks that every service's interface exists.
