@@ -241,3 +241,87 @@ func TestSystemdNotify(t *testing.T) {
 		t.Errorf("no STOPPING=1:\n%s", got.String())
 	}
 }
+
+// TestDaemonSignalsOddStates: SIGCONT without SIGTSTP changes nothing; a
+// second SIGTSTP keeps it paused; SIGHUP while paused reloads but adds
+// nothing until SIGCONT; SIGHUP with a broken file keeps the running
+// configuration; SIGHUP with a changed file restarts only what changed;
+// SIGTERM while paused exits 0.
+func TestDaemonSignalsOddStates(t *testing.T) {
+	l := newLab(t, "")
+	l.setHealthy(true)
+	l.start()
+	l.waitHeld(true, "rise")
+	waitLog := func(what string) {
+		t.Helper()
+		testenv.WaitFor(t, 10*time.Second, what, func() error {
+			if strings.Contains(l.stderr.String(), what) {
+				return nil
+			}
+			return fmt.Errorf("log:\n%s", l.stderr)
+		})
+	}
+	before, _ := l.status()
+	l.signal(syscall.SIGCONT)
+	l.signal(syscall.SIGUSR1)
+	if s, _ := l.status(); !strings.Contains(s, "service web: up, transitions 1\n") || !strings.Contains(before, "transitions 1\n") {
+		t.Errorf("SIGCONT without SIGTSTP changed the service:\n%s", s)
+	}
+	l.signal(syscall.SIGTSTP)
+	l.waitHeld(false, "paused")
+	l.signal(syscall.SIGTSTP)
+	l.signal(syscall.SIGHUP)
+	waitLog("SIGHUP: configuration reloaded")
+	if s, _ := l.status(); !strings.Contains(s, "paused") {
+		t.Errorf("SIGHUP while paused resumed:\n%s", s)
+	}
+	if a := l.addrs(); strings.Contains(a, "192.0.2.53") {
+		t.Errorf("address added while paused:\n%s", a)
+	}
+	l.signal(syscall.SIGCONT)
+	l.waitHeld(true, "resumed")
+
+	good, err := os.ReadFile(l.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.cfg, []byte("[service.web]\nrisee = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.signal(syscall.SIGHUP)
+	waitLog("keeping the running configuration")
+	if s, _ := l.status(); !strings.Contains(s, "service web: up") {
+		t.Errorf("a broken file on SIGHUP changed the service:\n%s", s)
+	}
+	// A second service added: the first keeps its state.
+	second := string(good) + fmt.Sprintf(`
+[service.other]
+addresses = ["192.0.2.54"]
+interval = "100ms"
+[[service.other.check]]
+type = "exec"
+command = ["/usr/bin/test", "-e", %q]
+`, l.healthy)
+	if err := os.WriteFile(l.cfg, []byte(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.signal(syscall.SIGHUP)
+	testenv.WaitFor(t, 10*time.Second, "second service up", func() error {
+		if a := l.addrs(); !strings.Contains(a, "192.0.2.54/32") {
+			return fmt.Errorf("addresses:\n%s\nlog:\n%s", a, l.stderr)
+		}
+		return nil
+	})
+	if s, _ := l.status(); !strings.Contains(s, "service web: up, transitions 1\n") {
+		t.Errorf("adding a service restarted the unchanged one:\n%s", s)
+	}
+	l.signal(syscall.SIGTSTP)
+	l.waitHeld(false, "paused again")
+	l.signal(syscall.SIGTERM)
+	if err := l.cmd.Wait(); err != nil {
+		t.Errorf("SIGTERM while paused: %v", err)
+	}
+	if a := l.addrs(); strings.Contains(a, "192.0.2.5") {
+		t.Errorf("addresses left:\n%s", a)
+	}
+}
