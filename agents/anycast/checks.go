@@ -3,6 +3,7 @@ package anycast
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
@@ -177,15 +179,20 @@ func (e *execCheck) Run(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 0
+	out := &capped{max: 4096}
+	cmd.Stdout, cmd.Stderr = out, out
+	// A check that exits but leaves a child holding its output (a daemon
+	// started by a status script) is judged by its exit status.
+	cmd.WaitDelay = 100 * time.Millisecond
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("exec %s: %w", e.argv[0], ctx.Err())
 		}
-		msg := strings.TrimSpace(out.String())
+		msg := strings.TrimSpace(out.b.String())
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
@@ -195,4 +202,18 @@ func (e *execCheck) Run(ctx context.Context) error {
 		return fmt.Errorf("exec %s: %w", e.argv[0], err)
 	}
 	return nil
+}
+
+// capped keeps the first max bytes written to it and drops the rest: a
+// check that prints without end costs no memory.
+type capped struct {
+	max int
+	b   bytes.Buffer
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

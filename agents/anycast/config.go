@@ -30,6 +30,8 @@ const (
 	MaxConfigSize   = 1 << 20
 	maxCount        = 100
 	maxServices     = 10000
+	maxChecks       = 64
+	maxAddresses    = 256
 )
 
 // Ranges of the durations of the file; a plain number is seconds.
@@ -296,6 +298,12 @@ func (s *Service) validate(lines map[string]int) []lineErr {
 	}
 	if len(s.Checks) == 0 {
 		bad("", "no [[service.%s.check]]", s.Name)
+	}
+	if len(s.Checks) > maxChecks {
+		bad("", "%d checks: at most %d", len(s.Checks), maxChecks)
+	}
+	if len(s.Addresses)+len(s.Routes) > maxAddresses {
+		bad("", "%d addresses: at most %d", len(s.Addresses)+len(s.Routes), maxAddresses)
 	}
 	for _, ck := range s.Checks {
 		if ck == nil {

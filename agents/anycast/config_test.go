@@ -91,6 +91,7 @@ func TestConfigRefused(t *testing.T) {
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\n\n[[service.s.check]]\ntype = \"dns\"\nedns = 100\n", "edns 100"},
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\n\n[[service.s.check]]\ntype = \"dns\"\nserver = \"a b c\"\n", "dns check: server"},
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\n\n[[service.s.check]]\ntype = \"tcp\"\naddress = \"127.0.0.1:99999\"\n", "want HOST:PORT"},
+		{"[service.s]\naddresses = [\"192.0.2.1\"]\n" + strings.Repeat(check, 65), "65 checks: at most 64"},
 		{"", "no [service.NAME] defined"},
 		{"a = \"\x00\"", "NUL"},
 	} {

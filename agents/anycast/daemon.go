@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"reflect"
@@ -40,29 +41,50 @@ func newDaemon(cfg *Config, logf func(string, ...any), notify func(string)) *dae
 		now: map[string]chan struct{}{}, wg: map[string]*sync.WaitGroup{}}
 }
 
-// reconcile removes what a previous run left: every address marked with
-// our protocol on the interfaces of the configuration, and our host routes
-// to its route destinations. Every service starts DOWN.
+// reconcile removes what a previous run left: the addresses of this
+// configuration's services that carry our protocol mark, and our host
+// routes to its route destinations. Other addresses with our mark are left
+// (another instance, a one-liner, may hold them) and named in the log.
+// Every service then starts DOWN.
 func (d *daemon) reconcile() error {
 	var errs []error
-	seen := map[string]bool{}
+	mine := map[string]map[netip.Prefix]bool{} // interface -> addresses of the file
 	for _, name := range d.cfg.Names() {
 		s := d.cfg.Services[name]
-		if len(s.Prefixes) > 0 && !seen[s.Interface] {
-			seen[s.Interface] = true
-			owned, err := action.Owned(s.Interface, uint8(d.cfg.Protocol))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if len(owned) > 0 {
-				d.logf("removing %d address(es) left on %s by an earlier run: %v", len(owned), s.Interface, owned)
-				errs = append(errs, action.RemoveOwned(s.Interface, owned))
-			}
+		if mine[s.Interface] == nil {
+			mine[s.Interface] = map[netip.Prefix]bool{}
+		}
+		for _, p := range s.Prefixes {
+			mine[s.Interface][p] = true
 		}
 		for _, dst := range s.RouteDests {
 			r := &action.HostRoute{Interface: s.Interface, Dest: dst, Protocol: uint8(d.cfg.Protocol)}
 			errs = append(errs, r.Down(context.Background()))
+		}
+	}
+	for iface, want := range mine {
+		if len(want) == 0 {
+			continue
+		}
+		owned, err := action.Owned(iface, uint8(d.cfg.Protocol))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var stale, foreign []netip.Prefix
+		for _, p := range owned {
+			if want[p] {
+				stale = append(stale, p)
+			} else {
+				foreign = append(foreign, p)
+			}
+		}
+		if len(stale) > 0 {
+			d.logf("removing %d address(es) left on %s by an earlier run: %v", len(stale), iface, stale)
+			errs = append(errs, action.RemoveOwned(iface, stale))
+		}
+		if len(foreign) > 0 {
+			d.logf("leaving %v on %s: marked with protocol %d but in no service of this configuration (another instance's?)", foreign, iface, d.cfg.Protocol)
 		}
 	}
 	return errors.Join(errs...)

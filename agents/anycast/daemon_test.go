@@ -325,3 +325,24 @@ command = ["/usr/bin/test", "-e", %q]
 		t.Errorf("addresses left:\n%s", a)
 	}
 }
+
+// TestReconcileLeavesOthers: at start only the addresses of this file's
+// services that carry our mark are removed; another address with the same
+// mark (another instance, a one-liner) stays and is named in the log.
+func TestReconcileLeavesOthers(t *testing.T) {
+	l := newLab(t, "")
+	other := &action.OwnedAddress{Interface: "lo", Protocol: DefaultProtocol, Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.77/32")}}
+	if err := l.ns.Within(func() error { return other.Up(context.Background()) }); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	testenv.WaitFor(t, 10*time.Second, "log names the other address", func() error {
+		if strings.Contains(l.stderr.String(), "leaving [192.0.2.77/32] on lo") {
+			return nil
+		}
+		return fmt.Errorf("log:\n%s", l.stderr)
+	})
+	if a := l.addrs(); !strings.Contains(a, "192.0.2.77/32") {
+		t.Errorf("another instance's address was removed:\n%s", a)
+	}
+}

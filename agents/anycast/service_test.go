@@ -3,6 +3,7 @@ package anycast
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,5 +147,30 @@ func TestLoopFastIntervalAndProbeNow(t *testing.T) {
 	}
 	if g.calls.Load() < 2 {
 		t.Error("a value on now did not probe at once")
+	}
+}
+
+// TestExecCheckHostile: a check that prints without end costs bounded
+// memory and reports a short message; one that exits 0 leaving a child
+// with its output open passes at once; one that hangs is killed, with
+// its children, at the timeout.
+func TestExecCheckHostile(t *testing.T) {
+	run := func(script string, timeout time.Duration) (error, time.Duration) {
+		c := &execCheck{argv: []string{"/bin/sh", "-c", script}}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		err := c.Run(ctx)
+		return err, time.Since(start)
+	}
+	err, _ := run("head -c 50000000 /dev/zero | tr '\\0' x; exit 3", 20*time.Second)
+	if err == nil || len(err.Error()) > 400 || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("flood: %.500v", err)
+	}
+	if err, d := run("sleep 30 & exit 0", 10*time.Second); err != nil || d > 5*time.Second {
+		t.Errorf("exit 0 with a child holding stdout: %v after %v", err, d)
+	}
+	if err, d := run("sleep 30; exit 0", 300*time.Millisecond); err == nil || d > 5*time.Second {
+		t.Errorf("hung check: %v after %v", err, d)
 	}
 }

@@ -16,6 +16,7 @@ package anycast_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,12 +135,17 @@ func withdraw(b *testing.B, name string, o anycastlabtest.Options) result {
 	}
 	wait("n1,n2", 90*time.Second)
 	var crash, hang []time.Duration
+	// Each fault comes at a random phase of the probe's schedule: right
+	// after a recovery it would always come just after a probe.
+	phase := func() { time.Sleep(rand.N(interval)) }
 	for i := 0; i < rounds; i++ {
+		phase()
 		_ = l.Unbound[0].Process.Signal(syscall.SIGTERM)
 		crash = append(crash, wait("n2", 30*time.Second))
 		_ = l.Unbound[0].Wait()
 		l.StartUnbound(0)
 		wait("n1,n2", 60*time.Second)
+		phase()
 		_ = l.Unbound[0].Process.Signal(syscall.SIGSTOP)
 		hang = append(hang, wait("n2", 30*time.Second))
 		_ = l.Unbound[0].Process.Signal(syscall.SIGCONT)
