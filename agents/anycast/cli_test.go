@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -174,3 +175,71 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("unhealthy: %d %q", code, out)
 	}
 }
+
+// TestDNSOneLiner: `anycast-probe dns` against a real unbound holds the
+// service addresses (IPv4 and IPv6) while it answers over UDP and TCP, and
+// withdraws them when it hangs (SIGSTOP) or answers REFUSED for the name.
+func TestDNSOneLiner(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "unbound")
+	ns := testenv.NewNS(t, "acd")
+	ns.MustRun(t, "ip", "link", "set", "lo", "up")
+	dir := testenv.SharedTempDir(t, "acd")
+	conf := dir + "/unbound.conf"
+	text := `server:
+  verbosity: 0
+  num-threads: 1
+  interface: 127.0.0.1
+  port: 53
+  do-ip6: no
+  chroot: ""
+  username: ""
+  directory: "` + dir + `"
+  pidfile: "` + dir + `/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  module-config: "iterator"
+  local-zone: "." refuse
+  local-zone: "anycast.lab." static
+  local-data: "svc.anycast.lab. 5 IN A 192.0.2.1"
+remote-control:
+  control-enable: no
+`
+	if err := writeFile(conf, text); err != nil {
+		t.Fatal(err)
+	}
+	unbound := ns.Start(t, "unbound", "-d", "-c", conf)
+	var log syncBuffer
+	cmd := ns.Command(binary(t), "dns", "--query", "svc.anycast.lab", "--qtype", "A", "--tcp",
+		"--interval", "100ms", "--timeout", "300ms", "192.0.2.53", "2001:db8::53")
+	cmd.Stderr = &log
+	if err := testenv.StartTied(cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testenv.Kill(cmd) })
+	held := func(want bool) func() error {
+		return func() error {
+			a := ns.MustRun(t, "ip", "-o", "addr", "show", "dev", "lo")
+			if strings.Contains(a, "192.0.2.53/32") == want && strings.Contains(a, "2001:db8::53/128") == want {
+				return nil
+			}
+			return fmt.Errorf("want held=%v:\n%s\nlog:\n%s", want, a, log.String())
+		}
+	}
+	testenv.WaitFor(t, 15*time.Second, "held while unbound answers", held(true))
+	_ = unbound.Process.Signal(syscall.SIGSTOP)
+	testenv.WaitFor(t, 10*time.Second, "withdrawn while unbound hangs", held(false))
+	_ = unbound.Process.Signal(syscall.SIGCONT)
+	testenv.WaitFor(t, 10*time.Second, "back", held(true))
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	// A name the resolver refuses: never held.
+	code, out := runProgram(t, ns, "check", "-c", writeConfig(t, "[service.s]\naddresses = [\"192.0.2.1\"]\n[[service.s.check]]\ntype = \"dns\"\nquery = \"example.com\"\n"))
+	if code != 1 || !strings.Contains(out, "rcode REFUSED, want NOERROR") {
+		t.Errorf("refused name: %d %q", code, out)
+	}
+}
+
+func writeFile(p, text string) error { return os.WriteFile(p, []byte(text), 0o644) }

@@ -137,7 +137,14 @@ func withdraw(b *testing.B, name string, o anycastlabtest.Options) result {
 	var crash, hang []time.Duration
 	// Each fault comes at a random phase of the probe's schedule: right
 	// after a recovery it would always come just after a probe.
-	phase := func() { time.Sleep(rand.N(interval)) }
+	// BIRD re-originates an LSA at most every 5 s (MINLSINTERVAL): a fault
+	// sooner after a recovery would measure that wait, so the lab holds
+	// steady first (as the seed's measurement did).
+	hold := time.Second
+	if o.Routing == "bird" {
+		hold = 6 * time.Second
+	}
+	phase := func() { time.Sleep(hold + rand.N(interval)) }
 	for i := 0; i < rounds; i++ {
 		phase()
 		_ = l.Unbound[0].Process.Signal(syscall.SIGTERM)
