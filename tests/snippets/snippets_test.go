@@ -25,9 +25,11 @@ import (
 
 // checks names the test that proves each snippet file.
 var checks = map[string]string{
-	"anycast-probe.toml":            "TestAnycastOSPF (agents/anycast)",
-	"anycast-frr-ospfd.conf":        "TestAnycastOSPF (agents/anycast)",
-	"anycast-frr-router.conf":       "TestAnycastOSPF (agents/anycast)",
+	"anycast-probe.toml":            "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-frr-ospfd.conf":        "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-frr-router.conf":       "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-bird-node.conf":        "TestAnycastBIRD (agents/anycastprobe)",
+	"anycast-bird-router.conf":      "TestAnycastBIRD (agents/anycastprobe)",
 	"sockd-group.pcs.sh":            "TestPcsSnippets",
 	"vipcheck-clone.pcs.sh":         "TestPcsSnippets",
 	"vipcheck-https.pcs.sh":         "TestPcsSnippets",

@@ -1,6 +1,6 @@
 //go:build linux
 
-package anycast
+package anycastprobe
 
 import (
 	"bytes"

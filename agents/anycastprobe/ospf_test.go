@@ -1,6 +1,6 @@
 //go:build linux
 
-package anycast
+package anycastprobe
 
 // The proof with real parts (anycastlabtest): a router and two service
 // nodes running FRR (zebra + ospfd, one pair per namespace), a real
@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocfkit/ocfkit/agents/anycast/anycastlabtest"
+	"github.com/ocfkit/ocfkit/agents/anycastprobe/anycastlabtest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -124,5 +124,33 @@ func TestAnycastOSPF(t *testing.T) {
 	t.Logf("transitions (client: 50 queries/s to %s, 500 ms timeout):\n%s", anycastlabtest.Addr, b.String())
 	if sent, failed := cl.Failures(time.Time{}, time.Now()); sent == 0 || failed > sent/2 {
 		t.Errorf("client: %d of %d queries failed over the whole run", failed, sent)
+	}
+}
+
+// TestAnycastBIRD: the BIRD configurations of docs/snippets form the
+// equal-cost route (merge external) and withdraw node 1's path when its
+// unbound stops, and bring it back when it runs again.
+func TestAnycastBIRD(t *testing.T) {
+	snippets := filepath.Join("..", "..", "docs", "snippets")
+	cfg, err := os.ReadFile(filepath.Join(snippets, "anycast-probe.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.RequireRoot(t)
+	l := anycastlabtest.New(t, anycastlabtest.Options{Routing: "bird", Bin: binary(t), Snippets: snippets, ProbeConfig: string(cfg)})
+	for _, step := range []struct {
+		want string
+		do   func()
+	}{
+		{"n1,n2", func() {}},
+		{"n2", func() { _ = l.Unbound[0].Process.Signal(syscall.SIGTERM); _ = l.Unbound[0].Wait() }},
+		{"n1,n2", func() { l.StartUnbound(0) }},
+	} {
+		step.do()
+		d, err := l.WaitNextHops(step.want, 60*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("next hops %s after %v", step.want, d.Round(time.Millisecond))
 	}
 }

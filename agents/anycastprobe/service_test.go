@@ -1,4 +1,4 @@
-package anycast
+package anycastprobe
 
 import (
 	"context"

@@ -1,7 +1,7 @@
-// Package anycast is anycast-probe: a daemon that holds a service's
+// Package anycastprobe is anycast-probe: a daemon that holds a service's
 // addresses on an interface (for a routing daemon to advertise) only while
 // the service works, and withdraws them the moment it fails.
-package anycast
+package anycastprobe
 
 // The command line. Errors become exit codes in exitCode alone.
 

@@ -255,43 +255,26 @@ exec /usr/lib/frr/%[2]s -u frr -g frr -f %[1]s/%[2]s.conf -i %[1]s/%[2]s.pid -z 
 	ns.Start(l.t, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script)
 }
 
-// startBIRD runs one BIRD per namespace. The router needs `merge external
-// yes` for the two nodes' external routes to form ECMP.
+// startBIRD runs one BIRD per namespace with the configurations of
+// docs/snippets (for anycast-healthchecker, the node's export filter is
+// its prefix list instead). The router needs `merge external yes` for the
+// two nodes' external routes to form ECMP.
 func (l *Lab) startBIRD() {
 	d := filepath.Join(l.dir, "bird-r")
 	_ = os.MkdirAll(d, 0o755)
-	l.write(filepath.Join(d, "bird.conf"), `router id 10.250.9.1;
-protocol device { scan time 10; }
-protocol kernel {
-  ipv4 { import none; export where source = RTS_OSPF_EXT1 || source = RTS_OSPF_EXT2; };
-}
-protocol ospf v2 anycast {
-  ecmp yes limit 16;
-  merge external yes;
-  tick 1;
-  ipv4 { import all; export none; };
-  area 0 { interface "r-n1", "r-n2" { type ptp; hello 1; dead 4; }; };
-}
-`)
+	l.write(filepath.Join(d, "bird.conf"), l.snippet("anycast-bird-router.conf"))
 	l.bird(l.R, d)
+	node := l.snippet("anycast-bird-node.conf")
 	for i, n := range l.N {
 		d := filepath.Join(l.dir, fmt.Sprintf("bird-n%d", i+1))
 		_ = os.MkdirAll(d, 0o755)
-		filter, inc := "net = "+Addr+"/32", ""
+		conf := strings.Replace(node, "router id 10.250.1.2;", "router id "+NodeIP(i)+";", 1)
 		if l.o.Probe == "ahc" {
-			inc = fmt.Sprintf("include %q;", filepath.Join(l.nodeDir(i), "ahc", "anycast-prefixes.conf"))
-			filter = "net ~ ACAST_PS_ADVERTISE"
 			l.ahcPrefixes(i)
+			conf = fmt.Sprintf("include %q;\n", filepath.Join(l.nodeDir(i), "ahc", "anycast-prefixes.conf")) +
+				strings.Replace(conf, "export where net = "+Addr+"/32;", "export where net ~ ACAST_PS_ADVERTISE;", 1)
 		}
-		l.write(filepath.Join(d, "bird.conf"), fmt.Sprintf(`%s
-router id %s;
-protocol device { scan time 10; }
-protocol direct { ipv4; interface "lo"; }
-protocol ospf v2 anycast {
-  ipv4 { import none; export where %s; };
-  area 0 { interface "uplink" { type ptp; hello 1; dead 4; }; };
-}
-`, inc, NodeIP(i), filter))
+		l.write(filepath.Join(d, "bird.conf"), conf)
 		l.bird(n, d)
 	}
 }

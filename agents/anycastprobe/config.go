@@ -1,4 +1,4 @@
-package anycast
+package anycastprobe
 
 // The TOML configuration of anycast-probe run and check.
 
