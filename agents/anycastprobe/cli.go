@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
@@ -169,36 +170,21 @@ func logger(w io.Writer) func(string, ...any) {
 	}
 }
 
-// notifier sends sd_notify states when NOTIFY_SOCKET is set.
+// notifier sends sd_notify states (go-systemd's daemon.SdNotify) when
+// the environment names a notify socket.
 func notifier(c *cli.Context) func(string) {
 	env, _ := c.App.Metadata["env"].(func(string) (string, bool))
 	if env == nil {
 		return func(string) {}
 	}
-	path, ok := env("NOTIFY_SOCKET")
-	if !ok || path == "" {
+	if path, ok := env("NOTIFY_SOCKET"); !ok || path == "" {
 		return func(string) {}
 	}
 	return func(state string) {
-		if err := sdNotify(path, state); err != nil {
+		if _, err := sddaemon.SdNotify(false, state); err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "anycast-probe: sd_notify: %v\n", err)
 		}
 	}
-}
-
-// sdNotify sends one datagram to the systemd notify socket path.
-func sdNotify(path, state string) error {
-	if strings.HasPrefix(path, "@") {
-		path = "\x00" + path[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, err = conn.Write([]byte(state))
-	return err
 }
 
 // lockConfig takes an exclusive lock on the file for the life of the

@@ -181,9 +181,12 @@ func report() {
 		fmt.Printf("withdrawal %s: after a crash %d ms, after a hang %d ms (medians of %d; interval %v, rise 1, fall 1; goal within fall x interval + 1 s = %v)\n",
 			r.name, r.crash.Milliseconds(), r.hang.Milliseconds(), rounds, interval, interval+time.Second)
 	}
-	if o, a := byName["ours-bird"], byName["ahc-bird"]; o.crash > 0 && a.crash > 0 {
-		fmt.Printf("withdrawal ratio ours/anycast-healthchecker (both BIRD): crash %.2f, hang %.2f\n",
-			float64(o.crash)/float64(a.crash), float64(o.hang)/float64(a.hang))
+	a := byName["ahc-bird"]
+	for _, n := range []string{"ours-bird", "ours-frr", "ours-frr-250ms"} {
+		if o := byName[n]; o.crash > 0 && a.crash > 0 {
+			fmt.Printf("withdrawal ratio %s/ahc-bird: crash %.2f, hang %.2f\n", n,
+				float64(o.crash)/float64(a.crash), float64(o.hang)/float64(a.hang))
+		}
 	}
 }
 
