@@ -10,6 +10,8 @@ var CommandPackages = map[string]string{
 	"unbound":             "unbound",
 	"vtysh":               "frr",
 	"dig":                 "bind9-dnsutils",
+	"bird":                "bird2",
+	"birdc":               "bird2",
 	"corosync":            "corosync",
 	"corosync-quorumtool": "corosync",
 	"corosync-cfgtool":    "corosync",
