@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -275,6 +276,10 @@ func listenStatus(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("status socket %s: exists and is not a socket", path)
 		}
 		_ = os.Remove(path)
+	}
+	// Under systemd RuntimeDirectory makes the directory; by hand, we do.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
 	}
 	old := syscall.Umask(0o077)
 	ln, err := net.Listen("unix", path)

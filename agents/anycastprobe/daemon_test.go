@@ -39,7 +39,7 @@ func newLab(t *testing.T, extra string) *lab {
 	ns := testenv.NewNS(t, "acp")
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 	dir := t.TempDir()
-	l := &lab{t: t, ns: ns, healthy: filepath.Join(dir, "healthy"), sock: filepath.Join(dir, "s.sock")}
+	l := &lab{t: t, ns: ns, healthy: filepath.Join(dir, "healthy"), sock: filepath.Join(dir, "run", "s.sock")} // run/ does not exist yet
 	l.cfg = writeConfig(t, fmt.Sprintf(`socket = %q
 [service.web]
 addresses = ["192.0.2.53", "2001:db8::53/128"]
