@@ -57,6 +57,8 @@ var (
 	_ Action = (*OCF)(nil)
 	_ Action = (*Exec)(nil)
 	_ Action = (*RoleFile)(nil)
+	_ Action = (*OwnedAddress)(nil)
+	_ Action = (*HostRoute)(nil)
 
 	_ HostChecker = (*Address)(nil)
 	_ HostChecker = (*Announce)(nil)
@@ -66,6 +68,8 @@ var (
 
 	_ Critical  = (*Address)(nil)
 	_ Critical  = (*RoleFile)(nil)
+	_ Critical  = (*OwnedAddress)(nil)
+	_ Critical  = (*HostRoute)(nil)
 	_ Repeating = (*Announce)(nil)
 	_ StepNamer = (*Exec)(nil)
 )

@@ -7,6 +7,11 @@ package testenv
 // comes from the package named here.
 var CommandPackages = map[string]string{
 	"danted":              "dante-server",
+	"unbound":             "unbound",
+	"vtysh":               "frr",
+	"dig":                 "bind9-dnsutils",
+	"bird":                "bird2",
+	"birdc":               "bird2",
 	"corosync":            "corosync",
 	"corosync-quorumtool": "corosync",
 	"corosync-cfgtool":    "corosync",

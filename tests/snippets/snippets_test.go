@@ -46,6 +46,11 @@ var checks = map[string]string{
 	"anycast-syslog-ng.conf":         "probe/syslog TestSyslogNG (the relay rules of its configuration)",
 	"anycast-rsyslog.conf":           "probe/syslog TestRsyslog (the relay rules of its configuration)",
 	"anycast-squid.conf":             "probe/proxy TestSquid (the head of its squid.conf)",
+	"anycast-probe.toml":             "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-frr-ospfd.conf":         "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-frr-router.conf":        "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-bird-node.conf":         "TestAnycastBIRD (agents/anycastprobe)",
+	"anycast-bird-router.conf":       "TestAnycastBIRD (agents/anycastprobe)",
 }
 
 // TestREADMEContainsSnippets checks that README.md contains every snippet
@@ -81,6 +86,8 @@ func TestREADMEContainsSnippets(t *testing.T) {
 // untested names, by their first line, the README code blocks that are not
 // snippet files, and why.
 var untested = map[string]string{
+	"anycast-probe dns --query":               "one-liner synopses, run against real unbound and listeners in agents/anycastprobe (TestDNSOneLiner, TestTCPRoute)",
+	"systemctl kill --kill-whom=main -s TSTP": "systemd is not PID 1 here; the signals are tested on the daemon (TestDaemonLifecycle, TestAnycastOSPF)",
 	"make demo ":                  "the commands make test is and runs",
 	"make deb\n":                  "tests/package builds the package with make's script and installs it with dpkg -i on an overlay",
 	"ocf-sockd check [--depth":    "a synopsis",

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/agents/anycastprobe"
 	"github.com/ocfkit/ocfkit/agents/carphook"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/agents/realserver"
@@ -72,6 +73,17 @@ var programs = []program{
 		},
 		SeeAlso: []string{"carp-hook.toml(5)", "ucarp(8)", "keepalived(8)", "ocf-vipcheck(8)"},
 		Pages:   []func(g *gen) (string, string){carpHookTOML},
+	},
+	{
+		Name: "anycast-probe", App: anycastprobe.App, Daemon: true,
+		Exit: "0 done (run: stopped by SIGTERM; check: every service healthy).\n\n" +
+			"1 failure: a configuration or host error, another daemon holds the file's lock; for check, a service is unhealthy.\n\n" +
+			"2 usage error.",
+		Files: [][2]string{
+			{anycastprobe.DefaultConfig, "the configuration file; it must be a regular file only root can have written"},
+			{anycastprobe.DefaultSocket, "the status socket `anycast-probe status` reads"},
+		},
+		SeeAlso: []string{"unbound(8)", "ospfd(8)", "bird(8)"},
 	},
 }
 

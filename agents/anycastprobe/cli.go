@@ -1,0 +1,438 @@
+// Package anycastprobe is anycast-probe: a daemon that holds a service's
+// addresses on an interface (for a routing daemon to advertise) only while
+// the service works, and withdraws them the moment it fails.
+package anycastprobe
+
+// The command line. Errors become exit codes in exitCode alone.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/clikit"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // could not run, or check: a service is unhealthy
+	exitUsage  = 2
+)
+
+// exitError carries an exit code; err may be nil (nothing more to say).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+}
+
+// Main runs anycast-probe and returns its exit code. It reads no other
+// arguments or environment than those given.
+func Main(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	a := app()
+	a.Writer, a.ErrWriter = stdout, stderr
+	a.Metadata = map[string]any{"env": env}
+	return exitCode(clikit.Run(a, ocf.Version, args), stderr)
+}
+
+// exitCode is the one place where errors become exit codes.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	var ec cli.ExitCoder
+	code := exitFailed
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.Is(err, checkstyle.ErrUsage), errors.As(err, &ec):
+		code = exitUsage
+	}
+	if ee == nil || ee.err != nil {
+		fmt.Fprintln(stderr, "anycast-probe:", err)
+	}
+	return code
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return &exitError{exitUsage, err} }
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: DefaultConfig, Usage: "configuration `FILE`"}
+}
+
+// probeFlags are the health options of the one-liners.
+func probeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "interval", Value: "1s", Usage: "probe every `DURATION` (" + IntervalRange.String() + ")"},
+		&cli.StringFlag{Name: "fast-interval", Usage: "probe every `DURATION` while a change is pending (default: interval)"},
+		&cli.StringFlag{Name: "timeout", Value: "1s", Usage: "give a probe `DURATION` (" + TimeoutRange.String() + ")"},
+		&cli.IntFlag{Name: "rise", Value: 1, Usage: "`N` good probes in a row bring the addresses up"},
+		&cli.IntFlag{Name: "fall", Value: 1, Usage: "`N` bad probes in a row take them down"},
+		&cli.IntFlag{Name: "protocol", Value: DefaultProtocol, Usage: "kernel protocol `NUMBER` marking our addresses and routes"},
+		&cli.StringFlag{Name: "socket", Usage: "answer `anycast-probe status` on this unix socket `PATH`"},
+	}
+}
+
+func ifaceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Value: DefaultIface, Usage: "hold the addresses on `IFACE`"}
+}
+
+func app() *cli.App {
+	return &cli.App{
+		Name:  "anycast-probe",
+		Usage: "hold a service's anycast addresses only while the service works",
+		Description: "anycast-probe probes local services (DNS, TCP, a command) and holds each one's addresses on an\n" +
+			"interface (lo) while it is healthy, for a routing daemon (FRR, BIRD) to advertise. Signals:\n" +
+			"TERM withdraws everything and exits; TSTP withdraws and pauses; CONT resumes (every service\n" +
+			"DOWN until its first rise); HUP reloads the file; USR1 probes now.",
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErr("unknown command %q; see anycast-probe help", c.Args().First())
+			}
+			_ = cli.ShowAppHelp(c)
+			return &exitError{code: exitUsage}
+		},
+		Commands: []*cli.Command{
+			{Name: "run", Usage: "run the services of a configuration file (the daemon)",
+				Flags: []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: runCommand},
+			{Name: "check", Usage: "probe every service of a configuration file once and print its verdict",
+				Description: "Exit status: 0 every service healthy, 1 otherwise, 2 usage error.",
+				Flags:       []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: checkCommand},
+			{Name: "status", Usage: "ask the running daemon for each service's state",
+				Flags:        []cli.Flag{configFlag(), &cli.StringFlag{Name: "socket", Usage: "the daemon's status socket `PATH` (default: the file's)"}},
+				OnUsageError: onUsageError, Action: statusCommand},
+			{Name: "tcp-route", Usage: "hold a host route to ADDRESS via IFACE while every PORT accepts connections",
+				ArgsUsage: "IFACE ADDRESS PORT [PORT...]", Flags: probeFlags(), OnUsageError: onUsageError, Action: tcpRouteCommand},
+			{Name: "dns", Usage: "hold SERVICE_ADDRESS... while the resolver answers recursively",
+				ArgsUsage: "SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.StringFlag{Name: "server", Value: "127.0.0.1", Usage: "the resolver's `ADDRESS[:PORT]`"},
+					&cli.StringFlag{Name: "query", Value: ".", Usage: "the `NAME` asked (NS for the root by default)"},
+					&cli.StringFlag{Name: "qtype", Usage: "the query `TYPE` (A, AAAA, SOA...)"},
+					&cli.BoolFlag{Name: "tcp", Usage: "ask over TCP as well as UDP"}),
+				OnUsageError: onUsageError, Action: dnsCommand},
+			{Name: "tcp", Usage: "hold SERVICE_ADDRESS... while HOST:PORT accepts (and answers) a connection",
+				ArgsUsage: "HOST:PORT SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.StringFlag{Name: "send", Usage: "send `TEXT` (\\r \\n \\t understood)"},
+					&cli.StringFlag{Name: "expect", Usage: "expect `TEXT` in the reply"}),
+				OnUsageError: onUsageError, Action: tcpCommand},
+			{Name: "exec", Usage: "hold SERVICE_ADDRESS... while the command exits 0",
+				ArgsUsage: "-- CMD [ARG...] SERVICE_ADDRESS...", Flags: append(probeFlags(), ifaceFlag()),
+				OnUsageError: onUsageError, Action: execCommand},
+		},
+	}
+}
+
+// App returns the command tree as Main runs it, for the generators under
+// tools/.
+func App() *cli.App {
+	a := app()
+	a.Version = ocf.Version
+	clikit.Prepare(a)
+	return a
+}
+
+// logger writes timestamped lines to w (journald adds its own stamp, so
+// only the message under systemd).
+func logger(w io.Writer) func(string, ...any) {
+	return func(format string, a ...any) {
+		fmt.Fprintf(w, "anycast-probe: %s\n", strings.ReplaceAll(fmt.Sprintf(format, a...), "\n", " "))
+	}
+}
+
+// notifier sends sd_notify states (go-systemd's daemon.SdNotify) when
+// the environment names a notify socket.
+func notifier(c *cli.Context) func(string) {
+	env, _ := c.App.Metadata["env"].(func(string) (string, bool))
+	if env == nil {
+		return func(string) {}
+	}
+	if path, ok := env("NOTIFY_SOCKET"); !ok || path == "" {
+		return func(string) {}
+	}
+	return func(state string) {
+		if _, err := sddaemon.SdNotify(false, state); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "anycast-probe: sd_notify: %v\n", err)
+		}
+	}
+}
+
+// lockConfig takes an exclusive lock on the file for the life of the
+// process: a second daemon on the same file is refused.
+func lockConfig(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: another anycast-probe runs with this configuration (lock held)", path)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErr("%s takes no arguments, got %q", c.Command.Name, c.Args().First())
+	}
+	return nil
+}
+
+func runCommand(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	path := c.String("config")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	lock, err := lockConfig(path)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := checkHost(cfg); err != nil {
+		return err
+	}
+	limitMemory(c, len(cfg.Services))
+	ln, err := listenStatus(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cfg.Socket)
+	d := newDaemon(cfg, logger(c.App.ErrWriter), notifier(c))
+	d.load = func() (*Config, error) {
+		cfg, err := LoadConfig(path)
+		if err == nil {
+			err = checkHost(cfg)
+		}
+		return cfg, err
+	}
+	return d.run(ln)
+}
+
+// limitMemory sets a soft memory limit in proportion to the services,
+// unless GOMEMLIMIT sets one: the live heap is small (about 8 KiB a
+// service), and without a limit the collector lets the heap grow to twice
+// the live data between cycles, which for 1,000 services made the peak
+// RSS about 42 MiB rather than 22 (bench/anycast BenchmarkThousand). Past
+// the limit the collector runs more often; it never fails an allocation.
+func limitMemory(c *cli.Context, services int) {
+	env, _ := c.App.Metadata["env"].(func(string) (string, bool))
+	if env != nil {
+		if _, set := env("GOMEMLIMIT"); set {
+			return
+		}
+	}
+	debug.SetMemoryLimit(int64(8<<20 + services*(8<<10)))
+}
+
+// checkHost checks that every service's interface exists.
+func checkHost(cfg *Config) error {
+	var errs []error
+	for _, n := range cfg.Names() {
+		s := cfg.Services[n]
+		if _, err := net.InterfaceByName(s.Interface); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: interface %s: %w", n, s.Interface, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkCommand(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	ok, err := checkOnce(context.Background(), cfg, c.App.Writer)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+func statusCommand(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	sock := c.String("socket")
+	if sock == "" {
+		cfg, err := LoadConfig(c.String("config"))
+		if err != nil {
+			return err
+		}
+		sock = cfg.Socket
+	}
+	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("no daemon answers on %s: %w", sock, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.Copy(c.App.Writer, io.LimitReader(conn, 64<<20))
+	return err
+}
+
+// oneLiner builds the single service of a one-liner from the common flags.
+func oneLiner(c *cli.Context, name, iface string, checks []*CheckConfig) (*Config, error) {
+	s := &Service{Interface: iface, Rise: c.Int("rise"), Fall: c.Int("fall"),
+		IntervalText: c.String("interval"), FastIntervalText: c.String("fast-interval"),
+		TimeoutText: c.String("timeout"), Checks: checks}
+	if s.Rise < 1 || s.Fall < 1 {
+		return nil, usageErr("--rise and --fall: want 1 to %d", maxCount)
+	}
+	return &Config{Path: "command line", Protocol: c.Int("protocol"), Socket: c.String("socket"),
+		Services: map[string]*Service{name: s}}, nil
+}
+
+// serveOneLiner validates the one-liner's configuration the way a file's
+// is validated (errors are usage errors) and runs it.
+func serveOneLiner(c *cli.Context, cfg *Config, addrs, routes []string) error {
+	for _, s := range cfg.Services {
+		s.Addresses, s.Routes = addrs, routes
+	}
+	if cfg.Protocol < 5 || cfg.Protocol > 255 {
+		return usageErr("--protocol %d: want 5 to 255", cfg.Protocol)
+	}
+	sock := cfg.Socket
+	var lines []string
+	for _, n := range cfg.Names() {
+		s := cfg.Services[n]
+		s.Name = n
+		for _, e := range s.validate(nil) {
+			lines = append(lines, e.msg)
+		}
+	}
+	if len(lines) > 0 {
+		return usageErr("%s", strings.Join(lines, "; "))
+	}
+	if err := checkHost(cfg); err != nil {
+		return err
+	}
+	var ln net.Listener
+	if sock != "" {
+		var err error
+		if ln, err = listenStatus(sock); err != nil {
+			return err
+		}
+		defer os.Remove(sock)
+	}
+	return newDaemon(cfg, logger(c.App.ErrWriter), notifier(c)).run(ln)
+}
+
+func tcpRouteCommand(c *cli.Context) error {
+	a := c.Args().Slice()
+	if len(a) < 3 {
+		return usageErr("tcp-route: want IFACE ADDRESS PORT [PORT...]")
+	}
+	addr, err := netip.ParseAddr(a[1])
+	if err != nil || addr.Zone() != "" {
+		return usageErr("tcp-route: address %q: not an IP address", a[1])
+	}
+	var checks []*CheckConfig
+	for _, p := range a[2:] {
+		if !validPort(p) {
+			return usageErr("tcp-route: port %q: want 1 to 65535", p)
+		}
+		checks = append(checks, &CheckConfig{Type: "tcp", Address: net.JoinHostPort(addr.String(), p)})
+	}
+	cfg, err := oneLiner(c, "tcp-route", a[0], checks)
+	if err != nil {
+		return err
+	}
+	return serveOneLiner(c, cfg, nil, []string{addr.String()})
+}
+
+func dnsCommand(c *cli.Context) error {
+	addrs := c.Args().Slice()
+	if len(addrs) == 0 {
+		return usageErr("dns: want SERVICE_ADDRESS...")
+	}
+	udp := &CheckConfig{Type: "dns", Server: c.String("server"), Query: c.String("query"), QType: c.String("qtype")}
+	checks := []*CheckConfig{udp}
+	if c.Bool("tcp") {
+		tcp := *udp
+		tcp.TCP = true
+		checks = append(checks, &tcp)
+	}
+	cfg, err := oneLiner(c, "dns", c.String("interface"), checks)
+	if err != nil {
+		return err
+	}
+	return serveOneLiner(c, cfg, addrs, nil)
+}
+
+func tcpCommand(c *cli.Context) error {
+	a := c.Args().Slice()
+	if len(a) < 2 {
+		return usageErr("tcp: want HOST:PORT SERVICE_ADDRESS...")
+	}
+	ck := &CheckConfig{Type: "tcp", Address: a[0], Send: c.String("send"), Expect: c.String("expect")}
+	cfg, err := oneLiner(c, "tcp", c.String("interface"), []*CheckConfig{ck})
+	if err != nil {
+		return err
+	}
+	return serveOneLiner(c, cfg, a[1:], nil)
+}
+
+// execCommand splits CMD... from the trailing SERVICE_ADDRESS... words:
+// the addresses are the longest tail of words that are IP addresses.
+func execCommand(c *cli.Context) error {
+	a := c.Args().Slice()
+	i := len(a)
+	for i > 1 {
+		if _, err := ParseServiceAddress(a[i-1]); err != nil {
+			break
+		}
+		i--
+	}
+	if i == 0 || i == len(a) {
+		return usageErr("exec: want -- CMD [ARG...] SERVICE_ADDRESS...")
+	}
+	ck := &CheckConfig{Type: "exec", Command: a[:i]}
+	cfg, err := oneLiner(c, "exec", c.String("interface"), []*CheckConfig{ck})
+	if err != nil {
+		return err
+	}
+	return serveOneLiner(c, cfg, a[i:], nil)
+}
