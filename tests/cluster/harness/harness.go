@@ -239,7 +239,18 @@ func preflight(t testing.TB) {
 	} else if len(reaped) > 0 {
 		t.Logf("cluster: removed namespaces left by dead test processes: %s", strings.Join(reaped, " "))
 	}
-	if others := foreignClusterDaemons(); len(others) > 0 {
+	// A cluster torn down a moment ago (this run's previous test, or
+	// another test process that just released the lock) may still have a
+	// daemon exiting: give those a few seconds. A cluster of the machine's
+	// own does not go away.
+	var others []string
+	_ = testenv.Poll(5*time.Second, func() error {
+		if others = foreignClusterDaemons(); len(others) > 0 {
+			return fmt.Errorf("%d cluster daemons", len(others))
+		}
+		return nil
+	})
+	if len(others) > 0 {
 		t.Fatalf("refusing to start a cluster: this machine runs a cluster (%s): run the tests on a test machine", strings.Join(others, ", "))
 	}
 }
