@@ -308,6 +308,19 @@ func loadFile(path string, log Logger) (*Hook, string, error) {
 	return h, path, err
 }
 
+// loadGroup is load for an event of the group key selects: a file that
+// loads but no longer has the group (removed or renamed while MASTER) is an
+// error too, so that the group is taken down from its saved plan.
+func loadGroup(c *cli.Context, path, key string, log Logger) (*Hook, string, error) {
+	h, path, err := load(c, path, log)
+	if err == nil {
+		if _, err = h.Config.Find(key); err != nil {
+			h = nil
+		}
+	}
+	return h, path, err
+}
+
 // frontEnd handles one caller's event: parse, record, critical actions,
 // detached worker.
 func frontEnd(src string) cli.ActionFunc {
@@ -341,7 +354,7 @@ func frontEnd(src string) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		h, path, err := load(c, path, log)
+		h, path, err := loadGroup(c, path, ev.Group, log)
 		var broken error // the configuration's error, when working from a saved plan
 		if err != nil {
 			log.Errorf("%s %v: %v", src, args, err)
@@ -403,7 +416,7 @@ func workerCommand(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	h, path, err := load(c, configPath(c), log)
+	h, path, err := loadGroup(c, configPath(c), c.Args().First(), log)
 	if err != nil {
 		// The front-end recorded a way down from the saved plan.
 		saved, serr := FromSavedPlans(path, c.Args().First(), plans, log)

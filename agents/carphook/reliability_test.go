@@ -353,3 +353,41 @@ path = %q
 		t.Errorf("BACKUP of the edited group: .60 %v, role %q, .50 %v", hasAddr(t, ns, "10.225.0.60"), role(newRole), hasAddr(t, ns, "10.225.0.50"))
 	}
 }
+
+// TestGroupRemovedWhileMaster: a group taken out of a file that still
+// loads, while MASTER, was never taken down: BACKUP failed with "no
+// group" and left its address up. It is taken down from its saved plan.
+func TestGroupRemovedWhileMaster(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "cgr"), testenv.NewNS(t, "cgs")
+	testenv.Veth(t, ns, "eth0", "10.226.0.1/24", peer, "eth0", "10.226.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "removed")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "r.toml")
+	other := fmt.Sprintf("state_dir = %q\n[group.other]\n[[group.other.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile+".other")
+	writeFile(t, conf, other+fmt.Sprintf(`[group.R]
+match = ["10.226.0.50"]
+[[group.R.action]]
+type = "address"
+interface = "eth0"
+addresses = ["10.226.0.50/24"]
+[[group.R.action]]
+type = "role-file"
+path = %q
+`, roleFile), 0o600)
+	ns.MustRun(t, hook, "-c", conf, "ucarp", "up", "eth0", "10.226.0.50")
+	waitSettled(t, state, "R", "MASTER")
+	if !hasAddr(t, ns, "10.226.0.50") || role(roleFile) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	writeFile(t, conf, other, 0o600)
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "ucarp", "down", "eth0", "10.226.0.50"))
+	if code != 1 || !strings.Contains(out, "plan saved at MASTER") {
+		t.Errorf("BACKUP of a removed group: exit %d, want 1 and the plan used:\n%s", code, out)
+	}
+	if hasAddr(t, ns, "10.226.0.50") || role(roleFile) != "0" {
+		t.Fatalf("BACKUP of a removed group left it up (address %v, role %q):\n%s", hasAddr(t, ns, "10.226.0.50"), role(roleFile), out)
+	}
+	waitSettled(t, state, "R", "BACKUP")
+}
