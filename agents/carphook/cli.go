@@ -177,6 +177,8 @@ func app() *cli.App {
 		Flags: []cli.Flag{
 			configFlag(&paths.global, "CARP_HOOK_CONFIG"),
 			&cli.BoolFlag{Name: "debug", EnvVars: []string{"CARP_HOOK_DEBUG"}, Usage: "log every step, to standard error as well"},
+			&cli.StringFlag{Name: "plan-dir", EnvVars: []string{"CARP_HOOK_PLAN_DIR"}, Value: store.DefaultPlanDir, Hidden: true,
+				Usage: "keep the plans saved at MASTER in `DIR` (tests)"},
 		},
 		Metadata:       map[string]any{"paths": paths},
 		ExitErrHandler: func(*cli.Context, error) {}, // exitCode decides
@@ -266,9 +268,33 @@ func logger(c *cli.Context) Logger {
 	return newSystemLogger(clikit.Debug(c), c.App.ErrWriter)
 }
 
+// planStore returns where the plans saved at MASTER are kept: a fixed
+// directory (--plan-dir only for tests), never one the configuration
+// names.
+func planStore(c *cli.Context) (*store.Plans, error) {
+	dir := c.String("plan-dir")
+	if !filepath.IsAbs(dir) {
+		return nil, usageErr("--plan-dir: %q is not an absolute path", dir)
+	}
+	return &store.Plans{Dir: filepath.Clean(dir)}, nil
+}
+
 // load reads the configuration at path and opens its state directory. It
 // returns the configuration's absolute path too.
-func load(path string, log Logger) (*Hook, string, error) {
+func load(c *cli.Context, path string, log Logger) (*Hook, string, error) {
+	plans, err := planStore(c)
+	if err != nil {
+		return nil, "", err
+	}
+	h, path, err := loadFile(path, log)
+	if h != nil {
+		h.Plans = plans
+	}
+	return h, path, err
+}
+
+// loadFile is load with the default plan directory.
+func loadFile(path string, log Logger) (*Hook, string, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("configuration path: %w", err)
@@ -279,6 +305,19 @@ func load(path string, log Logger) (*Hook, string, error) {
 	}
 	log.Debugf("configuration %s: %d groups", path, len(cfg.Groups))
 	h, err := New(cfg, log)
+	return h, path, err
+}
+
+// loadGroup is load for an event of the group key selects: a file that
+// loads but no longer has the group (removed or renamed while MASTER) is an
+// error too, so that the group is taken down from its saved plan.
+func loadGroup(c *cli.Context, path, key string, log Logger) (*Hook, string, error) {
+	h, path, err := load(c, path, log)
+	if err == nil {
+		if _, err = h.Config.Find(key); err != nil {
+			h = nil
+		}
+	}
 	return h, path, err
 }
 
@@ -311,11 +350,15 @@ func frontEnd(src string) cli.ActionFunc {
 		defer signal.Stop(sigs)
 		log := logger(c)
 		log.Debugf("%s %v: %s event for %q", src, args, ev.State, ev.Group)
-		h, path, err := load(path, log)
+		plans, err := planStore(c)
+		if err != nil {
+			return err
+		}
+		h, path, err := loadGroup(c, path, ev.Group, log)
 		var broken error // the configuration's error, when working from a saved plan
 		if err != nil {
 			log.Errorf("%s %v: %v", src, args, err)
-			if h, broken = savedPlan(path, ev, err, log); h == nil {
+			if h, broken = savedPlan(path, ev, err, plans, log); h == nil {
 				return err
 			}
 		}
@@ -324,7 +367,7 @@ func frontEnd(src string) cli.ActionFunc {
 			return err
 		}
 		h.Spawn = func(group string) error {
-			wargs := []string{"--config", path}
+			wargs := []string{"--config", path, "--plan-dir", plans.Dir}
 			if clikit.Debug(c) {
 				wargs = append(wargs, "--debug")
 			}
@@ -350,11 +393,11 @@ func frontEnd(src string) cli.ActionFunc {
 // typo keeps the address up here while another node takes it (two
 // masters). It returns nil for a MASTER event (nothing is brought up from
 // an old plan) or when there is no plan to use.
-func savedPlan(path string, ev event.Event, err error, log Logger) (*Hook, error) {
+func savedPlan(path string, ev event.Event, err error, plans *store.Plans, log Logger) (*Hook, error) {
 	if ev.State == event.Master || path == "" {
 		return nil, nil
 	}
-	h, serr := FromSavedPlans(path, ev.Group, log)
+	h, serr := FromSavedPlans(path, ev.Group, plans, log)
 	if serr != nil {
 		log.Errorf("no plan saved at MASTER to take the group down with: %v", serr)
 		return nil, nil
@@ -369,10 +412,14 @@ func workerCommand(c *cli.Context) error {
 		return usageErr("usage: carp-hook worker GROUP")
 	}
 	log := logger(c)
-	h, path, err := load(configPath(c), log)
+	plans, err := planStore(c)
+	if err != nil {
+		return err
+	}
+	h, path, err := loadGroup(c, configPath(c), c.Args().First(), log)
 	if err != nil {
 		// The front-end recorded a way down from the saved plan.
-		saved, serr := FromSavedPlans(path, c.Args().First(), log)
+		saved, serr := FromSavedPlans(path, c.Args().First(), plans, log)
 		if serr != nil {
 			return err
 		}
@@ -393,7 +440,7 @@ func statusCommand(c *cli.Context) error {
 			return usageErr("--wait: %w", err)
 		}
 	}
-	h, _, err := load(configPath(c), NopLogger{})
+	h, _, err := load(c, configPath(c), NopLogger{})
 	if err != nil {
 		return err
 	}

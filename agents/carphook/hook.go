@@ -13,9 +13,11 @@ package carphook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,8 @@ const criticalTimeout = 2 * time.Second
 type Hook struct {
 	Config *config.File
 	Store  *store.Store
+	// Plans keeps the plans saved at MASTER; nil saves none (tests).
+	Plans *store.Plans
 	// Log receives one line per outcome.
 	Log Logger
 	// Spawn starts a detached worker for a group. Nil runs the worker
@@ -53,41 +57,124 @@ type Hook struct {
 var ErrSavedPlanUp = errors.New("not bringing a group up from the plan saved at MASTER: the configuration file does not load")
 
 // FromSavedPlans returns a hook that works from the plans saved at MASTER
-// from the configuration file path, in the state directory that file
-// names, for the group key selects: the way down for a group whose
-// configuration file no longer loads (an edit in progress, a typo).
-func FromSavedPlans(path, key string, log Logger) (*Hook, error) {
-	dir, err := config.StateDirOf(path)
-	if err != nil || dir == "" {
-		dir = DefaultStateDir
-	}
-	st, err := store.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	plans, perr := st.Plans(path)
-	cfg := &config.File{Path: path + " (plans saved at MASTER in " + dir + ")", StateDir: dir, Groups: map[string]*config.Group{}}
+// (in plans) from the configuration file path, for the group key selects:
+// the way down for a group whose configuration file no longer loads (an
+// edit in progress, a typo, a file moved away or made unsafe). Nothing is
+// read from the file: the plans are found by its path alone, and each
+// names the state directory the group used.
+func FromSavedPlans(path, key string, plans *store.Plans, log Logger) (*Hook, error) {
+	saved, perr := plans.All(path)
+	cfg := &config.File{Path: path + " (plans saved at MASTER in " + plans.Dir + ")", Groups: map[string]*config.Group{}}
 	byName := map[string]*store.Plan{}
-	for _, p := range plans {
+	for _, p := range saved {
 		cfg.Groups[p.Group.Name], byName[p.Group.Name] = p.Group, p
 	}
 	g, err := cfg.Find(key)
 	if err != nil {
 		return nil, errors.Join(err, perr)
 	}
-	cfg.OCFRoot = byName[g.Name].OCFRoot
+	plan := byName[g.Name]
+	cfg.OCFRoot, cfg.StateDir = plan.OCFRoot, plan.StateDir
+	st, err := store.Open(stateDir(cfg))
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = NopLogger{}
 	}
-	return &Hook{Config: cfg, Store: st, Log: log, Saved: byName[g.Name]}, nil
+	return &Hook{Config: cfg, Store: st, Plans: plans, Log: log, Saved: plan}, nil
 }
 
-// savePlan saves the group's plan, for the way down (see Saved).
+// savePlan saves the group's plan, for the way down (see Saved). When the
+// last plan may still be up (not retired), what it has that the group no
+// longer has is kept in the new one: the group is taken down with all it
+// brought up. It runs under the group's event lock.
 func (h *Hook) savePlan(g *config.Group) error {
 	if h.Saved != nil {
 		return ErrSavedPlanUp
 	}
-	return h.Store.SavePlan(&store.Plan{Config: h.Config.Path, Saved: time.Now(), OCFRoot: h.Config.OCFRoot, Group: g})
+	if h.Plans == nil {
+		return nil
+	}
+	old, err := h.Plans.Load(h.Config.Path, g.Name)
+	if err != nil {
+		old = nil // a plan refused is replaced
+	}
+	if old != nil && old.Retired.IsZero() {
+		g, _ = withPlan(g, old.Group)
+	}
+	return h.Plans.Save(&store.Plan{Config: h.Config.Path, StateDir: stateDir(h.Config), Saved: time.Now(), OCFRoot: h.Config.OCFRoot, Group: g})
+}
+
+// downGroup returns the group to take down for a state other than MASTER:
+// the group as the configuration has it now, and before it what the plan
+// saved at the last MASTER brought up and the configuration no longer has
+// (an address renumbered, a role file or unit renamed while MASTER). The
+// actions' down runs in reverse order, so those go last. extra describes
+// what was added, for the log.
+func (h *Hook) downGroup(g *config.Group) (down *config.Group, extra []string, err error) {
+	if h.Saved != nil || h.Plans == nil {
+		return g, nil, nil
+	}
+	plan, err := h.Plans.Load(h.Config.Path, g.Name)
+	if err != nil || plan == nil || !plan.Retired.IsZero() {
+		return g, nil, err
+	}
+	down, added := withPlan(g, plan.Group)
+	for _, a := range added {
+		act, err := newAction(a, actionEnv{Group: g.Name, OCFRoot: h.Config.OCFRoot})
+		if err != nil {
+			return g, nil, err
+		}
+		extra = append(extra, act.Name())
+	}
+	return down, extra, nil
+}
+
+// withPlan returns a copy of g whose actions are those of the plan's group
+// p that g lacks, then g's own; and the ones it took from p.
+func withPlan(g, p *config.Group) (*config.Group, []*config.Action) {
+	have := map[string]bool{}
+	for _, a := range g.Actions {
+		have[actionKey(a)] = true
+	}
+	var added []*config.Action
+	for _, a := range p.Actions {
+		if k := actionKey(a); !have[k] {
+			have[k] = true
+			added = append(added, a)
+		}
+	}
+	c := *g
+	c.Actions = append(append([]*config.Action{}, added...), g.Actions...)
+	return &c, added
+}
+
+// actionKey identifies an action by everything it does (not its line).
+func actionKey(a *config.Action) string {
+	c := *a
+	c.Line = 0
+	b, _ := json.Marshal(&c)
+	return string(b)
+}
+
+// retirePlan marks the group's plan as taken down: a later transition
+// need not take down what it has beyond the configuration. It runs under
+// the group's event lock.
+func (h *Hook) retirePlan(group string) error {
+	if h.Plans == nil {
+		return nil
+	}
+	path := h.Config.Path
+	if h.Saved != nil {
+		path = h.Saved.Config
+	}
+	plan, err := h.Plans.Load(path, group)
+	if err != nil || plan == nil || !plan.Retired.IsZero() {
+		return err
+	}
+	plan.Retired = time.Now()
+	return h.Plans.Save(plan)
 }
 
 // stateDir returns the configuration's state directory.
@@ -107,7 +194,7 @@ func New(cfg *config.File, log Logger) (*Hook, error) {
 	if log == nil {
 		log = NopLogger{}
 	}
-	return &Hook{Config: cfg, Store: st, Log: log}, nil
+	return &Hook{Config: cfg, Store: st, Plans: &store.Plans{Dir: store.DefaultPlanDir}, Log: log}, nil
 }
 
 // actions builds a group's actions for a state; what they repair on their
@@ -153,7 +240,7 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	}
 	var n notes
 	defer n.flush(h.Log, g.Name)
-	acts, err := h.actions(g, ev.State, &n)
+	acts, err := h.actions(h.forState(g, ev.State, h.Log.Errorf), ev.State, &n)
 	if err != nil {
 		return g, 0, err
 	}
@@ -244,7 +331,7 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 			return lastErr
 		}
 		var n notes
-		acts, err := h.actions(g, state, &n)
+		acts, err := h.actions(h.forState(g, state, h.Log.Debugf), state, &n)
 		if err == nil && h.Saved != nil && state == event.Master {
 			err = ErrSavedPlanUp
 		}
@@ -274,6 +361,24 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 		lastErr = res.Err
 		h.finish(g.Name, target, state, res)
 	}
+}
+
+// forState returns the group whose actions apply for state: for MASTER
+// the group as configured, otherwise with what the plan saved at MASTER
+// brought up too (downGroup). What that adds goes to logf.
+func (h *Hook) forState(g *config.Group, state event.State, logf func(string, ...any)) *config.Group {
+	if state == event.Master {
+		return g
+	}
+	down, extra, err := h.downGroup(g)
+	if err != nil {
+		h.Log.Errorf("group %s: the plan saved at MASTER: %v; taking down what the configuration has", g.Name, err)
+	}
+	if len(extra) > 0 {
+		logf("group %s: the configuration changed since MASTER: also taking down what the plan saved at MASTER has and the configuration no longer has: %s",
+			g.Name, strings.Join(extra, "; "))
+	}
+	return down
 }
 
 // claim marks the latest event as being applied by this process.
@@ -306,7 +411,7 @@ func (h *Hook) newer(group string, seq uint64) bool {
 // finish records and logs a transition's outcome. Nothing is logged while
 // the event lock is held: every front-end waits for that lock.
 func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) {
-	started, err := h.record(group, seq, res)
+	started, err := h.record(group, seq, state, res)
 	if err != nil {
 		h.Log.Errorf("group %s: %v", group, err)
 	}
@@ -333,8 +438,9 @@ func outcome(res engine.Result) store.Outcome {
 }
 
 // record stores a transition's outcome, if no later transition was
-// claimed since, and returns when it started.
-func (h *Hook) record(group string, seq uint64, res engine.Result) (time.Time, error) {
+// claimed since, and returns when it started. A group taken down without
+// error, with no event after, retires its plan (see retirePlan).
+func (h *Hook) record(group string, seq uint64, state event.State, res engine.Result) (time.Time, error) {
 	unlock, err := h.Store.LockEvent(group)
 	if err != nil {
 		return time.Now(), err
@@ -352,6 +458,11 @@ func (h *Hook) record(group string, seq uint64, res engine.Result) (time.Time, e
 		}
 		if err := h.Store.Write(st); err != nil {
 			return st.Started, err
+		}
+	}
+	if st.Seq == seq && state != event.Master && res.Err == nil && !res.Superseded {
+		if err := h.retirePlan(group); err != nil {
+			return st.Started, fmt.Errorf("retiring the plan saved at MASTER: %w", err)
 		}
 	}
 	return st.Started, nil

@@ -3,6 +3,7 @@ package carphook
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,5 +190,50 @@ func TestNewActionOCFInstance(t *testing.T) {
 	}
 	if _, err := newAction(&config.Action{Type: "bogus"}, actionEnv{}); err == nil {
 		t.Error("unknown type accepted")
+	}
+}
+
+// TestPlanKeepsWhatIsUp: a MASTER again after an edit (keepalived
+// notifies MASTER again) keeps in the plan what the last one brought up
+// and the file no longer has; the way down takes both down, and once it
+// succeeded (the plan retired) only the file's own actions are left.
+func TestPlanKeepsWhatIsUp(t *testing.T) {
+	conf := func(vip string) *config.File {
+		t.Helper()
+		cfg, err := config.Parse("/etc/e.toml", []byte(fmt.Sprintf("[group.E]\n[[group.E.action]]\ntype = \"address\"\ninterface = \"eth0\"\naddresses = [\"%s/24\"]\n", vip)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	plans := &store.Plans{Dir: t.TempDir()}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := func(cfg *config.File) *Hook {
+		t.Helper()
+		h := &Hook{Config: cfg, Store: st, Plans: plans, Log: NopLogger{}}
+		if err := h.savePlan(cfg.Groups["E"]); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	master(conf("10.0.0.50"))
+	h := master(conf("10.0.0.60"))
+	down, extra, err := h.downGroup(h.Config.Groups["E"])
+	if err != nil || len(down.Actions) != 2 || len(extra) != 1 || !strings.Contains(extra[0], "10.0.0.50") ||
+		down.Actions[1].Addresses[0] != "10.0.0.60/24" {
+		t.Fatalf("down after two MASTERs: %+v, extra %q, %v", down.Actions, extra, err)
+	}
+	if err := h.retirePlan("E"); err != nil {
+		t.Fatal(err)
+	}
+	if down, extra, err := h.downGroup(h.Config.Groups["E"]); err != nil || len(down.Actions) != 1 || len(extra) != 0 {
+		t.Errorf("down after the plan was retired: %+v, extra %q, %v", down.Actions, extra, err)
+	}
+	h = master(conf("10.0.0.70")) // a retired plan is replaced, not merged
+	if down, extra, _ := h.downGroup(h.Config.Groups["E"]); len(down.Actions) != 1 || len(extra) != 0 {
+		t.Errorf("down after a MASTER replaced a retired plan: %+v, extra %q", down.Actions, extra)
 	}
 }

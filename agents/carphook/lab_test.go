@@ -48,12 +48,21 @@ func binaries(t *testing.T) (carpHook, ocfSockd string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, _, buildErr = testenv.BuildTemp("carphook-bin-", "./cmd/carp-hook", "./cmd/ocf-sockd")
+		if buildErr == nil {
+			// The plans saved at MASTER go with the binaries, not to
+			// the machine's fixed directory.
+			buildErr = os.Setenv("CARP_HOOK_PLAN_DIR", planDir())
+		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "carp-hook"), filepath.Join(buildDir, "ocf-sockd")
 }
+
+// planDir is where the built carp-hook keeps the plans saved at MASTER
+// in these tests (CARP_HOOK_PLAN_DIR).
+func planDir() string { return filepath.Join(buildDir, "plans") }
 
 // carpLab is a bridge with two nodes and an observer, all on eth0.
 type carpLab struct {

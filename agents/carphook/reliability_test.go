@@ -16,6 +16,7 @@ import (
 
 	"github.com/mdlayher/arp"
 
+	"github.com/ocfkit/ocfkit/agents/carphook/store"
 	"github.com/ocfkit/ocfkit/internal/systemlog/systemlogtest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -173,7 +174,7 @@ path = %q
 	if !hasAddr(t, ns, vip) || role(roleFile) != "1" {
 		t.Fatal("MASTER did not bring the group up")
 	}
-	plan := filepath.Join(state, "g.plan.json")
+	plan := (&store.Plans{Dir: planDir()}).File(conf, "g")
 	if fi, err := os.Stat(plan); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("saved plan %s: %v %v", plan, fi, err)
 	}
@@ -221,4 +222,172 @@ func TestKeepalivedDeleted(t *testing.T) {
 		t.Fatalf("DELETED: exit %d, role %q; want 0 and the group down: %s", code, role(roleFile), out)
 	}
 	waitSettled(t, state, "VI_1", "STOP")
+}
+
+// TestBrokenConfigCustomStateDir: with a state_dir of its own, a
+// configuration that no longer loads at BACKUP sent the way down looking
+// for the plan saved at MASTER in the default state directory (it asked
+// the broken file where its state directory was): no plan, the address
+// and role file stayed up (two masters). Plans are kept in a fixed place
+// found from the file's path alone; they name the state directory.
+func TestBrokenConfigCustomStateDir(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "csd"), testenv.NewNS(t, "cse")
+	testenv.Veth(t, ns, "eth0", "10.224.0.1/24", peer, "eth0", "10.224.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "brokensd")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "c.toml")
+	const vip = "10.224.0.50"
+	good := fmt.Sprintf(`state_dir = %q
+[group.A]
+[[group.A.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.A.action]]
+type = "role-file"
+path = %q
+`, state, vip, roleFile)
+	for _, c := range []struct {
+		name   string
+		break_ func()
+	}{
+		{"unquoted top-level value", func() { writeFile(t, conf, "ocf_root = /usr/lib/ocf\n"+good, 0o600) }},
+		{"config writable by its group", func() {
+			if err := os.Chmod(conf, 0o660); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"config moved away", func() {
+			if err := os.Rename(conf, conf+".moved"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		os.Remove(conf + ".moved")
+		os.Remove(conf) // a new file: writeFile keeps the mode of one there
+		writeFile(t, conf, good, 0o600)
+		ns.MustRun(t, hook, "-c", conf, "apply", "A", "MASTER")
+		waitSettled(t, state, "A", "MASTER")
+		if !hasAddr(t, ns, vip) || role(roleFile) != "1" {
+			t.Fatalf("%s: MASTER did not bring the group up", c.name)
+		}
+		c.break_()
+		code, out := cmdRun(t, ns.Command(hook, "-c", conf, "apply", "A", "BACKUP"))
+		if code != 1 || !strings.Contains(out, "plan saved at MASTER") {
+			t.Errorf("%s: BACKUP: exit %d, want 1 and the plan used:\n%s", c.name, code, out)
+		}
+		if hasAddr(t, ns, vip) || role(roleFile) != "0" {
+			t.Fatalf("%s: BACKUP left the group up (address %v, role %q):\n%s", c.name, hasAddr(t, ns, vip), role(roleFile), out)
+		}
+		waitSettled(t, state, "A", "BACKUP")
+	}
+}
+
+// TestConfigEditedWhileMaster: the address renumbered and the role file
+// moved in the file while MASTER; BACKUP took down only what the file said
+// now, so the old address (which the new master adds too) and the old role
+// file ("1") stayed up, and the status said ok. The way down takes down
+// what the plan saved at MASTER brought up as well, once: after a clean
+// way down, the old address is no longer this group's.
+func TestConfigEditedWhileMaster(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "ced"), testenv.NewNS(t, "cee")
+	testenv.Veth(t, ns, "eth0", "10.225.0.1/24", peer, "eth0", "10.225.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "edited")
+	state := filepath.Join(dir, "state")
+	conf := filepath.Join(dir, "e.toml")
+	cfg := func(vip, roleFile string) string {
+		return fmt.Sprintf(`state_dir = %q
+[group.E]
+[[group.E.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%s/24"]
+[[group.E.action]]
+type = "role-file"
+path = %q
+`, state, vip, roleFile)
+	}
+	oldRole, newRole := filepath.Join(dir, "roleE"), filepath.Join(dir, "roleE2")
+	writeFile(t, conf, cfg("10.225.0.50", oldRole), 0o600)
+	ns.MustRun(t, hook, "-c", conf, "apply", "E", "MASTER")
+	waitSettled(t, state, "E", "MASTER")
+	if !hasAddr(t, ns, "10.225.0.50") || role(oldRole) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	writeFile(t, conf, cfg("10.225.0.60", newRole), 0o600) // a valid edit
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "apply", "E", "BACKUP"))
+	if code != 0 || !strings.Contains(out, "no longer has") || !strings.Contains(out, "10.225.0.50") {
+		t.Errorf("BACKUP after an edit: exit %d, want 0 and the difference logged:\n%s", code, out)
+	}
+	if hasAddr(t, ns, "10.225.0.50") || role(oldRole) != "0" || role(newRole) != "0" {
+		t.Fatalf("BACKUP after an edit left the old group up: address %v, old role %q, new role %q:\n%s",
+			hasAddr(t, ns, "10.225.0.50"), role(oldRole), role(newRole), out)
+	}
+	waitSettled(t, state, "E", "BACKUP")
+	if fi, err := os.Stat(filepath.Join(state, "E.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("status file: %v, %v; want mode 0600", fi, err)
+	}
+	if code, out := cmdRun(t, ns.Command(hook, "-c", conf, "status", "E")); code != 0 || !strings.Contains(out, "BACKUP") {
+		t.Errorf("status: exit %d:\n%s", code, out)
+	}
+	// The old address is someone else's now: a later BACKUP leaves it.
+	ns.MustRun(t, "ip", "addr", "add", "10.225.0.50/24", "dev", "eth0")
+	ns.MustRun(t, hook, "-c", conf, "apply", "E", "BACKUP")
+	waitSettled(t, state, "E", "BACKUP")
+	if !hasAddr(t, ns, "10.225.0.50") {
+		t.Error("a second BACKUP took down the address of the plan already taken down")
+	}
+	// The new group up and down: the new plan is what is taken down.
+	ns.MustRun(t, hook, "-c", conf, "apply", "E", "MASTER")
+	waitSettled(t, state, "E", "MASTER")
+	if !hasAddr(t, ns, "10.225.0.60") || role(newRole) != "1" {
+		t.Fatal("MASTER with the edited file did not bring the group up")
+	}
+	ns.MustRun(t, hook, "-c", conf, "apply", "E", "BACKUP")
+	waitSettled(t, state, "E", "BACKUP")
+	if hasAddr(t, ns, "10.225.0.60") || role(newRole) != "0" || !hasAddr(t, ns, "10.225.0.50") {
+		t.Errorf("BACKUP of the edited group: .60 %v, role %q, .50 %v", hasAddr(t, ns, "10.225.0.60"), role(newRole), hasAddr(t, ns, "10.225.0.50"))
+	}
+}
+
+// TestGroupRemovedWhileMaster: a group taken out of a file that still
+// loads, while MASTER, was never taken down: BACKUP failed with "no
+// group" and left its address up. It is taken down from its saved plan.
+func TestGroupRemovedWhileMaster(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "cgr"), testenv.NewNS(t, "cgs")
+	testenv.Veth(t, ns, "eth0", "10.226.0.1/24", peer, "eth0", "10.226.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "removed")
+	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
+	conf := filepath.Join(dir, "r.toml")
+	other := fmt.Sprintf("state_dir = %q\n[group.other]\n[[group.other.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile+".other")
+	writeFile(t, conf, other+fmt.Sprintf(`[group.R]
+match = ["10.226.0.50"]
+[[group.R.action]]
+type = "address"
+interface = "eth0"
+addresses = ["10.226.0.50/24"]
+[[group.R.action]]
+type = "role-file"
+path = %q
+`, roleFile), 0o600)
+	ns.MustRun(t, hook, "-c", conf, "ucarp", "up", "eth0", "10.226.0.50")
+	waitSettled(t, state, "R", "MASTER")
+	if !hasAddr(t, ns, "10.226.0.50") || role(roleFile) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	writeFile(t, conf, other, 0o600)
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "ucarp", "down", "eth0", "10.226.0.50"))
+	if code != 1 || !strings.Contains(out, "plan saved at MASTER") {
+		t.Errorf("BACKUP of a removed group: exit %d, want 1 and the plan used:\n%s", code, out)
+	}
+	if hasAddr(t, ns, "10.226.0.50") || role(roleFile) != "0" {
+		t.Fatalf("BACKUP of a removed group left it up (address %v, role %q):\n%s", hasAddr(t, ns, "10.226.0.50"), role(roleFile), out)
+	}
+	waitSettled(t, state, "R", "BACKUP")
 }

@@ -7,12 +7,16 @@
 //	GROUP.json        the Status, replaced atomically
 //	GROUP.event.lock  held briefly: recording an event, critical actions
 //	GROUP.work.lock   held by the one worker applying events
-//	GROUP.plan.json   the group as the configuration defined it at the
-//	                  last MASTER (root's, 0600): the way down when the
-//	                  configuration no longer loads
+//
+// The status and lock files are root's (0600): a status holds the commands
+// run and their errors, which may name secrets the configuration file
+// keeps from others. The plans saved at MASTER are kept apart, in a fixed
+// place (see Plans).
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +133,7 @@ func (s *Store) Write(st *Status) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path(st.Group, ".json"), b, 0o644); err != nil {
+	if err := writeAtomic(s.path(st.Group, ".json"), b, 0o600); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
@@ -144,31 +148,93 @@ func writeAtomic(p string, b []byte, mode os.FileMode) error {
 // MASTER: what is needed to take it down again, whatever became of the
 // configuration file since.
 type Plan struct {
-	// Config is the configuration file it came from.
+	// Config is the configuration file it came from (absolute).
 	Config string `json:"config"`
+	// StateDir is the state directory the group used at MASTER: the
+	// status and locks of the way down.
+	StateDir string `json:"state_dir"`
 	// Saved is when the plan was saved.
 	Saved   time.Time     `json:"saved"`
 	OCFRoot string        `json:"ocf_root"`
 	Group   *config.Group `json:"group"`
+	// Retired is when a later transition took the group down completely;
+	// zero while what the plan brought up may still be up.
+	Retired time.Time `json:"retired,omitzero"`
 }
 
-// SavePlan saves a group's plan, readable and writable by its owner only.
-func (s *Store) SavePlan(p *Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
+// DefaultPlanDir is where plans are kept unless the command line says
+// otherwise: a fixed place, so that the way down never depends on the
+// configuration file, whatever state_dir it names or whether it loads.
+const DefaultPlanDir = "/var/run/carp-hook/plans"
+
+// Plans keeps the plans saved at MASTER, under Dir, one directory per
+// configuration file (named by a hash of its absolute path: nothing is
+// read from the file to find them), one file per group:
+//
+//	DIR/HASH/GROUP.plan.json  (0600, in directories 0700)
+type Plans struct {
+	Dir string
+}
+
+// dir returns the directory of the plans of the configuration file config.
+func (p *Plans) dir(config string) string {
+	sum := sha256.Sum256([]byte(config))
+	return filepath.Join(p.Dir, hex.EncodeToString(sum[:16]))
+}
+
+// File returns the file of a group's plan saved from the configuration
+// file config.
+func (p *Plans) File(config, group string) string {
+	return filepath.Join(p.dir(config), group+".plan.json")
+}
+
+// Save saves a group's plan, readable and writable by its owner only.
+func (p *Plans) Save(plan *Plan) error {
+	dir := p.dir(plan.Config)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("saving the plan of group %s: %w", plan.Group.Name, err)
+	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return fmt.Errorf("saving the plan of group %s: refusing the plan directory: %w", plan.Group.Name, err)
+	}
+	b, err := json.MarshalIndent(plan, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path(p.Group.Name, ".plan.json"), b, 0o600); err != nil {
-		return fmt.Errorf("saving the plan of group %s: %w", p.Group.Name, err)
+	if err := writeAtomic(p.File(plan.Config, plan.Group.Name), b, 0o600); err != nil {
+		return fmt.Errorf("saving the plan of group %s: %w", plan.Group.Name, err)
 	}
 	return nil
 }
 
-// Plans returns the plans saved from the configuration file config. A
-// plan file that only root (or the effective user) can have written is
+// Load returns the plan of one group saved from the configuration file
+// config, or nil when there is none.
+func (p *Plans) Load(config, group string) (*Plan, error) {
+	plans, err := p.read(config, group+".plan.json")
+	if len(plans) == 0 {
+		return nil, err
+	}
+	return plans[0], err
+}
+
+// All returns the plans saved from the configuration file config.
+func (p *Plans) All(config string) ([]*Plan, error) {
+	return p.read(config, "*.plan.json")
+}
+
+// read returns the plans of config whose file names match pattern. It
+// creates nothing: a missing directory means no plans. A plan that only
+// root (or the effective user) can have written, in such a directory, is
 // used (see filesafe); others are refused.
-func (s *Store) Plans(config string) ([]*Plan, error) {
-	paths, err := filepath.Glob(filepath.Join(s.Dir, "*.plan.json"))
+func (p *Plans) read(config, pattern string) ([]*Plan, error) {
+	dir := p.dir(config)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, fmt.Errorf("refusing the plan directory: %w", err)
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -180,13 +246,13 @@ func (s *Store) Plans(config string) ([]*Plan, error) {
 			errs = append(errs, fmt.Errorf("refusing saved plan: %w", err))
 			continue
 		}
-		p := &Plan{}
-		if err := json.Unmarshal(b, p); err != nil || p.Group == nil || p.Group.Name+".plan.json" != filepath.Base(path) {
+		plan := &Plan{}
+		if err := json.Unmarshal(b, plan); err != nil || plan.Group == nil || plan.Group.Name+".plan.json" != filepath.Base(path) {
 			errs = append(errs, fmt.Errorf("saved plan %s is damaged: %v", path, err))
 			continue
 		}
-		if p.Config == config {
-			plans = append(plans, p)
+		if plan.Config == config {
+			plans = append(plans, plan)
 		}
 	}
 	return plans, errors.Join(errs...)
@@ -212,7 +278,7 @@ func (s *Store) LockWork(group string) (func(), error) {
 // lock takes an exclusive flock on path, waiting at most timeout (0: as long
 // as it takes).
 func lock(path string, timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+	"io/fs"
 	"math"
 	"net/netip"
 	"os"
@@ -125,33 +127,69 @@ func TestLockTimeout(t *testing.T) {
 	unlock2()
 }
 
-// TestPlans: a plan is saved for its owner only, read back for its
-// configuration file, and refused once others can write it.
+// TestPlans: a plan is saved for its owner only, in a directory of its
+// configuration file's own under the fixed plan directory, read back for
+// that file, and refused once others can write it. Looking for the plans
+// of a file that has none creates nothing.
 func TestPlans(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "state"))
-	if err != nil {
-		t.Fatal(err)
+	p := &Plans{Dir: filepath.Join(t.TempDir(), "plans")}
+	if plans, err := p.All("/etc/c.toml"); len(plans) != 0 || err != nil {
+		t.Fatalf("no plans yet: %+v, %v", plans, err)
+	}
+	if _, err := os.Stat(p.Dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("looking for plans created %s: %v", p.Dir, err)
 	}
 	g := &config.Group{Name: "g", Match: []string{"10.0.0.5"}, Actions: []*config.Action{{Type: "address", Interface: "eth0",
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.5/24")}}}}
-	if err := s.SavePlan(&Plan{Config: "/etc/c.toml", Group: g}); err != nil {
+	if err := p.Save(&Plan{Config: "/etc/c.toml", StateDir: "/srv/state", Group: g}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(s.Dir, "g.plan.json")
+	path := filepath.Join(p.dir("/etc/c.toml"), "g.plan.json")
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("plan file: %v, %v", fi, err)
 	}
-	plans, err := s.Plans("/etc/c.toml")
-	if err != nil || len(plans) != 1 || plans[0].Group.Actions[0].Prefixes[0] != g.Actions[0].Prefixes[0] {
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("plan directory: %v, %v", fi, err)
+	}
+	plans, err := p.All("/etc/c.toml")
+	if err != nil || len(plans) != 1 || plans[0].Group.Actions[0].Prefixes[0] != g.Actions[0].Prefixes[0] || plans[0].StateDir != "/srv/state" {
 		t.Fatalf("plans %+v, %v", plans, err)
 	}
-	if plans, _ := s.Plans("/etc/other.toml"); len(plans) != 0 {
+	if plan, err := p.Load("/etc/c.toml", "g"); err != nil || plan == nil {
+		t.Fatalf("Load: %+v, %v", plan, err)
+	}
+	if plans, _ := p.All("/etc/other.toml"); len(plans) != 0 {
 		t.Errorf("a plan of another file: %+v", plans)
 	}
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if plans, err := s.Plans("/etc/c.toml"); len(plans) != 0 || err == nil || !strings.Contains(err.Error(), "refusing saved plan") {
+	if plans, err := p.All("/etc/c.toml"); len(plans) != 0 || err == nil || !strings.Contains(err.Error(), "refusing saved plan") {
 		t.Errorf("a plan others can write: %+v, %v", plans, err)
+	}
+}
+
+// TestStatusPrivate: a status names the commands run and their errors
+// (an exec's --password=...), so it is root's alone, like the plan.
+func TestStatusPrivate(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(&Status{Group: "g", Seq: 1, Error: "exec /bin/x --password=hunter2 exited with 1"}); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.LockEvent("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	for _, name := range []string{"g.json", "g.event.lock"} {
+		if fi, err := os.Stat(filepath.Join(s.Dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", name, fi, err)
+		}
+	}
+	if st, err := s.Read("g"); err != nil || st.Seq != 1 {
+		t.Errorf("reading it back: %+v, %v", st, err)
 	}
 }
