@@ -53,6 +53,9 @@ func httpCheck(ctx context.Context, k *Check, m *Member, addr string) error {
 	host := k.Host
 	if host == "" {
 		host = m.Addr.String()
+		if m.Addr.Is6() {
+			host = "[" + host + "]"
+		}
 	}
 	h := &l7.HTTP{Host: host, Path: k.Path, Status: k.Status}
 	if k.Expect != "" {

@@ -95,6 +95,10 @@ func configFlag() cli.Flag {
 	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: DefaultConfig, Usage: "configuration `FILE`"}
 }
 
+func stateFlag() cli.Flag {
+	return &cli.StringFlag{Name: "state", Usage: "state `FILE` (default: the configuration's state_file)"}
+}
+
 func dryRunFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print each update as an nsupdate script instead of sending it"}
 }
@@ -114,15 +118,15 @@ func app(getenv env) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			{Name: "run", Usage: "check and update forever (systemd Type=notify, watchdog)",
-				Flags:  []cli.Flag{configFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return runCommand(c, getenv, true) }},
 			{Name: "once", Usage: "one round (for cron); rise/fall state persists in the state file",
-				Flags:  []cli.Flag{configFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return runCommand(c, getenv, false) }},
 			{Name: "restore", Usage: "put every configured member back on every primary",
-				Flags:  []cli.Flag{configFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return restoreCommand(c, getenv) }},
 			{Name: "status", Usage: "print the members' state and the primaries' last outcome",
@@ -133,7 +137,7 @@ func app(getenv env) *cli.App {
 				Flags:  []cli.Flag{configFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error {
-					cfg, _, err := load(c.String("config"))
+					cfg, _, err := load(c)
 					if err != nil {
 						return err
 					}
@@ -151,9 +155,25 @@ func app(getenv env) *cli.App {
 	}
 }
 
+// loadConfig reads the configuration named by --config, with --state
+// replacing its state file.
+func loadConfig(c *cli.Context) (*Config, error) {
+	cfg, err := LoadConfig(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	if s := c.String("state"); s != "" {
+		if !strings.HasPrefix(s, "/") {
+			return nil, usageErr("--state %q: want an absolute path", s)
+		}
+		cfg.StateFile = s
+	}
+	return cfg, nil
+}
+
 // load reads the configuration and its key.
-func load(path string) (*Config, *ddns.Key, error) {
-	cfg, err := LoadConfig(path)
+func load(c *cli.Context) (*Config, *ddns.Key, error) {
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +200,7 @@ func newLogger(getenv env, stderr io.Writer, debug bool, notify []string) *logge
 }
 
 func runCommand(c *cli.Context, getenv env, forever bool) error {
-	cfg, key, err := load(c.String("config"))
+	cfg, key, err := load(c)
 	if err != nil {
 		return err
 	}
@@ -241,7 +261,7 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error 
 }
 
 func restoreCommand(c *cli.Context, getenv env) error {
-	cfg, key, err := load(c.String("config"))
+	cfg, key, err := load(c)
 	if err != nil {
 		return err
 	}
@@ -257,7 +277,7 @@ func restoreCommand(c *cli.Context, getenv env) error {
 }
 
 func statusCommand(c *cli.Context) error {
-	cfg, err := LoadConfig(c.String("config"))
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,463 @@
+package dnsfailover_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// bin is dns-failover, built by TestMain when root can run the lab tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() != 0 {
+			return m.Run()
+		}
+		dir, bins, err := testenv.BuildTemp("dns-failover-test-", "./cmd/dns-failover")
+		defer os.RemoveAll(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		bin = bins[0]
+		// Configuration and key files must be in a directory filesafe accepts.
+		return filesafetest.Main(m)
+	}()
+	os.Exit(code)
+}
+
+const (
+	zone     = "mydomain.test."
+	www      = "www.mydomain.test."
+	www6     = "www6.mydomain.test."
+	smtp     = "smtp.mydomain.test."
+	robots   = "httpd is working"
+	primary1 = "10.53.0.1"
+	primary2 = "10.53.0.2"
+)
+
+// lab is two BIND 9 primaries in one namespace with dns-failover, and
+// members in their own namespaces (IPv4, one veth each) or on the lab's
+// loopback (IPv6).
+type lab struct {
+	t       *testing.T
+	dir     string
+	ns      *testenv.NS
+	named   map[string]*exec.Cmd
+	key     string
+	members map[string]*member
+}
+
+// member is one served address: an HTTP server (python3 http.server with
+// /robots.txt) or an SMTP banner.
+type member struct {
+	addr string
+	ns   *testenv.NS
+	argv []string
+	cmd  *exec.Cmd
+}
+
+var www4 = []string{"10.60.1.2", "10.60.2.2", "10.60.3.2"}
+var www6addrs = []string{"fd53::11", "fd53::12"}
+
+const smtpAddr = "10.60.4.2"
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	for _, c := range []string{"named", "tsig-keygen", "dig", "nsupdate"} {
+		testenv.RequireCommand(t, c)
+	}
+	py := testenv.Python3(t)
+	l := &lab{t: t, dir: t.TempDir(), named: map[string]*exec.Cmd{}, members: map[string]*member{}}
+	l.ns = testenv.NewNS(t, "dfo")
+	for _, p := range []string{primary1, primary2} {
+		l.ns.MustRun(t, "ip", "addr", "add", p+"/32", "dev", "lo")
+	}
+	for _, a := range www6addrs {
+		l.ns.MustRun(t, "ip", "addr", "add", a+"/128", "dev", "lo", "nodad")
+	}
+	l.key = l.keygen("ddns-key", "key.conf")
+	web := filepath.Join(l.dir, "web")
+	must(t, os.MkdirAll(web, 0o755))
+	must(t, os.WriteFile(filepath.Join(web, "robots.txt"), []byte(robots+"\n"), 0o644))
+	smtpScript := `import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 25)); s.listen(16)
+while True:
+    c,_=s.accept(); c.sendall(b"220 test ESMTP\r\n")
+    try:
+        c.settimeout(2); c.recv(100); c.sendall(b"221 bye\r\n")
+    except Exception: pass
+    c.close()
+`
+	all := append(append([]string{}, www4...), smtpAddr)
+	for i, a := range all {
+		mns := testenv.NewNS(t, fmt.Sprintf("dfm%d", i+1))
+		testenv.Veth(t, l.ns, fmt.Sprintf("dfv%d", i+1), fmt.Sprintf("10.60.%d.1/24", i+1), mns, "eth0", a+"/24")
+		m := &member{addr: a, ns: mns, argv: []string{py, "-m", "http.server", "--bind", a, "--directory", web, "80"}}
+		if a == smtpAddr {
+			m.argv = []string{py, "-c", smtpScript, a}
+		}
+		l.members[a] = m
+	}
+	for _, a := range www6addrs {
+		l.members[a] = &member{addr: a, ns: l.ns, argv: []string{py, "-m", "http.server", "--bind", a, "--directory", web, "8080"}}
+	}
+	for _, m := range l.members {
+		l.start(m.addr)
+	}
+	for _, p := range []string{primary1, primary2} {
+		l.startNamed(p, true)
+	}
+	return l
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keygen writes a new key NAME with tsig-keygen into the lab, mode 0600.
+func (l *lab) keygen(name, file string) string {
+	out, err := exec.Command("tsig-keygen", "-a", "hmac-sha256", name).Output()
+	must(l.t, err)
+	p := filepath.Join(l.dir, file)
+	must(l.t, os.WriteFile(p, out, 0o600))
+	return p
+}
+
+// start starts member a and waits until it accepts connections.
+func (l *lab) start(a string) {
+	l.t.Helper()
+	m := l.members[a]
+	m.cmd = m.ns.Start(l.t, m.argv[0], m.argv[1:]...)
+	port := "80"
+	switch {
+	case a == smtpAddr:
+		port = "25"
+	case strings.Contains(a, ":"):
+		port = "8080"
+	}
+	testenv.WaitFor(l.t, 10*time.Second, "member "+a+" listening", func() error {
+		return m.ns.Command("bash", "-c", "exec 3<>/dev/tcp/"+a+"/"+port).Run()
+	})
+}
+
+// stop kills member a.
+func (l *lab) stop(a string) { testenv.Kill(l.members[a].cmd) }
+
+// startNamed starts the primary at addr; fresh writes its zone first.
+func (l *lab) startNamed(addr string, fresh bool) {
+	l.t.Helper()
+	d := filepath.Join(l.dir, "named-"+addr)
+	if fresh {
+		must(l.t, os.MkdirAll(d, 0o700))
+		var z strings.Builder
+		fmt.Fprintf(&z, "$TTL 60\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1 IN A %s\n", zone, zone, zone, primary1)
+		for _, a := range www4 {
+			fmt.Fprintf(&z, "www IN A %s\n", a)
+		}
+		for _, a := range www6addrs {
+			fmt.Fprintf(&z, "www6 IN AAAA %s\n", a)
+		}
+		fmt.Fprintf(&z, "smtp IN A %s\n", smtpAddr)
+		must(l.t, os.WriteFile(filepath.Join(d, "zone"), []byte(z.String()), 0o644))
+		conf := fmt.Sprintf(`options {
+	directory "%[1]s";
+	pid-file "%[1]s/named.pid";
+	session-keyfile "%[1]s/session.key";
+	managed-keys-directory "%[1]s";
+	listen-on port 53 { %[2]s; };
+	listen-on-v6 { none; };
+	recursion no;
+	notify no;
+	dnssec-validation no;
+};
+controls { };
+include "%[3]s";
+zone "%[4]s" {
+	type primary;
+	file "%[1]s/zone";
+	update-policy { grant ddns-key zonesub ANY; };
+};
+`, d, addr, l.key, zone)
+		must(l.t, os.WriteFile(filepath.Join(d, "named.conf"), []byte(conf), 0o600))
+	}
+	l.named[addr] = l.ns.Start(l.t, "named", "-g", "-c", filepath.Join(d, "named.conf"))
+	testenv.WaitFor(l.t, 20*time.Second, "named on "+addr, func() error {
+		_, err := l.dig(addr, www, "A")
+		return err
+	})
+}
+
+func (l *lab) stopNamed(addr string) { testenv.Kill(l.named[addr]) }
+
+// dig asks the primary at server for name's RRset with the real dig.
+func (l *lab) dig(server, name, typ string) ([]string, error) {
+	out, err := l.ns.Command("dig", "+short", "+tcp", "+time=1", "+tries=1", "@"+server, name, typ).Output()
+	if err != nil {
+		return nil, fmt.Errorf("dig @%s %s %s: %w", server, name, typ, err)
+	}
+	if strings.Contains(string(out), ";;") {
+		return nil, fmt.Errorf("dig @%s: %s", server, out)
+	}
+	f := strings.Fields(string(out))
+	sort.Strings(f)
+	return f, nil
+}
+
+// want checks that both primaries (or those given) hold exactly addrs.
+func (l *lab) want(name, typ string, addrs []string, servers ...string) {
+	l.t.Helper()
+	if len(servers) == 0 {
+		servers = []string{primary1, primary2}
+	}
+	w := append([]string{}, addrs...)
+	sort.Strings(w)
+	for _, s := range servers {
+		got, err := l.dig(s, name, typ)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if strings.Join(got, " ") != strings.Join(w, " ") {
+			l.t.Fatalf("dig @%s %s %s = %v, want %v", s, name, typ, got, w)
+		}
+	}
+}
+
+// config writes a dns-failover configuration; extra goes at the top.
+func (l *lab) config(file, key, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "primaries = [%q, %q]\nzone = %q\ntsig_key = %q\nstate_file = %q\ntimeout = \"1s\"\nrise = 2\nfall = 2\n%s\n",
+		primary1, primary2, zone, key, filepath.Join(l.dir, file+".state"), extra)
+	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"send-expect\", port = \"http\", send = \"GET /robots.txt HTTP/1.0\", expect = %q }\n", www, robots)
+	for _, a := range www4 {
+		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+	}
+	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"http\", port = \"8080\", path = \"/robots.txt\", expect = %q }\n", www6, robots)
+	for _, a := range www6addrs {
+		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+	}
+	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"send-expect\", port = \"smtp\", send = \"QUIT\", expect = \"220\" }\n[[record.member]]\naddress = %q\n", smtp, smtpAddr)
+	p := filepath.Join(l.dir, file)
+	must(l.t, os.WriteFile(p, []byte(b.String()), 0o600))
+	return p
+}
+
+// run runs dns-failover in the lab namespace and returns its exit code
+// and combined output.
+func (l *lab) run(args ...string) (int, string) {
+	l.t.Helper()
+	cmd := l.ns.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Logf("dns-failover %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	return code, string(out)
+}
+
+// once runs n rounds and fails the test on a nonzero exit.
+func (l *lab) once(conf string, n int) string {
+	l.t.Helper()
+	var all string
+	for range n {
+		code, out := l.run("once", "-c", conf)
+		if code != 0 {
+			l.t.Fatalf("once: exit %d: %s", code, out)
+		}
+		all += out
+	}
+	return all
+}
+
+func without(list []string, drop ...string) []string {
+	var out []string
+	for _, a := range list {
+		keep := true
+		for _, d := range drop {
+			keep = keep && a != d
+		}
+		if keep {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestBINDFailover drives two real BIND 9 primaries through member deaths
+// and returns, the last record, AAAA members and the SMTP banner check.
+func TestBINDFailover(t *testing.T) {
+	l := newLab(t)
+	conf := l.config("failover.toml", l.key, "")
+
+	// A first round changes nothing: every member is healthy.
+	if out := l.once(conf, 1); strings.Contains(out, "deleted") || strings.Contains(out, "added") {
+		t.Fatalf("first round changed something:\n%s", out)
+	}
+	l.want(www, "A", www4)
+
+	// A member dies: gone from both primaries after fall (2) rounds, not before.
+	l.stop(www4[0])
+	l.once(conf, 1)
+	l.want(www, "A", www4)
+	out := l.once(conf, 1)
+	if !strings.Contains(out, "deleted "+www+" A "+www4[0]) {
+		t.Fatalf("no deletion reported:\n%s", out)
+	}
+	l.want(www, "A", www4[1:])
+
+	// It comes back: re-added after rise (2) rounds.
+	l.start(www4[0])
+	l.once(conf, 1)
+	l.want(www, "A", www4[1:])
+	l.once(conf, 1)
+	l.want(www, "A", www4)
+
+	// All die: the last record stays (min_records = 1), and status says so.
+	for _, a := range www4 {
+		l.stop(a)
+	}
+	out = l.once(conf, 2)
+	if !strings.Contains(out, "min_records is 1") {
+		t.Fatalf("keeping the last record not reported:\n%s", out)
+	}
+	got, err := l.dig(primary1, www, "A")
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("after every member died: %v, want exactly one record left", got)
+	}
+	l.want(www, "A", got)
+	_, st := l.run("status", "-c", conf)
+	if !strings.Contains(st, "kept although failing") {
+		t.Fatalf("status does not tell the kept record:\n%s", st)
+	}
+	for _, a := range www4 {
+		l.start(a)
+	}
+	l.once(conf, 2)
+	l.want(www, "A", www4)
+
+	// AAAA members.
+	l.stop(www6addrs[1])
+	l.once(conf, 2)
+	l.want(www6, "AAAA", www6addrs[:1])
+	l.start(www6addrs[1])
+	l.once(conf, 2)
+	l.want(www6, "AAAA", www6addrs)
+
+	// The SMTP member's banner check holds it; one member is never removed.
+	l.want(smtp, "A", []string{smtpAddr})
+
+	// A primary down: the other is updated and the failure reported; the
+	// returning one is brought in line.
+	l.stopNamed(primary2)
+	l.stop(www4[1])
+	code, out := l.run("once", "-c", conf)
+	if code != 1 || !strings.Contains(out, "primary "+primary2+":53 not updated") {
+		t.Fatalf("primary down: exit %d, want 1 and the failure named:\n%s", code, out)
+	}
+	code, out = l.run("once", "-c", conf)
+	if code != 1 {
+		t.Fatalf("exit %d with a primary down, want 1", code)
+	}
+	l.want(www, "A", without(www4, www4[1]), primary1)
+	l.startNamed(primary2, false)
+	l.want(www, "A", www4, primary2)
+	l.once(conf, 1)
+	l.want(www, "A", without(www4, www4[1]))
+	if code, st := l.run("status", "-c", conf); code != 0 || !strings.Contains(st, "primary "+primary2+":53: in line") {
+		t.Fatalf("status after the primary's return: exit %d\n%s", code, st)
+	}
+	l.start(www4[1])
+	l.once(conf, 2)
+	l.want(www, "A", www4)
+
+	// restore puts every configured member back, --dry-run prints it only.
+	l.stop(www4[2])
+	l.once(conf, 2)
+	l.want(www, "A", www4[:2])
+	code, out = l.run("restore", "-c", conf, "--dry-run")
+	if code != 0 || !strings.Contains(out, "update add "+www+" 60 IN A "+www4[2]) || !strings.Contains(out, "server "+primary2+" 53") {
+		t.Fatalf("restore --dry-run: exit %d\n%s", code, out)
+	}
+	l.want(www, "A", www4[:2])
+	if code, _ = l.run("restore", "-c", conf); code != 0 {
+		t.Fatalf("restore: exit %d", code)
+	}
+	l.want(www, "A", www4)
+	l.start(www4[2])
+}
+
+// TestBINDWrongKey: a key the primaries do not know is reported as
+// BADSIG and changes nothing.
+func TestBINDWrongKey(t *testing.T) {
+	l := newLab(t)
+	wrong := l.keygen("ddns-key", "wrong.conf")
+	conf := l.config("wrong.toml", wrong, "")
+	l.stop(www4[2])
+	l.once(conf, 1)
+	code, out := l.run("once", "-c", conf)
+	if code != 1 || !strings.Contains(out, "BADSIG") {
+		t.Fatalf("wrong key: exit %d, want 1 and BADSIG:\n%s", code, out)
+	}
+	l.want(www, "A", www4)
+}
+
+// TestClassicImport converts the classic failover-monitor.config and runs
+// it unchanged apart from the key.
+func TestClassicImport(t *testing.T) {
+	l := newLab(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# failover-monitor.config\nbind8_dns_server1 = %s\nbind8_dns_server2 = %s\n", primary1, primary2)
+	for i, a := range www4 {
+		fmt.Fprintf(&b, "check_server%d = %s|%s|http|apache|GET /robots.txt HTTP/1.0|%s\n", i+1, a, strings.TrimSuffix(www, "."), robots)
+	}
+	fmt.Fprintf(&b, "check_server4 = %s|%s|smtp|postfix|QUIT|220\n", smtpAddr, strings.TrimSuffix(smtp, "."))
+	classic := filepath.Join(l.dir, "failover-monitor.config")
+	must(t, os.WriteFile(classic, []byte(b.String()), 0o644))
+	code, toml := l.run("import", "--tsig-key", l.key, classic)
+	if code != 0 {
+		t.Fatalf("import: exit %d", code)
+	}
+	// The state file goes with --state: the converted file keeps the default.
+	toml = strings.Replace(toml, "\n", "\n", 1)
+	conf := filepath.Join(l.dir, "imported.toml")
+	must(t, os.WriteFile(conf, []byte(toml), 0o600))
+	state := filepath.Join(l.dir, "imported.state")
+	once := func() string {
+		code, out := l.run("once", "-c", conf, "--state", state)
+		if code != 0 {
+			t.Fatalf("once: exit %d", code)
+		}
+		return out
+	}
+	once()
+	l.stop(www4[0])
+	once()
+	out := once()
+	if !strings.Contains(out, "/etc/init.d/apache") {
+		t.Fatalf("the classic restart was not tried:\n%s", out)
+	}
+	l.want(www, "A", www4[1:])
+	l.want(smtp, "A", []string{smtpAddr})
+}
+
+var _ = net.IPv4len
