@@ -73,7 +73,7 @@ func ImportClassic(data []byte, o ClassicOptions) ([]byte, error) {
 			if err != nil || a.Zone() != "" {
 				return nil, fmt.Errorf("line %d: %s: %q is not an IP address", n, k, f[0])
 			}
-			if _, ok := dns.IsDomainName(f[1]); !ok || f[1] == "" || strings.ContainsAny(f[1], " \\\"") {
+			if !validName(dns.Fqdn(f[1])) {
 				return nil, fmt.Errorf("line %d: %s: %q is not a domain name", n, k, f[1])
 			}
 			if _, err := LookupPort(f[2]); err != nil {

@@ -52,8 +52,9 @@ type Config struct {
 	KeyName      string `toml:"tsig_key_name"`
 	AllowHMACMD5 bool   `toml:"allow_hmac_md5"`
 	StateFile    string `toml:"state_file"`
-	IntervalText string `toml:"interval"`
-	TimeoutText  string `toml:"timeout"`
+	// Durations: a string ("1s", "500ms") or a plain number of seconds.
+	IntervalText any `toml:"interval"`
+	TimeoutText  any `toml:"timeout"`
 	Rise         int    `toml:"rise"`
 	Fall         int    `toml:"fall"`
 	TTL          uint32 `toml:"ttl"`
@@ -113,8 +114,8 @@ type Restart struct {
 	Instance string            `toml:"instance"`
 	Params   map[string]string `toml:"params"`
 	Command  []string          `toml:"command"`
-	Timeout  string            `toml:"timeout"`
-	Backoff  string            `toml:"backoff"` // least time between two restarts
+	Timeout  any               `toml:"timeout"`
+	Backoff  any               `toml:"backoff"` // least time between two restarts
 	// Parsed.
 	TimeoutD, BackoffD time.Duration `toml:"-"`
 }
@@ -168,15 +169,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	var err error
 	c.Interval, c.Timeout = time.Second, time.Second
-	if c.IntervalText != "" {
-		if c.Interval, err = intervalRange.Parse(c.IntervalText); err != nil {
-			bad(0, "interval: %v", err)
-		}
+	if c.Interval, err = parseDuration(c.IntervalText, intervalRange, time.Second); err != nil {
+		bad(0, "interval: %v", err)
 	}
-	if c.TimeoutText != "" {
-		if c.Timeout, err = timeoutRange.Parse(c.TimeoutText); err != nil {
-			bad(0, "timeout: %v", err)
-		}
+	if c.Timeout, err = parseDuration(c.TimeoutText, timeoutRange, time.Second); err != nil {
+		bad(0, "timeout: %v", err)
 	}
 	if c.Rise == 0 {
 		c.Rise = DefaultRise
@@ -263,7 +260,7 @@ func (c *Config) validateRecord(r *Record) []string {
 		return []string{"name is missing"}
 	}
 	r.Name = dns.Fqdn(strings.ToLower(r.Name))
-	if _, ok := dns.IsDomainName(r.Name); !ok || strings.ContainsAny(r.Name, " \t\\\"();") {
+	if !validName(r.Name) {
 		errs = append(errs, "name is not a domain name")
 	}
 	if r.Zone == "" {
@@ -402,17 +399,11 @@ func (k *Check) validate() error {
 
 func (r *Restart) validate() error {
 	var err error
-	r.TimeoutD = 30 * time.Second
-	if r.Timeout != "" {
-		if r.TimeoutD, err = timeoutRange.Parse(r.Timeout); err != nil {
-			return fmt.Errorf("timeout: %w", err)
-		}
+	if r.TimeoutD, err = parseDuration(r.Timeout, timeoutRange, 30*time.Second); err != nil {
+		return fmt.Errorf("timeout: %w", err)
 	}
-	r.BackoffD = time.Minute
-	if r.Backoff != "" {
-		if r.BackoffD, err = backoffRange.Parse(r.Backoff); err != nil {
-			return fmt.Errorf("backoff: %w", err)
-		}
+	if r.BackoffD, err = parseDuration(r.Backoff, backoffRange, time.Minute); err != nil {
+		return fmt.Errorf("backoff: %w", err)
 	}
 	switch r.Type {
 	case "systemd":
@@ -431,6 +422,34 @@ func (r *Restart) validate() error {
 		return fmt.Errorf("type %q: want systemd, ocf or exec", r.Type)
 	}
 	return nil
+}
+
+// validName accepts a domain name of letters, digits, '-', '_' and dots
+// (nothing an nsupdate script or a log line would read otherwise).
+func validName(s string) bool {
+	if _, ok := dns.IsDomainName(s); !ok || s == "" || s == "." {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDuration reads a duration given as a TOML string or integer (in
+// the range's unit); nil is def.
+func parseDuration(v any, r duration.Range, def time.Duration) (time.Duration, error) {
+	switch v := v.(type) {
+	case nil:
+		return def, nil
+	case string:
+		return r.Parse(v)
+	case int64:
+		return r.Parse(strconv.FormatInt(v, 10))
+	}
+	return 0, fmt.Errorf("%v: want %s: %w", v, r, duration.ErrSyntax)
 }
 
 // LookupPort reads a port number or a service name from /etc/services.
