@@ -53,8 +53,8 @@ type Config struct {
 	AllowHMACMD5 bool   `toml:"allow_hmac_md5"`
 	StateFile    string `toml:"state_file"`
 	// Durations: a string ("1s", "500ms") or a plain number of seconds.
-	IntervalText any `toml:"interval"`
-	TimeoutText  any `toml:"timeout"`
+	IntervalText any    `toml:"interval"`
+	TimeoutText  any    `toml:"timeout"`
 	Rise         int    `toml:"rise"`
 	Fall         int    `toml:"fall"`
 	TTL          uint32 `toml:"ttl"`
