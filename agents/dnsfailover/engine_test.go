@@ -230,3 +230,39 @@ func drain(c net.Conn) {
 	b := make([]byte, 512)
 	c.Read(b)
 }
+
+// TestRestartBeforeRemoval: a member that fails gets its restart (an exec
+// action here) and stays when it answers after it; within the backoff no
+// second restart is tried and it is removed.
+func TestRestartBeforeRemoval(t *testing.T) {
+	p := newFakePrimary(t, all4)
+	flag := t.TempDir() + "/healthy"
+	var b strings.Builder
+	fmt.Fprintf(&b, "primaries = [%q]\nzone = \"z.test\"\nfall = 1\nrise = 1\ntimeout = \"2s\"\n[[record]]\nname = \"www.z.test\"\n", p.addr)
+	for _, a := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"} {
+		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\ncheck = { type = \"exec\", command = [\"/usr/bin/test\", \"-e\", %q] }\n", a, flag+"-"+a)
+		fmt.Fprintf(&b, "restart = { type = \"exec\", command = [\"/usr/bin/touch\", %q], backoff = \"1h\" }\n", flag+"-"+a)
+	}
+	cfg, err := ParseConfig("t.toml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	e := newEngine(cfg, nil, newState(), &logger{stderr: &log})
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4" || strings.Count(log.String(), "healthy again after a restart") != 4 {
+		t.Fatalf("after restarts: %s\n%s", got, log.String())
+	}
+	// 10.0.0.2 fails again: its backoff forbids a second restart.
+	if err := removeFile(flag + "-10.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.3 10.0.0.4" {
+		t.Fatalf("within the backoff: %s\n%s", got, log.String())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -460,4 +461,56 @@ func TestClassicImport(t *testing.T) {
 	l.want(smtp, "A", []string{smtpAddr})
 }
 
-var _ = net.IPv4len
+// TestRunDaemon runs the daemon as systemd would (Type=notify): READY=1
+// after the first round, a dead member gone from both primaries, STOPPING=1
+// and exit 0 on SIGTERM. It logs the time from the kill to the removal.
+func TestRunDaemon(t *testing.T) {
+	l := newLab(t)
+	conf := l.config("run.toml", l.key, `interval = "1s"`)
+	sock := filepath.Join(l.dir, "notify.sock")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	must(t, err)
+	defer nc.Close()
+	cmd := l.ns.Command(bin, "run", "-c", conf)
+	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, testenv.StartTied(cmd))
+	t.Cleanup(func() { testenv.Kill(cmd) })
+	read := func(want string) {
+		t.Helper()
+		buf := make([]byte, 4096)
+		for {
+			must(t, nc.SetReadDeadline(time.Now().Add(15*time.Second)))
+			n, err := nc.Read(buf)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v\n%s", want, err, out.String())
+			}
+			if strings.Contains(string(buf[:n]), want) {
+				return
+			}
+		}
+	}
+	read("READY=1")
+	read("WATCHDOG=1")
+	start := time.Now()
+	l.stop(www4[1])
+	testenv.WaitFor(t, 20*time.Second, "removal on both primaries", func() error {
+		for _, p := range []string{primary1, primary2} {
+			got, err := l.dig(p, www, "A")
+			if err != nil {
+				return err
+			}
+			if strings.Join(got, " ") != strings.Join(without(www4, www4[1]), " ") {
+				return fmt.Errorf("@%s: %v", p, got)
+			}
+		}
+		return nil
+	})
+	t.Logf("death to removal on both primaries: %v (fall 2 x interval 1s)", time.Since(start).Round(time.Millisecond))
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	read("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGTERM: %v\n%s", err, out.String())
+	}
+}
