@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/carphook"
+	"github.com/ocfkit/ocfkit/agents/dnsfailover"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/agents/realserver"
 	"github.com/ocfkit/ocfkit/agents/sockd"
@@ -73,6 +74,12 @@ var programs = []program{
 		SeeAlso: []string{"carp-hook.toml(5)", "ucarp(8)", "keepalived(8)", "ocf-vipcheck(8)"},
 		Pages:   []func(g *gen) (string, string){carpHookTOML},
 	},
+	{Name: "dns-failover", App: dnsfailover.App, Daemon: true,
+		Exit: "0 done. 1 a primary could not be read or updated (the others were), a configuration or key file refused; " +
+			"for status, a primary is not in line or no round ran yet. 2 usage error.",
+		Files: [][2]string{{dnsfailover.DefaultConfig, "the configuration (TOML); it must be a regular file only root can have written"},
+			{dnsfailover.DefaultStateFile, "rise/fall state between rounds and runs of once"}},
+		SeeAlso: []string{"named(8)", "nsupdate(1)", "tsig-keygen(8)"}},
 }
 
 // carphookDefaultConfig is carp-hook's configuration without --config.
