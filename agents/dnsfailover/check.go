@@ -3,6 +3,7 @@ package dnsfailover
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/sendexpect"
 )
@@ -103,6 +105,9 @@ func dnsCheck(ctx context.Context, k *Check, addr string) error {
 // execCheck runs the command with MEMBER_ADDRESS and MEMBER_PORT set; exit
 // status 0 is healthy.
 func execCheck(ctx context.Context, k *Check, m *Member) error {
+	if err := action.CheckCommand(k.Command); err != nil {
+		return fmt.Errorf("exec: %w", err)
+	}
 	cmd := exec.CommandContext(ctx, k.Command[0], k.Command[1:]...)
 	cmd.Env = append(os.Environ(), "MEMBER_ADDRESS="+m.Addr.String(), "MEMBER_PORT="+strconv.Itoa(k.PortNum))
 	out, err := cmd.CombinedOutput()
@@ -125,3 +130,38 @@ func lastLine(b []byte) string {
 
 // literal is a regular expression matching s as it is.
 func literal(s string) *regexp.Regexp { return regexp.MustCompile(regexp.QuoteMeta(s)) }
+
+// hostChecks checks that the commands the configuration names exist and
+// are safe to run as root (action.CheckCommand): exec checks, restart
+// commands and agents, the notify hook.
+func hostChecks(cfg *Config) error {
+	var errs []error
+	if len(cfg.Notify) > 0 {
+		errs = append(errs, wrap("notify", action.CheckCommand(cfg.Notify)))
+	}
+	for _, r := range cfg.Records {
+		for _, m := range r.Members {
+			what := r.Name + " " + m.Addr.String()
+			if m.Check.Type == "exec" {
+				errs = append(errs, wrap(what+": check", action.CheckCommand(m.Check.Command)))
+			}
+			if m.Restart == nil {
+				continue
+			}
+			a, err := restartAction(m)
+			if err != nil {
+				errs = append(errs, wrap(what+": restart", err))
+			} else if hc, ok := a.(action.HostChecker); ok {
+				errs = append(errs, wrap(what+": restart", hc.CheckHost()))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

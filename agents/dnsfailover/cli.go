@@ -134,12 +134,18 @@ func app(getenv env) *cli.App {
 				Before: noArgs,
 				Action: statusCommand},
 			{Name: "check-config", Usage: "validate the configuration and the key file",
-				Flags:  []cli.Flag{configFlag()},
+				Flags: []cli.Flag{configFlag(),
+					&cli.BoolFlag{Name: "no-host-checks", Usage: "check only the files, not that the commands they name exist and are safe"}},
 				Before: noArgs,
 				Action: func(c *cli.Context) error {
 					cfg, _, err := load(c)
 					if err != nil {
 						return err
+					}
+					if !c.Bool("no-host-checks") {
+						if err := hostChecks(cfg); err != nil {
+							return err
+						}
 					}
 					fmt.Fprintf(c.App.Writer, "%s: %d records, %d primaries: OK\n", cfg.Path, len(cfg.Records), len(cfg.Servers))
 					return nil
@@ -210,6 +216,9 @@ func runCommand(c *cli.Context, getenv env, forever bool) error {
 	}
 	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), cfg.Notify)
 	defer log.wait()
+	if err := hostChecks(cfg); err != nil {
+		log.infof("warning: %v", err)
+	}
 	e := newEngine(cfg, key, st, log)
 	e.DryRun, e.Out = c.Bool("dry-run"), c.App.Writer
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -307,7 +307,10 @@ func without(list []string, drop ...string) []string {
 // and returns, the last record, AAAA members and the SMTP banner check.
 func TestBINDFailover(t *testing.T) {
 	l := newLab(t)
-	conf := l.config("failover.toml", l.key, "")
+	events := filepath.Join(l.dir, "events")
+	hook := filepath.Join(l.dir, "hook.sh")
+	must(t, os.WriteFile(hook, []byte("#!/bin/sh\necho \"$DNS_FAILOVER_EVENT $DNS_FAILOVER_NAME $DNS_FAILOVER_ADDRESS\" >>"+events+"\n"), 0o755))
+	conf := l.config("failover.toml", l.key, fmt.Sprintf("notify = [%q]", hook))
 
 	// A first round changes nothing: every member is healthy.
 	if out := l.once(conf, 1); strings.Contains(out, "deleted") || strings.Contains(out, "added") {
@@ -324,6 +327,10 @@ func TestBINDFailover(t *testing.T) {
 		t.Fatalf("no deletion reported:\n%s", out)
 	}
 	l.want(www, "A", www4[1:])
+	ev, _ := os.ReadFile(events)
+	if !strings.Contains(string(ev), "down "+www+" "+www4[0]) || !strings.Contains(string(ev), "changed "+www) {
+		t.Fatalf("notify hook saw:\n%s", ev)
+	}
 
 	// It comes back: re-added after rise (2) rounds.
 	l.start(www4[0])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/internal/ddns"
 	"github.com/ocfkit/ocfkit/internal/oneline"
 	"github.com/ocfkit/ocfkit/internal/systemlog"
@@ -93,6 +94,10 @@ func (l *logger) hook(kind, name, addr, msg string) {
 		defer l.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
+		if err := action.CheckCommand(l.notify); err != nil {
+			l.line(systemlog.Error, fmt.Sprintf("notify: %v", err))
+			return
+		}
 		cmd := exec.CommandContext(ctx, l.notify[0], l.notify[1:]...)
 		cmd.Env = append(os.Environ(), "DNS_FAILOVER_EVENT="+kind, "DNS_FAILOVER_NAME="+dns.Fqdn(name),
 			"DNS_FAILOVER_ADDRESS="+addr, "DNS_FAILOVER_MESSAGE="+oneline.Fold(msg))
