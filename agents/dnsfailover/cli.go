@@ -91,8 +91,16 @@ func usageErr(format string, a ...any) error {
 	return checkstyle.Usage(fmt.Errorf(format, a...))
 }
 
-func configFlag() cli.Flag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: DefaultConfig, Usage: "configuration `FILE`"}
+// ConfigEnv names the configuration file when --config is not given.
+const ConfigEnv = "DNS_FAILOVER_CONFIG"
+
+func configFlag(getenv env) cli.Flag {
+	def := DefaultConfig
+	if v, ok := getenv(ConfigEnv); ok && v != "" {
+		def = v
+	}
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: def,
+		Usage: "configuration `FILE` (default $" + ConfigEnv + ", else " + DefaultConfig + ")"}
 }
 
 func stateFlag() cli.Flag {
@@ -118,23 +126,23 @@ func app(getenv env) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			{Name: "run", Usage: "check and update forever (systemd Type=notify, watchdog)",
-				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return runCommand(c, getenv, true) }},
 			{Name: "once", Usage: "one round (for cron); rise/fall state persists in the state file",
-				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return runCommand(c, getenv, false) }},
 			{Name: "restore", Usage: "put every configured member back on every primary",
-				Flags:  []cli.Flag{configFlag(), stateFlag(), dryRunFlag()},
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return restoreCommand(c, getenv) }},
 			{Name: "status", Usage: "print the members' state and the primaries' last outcome",
-				Flags:  []cli.Flag{configFlag()},
+				Flags:  []cli.Flag{configFlag(getenv)},
 				Before: noArgs,
 				Action: statusCommand},
 			{Name: "check-config", Usage: "validate the configuration and the key file",
-				Flags: []cli.Flag{configFlag(),
+				Flags: []cli.Flag{configFlag(getenv),
 					&cli.BoolFlag{Name: "no-host-checks", Usage: "check only the files, not that the commands they name exist and are safe"}},
 				Before: noArgs,
 				Action: func(c *cli.Context) error {
@@ -312,8 +320,8 @@ func statusCommand(c *cli.Context) error {
 				fmt.Fprintf(w, "%s down (ok %d, fail %d): %s\n", memberKey(r, m), ms.OK, ms.Fail, ms.LastError)
 			}
 		}
-		if k := st.Kept[r.Name]; len(k) > 0 {
-			fmt.Fprintf(w, "%s kept although failing (min_records/max_removals): %s\n", r.Name, strings.Join(k, " "))
+		if k := st.Kept[recordKey(r)]; len(k) > 0 {
+			fmt.Fprintf(w, "%s kept although failing (min_records/max_removals): %s\n", recordKey(r), strings.Join(k, " "))
 		}
 	}
 	var srvs []string

@@ -1,8 +1,11 @@
 package dnsfailover
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 const goodConfig = `primaries = ["10.53.0.1", "10.53.0.2:5353", "fd00::53"]
@@ -160,4 +163,31 @@ func FuzzImportClassic(f *testing.F) {
 			t.Fatalf("import produced a file we refuse: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestSnippets reads the README's configuration and converts its classic
+// configuration without root (the lab tests run both against BIND).
+func TestSnippets(t *testing.T) {
+	data, err := os.ReadFile("../../docs/snippets/dnsfo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig("dnsfo.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Records) != 3 || c.Records[1].Type() != dns.TypeAAAA || c.MaxRemovals != 1 || c.Records[0].Members[0].Restart == nil {
+		t.Fatalf("snippet read as %+v", c)
+	}
+	classic, err := os.ReadFile("../../docs/snippets/dnsfo-failover-monitor.config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ImportClassic(classic, ClassicOptions{TSIGKey: "/etc/bind/dns-failover.key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseConfig("imported.toml", out); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -46,6 +46,9 @@ func memberKey(r *Record, m *Member) string {
 	return r.Name + " " + dns.TypeToString[r.Type()] + " " + m.Addr.String()
 }
 
+// recordKey names a record (a name and a type) in the state file.
+func recordKey(r *Record) string { return r.Name + " " + dns.TypeToString[r.Type()] }
+
 // Round probes every member once, updates rise/fall, and sends each
 // primary the changes that bring it in line. It returns the errors of the
 // primaries that could not be read or updated.

@@ -40,7 +40,6 @@ func TestMain(m *testing.M) {
 const (
 	zone     = "mydomain.test."
 	www      = "www.mydomain.test."
-	www6     = "www6.mydomain.test."
 	smtp     = "smtp.mydomain.test."
 	robots   = "httpd is working"
 	primary1 = "10.53.0.1"
@@ -88,7 +87,9 @@ func newLab(t *testing.T) *lab {
 	for _, a := range www6addrs {
 		l.ns.MustRun(t, "ip", "addr", "add", a+"/128", "dev", "lo", "nodad")
 	}
-	l.key = l.keygen("ddns-key", "key.conf")
+	// The README's key generation, in the lab's directory.
+	l.runSnippet("dnsfo-tsig-keygen.sh", "/etc/bind/", l.dir+"/")
+	l.key = filepath.Join(l.dir, "dns-failover.key")
 	web := filepath.Join(l.dir, "web")
 	must(t, os.MkdirAll(web, 0o755))
 	must(t, os.WriteFile(filepath.Join(web, "robots.txt"), []byte(robots+"\n"), 0o644))
@@ -172,10 +173,13 @@ func (l *lab) startNamed(addr string, fresh bool) {
 			fmt.Fprintf(&z, "www IN A %s\n", a)
 		}
 		for _, a := range www6addrs {
-			fmt.Fprintf(&z, "www6 IN AAAA %s\n", a)
+			fmt.Fprintf(&z, "www IN AAAA %s\n", a)
 		}
 		fmt.Fprintf(&z, "smtp IN A %s\n", smtpAddr)
 		must(l.t, os.WriteFile(filepath.Join(d, "zone"), []byte(z.String()), 0o644))
+		// The README's zone statement, with the lab's paths.
+		zoneConf := strings.NewReplacer("/etc/bind/dns-failover.key", l.key,
+			"/var/lib/bind/mydomain.test.zone", filepath.Join(d, "zone")).Replace(snippet(l.t, "dnsfo-named.conf"))
 		conf := fmt.Sprintf(`options {
 	directory "%[1]s";
 	pid-file "%[1]s/named.pid";
@@ -188,13 +192,7 @@ func (l *lab) startNamed(addr string, fresh bool) {
 	dnssec-validation no;
 };
 controls { };
-include "%[3]s";
-zone "%[4]s" {
-	type primary;
-	file "%[1]s/zone";
-	update-policy { grant ddns-key zonesub ANY; };
-};
-`, d, addr, l.key, zone)
+%[3]s`, d, addr, zoneConf)
 		must(l.t, os.WriteFile(filepath.Join(d, "named.conf"), []byte(conf), 0o600))
 	}
 	l.named[addr] = l.ns.Start(l.t, "named", "-g", "-c", filepath.Join(d, "named.conf"))
@@ -239,23 +237,69 @@ func (l *lab) want(name, typ string, addrs []string, servers ...string) {
 	}
 }
 
-// config writes a dns-failover configuration; extra goes at the top.
-func (l *lab) config(file, key, extra string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "primaries = [%q, %q]\nzone = %q\ntsig_key = %q\nstate_file = %q\ntimeout = \"1s\"\nrise = 2\nfall = 2\n%s\n",
-		primary1, primary2, zone, key, filepath.Join(l.dir, file+".state"), extra)
-	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"send-expect\", port = \"http\", send = \"GET /robots.txt HTTP/1.0\", expect = %q }\n", www, robots)
-	for _, a := range www4 {
-		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+// labAddrs maps the README's documentation addresses to the lab's.
+var labAddrs = []string{
+	`"192.0.2.53"`, `"` + primary1 + `"`, `"192.0.2.54"`, `"` + primary2 + `"`,
+	`"192.0.2.1"`, `"` + www4[0] + `"`, `"192.0.2.2"`, `"` + www4[1] + `"`, `"192.0.2.3"`, `"` + www4[2] + `"`,
+	`"192.0.2.4"`, `"` + smtpAddr + `"`, `"2001:db8::11"`, `"` + www6addrs[0] + `"`, `"2001:db8::12"`, `"` + www6addrs[1] + `"`,
+}
+
+// config writes the README's configuration (docs/snippets/dnsfo.toml)
+// with the lab's addresses and paths: key, a state file, notify (dropped
+// when empty), no restart (it would restart a unit of this host), and the
+// top-level lines of extra replacing the snippet's.
+func (l *lab) config(file, key, notify, extra string) string {
+	l.t.Helper()
+	text := strings.NewReplacer(labAddrs...).Replace(snippet(l.t, "dnsfo.toml"))
+	var lines []string
+	top := map[string]string{}
+	for _, e := range strings.Split(extra, "\n") {
+		if k, _, ok := strings.Cut(e, "="); ok {
+			top[strings.TrimSpace(k)] = e
+		}
 	}
-	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"http\", port = \"8080\", path = \"/robots.txt\", expect = %q }\n", www6, robots)
-	for _, a := range www6addrs {
-		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+	for _, line := range strings.Split(text, "\n") {
+		k, _, _ := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "tsig_key":
+			line = fmt.Sprintf("tsig_key = %q\nstate_file = %q", key, filepath.Join(l.dir, file+".state"))
+		case k == "notify" && notify == "":
+			continue
+		case k == "notify":
+			line = fmt.Sprintf("notify = [%q]", notify)
+		case k == "restart":
+			continue
+		case top[k] != "":
+			line = top[k]
+		}
+		lines = append(lines, line)
 	}
-	fmt.Fprintf(&b, "[[record]]\nname = %q\ncheck = { type = \"send-expect\", port = \"smtp\", send = \"QUIT\", expect = \"220\" }\n[[record.member]]\naddress = %q\n", smtp, smtpAddr)
 	p := filepath.Join(l.dir, file)
-	must(l.t, os.WriteFile(p, []byte(b.String()), 0o600))
+	must(l.t, os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o600))
 	return p
+}
+
+// snippet reads docs/snippets/NAME.
+func snippet(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "snippets", name))
+	must(t, err)
+	return string(b)
+}
+
+// runSnippet runs the shell snippet NAME with bash, each pair of repl
+// replacing the README's path by the lab's, dns-failover on PATH.
+func (l *lab) runSnippet(name string, repl ...string) string {
+	l.t.Helper()
+	script := strings.NewReplacer(repl...).Replace(snippet(l.t, name))
+	cmd := l.ns.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "HA_LOGFACILITY=none")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("docs/snippets/%s: %v\n%s\n%s", name, err, script, out)
+	}
+	return string(out)
 }
 
 // run runs dns-failover in the lab namespace and returns its exit code
@@ -310,7 +354,7 @@ func TestBINDFailover(t *testing.T) {
 	events := filepath.Join(l.dir, "events")
 	hook := filepath.Join(l.dir, "hook.sh")
 	must(t, os.WriteFile(hook, []byte("#!/bin/sh\necho \"$DNS_FAILOVER_EVENT $DNS_FAILOVER_NAME $DNS_FAILOVER_ADDRESS\" >>"+events+"\n"), 0o755))
-	conf := l.config("failover.toml", l.key, fmt.Sprintf("notify = [%q]", hook))
+	conf := l.config("failover.toml", l.key, hook, "")
 
 	// A first round changes nothing: every member is healthy.
 	if out := l.once(conf, 1); strings.Contains(out, "deleted") || strings.Contains(out, "added") {
@@ -343,7 +387,7 @@ func TestBINDFailover(t *testing.T) {
 	for _, a := range www4 {
 		l.stop(a)
 	}
-	out = l.once(conf, 2)
+	out = l.once(conf, 3) // fall 2, then max_removals 1 a round
 	if !strings.Contains(out, "min_records is 1") {
 		t.Fatalf("keeping the last record not reported:\n%s", out)
 	}
@@ -366,10 +410,11 @@ func TestBINDFailover(t *testing.T) {
 	// AAAA members.
 	l.stop(www6addrs[1])
 	l.once(conf, 2)
-	l.want(www6, "AAAA", www6addrs[:1])
+	l.want(www, "AAAA", www6addrs[:1])
+	l.want(www, "A", www4)
 	l.start(www6addrs[1])
 	l.once(conf, 2)
-	l.want(www6, "AAAA", www6addrs)
+	l.want(www, "AAAA", www6addrs)
 
 	// The SMTP member's banner check holds it; one member is never removed.
 	l.want(smtp, "A", []string{smtpAddr})
@@ -418,8 +463,8 @@ func TestBINDFailover(t *testing.T) {
 // BADSIG and changes nothing.
 func TestBINDWrongKey(t *testing.T) {
 	l := newLab(t)
-	wrong := l.keygen("ddns-key", "wrong.conf")
-	conf := l.config("wrong.toml", wrong, "")
+	wrong := l.keygen("dns-failover", "wrong.conf")
+	conf := l.config("wrong.toml", wrong, "", "")
 	l.stop(www4[2])
 	l.once(conf, 1)
 	code, out := l.run("once", "-c", conf)
@@ -429,26 +474,19 @@ func TestBINDWrongKey(t *testing.T) {
 	l.want(www, "A", www4)
 }
 
-// TestClassicImport converts the classic failover-monitor.config and runs
-// it unchanged apart from the key.
+// TestClassicImport converts the README's classic failover-monitor.config
+// with the README's commands (docs/snippets/dnsfo-import.sh) and runs it
+// unchanged apart from the key.
 func TestClassicImport(t *testing.T) {
 	l := newLab(t)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# failover-monitor.config\nbind8_dns_server1 = %s\nbind8_dns_server2 = %s\n", primary1, primary2)
-	for i, a := range www4 {
-		fmt.Fprintf(&b, "check_server%d = %s|%s|http|apache|GET /robots.txt HTTP/1.0|%s\n", i+1, a, strings.TrimSuffix(www, "."), robots)
-	}
-	fmt.Fprintf(&b, "check_server4 = %s|%s|smtp|postfix|QUIT|220\n", smtpAddr, strings.TrimSuffix(smtp, "."))
 	classic := filepath.Join(l.dir, "failover-monitor.config")
-	must(t, os.WriteFile(classic, []byte(b.String()), 0o644))
-	code, toml := l.run("import", "--tsig-key", l.key, classic)
-	if code != 0 {
-		t.Fatalf("import: exit %d", code)
-	}
-	// The state file goes with --state: the converted file keeps the default.
-	toml = strings.Replace(toml, "\n", "\n", 1)
+	text := strings.NewReplacer("192.0.2.53", primary1, "192.0.2.54", primary2, "192.0.2.1|", www4[0]+"|",
+		"192.0.2.2|", www4[1]+"|", "192.0.2.3|", www4[2]+"|", "192.0.2.4|", smtpAddr+"|").Replace(snippet(t, "dnsfo-failover-monitor.config"))
+	must(t, os.WriteFile(classic, []byte(text), 0o644))
 	conf := filepath.Join(l.dir, "imported.toml")
-	must(t, os.WriteFile(conf, []byte(toml), 0o600))
+	// Host checks are the machine's business: this one has no /etc/init.d/apache.
+	l.runSnippet("dnsfo-import.sh", "/etc/bind/dns-failover.key", l.key, "/etc/failover-monitor.config", classic,
+		"/etc/dns-failover.toml", conf, "check-config", "check-config --no-host-checks -c "+conf, "once --dry-run", "once --dry-run -c "+conf)
 	state := filepath.Join(l.dir, "imported.state")
 	once := func() string {
 		code, out := l.run("once", "-c", conf, "--state", state)
@@ -473,7 +511,7 @@ func TestClassicImport(t *testing.T) {
 // and exit 0 on SIGTERM. It logs the time from the kill to the removal.
 func TestRunDaemon(t *testing.T) {
 	l := newLab(t)
-	conf := l.config("run.toml", l.key, `interval = "1s"`)
+	conf := l.config("run.toml", l.key, "", `interval = "1s"`)
 	sock := filepath.Join(l.dir, "notify.sock")
 	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	must(t, err)

@@ -69,14 +69,14 @@ func (s *State) setKept(r *Record, keep []netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(keep) == 0 {
-		delete(s.Kept, r.Name)
+		delete(s.Kept, recordKey(r))
 		return
 	}
 	var l []string
 	for _, a := range keep {
 		l = append(l, a.String())
 	}
-	s.Kept[r.Name] = l
+	s.Kept[recordKey(r)] = l
 }
 
 // loadState reads the state file; a missing one is a fresh state.
