@@ -53,12 +53,17 @@ func recordKey(r *Record) string { return r.Name + " " + dns.TypeToString[r.Type
 // primary the changes that bring it in line. It returns the errors of the
 // primaries that could not be read or updated.
 func (e *Engine) Round(ctx context.Context) error {
+	start := e.now()
 	sets := e.readSets(ctx)
+	read := e.now()
 	results := e.probeAll(ctx)
+	probed := e.now()
 	e.judge(ctx, sets, results)
 	e.state.Rounds++
 	e.state.Updated = e.now()
-	return e.apply(ctx, sets, false)
+	err := e.apply(ctx, sets, false)
+	e.log.debugf("round %d: read %v, probes %v, updates %v", e.state.Rounds, read.Sub(start), probed.Sub(read), e.now().Sub(probed))
+	return err
 }
 
 // Restore adds every configured member that a primary lacks, whatever the
