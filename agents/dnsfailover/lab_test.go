@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -558,4 +559,81 @@ func TestRunDaemon(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("run after SIGTERM: %v\n%s", err, out.String())
 	}
+}
+
+// TestKnot runs the same configuration against a Knot DNS primary: a
+// member's death, its return, and a wrong key reported as BADSIG.
+func TestKnot(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "knotd")
+	l := newLab(t)
+	const knot = "10.53.0.3"
+	l.ns.MustRun(t, "ip", "addr", "add", knot+"/32", "dev", "lo")
+	d := filepath.Join(l.dir, "knot")
+	must(t, os.MkdirAll(filepath.Join(d, "zones"), 0o700))
+	must(t, os.MkdirAll(filepath.Join(d, "db"), 0o700))
+	secret := regexp.MustCompile(`secret "([^"]+)"`).FindStringSubmatch(snippetFile(t, l.key))
+	if secret == nil {
+		t.Fatalf("no secret in %s", l.key)
+	}
+	zoneText, err := os.ReadFile(filepath.Join(l.dir, "named-"+primary1, "zone"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(d, "zones", "mydomain.test.zone"), zoneText, 0o600))
+	conf := fmt.Sprintf(`server:
+    rundir: "%[1]s"
+    listen: %[2]s@53
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "%[1]s/db"
+key:
+  - id: dns-failover
+    algorithm: hmac-sha256
+    secret: %[3]s
+acl:
+  - id: update
+    key: dns-failover
+    action: update
+template:
+  - id: default
+    storage: "%[1]s/zones"
+    file: "%%s.zone"
+zone:
+  - domain: mydomain.test
+    acl: update
+`, d, knot, secret[1])
+	must(t, os.WriteFile(filepath.Join(d, "knot.conf"), []byte(conf), 0o600))
+	l.ns.Start(t, "knotd", "-c", filepath.Join(d, "knot.conf"))
+	testenv.WaitFor(t, 20*time.Second, "knotd", func() error {
+		_, err := l.dig(knot, www, "A")
+		return err
+	})
+	cfg := l.config("knot.toml", l.key, "", fmt.Sprintf("primaries = [%q]", knot))
+	l.once(cfg, 1)
+	l.stop(www4[0])
+	l.once(cfg, 2)
+	l.want(www, "A", www4[1:], knot)
+	l.start(www4[0])
+	l.once(cfg, 2)
+	l.want(www, "A", www4, knot)
+
+	wrong := l.config("knot-wrong.toml", l.keygen("dns-failover", "wrong.conf"), "", fmt.Sprintf("primaries = [%q]", knot))
+	l.stop(www4[2])
+	l.once(wrong, 1)
+	code, out := l.run("once", "-c", wrong)
+	if code != 1 || !strings.Contains(out, "BADSIG") {
+		t.Fatalf("wrong key at Knot: exit %d, want 1 and BADSIG:\n%s", code, out)
+	}
+	l.want(www, "A", www4, knot)
+}
+
+func snippetFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	must(t, err)
+	return string(b)
 }
