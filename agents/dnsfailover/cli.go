@@ -138,7 +138,7 @@ func app(getenv env) *cli.App {
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return restoreCommand(c, getenv) }},
 			{Name: "status", Usage: "print the members' state and the primaries' last outcome",
-				Flags:  []cli.Flag{configFlag(getenv)},
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag()},
 				Before: noArgs,
 				Action: statusCommand},
 			{Name: "check-config", Usage: "validate the configuration and the key file",
@@ -348,13 +348,13 @@ func importCommand(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageErr("import takes one FILE (the failover-monitor.config)")
 	}
-	data, err := readPlain(c.Args().First())
-	if err != nil {
-		return err
-	}
 	key := c.String("tsig-key")
 	if key != "" && !strings.HasPrefix(key, "/") {
 		return usageErr("--tsig-key %q: want an absolute path", key)
+	}
+	data, err := readPlain(c.Args().First())
+	if err != nil {
+		return err
 	}
 	out, err := ImportClassic(data, ClassicOptions{TSIGKey: key, Zone: c.String("zone")})
 	if err != nil {

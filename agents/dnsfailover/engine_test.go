@@ -21,7 +21,9 @@ import (
 // (the lab tests use real BIND): one RRset per name, UPDATE with
 // value-dependent and nxrrset prerequisites, unsigned.
 type fakePrimary struct {
-	mu   sync.Mutex
+	// notAuth answers without the AA bit (a secondary or a resolver).
+	notAuth bool
+	mu      sync.Mutex
 	sets map[string][]netip.Addr
 	addr string
 }
@@ -50,7 +52,7 @@ func (p *fakePrimary) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	defer p.mu.Unlock()
 	m := new(dns.Msg)
 	m.SetReply(r)
-	m.Authoritative = true
+	m.Authoritative = !p.notAuth
 	if r.Opcode == dns.OpcodeQuery {
 		for _, a := range p.sets[r.Question[0].Name] {
 			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: a.AsSlice()})
@@ -189,19 +191,24 @@ func TestHostilePrimaries(t *testing.T) {
 	t.Cleanup(func() { close(hold) })
 	silent := listen(t, func(c net.Conn) { <-hold })
 	huge := listen(t, func(c net.Conn) { c.Write([]byte{0xff, 0xff}); c.Write(bytes.Repeat([]byte{0xc0}, 65535)) })
-	e, log := testEngine(t, "", map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true}, good.addr, garbage, silent, huge)
+	resolver := newFakePrimary(t, all4)
+	resolver.notAuth = true
+	e, log := testEngine(t, "", map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true}, good.addr, garbage, silent, huge, resolver.addr)
 	start := time.Now()
 	err := e.Round(context.Background())
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("round took %v with hostile primaries", took)
 	}
-	for _, p := range []string{garbage, silent, huge} {
+	for _, p := range []string{garbage, silent, huge, resolver.addr} {
 		if err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("primary %s not reported: %v", p, err)
 		}
 	}
 	if got := good.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3" {
 		t.Fatalf("good primary: %s\n%s", got, log)
+	}
+	if got := resolver.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4" {
+		t.Fatalf("a server that is not authoritative was updated: %s", got)
 	}
 }
 
