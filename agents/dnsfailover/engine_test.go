@@ -24,8 +24,8 @@ type fakePrimary struct {
 	// notAuth answers without the AA bit (a secondary or a resolver).
 	notAuth bool
 	mu      sync.Mutex
-	sets map[string][]netip.Addr
-	addr string
+	sets    map[string][]netip.Addr
+	addr    string
 }
 
 func newFakePrimary(t *testing.T, sets map[string][]string) *fakePrimary {
