@@ -346,8 +346,11 @@ func (e *Engine) send(ctx context.Context, srv string, c *ddns.Change) error {
 	cancel()
 	if err != nil {
 		reason := err.Error()
-		if errors.Is(err, ddns.ErrBadSig) {
+		switch {
+		case errors.Is(err, ddns.ErrBadSig):
 			reason = "BADSIG: the server refused our TSIG signature: " + reason
+		case errors.Is(err, ddns.ErrPrereq):
+			reason = "the RRset changed since it was read (prerequisite failed, nothing changed; the next round retries): " + reason
 		}
 		err = fmt.Errorf("primary %s: %s: %s", srv, what, reason)
 		e.state.setPrimary(srv, err)

@@ -23,7 +23,10 @@ import (
 type fakePrimary struct {
 	// notAuth answers without the AA bit (a secondary or a resolver).
 	notAuth bool
-	mu      sync.Mutex
+	// afterQuery, when set, runs (once) after a query is answered: another
+	// writer changing the zone between our read and our update.
+	afterQuery func(sets map[string][]netip.Addr)
+	mu         sync.Mutex
 	sets    map[string][]netip.Addr
 	addr    string
 }
@@ -58,6 +61,10 @@ func (p *fakePrimary) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: a.AsSlice()})
 		}
 		w.WriteMsg(m)
+		if p.afterQuery != nil {
+			p.afterQuery(p.sets)
+			p.afterQuery = nil
+		}
 		return
 	}
 	var want []netip.Addr
@@ -271,5 +278,30 @@ func TestRestartBeforeRemoval(t *testing.T) {
 	}
 	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.3 10.0.0.4" {
 		t.Fatalf("within the backoff: %s\n%s", got, log.String())
+	}
+}
+
+// TestRaceWithAnotherWriter: the RRset changes between our read and our
+// update; the update's prerequisite (the whole RRset as read) fails, so
+// nothing is changed on a set we did not see, and the next round applies
+// the change to the new set.
+func TestRaceWithAnotherWriter(t *testing.T) {
+	p := newFakePrimary(t, all4)
+	p.afterQuery = func(sets map[string][]netip.Addr) {
+		sets["www.z.test."] = append(sets["www.z.test."], netip.MustParseAddr("10.0.0.9"))
+	}
+	e, log := testEngine(t, "", map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true}, p.addr)
+	err := e.Round(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Fatalf("round: %v, want the prerequisite failure\n%s", err, log)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.9" {
+		t.Fatalf("changed a set it had not read: %s", got)
+	}
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.9" {
+		t.Fatalf("next round: %s", got)
 	}
 }
