@@ -12,6 +12,7 @@
 package dnsfailover_test
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -31,7 +32,9 @@ var bin string
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		if os.Geteuid() != 0 {
+		flag.Parse()
+		// go test ./... runs no benchmark here: build only for -bench.
+		if os.Geteuid() != 0 || flag.Lookup("test.bench").Value.String() == "" {
 			return m.Run()
 		}
 		dir, bins, err := testenv.BuildTemp("dns-failover-bench-", "./cmd/dns-failover")
