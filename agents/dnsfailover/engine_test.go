@@ -27,8 +27,8 @@ type fakePrimary struct {
 	// writer changing the zone between our read and our update.
 	afterQuery func(sets map[string][]netip.Addr)
 	mu         sync.Mutex
-	sets    map[string][]netip.Addr
-	addr    string
+	sets       map[string][]netip.Addr
+	addr       string
 }
 
 func newFakePrimary(t *testing.T, sets map[string][]string) *fakePrimary {
