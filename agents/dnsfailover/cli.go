@@ -218,6 +218,13 @@ func runCommand(c *cli.Context, getenv env, forever bool) error {
 	if err != nil {
 		return err
 	}
+	if !c.Bool("dry-run") {
+		unlock, err := lockState(cfg.StateFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	st, err := loadState(cfg.StateFile)
 	if err != nil {
 		return err

@@ -93,3 +93,23 @@ func TestCLIContract(t *testing.T) {
 		t.Errorf("garbage state: %+v", r)
 	}
 }
+
+// TestOnceLocked: a second run while one holds the state file (cron
+// overlapping a slow round) refuses instead of interleaving rounds.
+func TestOnceLocked(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	unlock, err := lockState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	conf := filepath.Join(dir, "c.toml")
+	if err := os.WriteFile(conf, []byte(strings.Replace(goodConfig, `tsig_key = "/etc/dns-failover/ddns.key"`, "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(map[string]string{"HA_LOGFACILITY": "none"}, "once", "-c", conf, "--state", state)
+	if r.code != exitFailed || !strings.Contains(r.stderr, "another dns-failover run holds the state file") {
+		t.Fatalf("%+v", r)
+	}
+}

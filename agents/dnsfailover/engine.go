@@ -16,8 +16,9 @@ import (
 	"github.com/ocfkit/ocfkit/internal/ddns"
 )
 
-// maxParallel bounds the checks run at once.
-const maxParallel = 256
+// maxParallel bounds the checks run at once: 1,000 members that all hang
+// until the timeout still take one timeout a round.
+const maxParallel = 1024
 
 // Engine runs probe rounds and brings every primary in line with them.
 type Engine struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/atomicfile"
@@ -131,4 +132,25 @@ func (s *State) keys() []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// ErrBusy is returned when another dns-failover holds the state file.
+var ErrBusy = errors.New("another dns-failover run holds the state file")
+
+// lockState takes an exclusive lock on STATE.lock (made 0600, its
+// directory 0755 if missing), so that two runs (cron overlapping, run and
+// once) never interleave their rounds; unlock releases it.
+func lockState(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
+	}
+	return func() { f.Close() }, nil
 }
