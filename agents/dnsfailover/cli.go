@@ -261,10 +261,11 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error 
 	stopWD := n.watchdog(ctx)
 	defer stopWD()
 	e.log.infof("started: %d records, %d primaries, interval %s", len(e.cfg.Records), len(e.cfg.Servers), e.cfg.Interval)
-	t := time.NewTicker(e.cfg.Interval)
-	defer t.Stop()
 	for first := true; ; first = false {
 		n.busy(true)
+		// Rounds start interval apart (fast_interval while a member is
+		// between up and down), from the start of the previous one.
+		next := time.Now().Add(e.cfg.Interval)
 		if err := e.Round(ctx); err != nil && ctx.Err() == nil {
 			e.log.debugf("round: %v", err)
 		}
@@ -275,8 +276,13 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error 
 		if first {
 			n.send("READY=1\nSTATUS=first round done")
 		}
+		if e.transitioning() {
+			next = next.Add(e.cfg.FastInterval - e.cfg.Interval)
+		}
+		t := time.NewTimer(max(time.Until(next), 0))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			n.send("STOPPING=1")
 			return nil
 		case <-t.C:

@@ -53,19 +53,23 @@ type Config struct {
 	AllowHMACMD5 bool   `toml:"allow_hmac_md5"`
 	StateFile    string `toml:"state_file"`
 	// Durations: a string ("1s", "500ms") or a plain number of seconds.
-	IntervalText any    `toml:"interval"`
-	TimeoutText  any    `toml:"timeout"`
-	Rise         int    `toml:"rise"`
-	Fall         int    `toml:"fall"`
-	TTL          uint32 `toml:"ttl"`
+	IntervalText any `toml:"interval"`
+	TimeoutText  any `toml:"timeout"`
+	// FastIntervalText spaces the checks while a member is between up and
+	// down (failed, fall not reached; or answering, rise not reached):
+	// HAProxy's fastinter. Default: interval.
+	FastIntervalText any    `toml:"fast_interval"`
+	Rise             int    `toml:"rise"`
+	Fall             int    `toml:"fall"`
+	TTL              uint32 `toml:"ttl"`
 	// MaxRemovals bounds removals per round over all records (0: no bound).
 	MaxRemovals int `toml:"max_removals"`
 	// Notify is a command (argv) run for every change and refusal.
 	Notify  []string  `toml:"notify"`
 	Records []*Record `toml:"record"`
 
-	Interval, Timeout time.Duration `toml:"-"`
-	Servers           []string      `toml:"-"` // host:port of Primaries
+	Interval, FastInterval, Timeout time.Duration `toml:"-"`
+	Servers                         []string      `toml:"-"` // host:port of Primaries
 }
 
 // Record is one round-robin name and its members.
@@ -174,6 +178,11 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Timeout, err = parseDuration(c.TimeoutText, timeoutRange, time.Second); err != nil {
 		bad(0, "timeout: %v", err)
+	}
+	if c.FastInterval, err = parseDuration(c.FastIntervalText, intervalRange, c.Interval); err != nil {
+		bad(0, "fast_interval: %v", err)
+	} else if c.FastInterval > c.Interval {
+		bad(0, "fast_interval %s is longer than interval %s", duration.Format(c.FastInterval), duration.Format(c.Interval))
 	}
 	if c.Rise == 0 {
 		c.Rise = DefaultRise

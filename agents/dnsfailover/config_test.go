@@ -71,6 +71,8 @@ func TestParseConfigRefuses(t *testing.T) {
 		{base(`min_records = 2`, `min_records = 4`), "min_records 4"},
 		{base(`min_records = 2`, `min_records = -1`), "min_records -1"},
 		{base(`max_removals = 1`, `max_removals = -1`), "max_removals"},
+		{base(`max_removals = 1`, "max_removals = 1\nfast_interval = \"3s\""), "fast_interval 3s is longer than interval 2s"},
+		{base(`max_removals = 1`, "max_removals = 1\nfast_interval = \"1ms\""), "fast_interval"},
 		{base(`"10.0.0.1"`, `"10.0.0.1; rm -rf /"`), "not an IP address"},
 		{base(`"10.0.0.1"`, `"10.0.0.2"`), "listed twice"},
 		{base(`"10.0.0.1"`, `"fd00::1"`), "mix IPv4 and IPv6"},

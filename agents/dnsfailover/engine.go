@@ -309,6 +309,21 @@ func (e *Engine) apply(ctx context.Context, sets map[*Record][]serverSet, restor
 	return errors.Join(errs...)
 }
 
+// transitioning reports whether a member has failed since it was last up,
+// or answered since it was last down, without reaching fall or rise: its
+// next checks come fast_interval apart (HAProxy's fastinter).
+func (e *Engine) transitioning() bool {
+	for _, r := range e.cfg.Records {
+		for _, m := range r.Members {
+			st := e.state.member(memberKey(r, m))
+			if st.Known && (st.Up && st.Fail > 0 || !st.Up && st.OK > 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // allKnown reports whether every member of r has a state: until then a
 // removal could rest on a guess.
 func (e *Engine) allKnown(r *Record) bool {

@@ -305,3 +305,27 @@ func TestRaceWithAnotherWriter(t *testing.T) {
 		t.Fatalf("next round: %s", got)
 	}
 }
+
+// TestTransitioning: a member that failed without reaching fall, or
+// answered without reaching rise, makes the next round come at
+// fast_interval; settled members do not.
+func TestTransitioning(t *testing.T) {
+	p := newFakePrimary(t, all4)
+	healthy := map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true, "10.0.0.4": true}
+	e, _ := testEngine(t, "", healthy, p.addr)
+	e.cfg.Fall, e.cfg.Rise = 2, 2
+	if err := e.Round(context.Background()); err != nil || e.transitioning() {
+		t.Fatalf("all healthy: %v, transitioning %v", err, e.transitioning())
+	}
+	healthy["10.0.0.4"] = false
+	if err := e.Round(context.Background()); err != nil || !e.transitioning() {
+		t.Fatalf("one failure of two: %v, transitioning %v", err, e.transitioning())
+	}
+	if err := e.Round(context.Background()); err != nil || e.transitioning() {
+		t.Fatalf("down: %v, transitioning %v", err, e.transitioning())
+	}
+	healthy["10.0.0.4"] = true
+	if err := e.Round(context.Background()); err != nil || !e.transitioning() {
+		t.Fatalf("one success of two: %v, transitioning %v", err, e.transitioning())
+	}
+}

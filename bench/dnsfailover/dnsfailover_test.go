@@ -265,28 +265,43 @@ func BenchmarkVersusPowerDNS(b *testing.B) {
 		return nil
 	})
 
+	// Ours, checking every second as PowerDNS does: one failed check takes
+	// a member out (as ifportup), or two, the second fast_interval later.
+	for _, v := range []struct{ name, timing string }{
+		{"fall1", "rise = 1\nfall = 1"},
+		{"fall2-fast250ms", "rise = 2\nfall = 2\nfast_interval = \"250ms\""},
+	} {
+		b.Run(v.name, func(b *testing.B) { compare(b, ns, dir, key, v.timing, members, procs, start) })
+	}
+}
+
+// compare runs dns-failover with timing against the running PowerDNS and
+// kills members b.N times.
+func compare(b *testing.B, ns *testenv.NS, dir, key, timing string, members []string, procs map[string]*exec.Cmd, start func(string)) {
+	all := strings.Join(members, " ")
+	state := filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "-")+".state")
 	conf := fmt.Sprintf("primaries = [\"10.53.0.1\"]\nzone = %q\ntsig_key = %q\nstate_file = %q\ninterval = \"1s\"\ntimeout = \"500ms\"\n"+
-		"rise = 1\nfall = 1\nmax_removals = 0\n[[record]]\nname = \"www.%s\"\n"+
+		"%s\nmax_removals = 0\n[[record]]\nname = \"www.%s\"\n"+
 		"check = { type = \"send-expect\", port = \"http\", send = \"GET /robots.txt HTTP/1.0\", expect = \"httpd is working\" }\n",
-		zone, key, filepath.Join(dir, "state"), zone)
+		zone, key, state, timing, zone)
 	for _, a := range members {
 		conf += fmt.Sprintf("[[record.member]]\naddress = %q\n", a)
 	}
-	cf := filepath.Join(dir, "dns-failover.toml")
+	cf := state + ".toml"
 	must(b, os.WriteFile(cf, []byte(conf), 0o600))
 	cmd := ns.Command(bin, "run", "-c", cf)
 	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none", "HA_debug="+os.Getenv("DNSFO_DEBUG"))
 	var daemonOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &daemonOut, &daemonOut
 	must(b, testenv.StartTied(cmd))
-	b.Cleanup(func() {
+	defer func() {
 		testenv.Kill(cmd)
 		if os.Getenv("DNSFO_DEBUG") == "1" {
 			b.Log(daemonOut.String())
 		}
-	})
+	}()
 	testenv.WaitFor(b, 30*time.Second, "first round", func() error {
-		_, err := os.Stat(filepath.Join(dir, "state"))
+		_, err := os.Stat(state)
 		return err
 	})
 
