@@ -201,8 +201,13 @@ func load(c *cli.Context) (*Config, *ddns.Key, error) {
 	return cfg, key, nil
 }
 
-func newLogger(getenv env, stderr io.Writer, debug bool, notify []string) *logger {
-	l := &logger{stderr: stderr, debug: debug, notify: notify}
+// newLogger logs to stderr and the system log, and runs notify for each
+// event unless dryRun (a dry run changes nothing, and tells no one).
+func newLogger(getenv env, stderr io.Writer, debug, dryRun bool, notify []string) *logger {
+	l := &logger{stderr: stderr, debug: debug}
+	if !dryRun {
+		l.notify = notify
+	}
 	fac, _ := getenv("HA_LOGFACILITY")
 	if fac != "none" {
 		l.sys = systemlog.NewFacility("dns-failover", nil, fac)
@@ -229,7 +234,7 @@ func runCommand(c *cli.Context, getenv env, forever bool) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), cfg.Notify)
+	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), c.Bool("dry-run"), cfg.Notify)
 	defer log.wait()
 	if err := hostChecks(cfg); err != nil {
 		log.infof("warning: %v", err)
@@ -299,7 +304,7 @@ func restoreCommand(c *cli.Context, getenv env) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), cfg.Notify)
+	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), c.Bool("dry-run"), cfg.Notify)
 	defer log.wait()
 	e := newEngine(cfg, key, st, log)
 	e.DryRun, e.Out = c.Bool("dry-run"), c.App.Writer

@@ -113,3 +113,34 @@ func TestOnceLocked(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestDryRunChangesNothing: once --dry-run prints the update as an
+// nsupdate script, and neither sends it, saves state nor runs notify.
+func TestDryRunChangesNothing(t *testing.T) {
+	p := newFakePrimary(t, map[string][]string{"www.z.test.": {"10.0.0.1", "10.0.0.2"}})
+	dir := t.TempDir()
+	hooked := filepath.Join(dir, "hooked")
+	hook := filepath.Join(dir, "hook.sh")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\ntouch "+hooked+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "c.toml")
+	text := "primaries = [\"" + p.addr + "\"]\nzone = \"z.test\"\nfall = 1\nnotify = [\"" + hook + "\"]\nstate_file = \"" + dir + "/state\"\n" +
+		"[[record]]\nname = \"www.z.test\"\n[[record.member]]\naddress = \"10.0.0.1\"\ncheck = { type = \"exec\", command = [\"/bin/true\"] }\n" +
+		"[[record.member]]\naddress = \"10.0.0.2\"\ncheck = { type = \"exec\", command = [\"/bin/false\"] }\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(map[string]string{"HA_LOGFACILITY": "none"}, "once", "--dry-run", "-c", conf)
+	if r.code != 0 || !strings.Contains(r.stdout, "update delete www.z.test. IN A 10.0.0.2\nsend\n") {
+		t.Fatalf("%+v", r)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2" {
+		t.Errorf("dry run changed the zone: %s", got)
+	}
+	for _, f := range []string{hooked, dir + "/state"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("dry run made %s", f)
+		}
+	}
+}
