@@ -72,6 +72,17 @@ func TestLoadKey(t *testing.T) {
 	if _, err := LoadKey(write("writable", tsigKeygen, 0o660), "", false); err == nil {
 		t.Error("0660 accepted")
 	}
+	// A link is followed as filesafe follows it, and its target judged.
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "readable"), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKey(link, "", false); !errors.Is(err, ErrKeyReadable) {
+		t.Errorf("link to a 0644 key: %v, want ErrKeyReadable", err)
+	}
+	if _, err := LoadKey("/dev/zero", "", false); err == nil {
+		t.Error("/dev/zero accepted")
+	}
 	md5 := write("md5", strings.Replace(tsigKeygen, "hmac-sha256", "hmac-md5", 1), 0o600)
 	if _, err := LoadKey(md5, "", false); !errors.Is(err, ErrMD5) {
 		t.Errorf("md5 not allowed: %v, want ErrMD5", err)
