@@ -123,20 +123,21 @@ func (c *Check) read(ctx context.Context, conn net.Conn) Result {
 		limit = DefaultMaxRead
 	}
 	want := []byte(c.Expect)
-	buf := make([]byte, 0, 4096)
-	chunk := make([]byte, 4096)
+	// One buffer, grown as the reply comes: most replies are a line, and a
+	// thousand checks at once should not hold a page each.
+	buf := make([]byte, 0, min(512, limit))
 	for len(buf) < limit {
-		n, err := conn.Read(chunk[:min(len(chunk), limit-len(buf))])
-		buf = append(buf, chunk[:n]...)
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(cap(buf), limit-len(buf)))...)[:len(buf)]
+		}
+		n, err := conn.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
 		if bytes.Contains(buf, want) {
 			return Result{}
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, ctxDeadline) || isTimeout(err) {
 				return Result{Failure: Timeout, Err: err, Observed: excerpt(buf)}
-			}
-			if errors.Is(err, io.EOF) {
-				return Result{Failure: Mismatch, Err: err, Observed: excerpt(buf)}
 			}
 			return Result{Failure: Mismatch, Err: err, Observed: excerpt(buf)}
 		}
