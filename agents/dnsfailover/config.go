@@ -31,6 +31,7 @@ const (
 	maxConfig        = 1 << 20
 	maxMembers       = 10000
 	maxCount         = 100
+	maxPrimaries     = 32
 )
 
 // Durations in the file; a plain number is seconds.
@@ -215,6 +216,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if len(c.Primaries) == 0 {
 		bad(0, "primaries: name at least one primary server")
+	}
+	if len(c.Primaries) > maxPrimaries {
+		bad(0, "primaries: %d servers, at most %d", len(c.Primaries), maxPrimaries)
 	}
 	for _, p := range c.Primaries {
 		s, err := hostPort(p, "53")

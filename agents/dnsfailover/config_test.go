@@ -86,6 +86,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		{base(`"10.53.0.1", `, `"ns1.example", `), "IP address"},
 		{base(`tsig_key = "/etc/dns-failover/ddns.key"`, `tsig_key = "ddns.key"`), "absolute path"},
 		{"primaries = []\n", "primaries"},
+		{"primaries = [" + strings.Repeat("\"10.0.0.1\", ", 33) + "]\n", "at most 32"},
 		{"a = \"\x00\"\n", "NUL"},
 		{"[[record]\n", "x.toml:1"},
 	} {
