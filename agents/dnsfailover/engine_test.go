@@ -329,3 +329,25 @@ func TestTransitioning(t *testing.T) {
 		t.Fatalf("one success of two: %v, transitioning %v", err, e.transitioning())
 	}
 }
+
+// TestColdStart: at start the primaries' set is the truth; a healthy
+// member whose record is absent is added only after rise checks, and a
+// present member that fails is removed only after fall checks: the first
+// round changes nothing.
+func TestColdStart(t *testing.T) {
+	p := newFakePrimary(t, map[string][]string{"www.z.test.": {"10.0.0.1", "10.0.0.2", "10.0.0.3"}})
+	e, log := testEngine(t, "", map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.4": true}, p.addr)
+	e.cfg.Fall, e.cfg.Rise = 2, 2
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3" {
+		t.Fatalf("first round changed the set: %s\n%s", got, log)
+	}
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.4" {
+		t.Fatalf("second round: %s\n%s", got, log)
+	}
+}
