@@ -51,6 +51,13 @@ var checks = map[string]string{
 	"anycast-frr-router.conf":        "TestAnycastOSPF (agents/anycastprobe)",
 	"anycast-bird-node.conf":         "TestAnycastBIRD (agents/anycastprobe)",
 	"anycast-bird-router.conf":       "TestAnycastBIRD (agents/anycastprobe)",
+	// dns-failover's snippets are proved by its lab tests against two real
+	// BIND 9 primaries (agents/dnsfailover, addresses and paths replaced).
+	"dnsfo-tsig-keygen.sh":          "agents/dnsfailover: newLab runs it for every lab",
+	"dnsfo-named.conf":              "agents/dnsfailover: both named primaries of every lab load it",
+	"dnsfo.toml":                    "agents/dnsfailover TestSnippets, TestBINDFailover, TestBINDWrongKey, TestRunDaemon",
+	"dnsfo-failover-monitor.config": "agents/dnsfailover TestSnippets, TestClassicImport",
+	"dnsfo-import.sh":               "agents/dnsfailover TestClassicImport",
 }
 
 // TestREADMEContainsSnippets checks that README.md contains every snippet

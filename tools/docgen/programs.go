@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/anycastprobe"
 	"github.com/ocfkit/ocfkit/agents/carphook"
+	"github.com/ocfkit/ocfkit/agents/dnsfailover"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/agents/realserver"
 	"github.com/ocfkit/ocfkit/agents/sockd"
@@ -85,6 +86,12 @@ var programs = []program{
 		},
 		SeeAlso: []string{"unbound(8)", "ospfd(8)", "bird(8)"},
 	},
+	{Name: "dns-failover", App: dnsfailover.App, Daemon: true,
+		Exit: "0 done. 1 a primary could not be read or updated (the others were), a configuration or key file refused; " +
+			"for status, a primary is not in line or no round ran yet. 2 usage error.",
+		Files: [][2]string{{dnsfailover.DefaultConfig, "the configuration (TOML); it must be a regular file only root can have written"},
+			{dnsfailover.DefaultStateFile, "rise/fall state between rounds and runs of once"}},
+		SeeAlso: []string{"named(8)", "nsupdate(1)", "tsig-keygen(8)"}},
 }
 
 // carphookDefaultConfig is carp-hook's configuration without --config.

@@ -1,0 +1,401 @@
+// Package dnsfailover is dns-failover: health-checked round-robin DNS. It
+// probes the members of each configured name (send/expect over TCP or
+// TLS, HTTP(S), DNS, a command), keeps rise/fall state, and sends every
+// primary the RFC 2136 updates that keep only healthy members in the
+// name's RRset, signed with TSIG, within the safety limits of its
+// configuration (min_records, max_removals).
+package dnsfailover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/clikit"
+	"github.com/ocfkit/ocfkit/internal/ddns"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/systemlog"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a primary could not be read or updated; status: one is not in line
+	exitUsage  = 2
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// env is the program's view of its environment.
+type env func(string) (string, bool)
+
+// Main runs dns-failover and returns its exit code; it reads its
+// environment only through getenv and writes only to stdout and stderr.
+func Main(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	a := app(getenv)
+	a.Writer, a.ErrWriter = stdout, stderr
+	return exitCode(clikit.Run(a, ocf.Version, args), stderr)
+}
+
+// App returns the command tree for the generators under tools/.
+func App() *cli.App {
+	a := app(func(string) (string, bool) { return "", false })
+	a.Version = ocf.Version
+	clikit.Prepare(a)
+	return a
+}
+
+// exitCode is the one place where errors become exit codes.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	code := exitFailed
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.Is(err, checkstyle.ErrUsage):
+		code = exitUsage
+	}
+	if ee == nil || ee.err != nil {
+		fmt.Fprintln(stderr, "dns-failover:", err)
+	}
+	return code
+}
+
+func usageErr(format string, a ...any) error {
+	return checkstyle.Usage(fmt.Errorf(format, a...))
+}
+
+// ConfigEnv names the configuration file when --config is not given.
+const ConfigEnv = "DNS_FAILOVER_CONFIG"
+
+func configFlag(getenv env) cli.Flag {
+	def := DefaultConfig
+	if v, ok := getenv(ConfigEnv); ok && v != "" {
+		def = v
+	}
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: def,
+		Usage: "configuration `FILE` (default $" + ConfigEnv + ", else " + DefaultConfig + ")"}
+}
+
+func stateFlag() cli.Flag {
+	return &cli.StringFlag{Name: "state", Usage: "state `FILE` (default: the configuration's state_file)"}
+}
+
+func dryRunFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print each update as an nsupdate script instead of sending it"}
+}
+
+func app(getenv env) *cli.App {
+	noArgs := func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usageErr("%s takes no arguments (got %q)", c.Command.Name, c.Args().First())
+		}
+		return nil
+	}
+	return &cli.App{
+		Name:  "dns-failover",
+		Usage: "health-checked round-robin DNS with RFC 2136 dynamic updates",
+		Description: "dns-failover checks the members of round-robin names and keeps only the healthy ones in\n" +
+			"the names' A/AAAA records on every primary, with TSIG-signed RFC 2136 updates.",
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			{Name: "run", Usage: "check and update forever (systemd Type=notify, watchdog)",
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
+				Before: noArgs,
+				Action: func(c *cli.Context) error { return runCommand(c, getenv, true) }},
+			{Name: "once", Usage: "one round (for cron); rise/fall state persists in the state file",
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
+				Before: noArgs,
+				Action: func(c *cli.Context) error { return runCommand(c, getenv, false) }},
+			{Name: "restore", Usage: "put every configured member back on every primary",
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
+				Before: noArgs,
+				Action: func(c *cli.Context) error { return restoreCommand(c, getenv) }},
+			{Name: "status", Usage: "print the members' state and the primaries' last outcome",
+				Flags:  []cli.Flag{configFlag(getenv), stateFlag()},
+				Before: noArgs,
+				Action: statusCommand},
+			{Name: "check-config", Usage: "validate the configuration and the key file",
+				Flags: []cli.Flag{configFlag(getenv),
+					&cli.BoolFlag{Name: "no-host-checks", Usage: "check only the files, not that the commands they name exist and are safe"}},
+				Before: noArgs,
+				Action: func(c *cli.Context) error {
+					cfg, _, err := load(c)
+					if err != nil {
+						return err
+					}
+					if !c.Bool("no-host-checks") {
+						if err := hostChecks(cfg); err != nil {
+							return err
+						}
+					}
+					fmt.Fprintf(c.App.Writer, "%s: %d records, %d primaries: OK\n", cfg.Path, len(cfg.Records), len(cfg.Servers))
+					return nil
+				}},
+			{Name: "import", Usage: "convert a classic failover-monitor.config to this program's TOML (stdout)",
+				ArgsUsage: "FILE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "tsig-key", Usage: "key `FILE` (tsig-keygen output) to name in the result"},
+					&cli.StringFlag{Name: "zone", Usage: "`ZONE` of every name (default: the name without its first label)"},
+				},
+				Action: importCommand},
+		},
+	}
+}
+
+// loadConfig reads the configuration named by --config, with --state
+// replacing its state file.
+func loadConfig(c *cli.Context) (*Config, error) {
+	cfg, err := LoadConfig(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	if s := c.String("state"); s != "" {
+		if !strings.HasPrefix(s, "/") {
+			return nil, usageErr("--state %q: want an absolute path", s)
+		}
+		cfg.StateFile = s
+	}
+	return cfg, nil
+}
+
+// load reads the configuration and its key.
+func load(c *cli.Context) (*Config, *ddns.Key, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.TSIGKey == "" {
+		return cfg, nil, nil
+	}
+	key, err := ddns.LoadKey(cfg.TSIGKey, cfg.KeyName, cfg.AllowHMACMD5)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, key, nil
+}
+
+// newLogger logs to stderr and the system log, and runs notify for each
+// event unless dryRun (a dry run changes nothing, and tells no one).
+func newLogger(getenv env, stderr io.Writer, debug, dryRun bool, notify []string) *logger {
+	l := &logger{stderr: stderr, debug: debug}
+	if !dryRun {
+		l.notify = notify
+	}
+	fac, _ := getenv("HA_LOGFACILITY")
+	if fac != "none" {
+		l.sys = systemlog.NewFacility("dns-failover", nil, fac)
+	}
+	if v, ok := getenv("HA_debug"); ok && v != "" && v != "0" {
+		l.debug = true
+	}
+	return l
+}
+
+func runCommand(c *cli.Context, getenv env, forever bool) error {
+	cfg, key, err := load(c)
+	if err != nil {
+		return err
+	}
+	if !c.Bool("dry-run") {
+		unlock, err := lockState(cfg.StateFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	st, err := loadState(cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), c.Bool("dry-run"), cfg.Notify)
+	defer log.wait()
+	if err := hostChecks(cfg); err != nil {
+		log.infof("warning: %v", err)
+	}
+	e := newEngine(cfg, key, st, log)
+	e.DryRun, e.Out = c.Bool("dry-run"), c.App.Writer
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	save := func() error {
+		if e.DryRun {
+			return nil
+		}
+		return st.save(cfg.StateFile)
+	}
+	if !forever {
+		err := e.Round(ctx)
+		if serr := save(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return err
+	}
+	return e.loop(ctx, getenv, save)
+}
+
+// loop runs rounds every interval until ctx ends, telling systemd it is
+// ready after the first one and feeding its watchdog.
+func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error {
+	n := newNotifier(getenv)
+	stopWD := n.watchdog(ctx)
+	defer stopWD()
+	e.log.infof("started: %d records, %d primaries, interval %s", len(e.cfg.Records), len(e.cfg.Servers), e.cfg.Interval)
+	for first := true; ; first = false {
+		n.busy(true)
+		// Rounds start interval apart (fast_interval while a member is
+		// between up and down), from the start of the previous one.
+		next := time.Now().Add(e.cfg.Interval)
+		if err := e.Round(ctx); err != nil && ctx.Err() == nil {
+			e.log.debugf("round: %v", err)
+		}
+		if err := save(); err != nil {
+			e.log.infof("state file: %v", err)
+		}
+		n.busy(false)
+		if first {
+			n.send("READY=1\nSTATUS=first round done")
+		}
+		if e.transitioning() {
+			next = next.Add(e.cfg.FastInterval - e.cfg.Interval)
+		}
+		t := time.NewTimer(max(time.Until(next), 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			n.send("STOPPING=1")
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func restoreCommand(c *cli.Context, getenv env) error {
+	cfg, key, err := load(c)
+	if err != nil {
+		return err
+	}
+	st, err := loadState(cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	log := newLogger(getenv, c.App.ErrWriter, clikit.Debug(c), c.Bool("dry-run"), cfg.Notify)
+	defer log.wait()
+	e := newEngine(cfg, key, st, log)
+	e.DryRun, e.Out = c.Bool("dry-run"), c.App.Writer
+	return e.Restore(c.Context)
+}
+
+func statusCommand(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	st, err := loadState(cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if st.Rounds == 0 {
+		fmt.Fprintf(w, "no round yet (state file %s)\n", cfg.StateFile)
+		return &exitError{code: exitFailed}
+	}
+	fmt.Fprintf(w, "rounds %d, last %s\n", st.Rounds, st.Updated.Format(time.RFC3339))
+	for _, r := range cfg.Records {
+		for _, m := range r.Members {
+			ms := st.Members[memberKey(r, m)]
+			switch {
+			case ms == nil || !ms.Known:
+				fmt.Fprintf(w, "%s unknown\n", memberKey(r, m))
+			case ms.Up:
+				fmt.Fprintf(w, "%s up (ok %d, fail %d)\n", memberKey(r, m), ms.OK, ms.Fail)
+			default:
+				fmt.Fprintf(w, "%s down (ok %d, fail %d): %s\n", memberKey(r, m), ms.OK, ms.Fail, ms.LastError)
+			}
+		}
+		if k := st.Kept[recordKey(r)]; len(k) > 0 {
+			fmt.Fprintf(w, "%s kept although failing (min_records/max_removals): %s\n", recordKey(r), strings.Join(k, " "))
+		}
+	}
+	var srvs []string
+	for s := range st.Primaries {
+		srvs = append(srvs, s)
+	}
+	sort.Strings(srvs)
+	failed := false
+	for _, s := range srvs {
+		if msg := st.Primaries[s]; msg != "" {
+			failed = true
+			fmt.Fprintf(w, "primary %s: FAILED: %s\n", s, msg)
+		} else {
+			fmt.Fprintf(w, "primary %s: in line\n", s)
+		}
+	}
+	if failed {
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+func importCommand(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageErr("import takes one FILE (the failover-monitor.config)")
+	}
+	key := c.String("tsig-key")
+	if key != "" && !strings.HasPrefix(key, "/") {
+		return usageErr("--tsig-key %q: want an absolute path", key)
+	}
+	data, err := readPlain(c.Args().First())
+	if err != nil {
+		return err
+	}
+	out, err := ImportClassic(data, ClassicOptions{TSIGKey: key, Zone: c.String("zone")})
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Args().First(), err)
+	}
+	_, err = c.App.Writer.Write(out)
+	return err
+}
+
+// readPlain reads a file that only converts (nothing runs from it): a
+// regular file of bounded size.
+func readPlain(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", path, filesafe.ErrNotRegular)
+	}
+	return io.ReadAll(io.LimitReader(f, maxClassic+1))
+}

@@ -1,0 +1,5 @@
+package dnsfailover
+
+import "os"
+
+func removeFile(p string) error { return os.Remove(p) }

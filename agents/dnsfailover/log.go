@@ -1,0 +1,111 @@
+package dnsfailover
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/ocfkit/ocfkit/action"
+	"github.com/ocfkit/ocfkit/internal/ddns"
+	"github.com/ocfkit/ocfkit/internal/oneline"
+	"github.com/ocfkit/ocfkit/internal/systemlog"
+)
+
+// notifyTimeout bounds one run of the notify hook.
+const notifyTimeout = 30 * time.Second
+
+// logger sends every change and refusal to stderr, the system log and
+// the notify hook.
+type logger struct {
+	mu     sync.Mutex
+	stderr io.Writer
+	sys    *systemlog.Log // nil: none
+	debug  bool
+	notify []string
+	wg     sync.WaitGroup
+}
+
+func (l *logger) line(pri systemlog.Priority, msg string) {
+	msg = oneline.Fold(msg)
+	l.mu.Lock()
+	fmt.Fprintf(l.stderr, "dns-failover: %s\n", msg)
+	l.mu.Unlock()
+	if l.sys != nil {
+		l.sys.Send(pri, msg)
+	}
+}
+
+func (l *logger) infof(format string, a ...any) { l.line(systemlog.Info, fmt.Sprintf(format, a...)) }
+
+func (l *logger) debugf(format string, a ...any) {
+	if l.debug {
+		l.line(systemlog.Debug, "debug: "+fmt.Sprintf(format, a...))
+	}
+}
+
+// event reports a member's change of health.
+func (l *logger) event(kind string, r *Record, m *Member, msg string) {
+	pri := systemlog.Info
+	if kind != "up" && kind != "restarted" {
+		pri = systemlog.Warning
+	}
+	l.line(pri, msg)
+	l.hook(kind, r.Name, m.Addr.String(), msg)
+}
+
+// refusal reports a change not made for safety.
+func (l *logger) refusal(r *Record, a netip.Addr, msg string) {
+	l.line(systemlog.Warning, msg)
+	l.hook("refused", r.Name, a.String(), msg)
+}
+
+// failure reports a primary that could not be read.
+func (l *logger) failure(r *Record, msg string) {
+	l.line(systemlog.Error, r.Name+": "+msg)
+	l.hook("primary-failed", r.Name, "", msg)
+}
+
+func (l *logger) changed(c *ddns.Change, msg string) {
+	l.line(systemlog.Info, msg)
+	l.hook("changed", c.Name, "", msg)
+}
+
+func (l *logger) changeFailed(c *ddns.Change, msg string) {
+	l.line(systemlog.Error, msg)
+	l.hook("update-failed", c.Name, "", msg)
+}
+
+// hook runs the notify command with the event in its environment
+// (DNS_FAILOVER_EVENT, _NAME, _ADDRESS, _MESSAGE) and the message on its
+// standard input; it does not wait for it (wait does).
+func (l *logger) hook(kind, name, addr, msg string) {
+	if len(l.notify) == 0 {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		defer cancel()
+		if err := action.CheckCommand(l.notify); err != nil {
+			l.line(systemlog.Error, fmt.Sprintf("notify: %v", err))
+			return
+		}
+		cmd := exec.CommandContext(ctx, l.notify[0], l.notify[1:]...)
+		cmd.Env = append(os.Environ(), "DNS_FAILOVER_EVENT="+kind, "DNS_FAILOVER_NAME="+dns.Fqdn(name),
+			"DNS_FAILOVER_ADDRESS="+addr, "DNS_FAILOVER_MESSAGE="+oneline.Fold(msg))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			l.line(systemlog.Error, fmt.Sprintf("notify %s: %v: %s", l.notify[0], err, lastLine(out)))
+		}
+	}()
+}
+
+// wait waits for the notify hooks started so far.
+func (l *logger) wait() { l.wg.Wait() }
