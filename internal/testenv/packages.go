@@ -48,7 +48,6 @@ var CommandPackages = map[string]string{
 	"curl":                "curl",
 	"named":               "bind9",
 	"tsig-keygen":         "bind9",
-	"dig":                 "bind9-dnsutils",
 	"nsupdate":            "bind9-dnsutils",
 	"knotd":               "knot",
 	"pdns_server":         "pdns-server",
