@@ -3,6 +3,8 @@ package ocf
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -249,6 +251,8 @@ func TestRun(t *testing.T) {
 
 func TestStateFile(t *testing.T) {
 	meta := testMeta(t)
+	sum := sha256.Sum256([]byte("x-" + strings.Repeat("v", 245) + ".state"))
+	longHash := hex.EncodeToString(sum[:16])
 	for _, tc := range []struct {
 		env  map[string]string
 		want string
@@ -256,6 +260,11 @@ func TestStateFile(t *testing.T) {
 		{map[string]string{"OCF_RESOURCE_INSTANCE": "vip:1"}, "/run/resource-agents/x-vip.state"},
 		{map[string]string{"OCF_RESOURCE_INSTANCE": "vip:1", "OCF_RESKEY_CRM_meta_globally_unique": "true"}, "/run/resource-agents/x-vip:1.state"},
 		{map[string]string{"OCF_RESOURCE_INSTANCE": "a/b", "HA_RSCTMP": "/tmp/rsc"}, "/tmp/rsc/x-a_b.state"},
+		// A name of MaxStateName bytes stays; a longer one (a valid
+		// XML ID of any length) is hashed to a bounded name.
+		{map[string]string{"OCF_RESOURCE_INSTANCE": strings.Repeat("v", MaxStateName-8)}, "/run/resource-agents/x-" + strings.Repeat("v", MaxStateName-8) + ".state"},
+		{map[string]string{"OCF_RESOURCE_INSTANCE": strings.Repeat("v", 245)}, "/run/resource-agents/x-" + longHash + ".state"},
+		{map[string]string{"OCF_RESOURCE_INSTANCE": strings.Repeat("v", 245) + ":3"}, "/run/resource-agents/x-" + longHash + ".state"},
 	} {
 		req, err := parseRequest(meta, "start", envOf(tc.env))
 		if err != nil {

@@ -1,6 +1,8 @@
 package ocf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -41,6 +43,12 @@ type Request struct {
 // default). The instances of an anonymous clone share one name ("vip:0"
 // and "vip:1" are both "vip"), since Pacemaker runs at most one per node;
 // a globally unique clone's instances each get their own.
+//
+// A name longer than MaxStateName bytes (a resource id may be any length)
+// is replaced by PREFIX-HASH.state, HASH the first 128 bits of the
+// SHA-256 of the long name in hex, so that no action fails on a name the
+// file system refuses, and a writer has room for a temporary name beside
+// it.
 func (r *Request) StateFile(prefix string) string {
 	env := r.Params.env
 	dir, _ := env("HA_RSCTMP")
@@ -57,8 +65,18 @@ func (r *Request) StateFile(prefix string) string {
 		}
 		return c
 	}, name)
-	return filepath.Join(dir, prefix+"-"+name+".state")
+	base := prefix + "-" + name + ".state"
+	if len(base) > MaxStateName {
+		sum := sha256.Sum256([]byte(base))
+		base = prefix + "-" + hex.EncodeToString(sum[:16]) + ".state"
+	}
+	return filepath.Join(dir, base)
 }
+
+// MaxStateName is the longest file name StateFile returns as it is: well
+// below NAME_MAX (255), since writers create a temporary file named after
+// it (atomicfile adds 15 bytes).
+const MaxStateName = 200
 
 // Params are an agent's instance parameters, read from OCF_RESKEY_<name>
 // with the defaults of the meta-data. Asking for a parameter the meta-data

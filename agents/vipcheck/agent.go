@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +24,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/atomicfile"
 	"github.com/ocfkit/ocfkit/internal/duration"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/leak"
 )
@@ -238,6 +240,11 @@ func (s settings) validateNode() error {
 		if fi, err := os.Stat(filepath.Dir(s.spec.RoleFile)); err != nil || !fi.IsDir() {
 			return ocf.Errorf(ocf.ErrConfigured, "the directory of role_file %s does not exist", s.spec.RoleFile)
 		}
+		// The file may appear later; one that is there must be a
+		// regular file (a FIFO would make every check fail).
+		if fi, err := os.Stat(s.spec.RoleFile); err == nil && !fi.Mode().IsRegular() {
+			return ocf.Errorf(ocf.ErrConfigured, "role_file %s is not a regular file (%s)", s.spec.RoleFile, filesafe.TypeName(fi.Mode()))
+		}
 	}
 	if s.needsRaw() && s.spec.GuardKernel && s.spec.HTTP != nil {
 		ok, err := hasCap(capNetAdmin)
@@ -287,6 +294,16 @@ func hasCap(bit uint) (bool, error) {
 // stateFile is where start records that the instance runs.
 func stateFile(req *ocf.Request) string { return req.StateFile("ocf-vipcheck") }
 
+// cannotHold reports whether err, from a state file's path, shows that no
+// file can be there: a component that is not a directory (HA_RSCTMP
+// naming a regular file), a name too long, a loop of links. Start cannot
+// have recorded the instance there, so it does not run.
+func cannotHold(err error) bool {
+	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.ELOOP)
+}
+
+// running reports whether start recorded the instance. A state path that
+// cannot hold a file is not running, with a warning.
 func running(req *ocf.Request) (bool, error) {
 	_, err := os.Stat(stateFile(req))
 	switch {
@@ -294,8 +311,28 @@ func running(req *ocf.Request) (bool, error) {
 		return true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
+	case cannotHold(err):
+		req.Log.Warnf("the state file cannot exist, so vipcheck was not started here: %v", err)
+		return false, nil
 	}
 	return false, ocf.Errorf(ocf.ErrGeneric, "state file: %w", err)
+}
+
+// recordStart writes the state file. A state directory that cannot be
+// created, or a path that cannot hold the file, is a node's setup problem
+// (HA_RSCTMP a regular file, say): ErrInstalled, so that Pacemaker does not
+// retry on this node.
+func recordStart(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "creating the state directory (HA_RSCTMP) %s: %w", filepath.Dir(path), err)
+	}
+	if err := atomicfile.Write(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		if cannotHold(err) {
+			return ocf.Errorf(ocf.ErrInstalled, "writing the state file: %w", err)
+		}
+		return ocf.Errorf(ocf.ErrGeneric, "writing the state file: %w", err)
+	}
+	return nil
 }
 
 // Start validates, records the instance as running and publishes a first
@@ -308,19 +345,17 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := s.validateNode(); err != nil {
 		return err
 	}
-	path := stateFile(req)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "creating %s: %w", filepath.Dir(path), err)
-	}
-	if err := atomicfile.Write(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-		return ocf.Errorf(ocf.ErrGeneric, "writing the state file: %w", err)
+	if err := recordStart(stateFile(req)); err != nil {
+		return err
 	}
 	return s.update(ctx, req)
 }
 
 // Stop removes the attribute and the state file; stopping a stopped
 // instance succeeds. It reads only the parameters it needs, so a mistake
-// in another (or a CA file gone) does not leave the attribute behind.
+// in another (or a CA file gone) does not leave the attribute behind. A
+// state path that cannot hold a file (HA_RSCTMP a regular file) means
+// start never recorded the instance: stopped, with a warning.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	if attribute, err := readAttribute(req.Params); err == nil {
 		dampen := req.Params.String("dampen")
@@ -331,10 +366,15 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			req.Log.Warnf("removing node attribute %s: %v", attribute, err)
 		}
 	}
-	if err := os.Remove(stateFile(req)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return ocf.Errorf(ocf.ErrGeneric, "removing the state file: %w", err)
+	err := os.Remove(stateFile(req))
+	switch {
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		return nil
+	case cannotHold(err):
+		req.Log.Warnf("the state file cannot exist, so vipcheck was not started here: %v", err)
+		return nil
 	}
-	return nil
+	return ocf.Errorf(ocf.ErrGeneric, "removing the state file: %w", err)
 }
 
 // Monitor returns NotRunning when stopped; otherwise it probes every real

@@ -1,7 +1,6 @@
 package vipcheck
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/fanout"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/internal/route"
 	"github.com/ocfkit/ocfkit/probe/l7"
 	"github.com/ocfkit/ocfkit/probe/vip"
@@ -242,23 +242,24 @@ func resolveNames(ctx context.Context, names []string, todo []int, addrs []netip
 	return nil
 }
 
+// MaxTargetFile bounds a real-server file (real_servers=@FILE): far more
+// than any list of real servers, far less than a node's memory.
+const MaxTargetFile = 1 << 20
+
 // readTargetFile returns the text of a real-server file without comments.
+// The file must be a regular file of at most MaxTargetFile bytes, opened
+// without blocking: a FIFO or a device cannot hang or exhaust the check.
 func readTargetFile(path string) (string, error) {
-	f, err := os.Open(path)
+	b, err := filesafe.ReadSmall(path, 0, MaxTargetFile)
 	if err != nil {
 		return "", fmt.Errorf("reading real servers: %w", err)
 	}
-	defer f.Close()
-	var b strings.Builder
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		b.WriteString(line + "\n")
+	var out strings.Builder
+	for line := range strings.Lines(string(b)) {
+		line, _, _ = strings.Cut(line, "#")
+		out.WriteString(strings.TrimSuffix(line, "\n") + "\n")
 	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("reading real servers from %s: %w", path, err)
-	}
-	return b.String(), nil
+	return out.String(), nil
 }
 
 func parseTargets(ctx context.Context, list string, lookup lookupFunc) ([]vip.Target, error) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,10 +23,26 @@ func TestParseTargets(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# pool\n10.0.0.1, 10.0.0.2 # two\n\n10.0.0.3=02:00:00:00:00:03\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	crlf := filepath.Join(t.TempDir(), "crlf")
+	if err := os.WriteFile(crlf, []byte("10.0.0.1\r\n#10.0.0.9\r\n10.0.0.2 #x\r\n10.0.0.3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte(strings.Repeat("# padding\n", MaxTargetFile/10)+"10.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		in   string
 		want string // addresses and MACs, or "error"
 	}{
+		{"@" + crlf, "10.0.0.1 10.0.0.2 10.0.0.3"},
+		{"@" + big, "error"},  // above MaxTargetFile
+		{"@" + fifo, "error"}, // not a regular file: no wait for a writer
+		{"@/dev/zero", "error"},
 		{"10.0.0.1", "10.0.0.1"},
 		{"10.0.0.1,10.0.0.2", "10.0.0.1 10.0.0.2"},
 		{" 10.0.0.1 10.0.0.2,", "10.0.0.1 10.0.0.2"},

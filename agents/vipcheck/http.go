@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/checkstyle"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/probe/l7"
 )
 
@@ -78,6 +78,11 @@ func httpCommand() *cli.Command {
 	}
 }
 
+// MaxCAFile bounds a CA file (tls_ca, --ca): room for hundreds of
+// certificates (a whole system bundle is some 200 KB), and a regular file
+// only, opened without blocking.
+const MaxCAFile = 1 << 20
+
 // HTTPOptions are the HTTP check's settings as text, from the command line
 // or the agent's parameters.
 type HTTPOptions struct {
@@ -123,7 +128,7 @@ func (o HTTPOptions) Build() (*l7.HTTP, error) {
 	case o.TLS:
 		h.TLS = &tls.Config{InsecureSkipVerify: o.Insecure, MinVersion: tls.VersionTLS12}
 		if o.CAFile != "" {
-			pem, err := os.ReadFile(o.CAFile)
+			pem, err := filesafe.ReadSmall(o.CAFile, 0, MaxCAFile)
 			if err != nil {
 				return nil, fmt.Errorf("reading the CA file: %w", err)
 			}

@@ -1,11 +1,9 @@
 package vipcheck
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/probe/vip"
 )
 
@@ -78,18 +76,15 @@ func (c Check) role() (Role, error) {
 }
 
 // RoleFromFile reads a role file as check_tcp_raw does: a first byte '1'
-// means master, anything else (an empty file too) backup.
+// means master, anything else (an empty file too) backup. The file must be
+// a regular file, opened without blocking: a FIFO or a device there (in a
+// directory others can write, say) cannot hang the check.
 func RoleFromFile(path string) (Role, error) {
-	f, err := os.Open(path)
+	b, _, err := filesafe.ReadRegular(path, 0, 1)
 	if err != nil {
 		return Backup, fmt.Errorf("reading the role file: %w", err)
 	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.Read(b[:]); err != nil && !errors.Is(err, io.EOF) {
-		return Backup, fmt.Errorf("reading the role file %s: %w", path, err)
-	}
-	if b[0] == '1' {
+	if len(b) == 1 && b[0] == '1' {
 		return Master, nil
 	}
 	return Backup, nil

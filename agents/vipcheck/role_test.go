@@ -1,8 +1,12 @@
 package vipcheck
 
 import (
+	"errors"
 	"os"
+	"syscall"
 	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 func TestRoleFromFile(t *testing.T) {
@@ -18,5 +22,16 @@ func TestRoleFromFile(t *testing.T) {
 	}
 	if _, err := RoleFromFile(dir + "/missing"); err == nil {
 		t.Error("a missing role file gave no error")
+	}
+	// A FIFO (no writer: a blocking open would wait for ever) and a
+	// device are refused at once.
+	fifo := dir + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero", dir} {
+		if _, err := RoleFromFile(p); !errors.Is(err, filesafe.ErrNotRegular) {
+			t.Errorf("RoleFromFile(%s): %v, want ErrNotRegular", p, err)
+		}
 	}
 }
