@@ -57,6 +57,14 @@ func TestParseRefuses(t *testing.T) {
 		{"0.0.0.0", "unspecified"},
 		{"224.0.0.1", "multicast"},
 		{"255.255.255.255", "broadcast"},
+		{"255.255.255.0/24", "240.0.0.0/4 (reserved)"},
+		{"0.0.0.1", "0.0.0.0/8"},
+		{"0.1.2.0/24", "0.0.0.0/8"},
+		{"240.0.0.1", "240.0.0.0/4"},
+		{"239.255.255.255", "multicast"},
+		{"fe80::/120", "link-local"},
+		{"::/120", "unspecified"},
+		{"::ffff:10.0.0.0/120", "IPv4-mapped"},
 		{strings.Repeat("x", 100000), `"` + strings.Repeat("x", 64) + `"...`},
 	} {
 		_, err := Parse([]byte(tc.in))
