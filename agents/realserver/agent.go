@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -164,13 +165,21 @@ func (s settings) interfaceUp() error {
 	return nil
 }
 
-// ValidateAll checks the parameters, the file (6 or 5) and this node (5).
+// ValidateAll checks the parameters, the file (6 or 5) and this node (5),
+// the state directory included.
 func ValidateAll(ctx context.Context, req *ocf.Request) error {
 	s, err := readSettings(req.Params)
 	if err != nil {
 		return err
 	}
-	return s.validateNode()
+	if err := s.validateNode(); err != nil {
+		return err
+	}
+	dir, _ := where(req)
+	if err := checkStateDir(dir); err != nil {
+		return ocf.WithCode(ocf.ErrInstalled, err)
+	}
+	return nil
 }
 
 // where returns the shared state directory and this instance's name.
@@ -203,6 +212,11 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		inst.Addresses = append(inst.Addresses, a.String())
 	}
 	dir, name := where(req)
+	// An unsafe state directory is this node's setup: refused before
+	// anything is created (5, not retried here).
+	if err := makeStateDir(dir); err != nil {
+		return ocf.WithCode(ocf.ErrInstalled, err)
+	}
 	st, err := openStore(ctx, dir)
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
@@ -417,8 +431,24 @@ func instances(state *State) []Instance {
 // successfully.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
+		// No directory there (a missing one, a path through a file or
+		// too long): start can have set up nothing.
+		if !errors.Is(err, fs.ErrNotExist) {
+			req.Log.Warnf("state directory: %v; nothing can have been set up from it", err)
+		}
 		return nil
+	}
+	if err := checkStateDir(dir); err != nil {
+		// Start refuses such a directory before registering: unless
+		// the state in it lists the instance (the directory was made
+		// unsafe after a start), nothing of it can be set up.
+		listed, lerr := listedUntrusted(dir, name)
+		if lerr == nil && !listed {
+			req.Log.Warnf("%v; the instance is not registered there, so nothing of it runs", err)
+			return nil
+		}
+		return ocf.WithCode(ocf.ErrGeneric, errors.Join(err, lerr))
 	}
 	st, err := openStore(ctx, dir)
 	if err != nil {
@@ -454,7 +484,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
 	inst, ok, err := registered(dir, name)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+		return ocf.WithCode(ocf.ErrGeneric, fmt.Errorf("%w (%w)", err, errCannotTell))
 	}
 	if !ok {
 		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
@@ -466,8 +496,16 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 // (state.json is replaced atomically).
 func registered(dir, name string) (Instance, bool, error) {
 	st := &store{dir: dir}
-	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return Instance{}, false, nil
+	}
+	if err := checkStateDir(dir); err != nil {
+		// As for stop: an unsafe directory that does not list the
+		// instance says it is not running.
+		if listed, lerr := listedUntrusted(dir, name); lerr == nil && !listed {
+			return Instance{}, false, nil
+		}
+		return Instance{}, false, err
 	}
 	state, err := st.load()
 	if err != nil {

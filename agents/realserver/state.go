@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,12 +61,72 @@ type store struct {
 	lock *os.File
 }
 
-// openStore creates dir (0700) if needed, checks that only root or we can
-// have written it, and takes its lock, waiting until ctx ends.
-func openStore(ctx context.Context, dir string) (*store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the state directory: %w", err)
+// checkStateDir checks, creating nothing, that dir could be made the
+// state directory: it is safe (only root or we can have written it or any
+// directory above it), or it is missing and its nearest existing ancestor
+// is a safe directory.
+func checkStateDir(dir string) error {
+	p := dir
+	for {
+		_, err := os.Stat(p)
+		if err == nil {
+			break
+		}
+		parent := filepath.Dir(p)
+		if !errors.Is(err, fs.ErrNotExist) || parent == p {
+			return fmt.Errorf("state directory %s: %w", dir, err)
+		}
+		p = parent
 	}
+	if err := filesafe.CheckDir(p, os.Geteuid()); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// makeStateDir checks dir (checkStateDir) and only then creates it (0700).
+func makeStateDir(dir string) error {
+	if err := checkStateDir(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the state directory: %w", err)
+	}
+	return checkStateDir(dir)
+}
+
+// listedUntrusted reports whether the state in dir, which is not safe to
+// act on, registers the instance name: when it does not, nothing of that
+// instance can have been set up from there. It reads without following a
+// final symbolic link, without blocking on a FIFO and within the size
+// limit of load.
+func listedUntrusted(dir, name string) (bool, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return false, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return false, fmt.Errorf("parsing %s: %w", f.Name(), err)
+	}
+	_, ok := st.Instances[name]
+	return ok, nil
+}
+
+// openStore checks the state directory dir, which must exist, and takes
+// its lock, waiting until ctx ends.
+func openStore(ctx context.Context, dir string) (*store, error) {
 	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
