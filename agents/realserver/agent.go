@@ -243,7 +243,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	if err := setSysctls(st, state, inst.Sysctls); err != nil {
+	if err := setSysctls(st, state, inst.Sysctls, inst.Restore); err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	// Started means what monitor checks holds.
@@ -307,10 +307,12 @@ func addAll(ctx context.Context, st *store, state *State, iface string, addrs []
 }
 
 // setSysctls sets each sysctl that is not as required, saving the value
-// it had the first time the agent changes it.
-func setSysctls(st *store, state *State, files []string) error {
+// it had the first time the agent changes it, and records restore, the
+// instance's wish to have the saved values back.
+func setSysctls(st *store, state *State, files []string, restore bool) error {
 	type change struct{ path, v string }
 	var todo []change
+	dirty := false
 	for _, f := range files {
 		v, err := readSysctl(f)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -320,15 +322,19 @@ func setSysctls(st *store, state *State, files []string) error {
 			return fmt.Errorf("reading %s: %w", sysctlName(f), err)
 		}
 		want, ok := wanted(filepath.Base(f), v)
-		if ok {
-			continue
+		if !ok {
+			if _, saved := state.Saved[f]; !saved {
+				state.Saved[f] = SavedSysctl{Old: v, Set: want, Known: knownInterfaces(f)}
+			}
+			todo = append(todo, change{f, want})
 		}
-		if _, saved := state.Saved[f]; !saved {
-			state.Saved[f] = SavedSysctl{Old: v, Set: want}
+		if sv, saved := state.Saved[f]; saved && restore && !sv.Restore {
+			sv.Restore = true
+			state.Saved[f] = sv
+			dirty = true
 		}
-		todo = append(todo, change{f, want})
 	}
-	if len(todo) == 0 {
+	if len(todo) == 0 && !dirty {
 		return nil
 	}
 	if err := st.save(state); err != nil {
@@ -342,10 +348,59 @@ func setSysctls(st *store, state *State, files []string) error {
 	return nil
 }
 
+// knownInterfaces returns, for a conf/default sysctl, the interfaces
+// there are now; nil for any other.
+func knownInterfaces(f string) []string {
+	if filepath.Base(filepath.Dir(f)) != "default" {
+		return nil
+	}
+	entries, err := os.ReadDir(procConf)
+	if err != nil {
+		return nil
+	}
+	out := []string{}
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// restoreInherited gives the interfaces that appeared after the agent
+// changed the conf/default sysctl f (saved) the old value back, when they
+// still hold the value they inherited and no instance or saved value of
+// their own claims them.
+func restoreInherited(state *State, f string, saved SavedSysctl, needed map[string]bool) error {
+	if saved.Known == nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, k := range saved.Known {
+		known[k] = true
+	}
+	entries, err := os.ReadDir(procConf)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		g := sysctlPath(e.Name(), filepath.Base(f))
+		if _, own := state.Saved[g]; known[e.Name()] || own || needed[g] {
+			continue
+		}
+		if v, err := readSysctl(g); err == nil && v == saved.Set {
+			if err := writeSysctl(g, saved.Old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("restoring %s=%s: %w", sysctlName(g), saved.Old, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // release undoes what inst set up that no registered instance (nor keep,
 // what the same instance is about to set up) needs: it removes the owned
-// addresses and restores the saved sysctls (or forgets them, when the
-// instance does not restore).
+// addresses and restores the saved sysctls when this or any earlier
+// instance registering them asked for it (or forgets them), with the
+// interfaces that appeared since and inherited conf/default.
 func release(ctx context.Context, state *State, inst Instance, keep Instance) error {
 	needed := map[string]bool{}
 	sysNeeded := map[string]bool{}
@@ -401,13 +456,17 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 		if !ok || sysNeeded[f] {
 			continue
 		}
-		if inst.Restore {
+		if inst.Restore || saved.Restore {
 			// A value changed behind our back since is someone's choice.
 			if v, err := readSysctl(f); err == nil && v == saved.Set {
 				if err := writeSysctl(f, saved.Old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					errs = append(errs, fmt.Errorf("restoring %s=%s: %w", sysctlName(f), saved.Old, err))
 					continue
 				}
+			}
+			if err := restoreInherited(state, f, saved, sysNeeded); err != nil {
+				errs = append(errs, err)
+				continue
 			}
 		}
 		delete(state.Saved, f)

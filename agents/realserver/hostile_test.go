@@ -151,3 +151,37 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestoreWhenAnyInstanceAsked: the sysctls come back when the last
+// instance leaves if any instance asked for restore_sysctls, the last one
+// not asking included, and so do those of an interface created while the
+// agent ran (it inherited conf/default).
+func TestRestoreWhenAnyInstanceAsked(t *testing.T) {
+	n := newNode(t, nil)
+	before := n.arpSysctls()
+	code, out := n.agent("ra", "start", "addresses=10.15.0.1", "restore_sysctls=true")
+	expect(t, "start ra", code, 0, out)
+	n.ns.MustRun(t, "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1")
+	code, out = n.agent("rb", "start", "addresses=10.15.0.2", "restore_sysctls=false")
+	expect(t, "start rb", code, 0, out)
+	n.ns.MustRun(t, "ip", "link", "add", "later0", "type", "veth", "peer", "name", "later1")
+	for _, c := range []string{"late0", "late1", "later0"} {
+		if v := n.sysctl("net.ipv4.conf." + c + ".arp_ignore"); v != "1" {
+			t.Fatalf("%s did not inherit arp_ignore=1 from default: %s", c, v)
+		}
+	}
+	code, out = n.agent("ra", "stop")
+	expect(t, "stop ra", code, 0, out)
+	code, out = n.agent("rb", "stop")
+	expect(t, "stop rb", code, 0, out)
+	if after := n.arpSysctls(); after != before {
+		t.Errorf("sysctls after both stopped:\n%s\nbefore:\n%s", after, before)
+	}
+	for _, c := range []string{"late0", "late1", "later0"} {
+		for _, s := range []string{"arp_ignore", "arp_announce"} {
+			if v := n.sysctl("net.ipv4.conf." + c + "." + s); v != "0" {
+				t.Errorf("%s.%s=%s after stop, want 0", c, s, v)
+			}
+		}
+	}
+}

@@ -51,6 +51,14 @@ type Instance struct {
 type SavedSysctl struct {
 	Old string `json:"old"`
 	Set string `json:"set"`
+	// Restore is true once any instance registering the sysctl asked
+	// for restore_sysctls: the last instance to leave restores it then,
+	// whatever its own restore_sysctls.
+	Restore bool `json:"restore,omitempty"`
+	// Known lists, for a conf/default sysctl, the interfaces there
+	// were when the agent changed it; those that appear later inherit
+	// the agent's value and get the old one back with it.
+	Known []string `json:"known,omitempty"`
 }
 
 func ownKey(iface, addr string) string { return iface + " " + addr }
