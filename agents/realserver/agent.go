@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -217,33 +218,44 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err := makeStateDir(dir); err != nil {
 		return ocf.WithCode(ocf.ErrInstalled, err)
 	}
-	st, err := openStore(ctx, dir)
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
-	}
-	defer st.Close()
-	state, err := st.load()
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
-	}
-	// A changed instance first gives up what it no longer lists.
-	if old, ok := state.Instances[name]; ok {
-		delete(state.Instances, name)
-		if err := release(ctx, state, old, inst); err != nil {
-			_ = st.save(state)
-			return ocf.WithCode(ocf.ErrGeneric, err)
+	// The state lock is held for one step at a time, never across the
+	// whole list: another instance's stop waits for one chunk at most.
+	err = withState(ctx, dir, func(st *store, state *State) error {
+		// A changed instance first gives up what it no longer lists.
+		if old, ok := state.Instances[name]; ok {
+			delete(state.Instances, name)
+			if _, err := release(ctx, state, old, inst, 0); err != nil {
+				state.Instances[name] = old
+				_ = st.save(state)
+				return err
+			}
 		}
-	}
-	state.Instances[name] = inst
-	if err := st.save(state); err != nil {
+		state.Instances[name] = inst
+		return st.save(state)
+	})
+	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	added, err := addAll(ctx, st, state, s.iface, s.addrs)
+	added := 0
+	for i := 0; i < len(s.addrs) && err == nil; i += lockChunk {
+		if i > 0 {
+			letWaitersIn(ctx)
+		}
+		chunk := s.addrs[i:min(i+lockChunk, len(s.addrs))]
+		err = withState(ctx, dir, func(st *store, state *State) error {
+			n, err := addAll(ctx, st, state, s.iface, chunk)
+			added += n
+			return err
+		})
+	}
 	req.Log.Infof("added %d of %d addresses to %s", added, len(s.addrs), s.iface)
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	if err := setSysctls(st, state, inst.Sysctls, inst.Restore); err != nil {
+	err = withState(ctx, dir, func(st *store, state *State) error {
+		return setSysctls(st, state, inst.Sysctls, inst.Restore)
+	})
+	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	// Started means what monitor checks holds.
@@ -251,6 +263,35 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	return nil
+}
+
+// lockChunk is how many addresses start adds, or stop removes, under one
+// holding of the state lock. Adding or removing an IPv4 address costs the
+// kernel time linear in the addresses on the interface, so one chunk takes
+// well under a second even at MaxAddresses.
+const lockChunk = 1024
+
+// letWaitersIn leaves the state lock free for lockGap between two chunks.
+func letWaitersIn(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(lockGap):
+	}
+}
+
+// withState runs fn on the state under the lock, waiting for the lock
+// until ctx ends.
+func withState(ctx context.Context, dir string, fn func(*store, *State) error) error {
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	state, err := st.load()
+	if err != nil {
+		return err
+	}
+	return fn(st, state)
 }
 
 // addAll adds the addresses missing from iface, recording each as owned
@@ -400,8 +441,10 @@ func restoreInherited(state *State, f string, saved SavedSysctl, needed map[stri
 // what the same instance is about to set up) needs: it removes the owned
 // addresses and restores the saved sysctls when this or any earlier
 // instance registering them asked for it (or forgets them), with the
-// interfaces that appeared since and inherited conf/default.
-func release(ctx context.Context, state *State, inst Instance, keep Instance) error {
+// interfaces that appeared since and inherited conf/default. With limit
+// above 0 it removes at most limit addresses and reports more when some
+// are left, leaving the sysctls for the call that removes the last.
+func release(ctx context.Context, state *State, inst Instance, keep Instance, limit int) (more bool, err error) {
 	needed := map[string]bool{}
 	sysNeeded := map[string]bool{}
 	for _, other := range append(instances(state), keep) {
@@ -425,6 +468,9 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 			continue
 		}
 		gone = append(gone, a)
+	}
+	if limit > 0 && len(gone) > limit {
+		gone, more = gone[:limit], true
 	}
 	if len(gone) > 0 {
 		l, err := openLink(inst.Interface)
@@ -451,6 +497,9 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 			l.Close()
 		}
 	}
+	if more || len(errs) > 0 {
+		return more, errors.Join(errs...)
+	}
 	for _, f := range inst.Sysctls {
 		saved, ok := state.Saved[f]
 		if !ok || sysNeeded[f] {
@@ -471,7 +520,7 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 		}
 		delete(state.Saved, f)
 	}
-	return errors.Join(errs...)
+	return false, errors.Join(errs...)
 }
 
 // instances returns the registered instances.
@@ -509,29 +558,36 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 		}
 		return ocf.WithCode(ocf.ErrGeneric, errors.Join(err, lerr))
 	}
-	st, err := openStore(ctx, dir)
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+	// One chunk of addresses per holding of the lock; the instance
+	// stays registered until the last chunk, so a stop that runs out of
+	// time is retried, and each chunk sees the instances started since.
+	for more, first := true, true; more; first = false {
+		if !first {
+			letWaitersIn(ctx)
+		}
+		err := withState(ctx, dir, func(st *store, state *State) error {
+			inst, ok := state.Instances[name]
+			if !ok {
+				more = false
+				return nil
+			}
+			delete(state.Instances, name)
+			var rerr error
+			more, rerr = release(ctx, state, inst, Instance{}, lockChunk)
+			if more || rerr != nil {
+				// Still ours: the next chunk, or a retried stop.
+				state.Instances[name] = inst
+			}
+			if err := st.save(state); err != nil {
+				return errors.Join(rerr, err)
+			}
+			return rerr
+		})
+		if err != nil {
+			return ocf.WithCode(ocf.ErrGeneric, err)
+		}
 	}
-	defer st.Close()
-	state, err := st.load()
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
-	}
-	inst, ok := state.Instances[name]
-	if !ok {
-		return nil
-	}
-	delete(state.Instances, name)
-	rerr := release(ctx, state, inst, Instance{})
-	if rerr != nil {
-		// Still ours: a retried stop tries again.
-		state.Instances[name] = inst
-	}
-	if err := st.save(state); err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, errors.Join(rerr, err))
-	}
-	return ocf.WithCode(ocf.ErrGeneric, rerr)
+	return nil
 }
 
 // Monitor reports a stopped instance as not running (7), one whose

@@ -2,12 +2,17 @@ package realserver_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/agents/realserver"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // TestUnsafeStateDir: a state directory others could write (HA_RSCTMP
@@ -183,5 +188,46 @@ func TestRestoreWhenAnyInstanceAsked(t *testing.T) {
 				t.Errorf("%s.%s=%s after stop, want 0", c, s, v)
 			}
 		}
+	}
+}
+
+// TestStopWhileALargeStartRuns: a start of the most addresses an
+// instance may have holds the node's state lock one chunk at a time, so
+// another instance's stop with a short timeout gets it meanwhile; and the
+// largest list starts and stops within the default timeouts.
+func TestStopWhileALargeStartRuns(t *testing.T) {
+	n := newNode(t, nil)
+	var b strings.Builder
+	for i := 0; i < realserver.MaxAddresses/256; i++ {
+		fmt.Fprintf(&b, "10.16.%d.0/24\n", i)
+	}
+	big := n.file("big", b.String())
+	code, out := n.agent("small", "start", "addresses=10.17.0.1")
+	expect(t, "start small", code, 0, out)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code, out := n.agent("big", "start", "vipaddrs="+big, "OCF_RESKEY_CRM_meta_timeout=20000")
+		expect(t, "start big", code, 0, out, fmt.Sprintf("added %d of %d", realserver.MaxAddresses, realserver.MaxAddresses))
+	}()
+	// Once big has begun adding, small's stop must not wait for all of it.
+	err := testenv.Poll(20*time.Second, func() error {
+		if !n.has("lo", "10.16.0.0") {
+			return errors.New("big has added no address yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.agent("small", "stop", "OCF_RESKEY_CRM_meta_timeout=1500")
+	expect(t, "stop small while big starts", code, 0, out)
+	<-done
+	code, out = n.agent("big", "monitor")
+	expect(t, "monitor big", code, 0, out)
+	code, out = n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
+	expect(t, "stop big", code, 0, out)
+	if n.has("lo", "10.16.0.0") || n.has("lo", "10.16.63.255") || n.has("lo", "10.17.0.1") {
+		t.Errorf("addresses left after stop")
 	}
 }

@@ -132,6 +132,14 @@ func listedUntrusted(dir, name string) (bool, error) {
 	return ok, nil
 }
 
+// lockPoll is how often a waiter tries the state lock again; lockGap, how
+// long a holder going on in chunks leaves it free between them, so that
+// a waiter gets its turn (flock hands the lock to no one in particular).
+const (
+	lockPoll = 5 * time.Millisecond
+	lockGap  = 3 * lockPoll
+)
+
 // openStore checks the state directory dir, which must exist, and takes
 // its lock, waiting until ctx ends.
 func openStore(ctx context.Context, dir string) (*store, error) {
@@ -155,7 +163,7 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 		case <-ctx.Done():
 			f.Close()
 			return nil, fmt.Errorf("waiting for the state lock (another instance holds it): %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(lockPoll):
 		}
 	}
 }

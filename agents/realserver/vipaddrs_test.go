@@ -82,7 +82,7 @@ func TestParseBounded(t *testing.T) {
 	for i := 0; i < MaxAddresses/256+1; i++ {
 		b.WriteString(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}).String() + "/24\n")
 	}
-	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "more than 65536 addresses") {
+	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "more than 16384 addresses") {
 		t.Fatalf("got %v", err)
 	}
 }
