@@ -31,6 +31,7 @@ func TestUnsafeStateDir(t *testing.T) {
 	for _, tc := range []struct{ what, rsctmp, reason string }{
 		{"below a world-writable directory", filepath.Join(pub, "rt"), "writable by group and others"},
 		{"a regular file", file, "not a directory"},
+		{"too long a path", "/run/" + strings.Repeat("x", 5000), "file name too long"},
 	} {
 		n.rsctmp = tc.rsctmp
 		for _, action := range []string{"validate-all", "start"} {

@@ -110,7 +110,8 @@ func makeStateDir(dir string) error {
 // limit of load.
 func listedUntrusted(dir, name string) (bool, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
+		// No state can be there: start never created it.
 		return false, nil
 	}
 	if err != nil {
