@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -164,13 +166,21 @@ func (s settings) interfaceUp() error {
 	return nil
 }
 
-// ValidateAll checks the parameters, the file (6 or 5) and this node (5).
+// ValidateAll checks the parameters, the file (6 or 5) and this node (5),
+// the state directory included.
 func ValidateAll(ctx context.Context, req *ocf.Request) error {
 	s, err := readSettings(req.Params)
 	if err != nil {
 		return err
 	}
-	return s.validateNode()
+	if err := s.validateNode(); err != nil {
+		return err
+	}
+	dir, _ := where(req)
+	if err := checkStateDir(dir); err != nil {
+		return ocf.WithCode(ocf.ErrInstalled, err)
+	}
+	return nil
 }
 
 // where returns the shared state directory and this instance's name.
@@ -203,33 +213,49 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		inst.Addresses = append(inst.Addresses, a.String())
 	}
 	dir, name := where(req)
-	st, err := openStore(ctx, dir)
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+	// An unsafe state directory is this node's setup: refused before
+	// anything is created (5, not retried here).
+	if err := makeStateDir(dir); err != nil {
+		return ocf.WithCode(ocf.ErrInstalled, err)
 	}
-	defer st.Close()
-	state, err := st.load()
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
-	}
-	// A changed instance first gives up what it no longer lists.
-	if old, ok := state.Instances[name]; ok {
-		delete(state.Instances, name)
-		if err := release(ctx, state, old, inst); err != nil {
-			_ = st.save(state)
-			return ocf.WithCode(ocf.ErrGeneric, err)
+	// The state lock is held for one step at a time, never across the
+	// whole list: another instance's stop waits for one chunk at most.
+	err = withState(ctx, dir, func(st *store, state *State) error {
+		// A changed instance first gives up what it no longer lists.
+		if old, ok := state.Instances[name]; ok {
+			delete(state.Instances, name)
+			if _, err := release(ctx, state, old, inst, 0); err != nil {
+				state.Instances[name] = old
+				_ = st.save(state)
+				return err
+			}
 		}
-	}
-	state.Instances[name] = inst
-	if err := st.save(state); err != nil {
+		state.Instances[name] = inst
+		return st.save(state)
+	})
+	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	added, err := addAll(ctx, st, state, s.iface, s.addrs)
+	added := 0
+	for i := 0; i < len(s.addrs) && err == nil; i += lockChunk {
+		if i > 0 {
+			letWaitersIn(ctx)
+		}
+		chunk := s.addrs[i:min(i+lockChunk, len(s.addrs))]
+		err = withState(ctx, dir, func(st *store, state *State) error {
+			n, err := addAll(ctx, st, state, s.iface, chunk)
+			added += n
+			return err
+		})
+	}
 	req.Log.Infof("added %d of %d addresses to %s", added, len(s.addrs), s.iface)
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	if err := setSysctls(st, state, inst.Sysctls); err != nil {
+	err = withState(ctx, dir, func(st *store, state *State) error {
+		return setSysctls(st, state, inst.Sysctls, inst.Restore)
+	})
+	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	// Started means what monitor checks holds.
@@ -237,6 +263,35 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	return nil
+}
+
+// lockChunk is how many addresses start adds, or stop removes, under one
+// holding of the state lock. Adding or removing an IPv4 address costs the
+// kernel time linear in the addresses on the interface, so one chunk takes
+// well under a second even at MaxAddresses.
+const lockChunk = 1024
+
+// letWaitersIn leaves the state lock free for lockGap between two chunks.
+func letWaitersIn(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(lockGap):
+	}
+}
+
+// withState runs fn on the state under the lock, waiting for the lock
+// until ctx ends.
+func withState(ctx context.Context, dir string, fn func(*store, *State) error) error {
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	state, err := st.load()
+	if err != nil {
+		return err
+	}
+	return fn(st, state)
 }
 
 // addAll adds the addresses missing from iface, recording each as owned
@@ -293,10 +348,12 @@ func addAll(ctx context.Context, st *store, state *State, iface string, addrs []
 }
 
 // setSysctls sets each sysctl that is not as required, saving the value
-// it had the first time the agent changes it.
-func setSysctls(st *store, state *State, files []string) error {
+// it had the first time the agent changes it, and records restore, the
+// instance's wish to have the saved values back.
+func setSysctls(st *store, state *State, files []string, restore bool) error {
 	type change struct{ path, v string }
 	var todo []change
+	dirty := false
 	for _, f := range files {
 		v, err := readSysctl(f)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -306,15 +363,19 @@ func setSysctls(st *store, state *State, files []string) error {
 			return fmt.Errorf("reading %s: %w", sysctlName(f), err)
 		}
 		want, ok := wanted(filepath.Base(f), v)
-		if ok {
-			continue
+		if !ok {
+			if _, saved := state.Saved[f]; !saved {
+				state.Saved[f] = SavedSysctl{Old: v, Set: want, Known: knownInterfaces(f)}
+			}
+			todo = append(todo, change{f, want})
 		}
-		if _, saved := state.Saved[f]; !saved {
-			state.Saved[f] = SavedSysctl{Old: v, Set: want}
+		if sv, saved := state.Saved[f]; saved && restore && !sv.Restore {
+			sv.Restore = true
+			state.Saved[f] = sv
+			dirty = true
 		}
-		todo = append(todo, change{f, want})
 	}
-	if len(todo) == 0 {
+	if len(todo) == 0 && !dirty {
 		return nil
 	}
 	if err := st.save(state); err != nil {
@@ -328,11 +389,62 @@ func setSysctls(st *store, state *State, files []string) error {
 	return nil
 }
 
+// knownInterfaces returns, for a conf/default sysctl, the interfaces
+// there are now; nil for any other.
+func knownInterfaces(f string) []string {
+	if filepath.Base(filepath.Dir(f)) != "default" {
+		return nil
+	}
+	entries, err := os.ReadDir(procConf)
+	if err != nil {
+		return nil
+	}
+	out := []string{}
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// restoreInherited gives the interfaces that appeared after the agent
+// changed the conf/default sysctl f (saved) the old value back, when they
+// still hold the value they inherited and no instance or saved value of
+// their own claims them.
+func restoreInherited(state *State, f string, saved SavedSysctl, needed map[string]bool) error {
+	if saved.Known == nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, k := range saved.Known {
+		known[k] = true
+	}
+	entries, err := os.ReadDir(procConf)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		g := sysctlPath(e.Name(), filepath.Base(f))
+		if _, own := state.Saved[g]; known[e.Name()] || own || needed[g] {
+			continue
+		}
+		if v, err := readSysctl(g); err == nil && v == saved.Set {
+			if err := writeSysctl(g, saved.Old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("restoring %s=%s: %w", sysctlName(g), saved.Old, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // release undoes what inst set up that no registered instance (nor keep,
 // what the same instance is about to set up) needs: it removes the owned
-// addresses and restores the saved sysctls (or forgets them, when the
-// instance does not restore).
-func release(ctx context.Context, state *State, inst Instance, keep Instance) error {
+// addresses and restores the saved sysctls when this or any earlier
+// instance registering them asked for it (or forgets them), with the
+// interfaces that appeared since and inherited conf/default. With limit
+// above 0 it removes at most limit addresses and reports more when some
+// are left, leaving the sysctls for the call that removes the last.
+func release(ctx context.Context, state *State, inst Instance, keep Instance, limit int) (more bool, err error) {
 	needed := map[string]bool{}
 	sysNeeded := map[string]bool{}
 	for _, other := range append(instances(state), keep) {
@@ -356,6 +468,9 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 			continue
 		}
 		gone = append(gone, a)
+	}
+	if limit > 0 && len(gone) > limit {
+		gone, more = gone[:limit], true
 	}
 	if len(gone) > 0 {
 		l, err := openLink(inst.Interface)
@@ -382,12 +497,15 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 			l.Close()
 		}
 	}
+	if more || len(errs) > 0 {
+		return more, errors.Join(errs...)
+	}
 	for _, f := range inst.Sysctls {
 		saved, ok := state.Saved[f]
 		if !ok || sysNeeded[f] {
 			continue
 		}
-		if inst.Restore {
+		if inst.Restore || saved.Restore {
 			// A value changed behind our back since is someone's choice.
 			if v, err := readSysctl(f); err == nil && v == saved.Set {
 				if err := writeSysctl(f, saved.Old); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -395,10 +513,14 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance) er
 					continue
 				}
 			}
+			if err := restoreInherited(state, f, saved, sysNeeded); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		delete(state.Saved, f)
 	}
-	return errors.Join(errs...)
+	return false, errors.Join(errs...)
 }
 
 // instances returns the registered instances.
@@ -417,32 +539,55 @@ func instances(state *State) []Instance {
 // successfully.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
+		// No directory there (a missing one, a path through a file or
+		// too long): start can have set up nothing.
+		if !errors.Is(err, fs.ErrNotExist) {
+			req.Log.Warnf("state directory: %v; nothing can have been set up from it", err)
+		}
 		return nil
 	}
-	st, err := openStore(ctx, dir)
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+	if err := checkStateDir(dir); err != nil {
+		// Start refuses such a directory before registering: unless
+		// the state in it lists the instance (the directory was made
+		// unsafe after a start), nothing of it can be set up.
+		listed, lerr := listedUntrusted(dir, name)
+		if lerr == nil && !listed {
+			req.Log.Warnf("%v; the instance is not registered there, so nothing of it runs", err)
+			return nil
+		}
+		return ocf.WithCode(ocf.ErrGeneric, errors.Join(err, lerr))
 	}
-	defer st.Close()
-	state, err := st.load()
-	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+	// One chunk of addresses per holding of the lock; the instance
+	// stays registered until the last chunk, so a stop that runs out of
+	// time is retried, and each chunk sees the instances started since.
+	for more, first := true, true; more; first = false {
+		if !first {
+			letWaitersIn(ctx)
+		}
+		err := withState(ctx, dir, func(st *store, state *State) error {
+			inst, ok := state.Instances[name]
+			if !ok {
+				more = false
+				return nil
+			}
+			delete(state.Instances, name)
+			var rerr error
+			more, rerr = release(ctx, state, inst, Instance{}, lockChunk)
+			if more || rerr != nil {
+				// Still ours: the next chunk, or a retried stop.
+				state.Instances[name] = inst
+			}
+			if err := st.save(state); err != nil {
+				return errors.Join(rerr, err)
+			}
+			return rerr
+		})
+		if err != nil {
+			return ocf.WithCode(ocf.ErrGeneric, err)
+		}
 	}
-	inst, ok := state.Instances[name]
-	if !ok {
-		return nil
-	}
-	delete(state.Instances, name)
-	rerr := release(ctx, state, inst, Instance{})
-	if rerr != nil {
-		// Still ours: a retried stop tries again.
-		state.Instances[name] = inst
-	}
-	if err := st.save(state); err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, errors.Join(rerr, err))
-	}
-	return ocf.WithCode(ocf.ErrGeneric, rerr)
+	return nil
 }
 
 // Monitor reports a stopped instance as not running (7), one whose
@@ -454,7 +599,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
 	inst, ok, err := registered(dir, name)
 	if err != nil {
-		return ocf.WithCode(ocf.ErrGeneric, err)
+		return ocf.WithCode(ocf.ErrGeneric, fmt.Errorf("%w (%w)", err, errCannotTell))
 	}
 	if !ok {
 		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
@@ -466,8 +611,16 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 // (state.json is replaced atomically).
 func registered(dir, name string) (Instance, bool, error) {
 	st := &store{dir: dir}
-	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return Instance{}, false, nil
+	}
+	if err := checkStateDir(dir); err != nil {
+		// As for stop: an unsafe directory that does not list the
+		// instance says it is not running.
+		if listed, lerr := listedUntrusted(dir, name); lerr == nil && !listed {
+			return Instance{}, false, nil
+		}
+		return Instance{}, false, err
 	}
 	state, err := st.load()
 	if err != nil {

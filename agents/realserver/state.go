@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +51,14 @@ type Instance struct {
 type SavedSysctl struct {
 	Old string `json:"old"`
 	Set string `json:"set"`
+	// Restore is true once any instance registering the sysctl asked
+	// for restore_sysctls: the last instance to leave restores it then,
+	// whatever its own restore_sysctls.
+	Restore bool `json:"restore,omitempty"`
+	// Known lists, for a conf/default sysctl, the interfaces there
+	// were when the agent changed it; those that appear later inherit
+	// the agent's value and get the old one back with it.
+	Known []string `json:"known,omitempty"`
 }
 
 func ownKey(iface, addr string) string { return iface + " " + addr }
@@ -60,12 +69,81 @@ type store struct {
 	lock *os.File
 }
 
-// openStore creates dir (0700) if needed, checks that only root or we can
-// have written it, and takes its lock, waiting until ctx ends.
-func openStore(ctx context.Context, dir string) (*store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the state directory: %w", err)
+// checkStateDir checks, creating nothing, that dir could be made the
+// state directory: it is safe (only root or we can have written it or any
+// directory above it), or it is missing and its nearest existing ancestor
+// is a safe directory.
+func checkStateDir(dir string) error {
+	p := dir
+	for {
+		_, err := os.Stat(p)
+		if err == nil {
+			break
+		}
+		parent := filepath.Dir(p)
+		if !errors.Is(err, fs.ErrNotExist) || parent == p {
+			return fmt.Errorf("state directory %s: %w", dir, err)
+		}
+		p = parent
 	}
+	if err := filesafe.CheckDir(p, os.Geteuid()); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// makeStateDir checks dir (checkStateDir) and only then creates it (0700).
+func makeStateDir(dir string) error {
+	if err := checkStateDir(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the state directory: %w", err)
+	}
+	return checkStateDir(dir)
+}
+
+// listedUntrusted reports whether the state in dir, which is not safe to
+// act on, registers the instance name: when it does not, nothing of that
+// instance can have been set up from there. It reads without following a
+// final symbolic link, without blocking on a FIFO and within the size
+// limit of load.
+func listedUntrusted(dir, name string) (bool, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
+		// No state can be there: start never created it.
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return false, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return false, fmt.Errorf("parsing %s: %w", f.Name(), err)
+	}
+	_, ok := st.Instances[name]
+	return ok, nil
+}
+
+// lockPoll is how often a waiter tries the state lock again; lockGap, how
+// long a holder going on in chunks leaves it free between them, so that
+// a waiter gets its turn (flock hands the lock to no one in particular).
+const (
+	lockPoll = 5 * time.Millisecond
+	lockGap  = 3 * lockPoll
+)
+
+// openStore checks the state directory dir, which must exist, and takes
+// its lock, waiting until ctx ends.
+func openStore(ctx context.Context, dir string) (*store, error) {
 	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -86,7 +164,7 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 		case <-ctx.Done():
 			f.Close()
 			return nil, fmt.Errorf("waiting for the state lock (another instance holds it): %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(lockPoll):
 		}
 	}
 }

@@ -57,6 +57,14 @@ func TestParseRefuses(t *testing.T) {
 		{"0.0.0.0", "unspecified"},
 		{"224.0.0.1", "multicast"},
 		{"255.255.255.255", "broadcast"},
+		{"255.255.255.0/24", "240.0.0.0/4 (reserved)"},
+		{"0.0.0.1", "0.0.0.0/8"},
+		{"0.1.2.0/24", "0.0.0.0/8"},
+		{"240.0.0.1", "240.0.0.0/4"},
+		{"239.255.255.255", "multicast"},
+		{"fe80::/120", "link-local"},
+		{"::/120", "unspecified"},
+		{"::ffff:10.0.0.0/120", "IPv4-mapped"},
 		{strings.Repeat("x", 100000), `"` + strings.Repeat("x", 64) + `"...`},
 	} {
 		_, err := Parse([]byte(tc.in))
@@ -74,7 +82,7 @@ func TestParseBounded(t *testing.T) {
 	for i := 0; i < MaxAddresses/256+1; i++ {
 		b.WriteString(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}).String() + "/24\n")
 	}
-	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "more than 65536 addresses") {
+	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "more than 16384 addresses") {
 		t.Fatalf("got %v", err)
 	}
 }
