@@ -120,15 +120,19 @@ func TestDamagedStateIsDoubt(t *testing.T) {
 func TestParameterBounds(t *testing.T) {
 	l := newLab(t)
 	tooLong := "/" + strings.Repeat("x", maxPath)
-	for _, tc := range []struct{ setting, reason string }{
-		{"OCF_RESKEY_sockd_config=" + tooLong, "PATH_MAX"},
-		{"OCF_RESKEY_sockd_pidfile=" + tooLong, "PATH_MAX"},
-		{"OCF_RESKEY_sockd=" + tooLong, "PATH_MAX"},
-		{"OCF_RESKEY_sockd_args=" + strings.Repeat("-n ", 2000), "words"},
-		{"OCF_RESKEY_sockd_args=-d " + strings.Repeat("9", maxArgsSize), "bytes long"},
+	for _, tc := range []struct{ name, value, reason string }{
+		{"sockd_config", tooLong, "PATH_MAX"},
+		{"sockd_pidfile", tooLong, "PATH_MAX"},
+		{"sockd", tooLong, "PATH_MAX"},
+		{"sockd_args", strings.Repeat("-n ", 2000), "words"},
+		{"sockd_args", "-d " + strings.Repeat("9", maxArgsSize), "bytes long"},
 	} {
-		l.expectReason(6, tc.reason, "validate-all", tc.setting)
-		l.expectReason(6, tc.reason, "start", tc.setting)
+		for _, action := range []string{"validate-all", "start"} {
+			r := l.run(action, "OCF_RESKEY_"+tc.name+"="+tc.value)
+			if r.code != 6 || !strings.Contains(r.reason(), tc.reason) {
+				t.Errorf("%s with %s of %d bytes: exit %d, want 6 saying %q", action, tc.name, len(tc.value), r.code, tc.reason)
+			}
+		}
 	}
 	if left := l.processes(); len(left) > 0 {
 		t.Errorf("started: %s", describeProcs(left))
