@@ -231,3 +231,61 @@ func TestInstanceLock(t *testing.T) {
 	l.expect(0, "monitor", recurring)
 	l.stopClean()
 }
+
+// TestStartNeedsItsRecord makes the state file unwritable (a directory
+// holds its name): start refuses (1) before Dante starts, since without the
+// record a later action could lose it; stop of nothing succeeds.
+func TestStartNeedsItsRecord(t *testing.T) {
+	l := newLab(t)
+	if err := os.Mkdir(l.stateFileOrNone(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.expectReason(1, "cannot record the start", "start")
+	if left := l.processes(); len(left) > 0 {
+		t.Errorf("started without a record: %s", describeProcs(left))
+	}
+	l.expect(7, "monitor")
+	l.expect(0, "stop")
+}
+
+// TestDamagedStateSparesForgedMarker runs, beside the instance, a
+// container's Dante whose environment carries the instance's marker (with
+// its own configuration, in its own mount namespace), then damages the
+// state file: monitor is in doubt because of the instance's own Dante, and
+// stop ends that one only.
+func TestDamagedStateSparesForgedMarker(t *testing.T) {
+	l := newLab(t)
+	testenv.RequireCommand(t, "unshare")
+	box := testenv.NewNS(t, "skc")
+	conf, marked := l.env["OCF_RESKEY_sockd_config"], l.path("marked.conf")
+	testenv.DanteConfig{Port: 1082, LogFile: l.path("marked.log")}.Write(t, marked)
+	forged := l.container(box, inMountNS("", instanceMarker+"="+conf, marked, l.path("marked.pid"))...)
+	if err := os.WriteFile(l.stateFileOrNone(), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(7, "monitor")
+	l.expect(0, "stop")
+	assertAlive(t, "stop with a damaged record and nothing of the instance running", forged)
+	flip := l.flipBinary()
+	l.start()
+	flip()
+	if err := os.WriteFile(l.stateFile(), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.expectReason(1, "in doubt", "monitor")
+	l.stopClean()
+	assertAlive(t, "stop with a damaged record", forged)
+	l.expect(7, "monitor")
+}
+
+// stateFileOrNone returns the lab's state file path, whether or not it
+// exists: the one a monitor's lock file is named after.
+func (l *lab) stateFileOrNone() string {
+	l.t.Helper()
+	l.run("monitor")
+	locks, _ := filepath.Glob(l.env["HA_RSCTMP"] + "/*.lock")
+	if len(locks) != 1 {
+		l.t.Fatalf("lock files: %v", locks)
+	}
+	return strings.TrimSuffix(locks[0], ".lock") + ".state"
+}
