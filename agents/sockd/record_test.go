@@ -295,3 +295,33 @@ func (l *lab) stateFileOrNone() string {
 	}
 	return strings.TrimSuffix(locks[0], ".lock") + ".state"
 }
+
+// TestStartRacesStop runs start and stop of one instance at once, a few
+// times: whichever runs first, each succeeds and the instance is left in a
+// state monitor tells truly, 0 with one Dante or 7 with none (N11: start
+// returned 0 after stop had ended what it started).
+func TestStartRacesStop(t *testing.T) {
+	l := newLab(t)
+	for i := 0; i < 4; i++ {
+		var wg sync.WaitGroup
+		var start, stop result
+		wg.Add(2)
+		go func() { defer wg.Done(); start = l.run("start") }()
+		go func() { defer wg.Done(); stop = l.run("stop") }()
+		wg.Wait()
+		if start.code != 0 || stop.code != 0 {
+			t.Fatalf("round %d: start %d, stop %d: %s%s", i, start.code, stop.code, start.stderr, stop.stderr)
+		}
+		for _, p := range l.mothers() {
+			l.groups[p.PGID] = true
+		}
+		switch r := l.run("monitor"); r.code {
+		case 0:
+		case 7:
+			l.assertNothingLeft()
+		default:
+			t.Fatalf("round %d: monitor %d: %s", i, r.code, r.stderr)
+		}
+		l.stopClean()
+	}
+}
