@@ -62,6 +62,11 @@ type settings struct {
 	// that record while it describes this instance (see settingsFor).
 	stateFile string
 	started   *startState
+	// stateErr is why the state file could not be read (nil when it was,
+	// or is missing), and adopted the processes that stand in for its
+	// record meanwhile (see markedProcesses).
+	stateErr error
+	adopted  []Process
 }
 
 // readSettings reads the parameters that locate the instance.
@@ -155,6 +160,12 @@ func (s settings) motherIdentity() instance {
 		in.exes = append(in.exes, st.Binary)
 		if (st.Exe != fileID{}) {
 			in.exeIDs = append(in.exeIDs, st.Exe)
+		}
+	}
+	for _, p := range s.adopted {
+		in.exes = append(in.exes, p.Exe)
+		if (p.ExeID != fileID{}) {
+			in.exeIDs = append(in.exeIDs, p.ExeID)
 		}
 	}
 	return in
@@ -289,6 +300,38 @@ func (s settings) loadConfig() (*Config, error) {
 	return cfg, nil
 }
 
+// Bounds of the parameters start records (see maxState): a path longer
+// than PATH_MAX less its terminating NUL cannot name a file, and Dante's
+// dozen flags never need more than a few words.
+const (
+	maxPath     = 4095
+	maxArgs     = 64
+	maxArgsSize = 1024
+)
+
+// checkBounds rejects, with ErrConfigured, a path parameter longer than
+// PATH_MAX and sockd_args of more than maxArgs words or maxArgsSize bytes:
+// what start records of them must fit the state file the later actions
+// read back.
+func (s settings) checkBounds() error {
+	paths := []struct{ name, value string }{
+		{"sockd", s.given.binary}, {"sockd", s.binary}, {"sockd_config", s.given.config},
+		{"sockd_config", s.config}, {"sockd_pidfile", s.pidfile},
+	}
+	for _, p := range paths {
+		if len(p.value) > maxPath {
+			return ocf.Errorf(ocf.ErrConfigured, "%s is %d bytes long, more than PATH_MAX allows (%d)", p.name, len(p.value), maxPath)
+		}
+	}
+	if n := len(s.args); n > maxArgs {
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_args has %d words, more than %d", n, maxArgs)
+	}
+	if n := len(strings.Join(s.args, " ")); n > maxArgsSize {
+		return ocf.Errorf(ocf.ErrConfigured, "sockd_args is %d bytes long, more than %d", n, maxArgsSize)
+	}
+	return nil
+}
+
 // checkArgs rejects sockd_args that would break the agent's control of the
 // process.
 func (s settings) checkArgs() error {
@@ -352,6 +395,9 @@ func (s settings) scan(knownGroups ...int) (members, error) {
 // with the pidfile. It returns the mother processes and nil when running,
 // NotRunning when cleanly stopped, and ErrGeneric when in doubt.
 func (s settings) status() ([]Process, error) {
+	if err := s.stateDoubt(); err != nil {
+		return nil, err
+	}
 	// The common case needs no scan of the process table: the pidfile
 	// names the one live mother of this binary and configuration.
 	in := s.motherIdentity()
@@ -424,6 +470,9 @@ func ValidateAll(ctx context.Context, req *ocf.Request) error {
 
 // validate is validate-all, returning the parsed configuration for start.
 func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error) {
+	if err := s.checkBounds(); err != nil {
+		return nil, err
+	}
 	if err := s.checkInstalled(); err != nil {
 		return nil, err
 	}
@@ -452,7 +501,19 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // Monitor checks the instance at the requested depth. Depth 0 needs only
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
+	unlock, err := lockInstance(ctx, stateFileName(req))
+	switch {
+	case errors.Is(err, errLockBusy):
+		return ocf.Errorf(ocf.ErrGeneric, "cannot check Dante: %w", err)
+	case err != nil:
+		req.Log.Warnf("checking without the instance's lock: %v", err)
+	default:
+		defer unlock()
+	}
 	s := settingsFor(req)
+	if err := s.stateDoubt(); err != nil {
+		return err
+	}
 	if a := s.assumed(); a != "" && req.Probe {
 		// A probe's "not running" carries no exit reason: say it here.
 		req.Log.Infof("%s", a)
@@ -478,6 +539,11 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 // Reload validates the configuration and sends SIGHUP to the mother
 // processes, which reread it.
 func Reload(ctx context.Context, req *ocf.Request) error {
+	unlock, err := lockInstance(ctx, stateFileName(req))
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "cannot reload Dante: %w", err)
+	}
+	defer unlock()
 	s := settingsFor(req)
 	if _, err := validate(ctx, req, s); err != nil {
 		return err

@@ -92,7 +92,12 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 // Start starts Dante fully detached and returns once every internal
 // address answers SOCKS5 method negotiation.
 func Start(ctx context.Context, req *ocf.Request) error {
-	_, err := settingsFor(req).status()
+	unlock, err := lockInstance(ctx, stateFileName(req))
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "cannot start Dante: %w", err)
+	}
+	defer unlock()
+	_, err = settingsFor(req).status()
 	switch {
 	case err == nil:
 		req.Log.Infof("Dante is already running")
@@ -113,8 +118,14 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.Errorf(ocf.ErrGeneric, "removing stale pidfile: %w", err)
 	}
 	s.started = s.record()
+	// Without its record, a later action could lose the Dante started
+	// here (a flipped binary symlink): no start without it.
 	if err := saveState(s.stateFile, s.started); err != nil {
-		req.Log.Warnf("cannot record the start in %s: %v; monitor and stop will resolve the paths anew", s.stateFile, err)
+		code := ocf.ErrGeneric
+		if errors.Is(err, errStateTooLarge) {
+			code = ocf.ErrConfigured
+		}
+		return ocf.Errorf(code, "cannot record the start in %s: %w; Dante not started", s.stateFile, err)
 	}
 	log := followLog(cfg)
 	args := append([]string{"-D", "-f", s.config, "-p", s.pidfile}, s.args...)
@@ -160,6 +171,17 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // process groups, in time for the operation's timeout. It succeeds only
 // when nothing of the instance is left.
 func Stop(ctx context.Context, req *ocf.Request) error {
+	// Stop waits for another action's lock at most half its time, then
+	// goes on without it: a stop never fails for a lock, and ends what
+	// runs whoever holds it.
+	lockCtx, cancel := context.WithTimeout(ctx, timeLeft(ctx)/2)
+	unlock, err := lockInstance(lockCtx, stateFileName(req))
+	cancel()
+	if err != nil {
+		req.Log.Warnf("stopping without the instance's lock: %v", err)
+	} else {
+		defer unlock()
+	}
 	st := &stopper{settings: settingsFor(req), groups: map[int]bool{}}
 	m, err := st.scan()
 	if err != nil {
@@ -199,6 +221,14 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 		req.Log.Warnf("leaving state file: %v", err)
 	}
 	return nil
+}
+
+// timeLeft returns the time until ctx's deadline, a minute without one.
+func timeLeft(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return time.Minute
 }
 
 // removePidfile removes a pidfile that is a regular file holding a PID or

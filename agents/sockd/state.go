@@ -37,8 +37,14 @@ type startState struct {
 	Args []string `json:"args"`
 }
 
-// maxState bounds what is read of a state file.
-const maxState = 8192
+// maxState bounds what is read of a state file, and what start may write:
+// the largest record of parameters within their bounds (checkBounds), five
+// paths and the arguments, every byte escaped as JSON may (\u00XX, six
+// bytes), the separators of the words, and the rest of the record.
+const maxState = 6*(5*maxPath+maxArgsSize) + 3*maxArgs + 512
+
+// errStateTooLarge says a start's record would not fit maxState.
+var errStateTooLarge = errors.New("the record of the start would exceed the state file's limit")
 
 // stateFileName returns the instance's state file. A resource name too
 // long for a file name is replaced by its hash, so that no action fails on
@@ -79,6 +85,9 @@ func saveState(path string, st *startState) error {
 	if err != nil {
 		return err
 	}
+	if len(b) > maxState {
+		return fmt.Errorf("%w (%d bytes, at most %d)", errStateTooLarge, len(b), maxState)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -117,6 +126,7 @@ func settingsFor(req *ocf.Request) settings {
 	st, err := loadState(s.stateFile)
 	if err != nil {
 		req.Log.Warnf("ignoring the state of the last start: %v", err)
+		s.stateErr, s.adopted = err, s.markedProcesses()
 		return s
 	}
 	if p := s.params(); st != nil && st.Params[1] == p[1] && st.Params[2] == p[2] {
@@ -146,4 +156,45 @@ func (s settings) record() *startState {
 	st.Exe, _ = statID(s.binary)
 	st.MntNS = ownNamespace("mnt")
 	return st
+}
+
+// markedProcesses returns the live processes, in the agent's PID namespace
+// and of its user, that carry this configuration's instance marker: the
+// mothers whose -f names this very configuration file (as they see it),
+// and, in the agent's mount namespace, any other. Only the agent starts a
+// process with the marker, so they are what a start recorded in a state
+// file that can no longer be read. Their executables stand in for the
+// record's binary (motherIdentity), so that stop still ends them, and
+// while they run the instance is in doubt (stateDoubt), never "not
+// running". A container's Dante with a forged marker is none of them: its
+// -f names another file, and it lives in another mount namespace.
+func (s settings) markedProcesses() []Process {
+	t, err := listProcesses(nil)
+	if err != nil {
+		return nil
+	}
+	configID, _ := statID(s.config)
+	pidNS, mntNS, uid := ownNamespace("pid"), ownNamespace("mnt"), os.Getuid()
+	var out []Process
+	for _, p := range t.Procs {
+		if p.Zombie() || p.Exe == "" || p.Marker != s.config || p.UID != uid || p.PidNS == "" || p.PidNS != pidNS {
+			continue
+		}
+		mother := configArg(p.Cmdline) == s.config && (configID != fileID{}) && p.ConfigID == configID
+		if mother || (p.MntNS != "" && p.MntNS == mntNS) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stateDoubt returns ErrGeneric while the state file of the last start
+// cannot be read and processes that start marked still run: without the
+// record the agent cannot tell whether they are the instance it would
+// judge by the current parameters.
+func (s settings) stateDoubt() error {
+	if s.stateErr == nil || len(s.adopted) == 0 {
+		return nil
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "in doubt: %v, and processes %v started for %s still run; stop ends them", s.stateErr, pids(s.adopted), s.config)
 }
