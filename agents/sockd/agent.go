@@ -277,7 +277,7 @@ func (s settings) checkPresent() error {
 	if err := s.checkPidfile(); err != nil {
 		return err
 	}
-	f, err := openRegular(s.config, 0)
+	f, err := filesafe.OpenRegular(s.config, 0)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrConfigured, "configuration: %w", err)
 	}
@@ -501,7 +501,7 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // Monitor checks the instance at the requested depth. Depth 0 needs only
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, stateFileName(req))
+	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
 	switch {
 	case errors.Is(err, errLockBusy):
 		return ocf.Errorf(ocf.ErrGeneric, "cannot check Dante: %w", err)
@@ -539,7 +539,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 // Reload validates the configuration and sends SIGHUP to the mother
 // processes, which reread it.
 func Reload(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, stateFileName(req))
+	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "cannot reload Dante: %w", err)
 	}

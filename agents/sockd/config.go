@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // DefaultPort is the port Dante listens on when internal: names none.
@@ -71,7 +73,7 @@ const maxConfig = 16 << 20
 // ParseConfigFile reads and parses a Dante configuration file, which must
 // be a regular file of at most 16 MiB.
 func ParseConfigFile(path string) (*Config, error) {
-	b, more, err := readRegular(path, 0, maxConfig)
+	b, more, err := filesafe.ReadRegular(path, 0, maxConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // daemonLog follows the file destinations of Dante's logoutput: from the
@@ -52,7 +54,7 @@ const maxLogRead = 64 * 1024
 // text past the recorded size, or the whole file (its last maxLogRead
 // bytes) when it was rotated (the path names another file) or truncated.
 func (ff followedFile) newText() []byte {
-	fh, err := openRegular(ff.path, 0)
+	fh, err := filesafe.OpenRegular(ff.path, 0)
 	if err != nil {
 		return nil
 	}

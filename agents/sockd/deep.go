@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/duration"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // checkSettings are the deep-check parameters of an instance.
@@ -95,7 +96,7 @@ func checkUsername(user string) error {
 // regular file and hold a password SOCKS5 can carry.
 func readPassword(path string) (string, error) {
 	// A line longer than any password SOCKS5 carries is read no further.
-	b, _, err := readRegular(path, 0, 4*maxCredential)
+	b, _, err := filesafe.ReadRegular(path, 0, 4*maxCredential)
 	if err != nil {
 		return "", err
 	}

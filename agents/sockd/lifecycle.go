@@ -92,7 +92,7 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 // Start starts Dante fully detached and returns once every internal
 // address answers SOCKS5 method negotiation.
 func Start(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, stateFileName(req))
+	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "cannot start Dante: %w", err)
 	}
@@ -109,7 +109,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	// Nothing of the last start runs: the paths are resolved afresh,
 	// and recorded for the actions that follow.
 	s := readSettings(req.Params)
-	s.stateFile = stateFileName(req)
+	s.stateFile = req.StateFile("ocf-sockd")
 	cfg, err := validate(ctx, req, s)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	// goes on without it: a stop never fails for a lock, and ends what
 	// runs whoever holds it.
 	lockCtx, cancel := context.WithTimeout(ctx, timeLeft(ctx)/2)
-	unlock, err := lockInstance(lockCtx, stateFileName(req))
+	unlock, err := lockInstance(lockCtx, req.StateFile("ocf-sockd"))
 	cancel()
 	if err != nil {
 		req.Log.Warnf("stopping without the instance's lock: %v", err)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // tcpState is the state column of /proc/net/tcp (include/net/tcp_states.h).
@@ -37,7 +39,7 @@ func listeningSockets(procs []Process) (map[netip.AddrPort]bool, error) {
 			return nil, err
 		}
 		for _, name := range []string{"tcp", "tcp6"} {
-			b, _, err := readRegular(filepath.Join(dir, "net", name), 0, maxProcNet)
+			b, _, err := filesafe.ReadRegular(filepath.Join(dir, "net", name), 0, maxProcNet)
 			if err != nil {
 				if os.IsNotExist(err) {
 					continue // no IPv6 in this kernel

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/internal/procstat"
 )
 
@@ -263,7 +264,7 @@ const maxPidfile = 64
 // symlink is not followed, and the content of a file that holds no PID is
 // never quoted: the pidfile could name a secret (/etc/shadow).
 func readPidfile(path string) (int, error) {
-	b, more, err := readRegular(path, syscall.O_NOFOLLOW, maxPidfile)
+	b, more, err := filesafe.ReadRegular(path, syscall.O_NOFOLLOW, maxPidfile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}

@@ -1,8 +1,6 @@
 package sockd
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // startState is what start resolved, kept in the resource's state file
@@ -46,18 +45,6 @@ const maxState = 6*(5*maxPath+maxArgsSize) + 3*maxArgs + 512
 // errStateTooLarge says a start's record would not fit maxState.
 var errStateTooLarge = errors.New("the record of the start would exceed the state file's limit")
 
-// stateFileName returns the instance's state file. A resource name too
-// long for a file name is replaced by its hash, so that no action fails on
-// a name the file system refuses.
-func stateFileName(req *ocf.Request) string {
-	path := req.StateFile("ocf-sockd")
-	if base := filepath.Base(path); len(base) > 255 {
-		sum := sha256.Sum256([]byte(base))
-		path = filepath.Join(filepath.Dir(path), "ocf-sockd-"+hex.EncodeToString(sum[:16])+".state")
-	}
-	return path
-}
-
 // params returns the location parameters as the state records them.
 func (s settings) params() [3]string {
 	return [3]string{s.given.binary, s.given.config, s.pidfile}
@@ -65,7 +52,7 @@ func (s settings) params() [3]string {
 
 // loadState reads a state file; a missing one is nil and no error.
 func loadState(path string) (*startState, error) {
-	b, more, err := readRegular(path, syscall.O_NOFOLLOW, maxState)
+	b, more, err := filesafe.ReadRegular(path, syscall.O_NOFOLLOW, maxState)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -122,7 +109,7 @@ func removeState(path string) error {
 // started with the old binary must still be found.
 func settingsFor(req *ocf.Request) settings {
 	s := readSettings(req.Params)
-	s.stateFile = stateFileName(req)
+	s.stateFile = req.StateFile("ocf-sockd")
 	st, err := loadState(s.stateFile)
 	if err != nil {
 		req.Log.Warnf("ignoring the state of the last start: %v", err)
