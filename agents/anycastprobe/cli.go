@@ -129,6 +129,11 @@ func app() *cli.App {
 				Description: "Exit status: 0 every service healthy, 1 otherwise, 2 usage error.",
 				Flags:       []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: checkCommand},
 			{Name: "status", Usage: "ask the running daemon for each service's state",
+				Description: "With --json, one object whose field names are stable (fields may be added): summary, paused,\n" +
+					"services_up, services_total, and services, each with name, state (up or down), probing, rising,\n" +
+					"falling, rise, fall, transitions, holds, last_probe (RFC 3339; absent before the first probe),\n" +
+					"checks (name, ok, stage, error, seconds of the last probe), probes_ok, probes_failed,\n" +
+					"probe_seconds_sum, last_failure (check, stage, at; kept after recovery) and backend_error.",
 				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "socket", Usage: "the daemon's status socket `PATH` (default: the file's)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the state as JSON (field names stable)"}},
 				OnUsageError: onUsageError, Action: statusCommand},

@@ -268,8 +268,12 @@ func (d *daemon) serveStatus(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-			if readRequest(c) == requestJSON {
+			// A client that only reads (socat, nc -U) gets the text
+			// after this wait.
+			_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			req := readRequest(c)
+			_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			if req == requestJSON {
 				_, _ = c.Write(d.statusJSON())
 				return
 			}

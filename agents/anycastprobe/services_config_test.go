@@ -2,10 +2,14 @@ package anycastprobe
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // safeFile writes content to a new file (mode) under the test's safe
@@ -121,6 +125,61 @@ func TestOneLinerUsage(t *testing.T) {
 		code := Main(append([]string{"anycast-probe"}, tc.args...), func(string) (string, bool) { return "", false }, &out, &errb)
 		if code != exitUsage || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), exitUsage, tc.want)
+		}
+	}
+}
+
+// TestReloadKeepsMetricsListen: SIGHUP cannot move the metrics endpoint.
+func TestReloadKeepsMetricsListen(t *testing.T) {
+	cfg := &Config{Protocol: DefaultProtocol, Socket: "/run/x.sock", MetricsListen: "127.0.0.1:9426", Services: map[string]*Service{}}
+	d := newDaemon(cfg, t.Logf, func(string) {})
+	other := *cfg
+	other.MetricsListen = "127.0.0.1:9427"
+	d.load = func() (*Config, error) { return &other, nil }
+	if err := d.reload(); err == nil || !strings.Contains(err.Error(), "metrics_listen cannot change") {
+		t.Errorf("reload moving metrics_listen: %v", err)
+	}
+}
+
+// TestStatusRequest: the status socket answers JSON to "json", and the
+// text to anything else, to a client that writes nothing, and to one that
+// writes without end.
+func TestStatusRequest(t *testing.T) {
+	svc := &Service{Name: "web", Mode: "all", Rise: 1, Fall: 1, Interval: time.Second, FastInterval: time.Second, Timeout: time.Second,
+		Checks: []*CheckConfig{{Type: "exec", Command: []string{"/bin/true"}}}}
+	d := newDaemon(&Config{Protocol: DefaultProtocol, Services: map[string]*Service{"web": svc}}, t.Logf, func(string) {})
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go d.serveStatus(ln)
+	ask := func(req string, close bool) string {
+		c, err := net.Dial("unix", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if req != "" {
+			_, _ = io.WriteString(c, req)
+		}
+		if close {
+			_ = c.(*net.UnixConn).CloseWrite()
+		}
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	var st StatusJSON
+	if out := ask("json\n", true); json.Unmarshal([]byte(out), &st) != nil || st.Total != 1 || st.Services[0].Name != "web" || st.Services[0].State != "down" {
+		t.Errorf("json: %q", out)
+	}
+	for _, tc := range []struct {
+		req   string
+		close bool
+	}{{"text\n", true}, {"", true}, {"", false}, {"JSON please\n", true}, {strings.Repeat("j", 1000), false}} {
+		if out := ask(tc.req, tc.close); !strings.HasPrefix(out, "anycast-probe: 0/1 services up\nservice web: down") {
+			t.Errorf("request %.20q (close %v): %q", tc.req, tc.close, out)
 		}
 	}
 }
