@@ -4,6 +4,7 @@ package anycastprobe
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,6 +120,10 @@ type CheckConfig struct {
 	UDP     bool   `toml:"udp"`
 
 	Line int `toml:"-"`
+	// filesSum is a digest of what secret_file and password_file held when
+	// the check was built, so a reload sees a changed secret as a changed
+	// check (sameService) without keeping the secret itself here.
+	filesSum [sha256.Size]byte
 }
 
 // Error is a problem of the file at a line.

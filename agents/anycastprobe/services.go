@@ -6,6 +6,7 @@ package anycastprobe
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -88,6 +89,7 @@ func newRadiusCheck(c *CheckConfig) (Check, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("radius check: %w", err)
 	}
+	c.filesSum = sha256.Sum256(append(append(append([]byte{}, secret...), 0), cfg.Password...))
 	return &radiusCheck{cfg}, nil
 }
 
@@ -204,6 +206,7 @@ func newSocksCheck(c *CheckConfig) (Check, error) {
 			return nil, fmt.Errorf("socks check: %w", err)
 		}
 	}
+	c.filesSum = sha256.Sum256([]byte(s.client.Password))
 	if c.Target != "" {
 		if err := hostPort("socks", "target", c.Target); err != nil {
 			return nil, err

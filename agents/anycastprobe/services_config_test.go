@@ -183,3 +183,28 @@ func TestStatusRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadSeesSecretChange: a service whose secret file changed is a
+// changed service on reload (its check is rebuilt with the new secret);
+// one whose file did not change is the same.
+func TestReloadSeesSecretChange(t *testing.T) {
+	secret := safeFile(t, "one\n", 0o600)
+	text := []byte("[service.s]\naddresses = [\"192.0.2.1\"]\n[[service.s.check]]\ntype = \"radius\"\nserver = \"127.0.0.1:18121\"\nsecret_file = \"" + secret + "\"\n")
+	parse := func() *Service {
+		c, err := ParseConfig("t.toml", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Services["s"]
+	}
+	a, b := parse(), parse()
+	if !sameService(a, b) {
+		t.Error("the same file and secret: a changed service")
+	}
+	if err := os.WriteFile(secret, []byte("two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sameService(a, parse()) {
+		t.Error("a changed secret file: the same service (the old secret would stay)")
+	}
+}
