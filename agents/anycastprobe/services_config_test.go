@@ -208,3 +208,27 @@ func TestReloadSeesSecretChange(t *testing.T) {
 		t.Error("a changed secret file: the same service (the old secret would stay)")
 	}
 }
+
+// FuzzReadRequest: any bytes on the status socket are the text request
+// unless their first line is "json".
+func FuzzReadRequest(f *testing.F) {
+	f.Add([]byte("json\n"))
+	f.Add([]byte(" json \r\nmore"))
+	f.Add([]byte("text\n"))
+	f.Add([]byte(strings.Repeat("x", 100)))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, b := net.Pipe()
+		go func() { _, _ = a.Write(in); a.Close() }()
+		_ = b.SetReadDeadline(time.Now().Add(time.Second))
+		got := readRequest(b)
+		b.Close()
+		line, _, _ := bytes.Cut(in[:min(len(in), 64)], []byte("\n"))
+		want := requestText
+		if string(bytes.TrimSpace(line)) == requestJSON {
+			want = requestJSON
+		}
+		if got != want {
+			t.Fatalf("%q: %s, want %s", in, got, want)
+		}
+	})
+}
