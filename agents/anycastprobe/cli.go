@@ -109,10 +109,11 @@ func app() *cli.App {
 	return &cli.App{
 		Name:  "anycast-probe",
 		Usage: "hold a service's anycast addresses only while the service works",
-		Description: "anycast-probe probes local services (DNS, RADIUS, syslog, HTTP and SOCKS proxies, TCP, a command) and holds each one's addresses on an\n" +
-			"interface (lo) while it is healthy, for a routing daemon (FRR, BIRD) to advertise. Signals:\n" +
-			"TERM withdraws everything and exits; TSTP withdraws and pauses; CONT resumes (every service\n" +
-			"DOWN until its first rise); HUP reloads the file; USR1 probes now.",
+		Description: "anycast-probe probes local services (DNS, RADIUS, syslog, HTTP and SOCKS proxies, TCP, a\n" +
+			"command) and holds each one's addresses on an interface (lo) while it is healthy, for a routing\n" +
+			"daemon (FRR, BIRD) to advertise. Signals: TERM withdraws everything and exits; TSTP withdraws\n" +
+			"and pauses; CONT resumes (every service DOWN until its first rise); HUP reloads the file; USR1\n" +
+			"probes now.",
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
 		Action: func(c *cli.Context) error {
