@@ -30,13 +30,17 @@ type Check interface {
 func NewCheck(c *CheckConfig) (Check, error) {
 	set := c.setKeys()
 	allowed := map[string][]string{
-		"dns":  {"server", "query", "qtype", "tcp", "edns", "rcode", "answer", "value"},
-		"tcp":  {"address", "send", "expect"},
-		"exec": {"command"},
+		"dns":    {"server", "query", "qtype", "tcp", "edns", "rcode", "answer", "value"},
+		"tcp":    {"address", "send", "expect"},
+		"exec":   {"command"},
+		"radius": {"server", "secret_file", "accounting", "user", "password_file", "reply_message", "retry"},
+		"syslog": {"server", "tcp", "format", "octet_counting", "relay", "relay_tcp", "file"},
+		"proxy":  {"server", "connect", "target", "status", "body"},
+		"socks":  {"server", "udp", "user", "password_file", "target", "send", "expect"},
 	}
 	keys, ok := allowed[c.Type]
 	if !ok {
-		return nil, fmt.Errorf("check type %q: unknown probe (want dns, tcp or exec)", c.Type)
+		return nil, fmt.Errorf("check type %q: unknown probe (want dns, tcp, exec, radius, syslog, proxy or socks)", c.Type)
 	}
 	for _, k := range set {
 		if !contains(keys, k) {
@@ -46,6 +50,14 @@ func NewCheck(c *CheckConfig) (Check, error) {
 	switch c.Type {
 	case "dns":
 		return newDNSCheck(c)
+	case "radius":
+		return newRadiusCheck(c)
+	case "syslog":
+		return newSyslogCheck(c)
+	case "proxy":
+		return newProxyCheck(c)
+	case "socks":
+		return newSocksCheck(c)
 	case "tcp":
 		if _, port, err := net.SplitHostPort(c.Address); err != nil || !validPort(port) {
 			return nil, fmt.Errorf("tcp check: address %q: want HOST:PORT", c.Address)
@@ -99,6 +111,22 @@ func (c *CheckConfig) setKeys() []string {
 	add("send", c.Send != "")
 	add("expect", c.Expect != "")
 	add("command", len(c.Command) > 0)
+	add("secret_file", c.SecretFile != "")
+	add("accounting", c.Accounting)
+	add("user", c.User != "")
+	add("password_file", c.PasswordFile != "")
+	add("reply_message", c.ReplyMessage != "")
+	add("retry", c.Retry != "")
+	add("format", c.Format != "")
+	add("octet_counting", c.OctetCounting)
+	add("relay", c.Relay != "")
+	add("relay_tcp", c.RelayTCP)
+	add("file", c.File != "")
+	add("connect", c.Connect)
+	add("target", c.Target != "")
+	add("status", c.Status != 0)
+	add("body", c.Body != "")
+	add("udp", c.UDP)
 	return k
 }
 

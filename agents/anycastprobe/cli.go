@@ -97,6 +97,7 @@ func probeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "fall", Value: 1, Usage: "`N` bad probes in a row take them down"},
 		&cli.IntFlag{Name: "protocol", Value: DefaultProtocol, Usage: "kernel protocol `NUMBER` marking our addresses and routes"},
 		&cli.StringFlag{Name: "socket", Usage: "answer `anycast-probe status` on this unix socket `PATH`"},
+		&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics (GET /metrics) on `IP:PORT`"},
 	}
 }
 
@@ -108,10 +109,11 @@ func app() *cli.App {
 	return &cli.App{
 		Name:  "anycast-probe",
 		Usage: "hold a service's anycast addresses only while the service works",
-		Description: "anycast-probe probes local services (DNS, TCP, a command) and holds each one's addresses on an\n" +
-			"interface (lo) while it is healthy, for a routing daemon (FRR, BIRD) to advertise. Signals:\n" +
-			"TERM withdraws everything and exits; TSTP withdraws and pauses; CONT resumes (every service\n" +
-			"DOWN until its first rise); HUP reloads the file; USR1 probes now.",
+		Description: "anycast-probe probes local services (DNS, RADIUS, syslog, HTTP and SOCKS proxies, TCP, a\n" +
+			"command) and holds each one's addresses on an interface (lo) while it is healthy, for a routing\n" +
+			"daemon (FRR, BIRD) to advertise. Signals: TERM withdraws everything and exits; TSTP withdraws\n" +
+			"and pauses; CONT resumes (every service DOWN until its first rise); HUP reloads the file; USR1\n" +
+			"probes now.",
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
 		Action: func(c *cli.Context) error {
@@ -128,7 +130,13 @@ func app() *cli.App {
 				Description: "Exit status: 0 every service healthy, 1 otherwise, 2 usage error.",
 				Flags:       []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: checkCommand},
 			{Name: "status", Usage: "ask the running daemon for each service's state",
-				Flags:        []cli.Flag{configFlag(), &cli.StringFlag{Name: "socket", Usage: "the daemon's status socket `PATH` (default: the file's)"}},
+				Description: "With --json, one object whose field names are stable (fields may be added): summary, paused,\n" +
+					"services_up, services_total, and services, each with name, state (up or down), probing, rising,\n" +
+					"falling, rise, fall, transitions, holds, last_probe (RFC 3339; absent before the first probe),\n" +
+					"checks (name, ok, stage, error, seconds of the last probe), probes_ok, probes_failed,\n" +
+					"probe_seconds_sum, last_failure (check, stage, at; kept after recovery) and backend_error.",
+				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "socket", Usage: "the daemon's status socket `PATH` (default: the file's)"},
+					&cli.BoolFlag{Name: "json", Usage: "print the state as JSON (field names stable)"}},
 				OnUsageError: onUsageError, Action: statusCommand},
 			{Name: "tcp-route", Usage: "hold a host route to ADDRESS via IFACE while every PORT accepts connections",
 				ArgsUsage: "IFACE ADDRESS PORT [PORT...]", Flags: probeFlags(), OnUsageError: onUsageError, Action: tcpRouteCommand},
@@ -146,6 +154,44 @@ func app() *cli.App {
 					&cli.StringFlag{Name: "send", Usage: "send `TEXT` (\\r \\n \\t understood)"},
 					&cli.StringFlag{Name: "expect", Usage: "expect `TEXT` in the reply"}),
 				OnUsageError: onUsageError, Action: tcpCommand},
+			{Name: "radius", Usage: "hold SERVICE_ADDRESS... while the RADIUS server at HOST:PORT answers Status-Server (or an Access-Request)",
+				ArgsUsage: "--secret-file FILE HOST:PORT SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.StringFlag{Name: "secret-file", Usage: "read the shared secret from `FILE` (root's or ours, not group/world-writable)"},
+					&cli.BoolFlag{Name: "accounting", Usage: "Status-Server to the accounting port: expect Accounting-Response"},
+					&cli.StringFlag{Name: "user", Usage: "send an Access-Request for `USER` instead (with --password-file)"},
+					&cli.StringFlag{Name: "password-file", Usage: "the test user's password is in `FILE`"},
+					&cli.StringFlag{Name: "reply-message", Usage: "expect `TEXT` in a Reply-Message"},
+					&cli.StringFlag{Name: "retry", Usage: "send again after `DURATION`, doubling (" + RetryRange.String() + ", default 1s)"}),
+				OnUsageError: onUsageError, Action: radiusCommand},
+			{Name: "syslog", Usage: "hold SERVICE_ADDRESS... while the syslog daemon at HOST:PORT relays (or logs) a probe message",
+				ArgsUsage: "(--relay ADDR | --file PATH) HOST:PORT SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.BoolFlag{Name: "tcp", Usage: "send over TCP (default UDP)"},
+					&cli.BoolFlag{Name: "rfc3164", Usage: "send a BSD (RFC 3164) message instead of RFC 5424"},
+					&cli.BoolFlag{Name: "octet-counting", Usage: "frame the TCP message with its length (RFC 6587)"},
+					&cli.StringFlag{Name: "relay", Usage: "receive the daemon's copy on `HOST:PORT`"},
+					&cli.BoolFlag{Name: "relay-tcp", Usage: "the daemon relays over TCP (default UDP)"},
+					&cli.StringFlag{Name: "file", Usage: "find the message in the log file `PATH` instead"}),
+				OnUsageError: onUsageError, Action: syslogCommand},
+			{Name: "proxy", Usage: "hold SERVICE_ADDRESS... while the HTTP proxy at HOST:PORT fetches --target",
+				ArgsUsage: "--target URL HOST:PORT SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.StringFlag{Name: "target", Usage: "fetch `URL` through the proxy"},
+					&cli.BoolFlag{Name: "connect", Usage: "through a CONNECT tunnel (https:// targets too)"},
+					&cli.IntFlag{Name: "status", Usage: "expect the target's status `N` (default 200)"},
+					&cli.StringFlag{Name: "body", Usage: "expect `TEXT` in the body"}),
+				OnUsageError: onUsageError, Action: proxyCommand},
+			{Name: "socks", Usage: "hold SERVICE_ADDRESS... while the SOCKS5 proxy at HOST:PORT negotiates (and relays to --target)",
+				ArgsUsage: "HOST:PORT SERVICE_ADDRESS...",
+				Flags: append(probeFlags(), ifaceFlag(),
+					&cli.StringFlag{Name: "target", Usage: "CONNECT to `HOST:PORT` through the proxy"},
+					&cli.StringFlag{Name: "send", Usage: "send `TEXT` to the target (\\r \\n \\t understood)"},
+					&cli.StringFlag{Name: "expect", Usage: "expect `TEXT` back (default: the echo of --send)"},
+					&cli.BoolFlag{Name: "udp", Usage: "UDP ASSOCIATE and a datagram round trip to --target instead"},
+					&cli.StringFlag{Name: "user", Usage: "authenticate as `USER` (with --password-file)"},
+					&cli.StringFlag{Name: "password-file", Usage: "the user's password is in `FILE`"}),
+				OnUsageError: onUsageError, Action: socksCommand},
 			{Name: "exec", Usage: "hold SERVICE_ADDRESS... while the command exits 0",
 				ArgsUsage: "-- CMD [ARG...] SERVICE_ADDRESS...", Flags: append(probeFlags(), ifaceFlag()),
 				OnUsageError: onUsageError, Action: execCommand},
@@ -234,6 +280,11 @@ func runCommand(c *cli.Context) error {
 		return err
 	}
 	defer os.Remove(cfg.Socket)
+	mln, err := listenMetrics(cfg.MetricsListen)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	d := newDaemon(cfg, logger(c.App.ErrWriter), notifier(c))
 	d.load = func() (*Config, error) {
 		cfg, err := LoadConfig(path)
@@ -242,7 +293,19 @@ func runCommand(c *cli.Context) error {
 		}
 		return cfg, err
 	}
-	return d.run(ln)
+	return d.run(ln, mln)
+}
+
+// listenMetrics opens the metrics endpoint's listener; nil for none.
+func listenMetrics(addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics_listen: %w", err)
+	}
+	return ln, nil
 }
 
 // limitMemory sets a soft memory limit in proportion to the services,
@@ -309,6 +372,14 @@ func statusCommand(c *cli.Context) error {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := requestText
+	if c.Bool("json") {
+		req = requestJSON
+	}
+	if _, err := io.WriteString(conn, req+"\n"); err != nil {
+		return fmt.Errorf("status socket %s: %w", sock, err)
+	}
+	_ = conn.(*net.UnixConn).CloseWrite()
 	_, err = io.Copy(c.App.Writer, io.LimitReader(conn, 64<<20))
 	return err
 }
@@ -322,7 +393,7 @@ func oneLiner(c *cli.Context, name, iface string, checks []*CheckConfig) (*Confi
 		return nil, usageErr("--rise and --fall: want 1 to %d", maxCount)
 	}
 	return &Config{Path: "command line", Protocol: c.Int("protocol"), Socket: c.String("socket"),
-		Services: map[string]*Service{name: s}}, nil
+		MetricsListen: c.String("metrics-listen"), Services: map[string]*Service{name: s}}, nil
 }
 
 // serveOneLiner validates the one-liner's configuration the way a file's
@@ -346,6 +417,9 @@ func serveOneLiner(c *cli.Context, cfg *Config, addrs, routes []string) error {
 	if len(lines) > 0 {
 		return usageErr("%s", strings.Join(lines, "; "))
 	}
+	if err := validListen(cfg.MetricsListen); err != nil {
+		return usageErr("--metrics-listen: %v", err)
+	}
 	if err := checkHost(cfg); err != nil {
 		return err
 	}
@@ -357,7 +431,11 @@ func serveOneLiner(c *cli.Context, cfg *Config, addrs, routes []string) error {
 		}
 		defer os.Remove(sock)
 	}
-	return newDaemon(cfg, logger(c.App.ErrWriter), notifier(c)).run(ln)
+	mln, err := listenMetrics(cfg.MetricsListen)
+	if err != nil {
+		return err
+	}
+	return newDaemon(cfg, logger(c.App.ErrWriter), notifier(c)).run(ln, mln)
 }
 
 func tcpRouteCommand(c *cli.Context) error {
@@ -435,4 +513,73 @@ func execCommand(c *cli.Context) error {
 		return err
 	}
 	return serveOneLiner(c, cfg, a[i:], nil)
+}
+
+// serverAndAddrs splits a one-liner's HOST:PORT SERVICE_ADDRESS... words.
+func serverAndAddrs(c *cli.Context) (string, []string, error) {
+	a := c.Args().Slice()
+	if len(a) < 2 {
+		return "", nil, usageErr("%s: want HOST:PORT SERVICE_ADDRESS...", c.Command.Name)
+	}
+	return a[0], a[1:], nil
+}
+
+// serveCheck runs the one-liner of a single check.
+func serveCheck(c *cli.Context, ck *CheckConfig, addrs []string) error {
+	cfg, err := oneLiner(c, c.Command.Name, c.String("interface"), []*CheckConfig{ck})
+	if err != nil {
+		return err
+	}
+	return serveOneLiner(c, cfg, addrs, nil)
+}
+
+func radiusCommand(c *cli.Context) error {
+	server, addrs, err := serverAndAddrs(c)
+	if err != nil {
+		return err
+	}
+	if c.String("secret-file") == "" {
+		return usageErr("radius: --secret-file is required (the secret is never given on the command line)")
+	}
+	return serveCheck(c, &CheckConfig{Type: "radius", Server: server, SecretFile: c.String("secret-file"),
+		Accounting: c.Bool("accounting"), User: c.String("user"), PasswordFile: c.String("password-file"),
+		ReplyMessage: c.String("reply-message"), Retry: c.String("retry")}, addrs)
+}
+
+func syslogCommand(c *cli.Context) error {
+	server, addrs, err := serverAndAddrs(c)
+	if err != nil {
+		return err
+	}
+	if (c.String("relay") == "") == (c.String("file") == "") {
+		return usageErr("syslog: want --relay ADDR or --file PATH (one of them)")
+	}
+	ck := &CheckConfig{Type: "syslog", Server: server, TCP: c.Bool("tcp"), OctetCounting: c.Bool("octet-counting"),
+		Relay: c.String("relay"), RelayTCP: c.Bool("relay-tcp"), File: c.String("file")}
+	if c.Bool("rfc3164") {
+		ck.Format = "rfc3164"
+	}
+	return serveCheck(c, ck, addrs)
+}
+
+func proxyCommand(c *cli.Context) error {
+	server, addrs, err := serverAndAddrs(c)
+	if err != nil {
+		return err
+	}
+	if c.String("target") == "" {
+		return usageErr("proxy: --target URL is required")
+	}
+	return serveCheck(c, &CheckConfig{Type: "proxy", Server: server, Connect: c.Bool("connect"),
+		Target: c.String("target"), Status: c.Int("status"), Body: c.String("body")}, addrs)
+}
+
+func socksCommand(c *cli.Context) error {
+	server, addrs, err := serverAndAddrs(c)
+	if err != nil {
+		return err
+	}
+	return serveCheck(c, &CheckConfig{Type: "socks", Server: server, UDP: c.Bool("udp"), Target: c.String("target"),
+		Send: c.String("send"), Expect: c.String("expect"), User: c.String("user"),
+		PasswordFile: c.String("password-file")}, addrs)
 }

@@ -123,7 +123,7 @@ func TestBadInput(t *testing.T) {
 	ns := testenv.NewNS(t, "acb")
 	ns.MustRun(t, "ip", "link", "set", "lo", "up")
 	cfgMissingIface := writeConfig(t, "[service.s]\ninterface = \"nosuch0\"\naddresses = [\"192.0.2.1\"]\n[[service.s.check]]\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n")
-	cfgUnknown := writeConfig(t, "[service.s]\naddresses = [\"192.0.2.1\"]\n[[service.s.check]]\ntype = \"radius\"\n")
+	cfgUnknown := writeConfig(t, "[service.s]\naddresses = [\"192.0.2.1\"]\n[[service.s.check]]\ntype = \"smtp\"\n")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -145,7 +145,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"exec", "--", "192.0.2.1"}, 2, "want -- CMD"},
 		{[]string{"exec", "--", "true", "192.0.2.1"}, 2, "absolute path"},
 		{[]string{"run", "-c", "/nonexistent.toml"}, 1, "reading config"},
-		{[]string{"run", "-c", cfgUnknown}, 1, `check type "radius": unknown probe`},
+		{[]string{"run", "-c", cfgUnknown}, 1, `check type "smtp": unknown probe`},
 		{[]string{"run", "-c", cfgMissingIface}, 1, "interface nosuch0"},
 		{[]string{"check", "-c", cfgUnknown}, 1, "unknown probe"},
 		{[]string{"frobnicate"}, 2, "unknown command"},

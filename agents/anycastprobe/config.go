@@ -4,9 +4,11 @@ package anycastprobe
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -43,10 +45,13 @@ var (
 
 // Config is a parsed, validated file (or the one-liner's equivalent).
 type Config struct {
-	Path     string              `toml:"-"`
-	Socket   string              `toml:"socket"`
-	Protocol int                 `toml:"protocol"`
-	Services map[string]*Service `toml:"service"`
+	Path     string `toml:"-"`
+	Socket   string `toml:"socket"`
+	Protocol int    `toml:"protocol"`
+	// MetricsListen is IP:PORT of the Prometheus text endpoint (GET
+	// /metrics); empty means none.
+	MetricsListen string              `toml:"metrics_listen"`
+	Services      map[string]*Service `toml:"service"`
 }
 
 // Service is one set of addresses (or host routes) held while its checks
@@ -78,8 +83,8 @@ type Service struct {
 
 // CheckConfig is one check of a service; Type says which keys apply.
 type CheckConfig struct {
-	Type string `toml:"type"` // dns, tcp, exec
-	// dns
+	Type string `toml:"type"` // dns, tcp, exec, radius, syslog, proxy, socks
+	// dns (and radius, syslog, proxy, socks: the server's HOST:PORT)
 	Server string `toml:"server"`
 	Query  string `toml:"query"`
 	QType  string `toml:"qtype"`
@@ -94,8 +99,31 @@ type CheckConfig struct {
 	Expect  string `toml:"expect"`
 	// exec
 	Command []string `toml:"command"`
+	// radius
+	SecretFile   string `toml:"secret_file"`
+	Accounting   bool   `toml:"accounting"`
+	User         string `toml:"user"` // radius Access-Request, socks username
+	PasswordFile string `toml:"password_file"`
+	ReplyMessage string `toml:"reply_message"`
+	Retry        string `toml:"retry"`
+	// syslog (tcp above: send over TCP)
+	Format        string `toml:"format"`
+	OctetCounting bool   `toml:"octet_counting"`
+	Relay         string `toml:"relay"`
+	RelayTCP      bool   `toml:"relay_tcp"`
+	File          string `toml:"file"`
+	// proxy (body, status) and socks (target, send, expect above)
+	Connect bool   `toml:"connect"`
+	Target  string `toml:"target"`
+	Status  int    `toml:"status"`
+	Body    string `toml:"body"`
+	UDP     bool   `toml:"udp"`
 
 	Line int `toml:"-"`
+	// filesSum is a digest of what secret_file and password_file held when
+	// the check was built, so a reload sees a changed secret as a changed
+	// check (sameService) without keeping the secret itself here.
+	filesSum [sha256.Size]byte
 }
 
 // Error is a problem of the file at a line.
@@ -157,6 +185,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		c.Protocol = DefaultProtocol
 	} else if c.Protocol < 5 || c.Protocol > 255 {
 		bad(lines["protocol"], "protocol %d: want 5 to 255 (0-4 are the kernel's own)", c.Protocol)
+	}
+	if err := validListen(c.MetricsListen); err != nil {
+		bad(lines["metrics_listen"], "%v", err)
 	}
 	if len(c.Services) == 0 {
 		bad(0, "no [service.NAME] defined")
@@ -350,6 +381,22 @@ func ParseServiceAddress(s string) (netip.Prefix, error) {
 		return p, fmt.Errorf("address %q: not a unicast address", s)
 	}
 	return p, nil
+}
+
+// validListen checks a metrics_listen value: empty, or IP:PORT (an empty
+// IP is every address).
+func validListen(s string) error {
+	if s == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil && host != "" {
+		_, err = netip.ParseAddr(host)
+	}
+	if err != nil || !validPort(port) {
+		return fmt.Errorf("metrics_listen %q: want IP:PORT (such as 127.0.0.1:9426)", s)
+	}
+	return nil
 }
 
 func validName(s string) bool {

@@ -1,6 +1,7 @@
 package anycastprobe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -168,8 +169,8 @@ func (d *daemon) reload() error {
 	if err != nil {
 		return err
 	}
-	if cfg.Protocol != d.cfg.Protocol || cfg.Socket != d.cfg.Socket {
-		return fmt.Errorf("protocol and socket cannot change on reload; restart instead")
+	if cfg.Protocol != d.cfg.Protocol || cfg.Socket != d.cfg.Socket || cfg.MetricsListen != d.cfg.MetricsListen {
+		return fmt.Errorf("protocol, socket and metrics_listen cannot change on reload; restart instead")
 	}
 	d.mu.Lock()
 	for name, r := range d.runners {
@@ -250,7 +251,15 @@ func (d *daemon) status() string {
 	return b.String()
 }
 
-// serveStatus answers every connection to ln with the status text.
+// The requests of the status socket: a client writes one line (or
+// nothing, and shuts its side down) and reads the answer to the end.
+const (
+	requestText = "text"
+	requestJSON = "json"
+)
+
+// serveStatus answers every connection to ln with the status: JSON when
+// the client asks with the line "json", else the text.
 func (d *daemon) serveStatus(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
@@ -259,10 +268,38 @@ func (d *daemon) serveStatus(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			// A client that only reads (socat, nc -U) gets the text
+			// after this wait.
+			_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			req := readRequest(c)
+			_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			if req == requestJSON {
+				_, _ = c.Write(d.statusJSON())
+				return
+			}
 			_, _ = io.WriteString(c, d.status())
 		}()
 	}
+}
+
+// readRequest reads the client's request line (at most 64 bytes, until a
+// newline, the end of its side, or the deadline); anything unknown is
+// the text request.
+func readRequest(c net.Conn) string {
+	var buf [64]byte
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if bytes.IndexByte(buf[:n], '\n') >= 0 || err != nil {
+			break
+		}
+	}
+	line, _, _ := bytes.Cut(buf[:n], []byte("\n"))
+	if string(bytes.TrimSpace(line)) == requestJSON {
+		return requestJSON
+	}
+	return requestText
 }
 
 // listenStatus opens the status socket, refusing one a live daemon serves.
@@ -292,7 +329,7 @@ func listenStatus(path string) (net.Listener, error) {
 
 // run is the daemon's life: reconcile, start, then serve signals until
 // SIGTERM or SIGINT.
-func (d *daemon) run(ln net.Listener) error {
+func (d *daemon) run(ln, metricsLn net.Listener) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGTSTP, syscall.SIGCONT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
@@ -302,6 +339,11 @@ func (d *daemon) run(ln net.Listener) error {
 	if ln != nil {
 		defer ln.Close()
 		go d.serveStatus(ln)
+	}
+	if metricsLn != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go d.serveMetrics(ctx, metricsLn)
 	}
 	if err := d.start(); err != nil {
 		d.stopAll("start failed")

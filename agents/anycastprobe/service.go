@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/internal/duration"
+	"github.com/ocfkit/ocfkit/internal/metrics"
 )
 
 // hookTimeout bounds an on_up or on_down command.
@@ -37,11 +38,22 @@ type runner struct {
 	lastAt      time.Time
 	transitions int
 	lastErr     string // the last backend or hook failure
+
+	// For metrics and status --json: probe rounds by outcome, their
+	// durations, and the most recent failed check (kept after recovery).
+	probesOK, probesFailed uint64
+	duration               *metrics.Hist
+	failCheck, failStage   string
+	failAt                 time.Time
 }
 
 // newRunner builds the runner of svc; protocol marks what it adds.
 func newRunner(svc *Service, protocol uint8, logf func(string, ...any)) (*runner, error) {
-	r := &runner{svc: svc, logf: logf}
+	hist, err := metrics.NewHist()
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{svc: svc, logf: logf, duration: hist}
 	for _, c := range svc.Checks {
 		ck, err := NewCheck(c)
 		if err != nil {
@@ -92,12 +104,15 @@ func (r *runner) probe(ctx context.Context) (bool, []checkResult) {
 
 // step probes once and applies the result to the state.
 func (r *runner) step(ctx context.Context) {
+	start := time.Now()
 	ok, res := r.probe(ctx)
 	if ctx.Err() != nil {
 		return // stopping: a probe cut short says nothing
 	}
+	r.duration.Observe(time.Since(start).Seconds())
 	r.mu.Lock()
 	r.last, r.lastAt = res, time.Now()
+	r.count(ok, res)
 	up := r.up
 	switch {
 	case ok && !up:
@@ -116,6 +131,21 @@ func (r *runner) step(ctx context.Context) {
 		r.raise(ctx, res)
 	case up && fall:
 		r.withdraw(ctx, "unhealthy: "+summary(res))
+	}
+}
+
+// count records a probe round's outcome. r.mu is held.
+func (r *runner) count(ok bool, res []checkResult) {
+	if ok {
+		r.probesOK++
+	} else {
+		r.probesFailed++
+	}
+	for _, c := range res {
+		if c.err != nil {
+			r.failCheck, r.failStage, r.failAt = c.name, Stage(c.err), r.lastAt
+			break
+		}
 	}
 }
 
@@ -273,6 +303,9 @@ func (r *runner) status() string {
 		b.WriteString("  not probed yet\n")
 	} else {
 		fmt.Fprintf(&b, "  last probe %s: %s\n", r.lastAt.Format("15:04:05.000"), summary(r.last))
+	}
+	if r.failStage != "" {
+		fmt.Fprintf(&b, "  last failure %s: %s at stage %s\n", r.failAt.Format("15:04:05.000"), r.failCheck, r.failStage)
 	}
 	if r.up {
 		fmt.Fprintf(&b, "  holds %s\n", r.holds())

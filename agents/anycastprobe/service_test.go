@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/metrics"
 )
 
 // fakeCheck answers with the value of ok.
@@ -36,7 +38,8 @@ func (f *fakeCheck) Run(ctx context.Context) error {
 // fakeRunner is a runner without a backend (nothing to add on a host).
 func fakeRunner(mode string, rise, fall int, checks ...Check) *runner {
 	svc := &Service{Name: "t", Mode: mode, Rise: rise, Fall: fall, Interval: time.Second, FastInterval: 100 * time.Millisecond, Timeout: 200 * time.Millisecond}
-	return &runner{svc: svc, checks: checks, logf: func(string, ...any) {}}
+	hist, _ := metrics.NewHist()
+	return &runner{svc: svc, checks: checks, logf: func(string, ...any) {}, duration: hist}
 }
 
 // TestRiseFall: a service starts DOWN, needs rise good results in a row

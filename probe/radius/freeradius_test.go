@@ -15,120 +15,48 @@ import (
 
 	"github.com/ocfkit/ocfkit/internal/pairbench"
 	"github.com/ocfkit/ocfkit/internal/proctest"
+	"github.com/ocfkit/ocfkit/internal/servicelabtest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
-// The secrets of the test server: the status virtual server's is the one
-// in docs/snippets/anycast-freeradius-status.conf.
+// The secrets and user of the test server (internal/servicelabtest).
 const (
-	statusSecret = "status-secret-from-a-file"
-	nasSecret    = "nas-secret"
-	testUser     = "probeuser"
-	testPassword = "probepass"
-	testReply    = "hello probeuser"
+	statusSecret = servicelabtest.RadiusStatusSecret
+	nasSecret    = servicelabtest.RadiusNASSecret
+	testUser     = servicelabtest.RadiusUser
+	testPassword = servicelabtest.RadiusPassword
+	testReply    = servicelabtest.RadiusReply
 )
 
-// freeradius is a real FreeRADIUS in a namespace of its own, with the
-// Debian configuration, the status virtual server of the snippet, a client
-// for 127.0.0.1 and a test user.
-type freeradius struct {
-	t   testing.TB
-	ns  *testenv.NS
-	bin string
-	dir string
-	cmd *exec.Cmd
-}
+// freeradius is servicelabtest's real FreeRADIUS, probed from its
+// namespace.
+type freeradius struct{ *servicelabtest.Freeradius }
 
-// startFreeradius writes the configuration and starts the server.
+// startFreeradius starts the server, ready when Status-Server is answered.
 func startFreeradius(t testing.TB) *freeradius {
 	t.Helper()
-	testenv.RequireRoot(t)
-	bin := testenv.RequireCommand(t, "freeradius")
-	if _, err := os.Stat("/etc/freeradius/3.0/radiusd.conf"); err != nil {
-		t.Fatalf("FreeRADIUS configuration missing (Debian package freeradius): %v", err)
-	}
-	top := testenv.SharedTempDir(t, "radius")
-	dir := filepath.Join(top, "raddb")
-	testenv.Run(t, "cp", "-a", "/etc/freeradius/3.0", dir)
-	for _, d := range []string{"log", "run"} {
-		if err := os.MkdirAll(filepath.Join(top, d), 0o750); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testenv.Run(t, "chown", "-R", "freerad:freerad", filepath.Join(top, "log"), filepath.Join(top, "run"))
-	conf, err := os.ReadFile(filepath.Join(dir, "radiusd.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(conf)
-	s = replaceLine(t, s, "logdir = ", "logdir = "+filepath.Join(top, "log"))
-	s = replaceLine(t, s, "run_dir = ", "run_dir = "+filepath.Join(top, "run"))
-	write(t, filepath.Join(dir, "radiusd.conf"), s)
-	snippet, err := os.ReadFile("../../docs/snippets/anycast-freeradius-status.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dir, "sites-enabled", "status"))
-	write(t, filepath.Join(dir, "sites-enabled", "status"), string(snippet))
-	write(t, filepath.Join(dir, "clients.conf"),
-		"client localhost {\n\tipaddr = 127.0.0.1\n\tsecret = "+nasSecret+"\n\tnas_type = other\n}\n")
-	users := filepath.Join(dir, "mods-config", "files", "authorize")
-	old, err := os.ReadFile(users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, users, testUser+"\tCleartext-Password := \""+testPassword+"\"\n\tReply-Message := \""+testReply+"\"\n\n"+string(old))
-	f := &freeradius{t: t, ns: testenv.NewNS(t, "rad"), bin: bin, dir: dir}
-	f.start()
+	f := &freeradius{}
+	f.Freeradius = servicelabtest.StartFreeradius(t, func(ns *testenv.NS) error {
+		_, err := probeIn(ns, time.Second, f.status(statusSecret))
+		return err
+	})
 	return f
 }
 
-func replaceLine(t testing.TB, conf, prefix, line string) string {
-	t.Helper()
-	lines := strings.Split(conf, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, prefix) {
-			lines[i] = line
-			return strings.Join(lines, "\n")
-		}
-	}
-	t.Fatalf("radiusd.conf has no line starting %q", prefix)
-	return ""
-}
-
-func write(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// start runs the server and waits until Status-Server is answered.
-func (f *freeradius) start() {
-	f.t.Helper()
-	f.cmd = f.ns.Start(f.t, f.bin, "-f", "-l", "stdout", "-d", f.dir)
-	cfg := f.status(statusSecret)
-	testenv.WaitFor(f.t, 20*time.Second, "FreeRADIUS answering Status-Server", func() error {
-		if proctest.Exited(f.cmd.Process.Pid) {
-			return testenv.Stop(errors.New("freeradius exited (run freeradius -XC -d DIR to see why)"))
-		}
-		_, err := f.probe(time.Second, cfg)
-		return err
-	})
-}
-
-// stop kills the server.
-func (f *freeradius) stop() { testenv.Kill(f.cmd) }
-
 func (f *freeradius) status(secret string) Config {
-	return Config{Server: "127.0.0.1:18121", Secret: []byte(secret), Retry: 300 * time.Millisecond}
+	return Config{Server: servicelabtest.RadiusStatusServer, Secret: []byte(secret), Retry: 300 * time.Millisecond}
 }
 
 // probe runs Probe inside the namespace within timeout.
-func (f *freeradius) probe(timeout time.Duration, cfg Config) (res Result, err error) {
+func (f *freeradius) probe(timeout time.Duration, cfg Config) (Result, error) {
+	return probeIn(f.NS, timeout, cfg)
+}
+
+// probeIn runs Probe inside ns within timeout.
+func probeIn(ns *testenv.NS, timeout time.Duration, cfg Config) (res Result, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if werr := f.ns.Within(func() error { res, err = Probe(ctx, cfg); return nil }); werr != nil {
+	if werr := ns.Within(func() error { res, err = Probe(ctx, cfg); return nil }); werr != nil {
 		return res, werr
 	}
 	return res, err
@@ -216,15 +144,15 @@ func TestFreeradius(t *testing.T) {
 	})
 
 	t.Run("hung", func(t *testing.T) {
-		proctest.Stop(t, f.cmd.Process.Pid)
-		defer proctest.Cont(t, f.cmd.Process.Pid)
+		proctest.Stop(t, f.Cmd.Process.Pid)
+		defer proctest.Cont(t, f.Cmd.Process.Pid)
 		start := time.Now()
 		_, err := f.probe(time.Second, f.status(statusSecret))
 		wantStage(t, err, StageReply)
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("a hung server took %v to fail with a 1 s timeout", took)
 		}
-		proctest.Cont(t, f.cmd.Process.Pid)
+		proctest.Cont(t, f.Cmd.Process.Pid)
 		testenv.WaitFor(t, 10*time.Second, "Status-Server answered after SIGCONT", func() error {
 			_, err := f.probe(time.Second, f.status(statusSecret))
 			return err
@@ -232,13 +160,13 @@ func TestFreeradius(t *testing.T) {
 	})
 
 	t.Run("stopped", func(t *testing.T) {
-		f.stop()
+		f.Stop()
 		_, err := f.probe(timeout, f.status(statusSecret))
 		wantStage(t, err, StageReply)
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("err = %v, want connection refused (ICMP port unreachable)", err)
 		}
-		f.start() // waits for the recovery
+		f.Start() // waits for the recovery
 		if _, err := f.probe(timeout, access(nasSecret, testPassword)); err != nil {
 			t.Fatalf("after restart: %v", err)
 		}
@@ -258,7 +186,7 @@ func TestReadSecret(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	p := filepath.Join(dir, "secret")
-	write(t, p, "s3cret\n")
+	servicelabtest.WriteFile(t, p, "s3cret\n")
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +202,7 @@ func TestReadSecret(t *testing.T) {
 	} else if strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("error shows the secret: %v", err)
 	}
-	write(t, p, "\n")
+	servicelabtest.WriteFile(t, p, "\n")
 	os.Chmod(p, 0o600)
 	if _, err := ReadSecret(p, os.Getuid()); err == nil {
 		t.Fatal("an empty secret was accepted")
@@ -290,7 +218,7 @@ func BenchmarkStatusServer(b *testing.B) {
 	f := startFreeradius(b)
 	radclient := testenv.RequireCommand(b, "radclient")
 	cfg := f.status(statusSecret)
-	w := worker(b, f.ns)
+	w := worker(b, f.NS)
 	pairbench.Run(b, pairbench.Pair{
 		Ours: func() error { return w.Do(func() error { return timed(2*time.Second, cfg) }) },
 		Tool: func() *exec.Cmd {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/servicelabtest"
 )
 
 func TestParse(t *testing.T) {
@@ -79,7 +81,7 @@ func TestMessageRoundTrip(t *testing.T) {
 func TestFileTail(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "log")
-	writeFile(t, p, "old ocfkit-probe-stale\n")
+	servicelabtest.WriteFile(t, p, "old ocfkit-probe-stale\n")
 	tl, err := openTail(p, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +102,7 @@ func TestFileTail(t *testing.T) {
 	}
 	// Rotation: a new, shorter file.
 	os.Rename(p, p+".1")
-	writeFile(t, p, "x ocfkit-probe-2\n")
+	servicelabtest.WriteFile(t, p, "x ocfkit-probe-2\n")
 	if line, err := tl.scan([]byte("ocfkit-probe-2")); line == nil || err != nil {
 		t.Fatalf("after rotation: %q, %v", line, err)
 	}

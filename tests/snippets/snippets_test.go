@@ -47,6 +47,7 @@ var checks = map[string]string{
 	"anycast-rsyslog.conf":           "probe/syslog TestRsyslog (the relay rules of its configuration)",
 	"anycast-squid.conf":             "probe/proxy TestSquid (the head of its squid.conf)",
 	"anycast-probe.toml":             "TestAnycastOSPF (agents/anycastprobe)",
+	"anycast-probe-services.toml":    "TestServicesSnippet (agents/anycastprobe: parsed with the secret's path made the test's own; each check type runs against its real server in TestRadiusService, TestSyslogService, TestProxyService, TestSocksService)",
 	"anycast-frr-ospfd.conf":         "TestAnycastOSPF (agents/anycastprobe)",
 	"anycast-frr-router.conf":        "TestAnycastOSPF (agents/anycastprobe)",
 	"anycast-bird-node.conf":         "TestAnycastBIRD (agents/anycastprobe)",
