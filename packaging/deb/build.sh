@@ -82,7 +82,7 @@ CHANGES
 gzip -9n -c "$root/changelog.Debian" > "$doc/changelog.Debian.gz"
 rm "$root/changelog.Debian"
 chmod 0644 "$doc"/*.gz
-install -m 0644 dist/examples/carp-hook.toml "$doc/examples/carp-hook.toml"
+install -m 0644 dist/examples/*.toml "$doc/examples/"
 
 # systemd units of the daemons (dist/systemd/, see its README.md), where
 # Debian 12 keeps packaged units.

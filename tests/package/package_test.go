@@ -215,12 +215,16 @@ func TestDebContents(t *testing.T) {
 	if len(pages) == 0 {
 		t.Fatal("no man pages generated")
 	}
+	// Every program's configuration file page (tools/docgen tomlPages).
+	for _, p := range []string{"carp-hook", "anycast-probe", "dns-failover"} {
+		want["/usr/share/man/man5/"+p+".toml.5.gz"] = "-rw-r--r--"
+	}
 	for _, p := range pages {
 		section := p.Name()[strings.LastIndex(p.Name(), ".")+1:]
 		want["/usr/share/man/man"+section+"/"+p.Name()+".gz"] = "-rw-r--r--"
 	}
 	for _, f := range []string{"copyright", "changelog.Debian.gz", "changelog.gz", "README.md.gz", "cli.md.gz",
-		"examples/carp-hook.toml"} {
+		"examples/carp-hook.toml", "examples/anycast-probe.toml", "examples/dns-failover.toml"} {
 		want["/usr/share/doc/ocfkit/"+f] = "-rw-r--r--"
 	}
 	want["/usr/share/lintian/overrides/ocfkit"] = "-rw-r--r--"
@@ -442,8 +446,10 @@ func TestManPagesDocumentPrograms(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := text["carp-hook.toml.5"]; !ok {
-		t.Error("no carp-hook.toml.5")
+	for _, p := range []string{"carp-hook.toml.5", "anycast-probe.toml.5", "dns-failover.toml.5"} {
+		if _, ok := text[p]; !ok {
+			t.Errorf("no %s", p)
+		}
 	}
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocfkit/ocfkit/agents/carphook/config"
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 	"github.com/ocfkit/ocfkit/metadata"
@@ -139,44 +141,87 @@ func helpOptions(help string) []string {
 	return opts
 }
 
-// TestTOMLKeysDocumented fails when carp-hook's configuration has a key
-// carp-hook.toml(5) does not describe, or the page describes one it does
-// not have.
+// TestTOMLKeysDocumented fails when a program's configuration has a key
+// its section 5 page does not describe, or the page describes one it does
+// not have. It walks the structs each file decodes into from the top, so
+// a key, or a table, added later without docs fails here.
 func TestTOMLKeysDocumented(t *testing.T) {
-	for _, tc := range []struct {
-		v    any
-		docs []tomlKey
-	}{
-		{config.File{}, carpHookTopKeys},
-		{config.Group{}, carpHookGroupKeys},
-		{config.Action{}, carpHookActionKeys},
-	} {
-		var keys, documented []string
-		rt := reflect.TypeOf(tc.v)
-		for i := 0; i < rt.NumField(); i++ {
-			k := strings.Split(rt.Field(i).Tag.Get("toml"), ",")[0]
-			if k != "" && k != "-" && k != "group" {
-				keys = append(keys, k)
+	for _, tp := range tomlPages {
+		documented := map[reflect.Type]tomlTable{}
+		for _, tb := range tp.Tables {
+			documented[reflect.TypeOf(tb.Struct)] = tb
+		}
+		for _, rt := range tomlTables(reflect.TypeOf(tp.Tables[0].Struct)) {
+			tb, ok := documented[rt]
+			if !ok {
+				t.Errorf("%s: table %s (keys %v) has no section", tp.name(), rt.Name(), tomlKeys(rt))
+				continue
 			}
-		}
-		for _, d := range tc.docs {
-			documented = append(documented, d.Key)
-		}
-		if !reflect.DeepEqual(sorted(keys), sorted(documented)) {
-			t.Errorf("%s: keys %v, documented %v", rt.Name(), sorted(keys), sorted(documented))
+			var keys, docs []string
+			for _, k := range tomlKeys(rt) {
+				if !contains(tb.Tables, k) {
+					keys = append(keys, k)
+				}
+			}
+			for _, d := range tb.Keys {
+				docs = append(docs, d.Key)
+			}
+			if !reflect.DeepEqual(sorted(keys), sorted(docs)) {
+				t.Errorf("%s: %s: keys %v, documented %v", tp.name(), rt.Name(), sorted(keys), sorted(docs))
+			}
+			for _, k := range tb.Tables {
+				if !contains(tomlKeys(rt), k) {
+					t.Errorf("%s: %s has no table %s", tp.name(), rt.Name(), k)
+				}
+			}
 		}
 	}
 }
 
-// TestExampleConfigParses checks that the shipped example is a valid
-// configuration.
-func TestExampleConfigParses(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(root, carpHookExample))
+// TestEveryTOMLConfigHasPage fails when a package of the repository
+// reads TOML (imports go-toml) and no page documents its file.
+func TestEveryTOMLConfigHasPage(t *testing.T) {
+	have := map[string]bool{}
+	for _, tp := range tomlPages {
+		have[reflect.TypeOf(tp.Tables[0].Struct).PkgPath()] = true
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		if strings.HasPrefix(rel, "tools") || strings.HasPrefix(rel, ".") && rel != "." {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			pkg := "github.com/ocfkit/ocfkit/" + filepath.ToSlash(rel)
+			if imp.Path.Value == `"github.com/pelletier/go-toml/v2"` && !have[pkg] {
+				t.Errorf("%s reads TOML but no tomlPages entry documents its file", pkg)
+				have[pkg] = true
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Parse(carpHookExample, b); err != nil {
-		t.Fatalf("%s: %v", carpHookExample, err)
+}
+
+// TestExampleConfigParses checks that each shipped example is a valid
+// configuration for its program's own parser.
+func TestExampleConfigParses(t *testing.T) {
+	for _, tp := range tomlPages {
+		b, err := os.ReadFile(filepath.Join(root, tp.Example))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tp.Parse(tp.Example, b); err != nil {
+			t.Errorf("%s: %v", tp.Example, err)
+		}
 	}
 }
 
@@ -230,11 +275,12 @@ func TestPagesRenderAndListEverything(t *testing.T) {
 	for _, f := range files {
 		names = append(names, f.Name())
 	}
-	want := []string{"carp-hook.8", "carp-hook.toml.5"}
+	var want []string
 	for _, p := range programs {
-		if p.Name != "carp-hook" {
-			want = append(want, p.Name+".8")
-		}
+		want = append(want, p.Name+".8")
+	}
+	for _, tp := range tomlPages {
+		want = append(want, tp.name())
 	}
 	for _, a := range metadata.Names() {
 		want = append(want, agentPage(a)+".7")
@@ -278,11 +324,13 @@ func TestPagesRenderAndListEverything(t *testing.T) {
 			}
 		}
 	}
-	text := render(t, filepath.Join(dir, "man", "carp-hook.toml.5"))
-	for _, ks := range [][]tomlKey{carpHookTopKeys, carpHookGroupKeys, carpHookActionKeys} {
-		for _, k := range ks {
-			if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(k.Key) + `\b`).MatchString(text) {
-				t.Errorf("carp-hook.toml.5 does not list key %s", k.Key)
+	for _, tp := range tomlPages {
+		text := render(t, filepath.Join(dir, "man", tp.name()))
+		for _, tb := range tp.Tables {
+			for _, k := range tb.Keys {
+				if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(k.Key) + `\b`).MatchString(text) {
+					t.Errorf("%s does not list key %s", tp.name(), k.Key)
+				}
 			}
 		}
 	}

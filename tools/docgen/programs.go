@@ -73,7 +73,7 @@ var programs = []program{
 			{"/var/run/carp-hook", "the default state directory: lock files, the last event and the outcome of each group"},
 		},
 		SeeAlso: []string{"carp-hook.toml(5)", "ucarp(8)", "keepalived(8)", "ocf-vipcheck(8)"},
-		Pages:   []func(g *gen) (string, string){carpHookTOML},
+		Pages:   []func(g *gen) (string, string){carpHookTOML.page},
 	},
 	{
 		Name: "anycast-probe", App: anycastprobe.App, Daemon: true,
@@ -81,17 +81,19 @@ var programs = []program{
 			"1 failure: a configuration or host error, another daemon holds the file's lock; for check, a service is unhealthy.\n\n" +
 			"2 usage error.",
 		Files: [][2]string{
-			{anycastprobe.DefaultConfig, "the configuration file; it must be a regular file only root can have written"},
+			{anycastprobe.DefaultConfig, "the configuration file (see anycast-probe.toml(5)); it must be a regular file only root can have written"},
 			{anycastprobe.DefaultSocket, "the status socket `anycast-probe status` reads"},
 		},
-		SeeAlso: []string{"unbound(8)", "ospfd(8)", "bird(8)"},
+		SeeAlso: []string{"anycast-probe.toml(5)", "unbound(8)", "ospfd(8)", "bird(8)"},
+		Pages:   []func(g *gen) (string, string){anycastProbeTOML.page},
 	},
 	{Name: "dns-failover", App: dnsfailover.App, Daemon: true,
 		Exit: "0 done. 1 a primary could not be read or updated (the others were), a configuration or key file refused; " +
 			"for status, a primary is not in line or no round ran yet. 2 usage error.",
-		Files: [][2]string{{dnsfailover.DefaultConfig, "the configuration (TOML); it must be a regular file only root can have written"},
+		Files: [][2]string{{dnsfailover.DefaultConfig, "the configuration (see dns-failover.toml(5)); it must be a regular file only root can have written"},
 			{dnsfailover.DefaultStateFile, "rise/fall state between rounds and runs of once"}},
-		SeeAlso: []string{"named(8)", "nsupdate(1)", "tsig-keygen(8)"}},
+		SeeAlso: []string{"dns-failover.toml(5)", "named(8)", "nsupdate(1)", "tsig-keygen(8)"},
+		Pages:   []func(g *gen) (string, string){dnsFailoverTOML.page}},
 }
 
 // carphookDefaultConfig is carp-hook's configuration without --config.
