@@ -35,6 +35,9 @@ var anycastProbeTOML = &tomlPage{
 			{"protocol", "N", "The kernel protocol number marking the addresses (IFA_PROTO) and routes anycast-probe adds, " +
 				"5 to 255; at start it removes what carries the mark but is in no service of the file. Default: " +
 				strconv.Itoa(anycastprobe.DefaultProtocol) + "."},
+			{"metrics_listen", "IP:PORT", "Serve Prometheus metrics (GET /metrics) on this address: per service up, " +
+				"transitions, probes by result, a probe duration histogram and the stage of the last failure. " +
+				"Off by default; a change takes effect on restart, not on SIGHUP."},
 		}},
 		{Title: "SERVICES: [service.NAME]", Struct: anycastprobe.Service{}, Keys: []tomlKey{
 			{"interface", "IFACE", "The interface that holds the addresses, or the routes go through. Default: " + anycastprobe.DefaultIface + "."},
@@ -57,21 +60,42 @@ var anycastProbeTOML = &tomlPage{
 			{"check", "", "The service's checks, each an [[service.NAME.check]] table; at least one, at most 64."},
 		}},
 		{Title: "CHECKS: [[service.NAME.check]]", Struct: anycastprobe.CheckConfig{}, Keys: []tomlKey{
-			{"type", "dns|tcp|exec", "The check's type. Required."},
-			{"server", "ADDRESS[:PORT]", "dns: the resolver asked, recursion desired. Default: 127.0.0.1 (port 53)."},
+			{"type", "dns|tcp|exec|radius|syslog|proxy|socks", "The check's type. Required."},
+			{"server", "ADDRESS[:PORT]", "dns: the resolver asked, recursion desired. Default: 127.0.0.1 (port 53). " +
+				"radius, syslog, proxy, socks: the server checked, HOST:PORT. Required for those."},
 			{"query", "NAME", "dns: the name asked. Default: the root."},
 			{"qtype", "TYPE", "dns: the query type (A, AAAA, SOA...). Default: NS for the root, A otherwise."},
-			{"tcp", "true|false", "dns: ask over TCP instead of UDP. Default: false."},
 			{"edns", "N", "dns: add an EDNS OPT record with this UDP size, 512 to 65535; 0 (the default) adds none."},
 			{"rcode", "RCODE", "dns: the rcode the answer must have (NOERROR, NXDOMAIN...). Default: NOERROR."},
 			{"answer", "true|false", "dns: whether the answer must hold a record of the query type. " +
 				"Default: true for NOERROR, false for any other rcode."},
 			{"value", "TEXT", "dns: the text (address, CNAME, TXT...) one answer record must have."},
 			{"address", "HOST:PORT", "tcp: where to connect. Required."},
-			{"send", "TEXT", "tcp: what to send once connected; \\r, \\n, \\t and \\\\ are CR, LF, tab and backslash."},
-			{"expect", "TEXT", "tcp: what the reply must hold, with the escapes of send."},
+			{"send", "TEXT", "tcp, socks: what to send once connected; \\r, \\n, \\t and \\\\ are CR, LF, tab and backslash."},
+			{"expect", "TEXT", "tcp, socks: what the reply must hold, with the escapes of send (socks: default, the echo of send)."},
 			{"command", "[PROGRAM, ARG, ...]", "exec: the command run (an absolute program path, no shell); exit status 0 " +
 				"is healthy. Its whole process group is killed at the timeout."},
+			{"secret_file", "PATH", "radius: the shared secret, read from this file (absolute path; a regular file only " +
+				"root or the daemon's user can write). Required. Secrets are never taken from the configuration, argv or the environment."},
+			{"accounting", "true|false", "radius: ask the accounting port, expecting an Accounting-Response. Default: false (Status-Server, Access-Accept)."},
+			{"user", "NAME", "radius: send an Access-Request for this test user instead of Status-Server (with password_file); " +
+				"socks: the RFC 1929 user name."},
+			{"password_file", "PATH", "radius, socks: the user's password, read from this file, as secret_file (at most 255 bytes)."},
+			{"reply_message", "TEXT", "radius: text the reply's Reply-Message must hold."},
+			{"retry", "DURATION", "radius: the first resend of an unanswered request, doubling afterwards, 10ms to 1m. Default: 1s."},
+			{"format", "rfc5424|rfc3164", "syslog: the framing of the probe message. Default: rfc5424."},
+			{"tcp", "true|false", "dns: ask over TCP instead of UDP; syslog: send over TCP. Default: false."},
+			{"octet_counting", "true|false", "syslog, over TCP: frame with RFC 6587 octet counting. Default: false (LF)."},
+			{"relay", "HOST:PORT", "syslog: where the daemon relays the message; the probe listens there for its token. " +
+				"Exactly one of relay and file."},
+			{"relay_tcp", "true|false", "syslog: the relay is TCP. Default: false (UDP)."},
+			{"file", "PATH", "syslog: instead of relay, the log file (absolute path) the token must appear in."},
+			{"target", "URL or HOST:PORT", "proxy: the URL asked through the proxy (required); socks: the HOST:PORT to CONNECT to " +
+				"(without it, a socks check does the greeting and authentication only)."},
+			{"connect", "true|false", "proxy: use CONNECT instead of an absolute-form GET (needed for https targets). Default: false."},
+			{"status", "N", "proxy: the status the answer must have. Default: 200. A 502, 503 or 504 from the proxy is stage upstream."},
+			{"body", "TEXT", "proxy: text the body must hold."},
+			{"udp", "true|false", "socks: a UDP ASSOCIATE round trip of send to target instead of CONNECT. Default: false."},
 		}},
 	},
 	Files: [][2]string{
