@@ -198,7 +198,10 @@ func TestNoFalseAlarms(t *testing.T) {
 	clients := startClients(t, ctx, l, 200)
 	failures := 0
 	for i := 0; i < monitors; i++ {
-		if r := l.deep(20, "OCF_RESKEY_check_udp=true", "OCF_RESKEY_CRM_meta_timeout=10000"); r.code != 0 {
+		// A generous check limit: the test is about false alarms of a
+		// healthy proxy, not about speed, and the suite's other packages
+		// load the same two cores meanwhile (one monitor took 2.2 s once).
+		if r := l.deep(20, "OCF_RESKEY_check_udp=true", "OCF_RESKEY_check_timeout=8", "OCF_RESKEY_CRM_meta_timeout=20000"); r.code != 0 {
 			failures++
 			t.Errorf("monitor %d: exit %d: %s", i, r.code, r.reason())
 			if failures > 5 {
