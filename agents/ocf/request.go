@@ -3,13 +3,17 @@ package ocf
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/duration"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -234,4 +238,27 @@ func checkDepth(implemented []int, env Env) (int, error) {
 		}
 	}
 	return best, nil
+}
+
+// StateDirSafe reports whether the directory of StateFile ($HA_RSCTMP) may
+// hold records the agent trusts: it and every directory above it are owned
+// by root or the effective user and writable by no one else (a sticky
+// world-writable directory such as /tmp is refused too). A directory that
+// does not exist yet is judged by its nearest existing parent, where it
+// would be created. The error wraps filesafe.ErrUnsafe when others could
+// write there.
+func (r *Request) StateDirSafe() error {
+	dir := filepath.Dir(r.StateFile("x"))
+	d := dir
+	for {
+		_, err := os.Lstat(d)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			break
+		}
+		d = filepath.Dir(d)
+	}
+	if err := filesafe.CheckDir(d, os.Geteuid()); err != nil {
+		return fmt.Errorf("HA_RSCTMP %s is writable by others or not owned by root: %w", dir, err)
+	}
+	return nil
 }

@@ -66,7 +66,10 @@ type settings struct {
 	// or is missing), and adopted the processes that stand in for its
 	// record meanwhile (see markedProcesses).
 	stateErr error
-	adopted  []Process
+	// stateDirErr is why HA_RSCTMP cannot be trusted (others can write
+	// it): no state there is read, written or removed.
+	stateDirErr error
+	adopted     []Process
 }
 
 // readSettings reads the parameters that locate the instance.
@@ -501,7 +504,7 @@ func validate(ctx context.Context, req *ocf.Request, s settings) (*Config, error
 // Monitor checks the instance at the requested depth. Depth 0 needs only
 // the paths; the configuration is read for the deeper checks.
 func Monitor(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
+	unlock, err := lockRequest(ctx, req)
 	switch {
 	case errors.Is(err, errLockBusy):
 		return ocf.Errorf(ocf.ErrGeneric, "cannot check Dante: %w", err)
@@ -539,7 +542,7 @@ func Monitor(ctx context.Context, req *ocf.Request) error {
 // Reload validates the configuration and sends SIGHUP to the mother
 // processes, which reread it.
 func Reload(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
+	unlock, err := lockRequest(ctx, req)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "cannot reload Dante: %w", err)
 	}

@@ -70,11 +70,27 @@ func newLabIn(t *testing.T, ns *testenv.NS) *lab {
 		"OCF_RESKEY_sockd":         "/usr/sbin/danted",
 		"OCF_RESKEY_sockd_config":  l.path("danted.conf"),
 		"OCF_RESKEY_sockd_pidfile": l.path("danted.pid"),
-		"HA_RSCTMP":                l.path("rsctmp"),
+		"HA_RSCTMP":                safeRsctmp(t),
 	}
 	l.writeConfig(testenv.DanteConfig{})
 	t.Cleanup(l.cleanup)
 	return l
+}
+
+// safeRsctmp returns a new HA_RSCTMP that only root can write, nor any
+// directory above it (the temporary directory is usually /tmp, which
+// everyone can write, and the agent trusts no state there).
+func safeRsctmp(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/run", "ocfkit-sockd-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "rsctmp")
 }
 
 func (l *lab) path(name string) string { return filepath.Join(l.dir, name) }

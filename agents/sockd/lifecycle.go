@@ -92,7 +92,12 @@ func verifyConfig(ctx context.Context, s settings, cfg *Config) error {
 // Start starts Dante fully detached and returns once every internal
 // address answers SOCKS5 method negotiation.
 func Start(ctx context.Context, req *ocf.Request) error {
-	unlock, err := lockInstance(ctx, req.StateFile("ocf-sockd"))
+	// A record others could have written is never trusted: no start
+	// where it would be kept.
+	if err := req.StateDirSafe(); err != nil {
+		return ocf.Errorf(ocf.ErrInstalled, "%v; Dante not started", err)
+	}
+	unlock, err := lockRequest(ctx, req)
 	if err != nil {
 		return ocf.Errorf(ocf.ErrGeneric, "cannot start Dante: %w", err)
 	}
@@ -175,7 +180,7 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	// goes on without it: a stop never fails for a lock, and ends what
 	// runs whoever holds it.
 	lockCtx, cancel := context.WithTimeout(ctx, timeLeft(ctx)/2)
-	unlock, err := lockInstance(lockCtx, req.StateFile("ocf-sockd"))
+	unlock, err := lockRequest(lockCtx, req)
 	cancel()
 	if err != nil {
 		req.Log.Warnf("stopping without the instance's lock: %v", err)
@@ -217,7 +222,9 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	if err := removePidfile(st.pidfile); err != nil {
 		req.Log.Warnf("leaving pidfile %s: %v", st.pidfile, err)
 	}
-	if err := removeState(st.stateFile); err != nil {
+	if st.stateDirErr != nil {
+		// Nothing is touched in a directory others can write.
+	} else if err := removeState(st.stateFile); err != nil {
 		req.Log.Warnf("leaving state file: %v", err)
 	}
 	return nil

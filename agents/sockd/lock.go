@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // errLockBusy says another action on the instance held its lock for
@@ -40,6 +43,12 @@ func lockInstance(ctx context.Context, stateFile string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock file %s is not a regular file", path)
 	}
+	// A lock file another user owns or can write is theirs to hold
+	// forever: it is never waited on.
+	if err := filesafe.CheckOpened(path, f, os.Geteuid()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file refused: %w", err)
+	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {
@@ -56,4 +65,14 @@ func lockInstance(ctx context.Context, stateFile string) (func(), error) {
 		case <-time.After(pollInterval / 2):
 		}
 	}
+}
+
+// lockRequest takes the lock of the request's instance (lockInstance),
+// only in a HA_RSCTMP that others cannot write: there, nothing is created
+// or waited on, and the error says why.
+func lockRequest(ctx context.Context, req *ocf.Request) (func(), error) {
+	if err := req.StateDirSafe(); err != nil {
+		return nil, err
+	}
+	return lockInstance(ctx, req.StateFile("ocf-sockd"))
 }

@@ -52,7 +52,9 @@ func (s settings) params() [3]string {
 
 // loadState reads a state file; a missing one is nil and no error.
 func loadState(path string) (*startState, error) {
-	b, more, err := filesafe.ReadRegular(path, syscall.O_NOFOLLOW, maxState)
+	// Only root (or the agent's user) may have written a record the
+	// agent acts on.
+	b, more, err := filesafe.ReadOwned(path, syscall.O_NOFOLLOW, os.Geteuid(), maxState)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -110,6 +112,13 @@ func removeState(path string) error {
 func settingsFor(req *ocf.Request) settings {
 	s := readSettings(req.Params)
 	s.stateFile = req.StateFile("ocf-sockd")
+	if err := req.StateDirSafe(); err != nil {
+		// Anyone could have written a record there: the parameters
+		// alone say what the instance is.
+		req.Log.Warnf("ignoring any state of the last start: %v", err)
+		s.stateDirErr = err
+		return s
+	}
 	st, err := loadState(s.stateFile)
 	if err != nil {
 		req.Log.Warnf("ignoring the state of the last start: %v", err)

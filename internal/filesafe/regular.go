@@ -43,6 +43,11 @@ func ReadRegular(path string, flags int, limit int64) (b []byte, more bool, err 
 		return nil, false, err
 	}
 	defer f.Close()
+	return readLimited(path, f, limit)
+}
+
+// readLimited reads at most limit bytes of f, and whether there was more.
+func readLimited(path string, f *os.File, limit int64) (b []byte, more bool, err error) {
 	b, err = io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, false, fmt.Errorf("reading %s: %w", path, err)
@@ -64,4 +69,30 @@ func ReadSmall(path string, flags int, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", path, ErrTooLarge, limit)
 	}
 	return b, nil
+}
+
+// CheckOpened reports whether an opened file may be trusted as a record a
+// privileged program wrote: a regular file owned by root or uid and not
+// writable by group or others, checked on the descriptor (fstat), so the
+// file checked is the file used. name is the path, for messages.
+func CheckOpened(name string, f *os.File, uid int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkFile(name, name, fi, uid)
+}
+
+// ReadOwned is ReadRegular for a record that must pass CheckOpened: a
+// file another user owns or can write is refused (ErrUnsafe).
+func ReadOwned(path string, flags, uid int, limit int64) (b []byte, more bool, err error) {
+	f, err := OpenRegular(path, flags)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	if err := CheckOpened(path, f, uid); err != nil {
+		return nil, false, err
+	}
+	return readLimited(path, f, limit)
 }
