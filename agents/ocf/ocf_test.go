@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/metadata"
 )
 
@@ -272,6 +275,50 @@ func TestStateFile(t *testing.T) {
 		}
 		if got := req.StateFile("x"); got != tc.want {
 			t.Errorf("%v: StateFile = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
+// TestStateDirSafe accepts a HA_RSCTMP (or, missing, its nearest parent)
+// that only the user can write, and refuses one others can write or that
+// lies below such a directory (a sticky 1777 one too).
+func TestStateDirSafe(t *testing.T) {
+	base, err := filesafetest.SafeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	public := filepath.Join(base, "public")
+	open := filepath.Join(base, "open")
+	for dir, mode := range map[string]os.FileMode{public: 0o1777, open: 0o777} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta := testMeta(t)
+	for _, tc := range []struct {
+		rsctmp string
+		safe   bool
+	}{
+		{base, true},
+		{filepath.Join(base, "missing", "rsctmp"), true},
+		{public, false},
+		{filepath.Join(public, "missing"), false},
+		{open, false},
+	} {
+		req, err := parseRequest(meta, "start", envOf(map[string]string{"OCF_RESOURCE_INSTANCE": "r", "HA_RSCTMP": tc.rsctmp}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = req.StateDirSafe()
+		if tc.safe && err != nil {
+			t.Errorf("%s: %v, want safe", tc.rsctmp, err)
+		}
+		if !tc.safe && (!errors.Is(err, filesafe.ErrUnsafe) || !strings.Contains(err.Error(), "HA_RSCTMP "+tc.rsctmp)) {
+			t.Errorf("%s: %v, want ErrUnsafe naming HA_RSCTMP", tc.rsctmp, err)
 		}
 	}
 }

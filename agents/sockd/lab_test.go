@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -82,14 +83,11 @@ func newLabIn(t *testing.T, ns *testenv.NS) *lab {
 // everyone can write, and the agent trusts no state there).
 func safeRsctmp(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("/run", "ocfkit-sockd-test-")
+	dir, err := filesafetest.SafeDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	return filepath.Join(dir, "rsctmp")
 }
 

@@ -59,3 +59,53 @@ func TestReadSmall(t *testing.T) {
 		t.Errorf("ReadSmall of a missing file: %v", err)
 	}
 }
+
+// TestReadOwned refuses a record that others own or can write, checked on
+// the opened file, as well as a symbolic link (O_NOFOLLOW) and a FIFO.
+func TestReadOwned(t *testing.T) {
+	dir := t.TempDir()
+	uid := os.Geteuid()
+	own := filepath.Join(dir, "own")
+	write(t, own, "rec", 0o644)
+	if b, more, err := filesafe.ReadOwned(own, syscall.O_NOFOLLOW, uid, 10); err != nil || more || string(b) != "rec" {
+		t.Errorf("ReadOwned of an own file: %q, %v, %v", b, more, err)
+	}
+	open := filepath.Join(dir, "open")
+	write(t, open, "rec", 0o646)
+	if _, _, err := filesafe.ReadOwned(open, syscall.O_NOFOLLOW, uid, 10); !errors.Is(err, filesafe.ErrUnsafe) {
+		t.Errorf("ReadOwned of a file others can write: %v, want ErrUnsafe", err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(own, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := filesafe.ReadOwned(link, syscall.O_NOFOLLOW, uid, 10); err == nil {
+		t.Errorf("ReadOwned followed a symbolic link")
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := filesafe.ReadOwned(fifo, 0, uid, 10); !errors.Is(err, filesafe.ErrNotRegular) {
+		t.Errorf("ReadOwned of a FIFO: %v, want ErrNotRegular", err)
+	}
+	if uid != 0 {
+		return
+	}
+	nobodys := filepath.Join(dir, "nobodys")
+	write(t, nobodys, "rec", 0o644)
+	if err := os.Chown(nobodys, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := filesafe.ReadOwned(nobodys, syscall.O_NOFOLLOW, uid, 10); !errors.Is(err, filesafe.ErrUnsafe) {
+		t.Errorf("ReadOwned of nobody's file: %v, want ErrUnsafe", err)
+	}
+	f, err := os.Open(nobodys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := filesafe.CheckOpened(nobodys, f, uid); !errors.Is(err, filesafe.ErrUnsafe) {
+		t.Errorf("CheckOpened of nobody's file: %v, want ErrUnsafe", err)
+	}
+}
