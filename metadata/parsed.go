@@ -5,7 +5,7 @@ package metadata
 // parsed holds the meta-data documents parsed ahead of time (gen.go),
 // each with the digest of the document it was parsed from.
 var parsed = []parsedDoc{
-	{name: "sockd", sum: 0xfd16f3619e394303, agent: Agent{Name: "sockd", Version: "1.1",
+	{name: "sockd", sum: 0x1f8754ed5c0c6469, agent: Agent{Name: "sockd", Version: "1.1",
 		Parameters: []Parameter{
 			Parameter{Name: "sockd", Required: false, Unique: false, Content: Content{Type: "string", Default: "/usr/sbin/sockd"}},
 			Parameter{Name: "sockd_config", Required: false, Unique: true, Content: Content{Type: "string", Default: "/etc/sockd.conf"}},
