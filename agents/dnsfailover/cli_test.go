@@ -172,3 +172,28 @@ func TestKeyFileSecretNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestStateLockOthersCouldOpen: a STATE.lock that others could open (and
+// flock for ever, stopping every run) is refused with the reason, not
+// used; the fresh one is 0600 (adv3 F7, the same flaw as anycast-probe's).
+func TestStateLockOthersCouldOpen(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	unlock, err := lockState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if fi, err := os.Stat(state + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("fresh lock: %v %v, want 0600", fi, err)
+	}
+	if err := os.Chmod(state+".lock", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if unlock, err := lockState(state); err == nil || !strings.Contains(err.Error(), "lets others hold it") {
+		if unlock != nil {
+			unlock()
+		}
+		t.Errorf("0644 lock: %v, want refused", err)
+	}
+}
