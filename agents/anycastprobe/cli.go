@@ -7,12 +7,15 @@ package anycastprobe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -24,6 +27,7 @@ import (
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // Exit codes.
@@ -233,21 +237,67 @@ func notifier(c *cli.Context) func(string) {
 	}
 }
 
-// lockConfig takes an exclusive lock on the file for the life of the
-// process: a second daemon on the same file is refused.
-func lockConfig(path string) (*os.File, error) {
-	f, err := os.Open(path)
+// lockInstance takes the single-instance lock of the configuration file
+// for the life of the process: a second daemon on the same file is
+// refused. The lock is not the configuration file itself, which every user
+// may read and so flock (and keep the daemon from starting, adv3 F7), but
+// anycast-probe-HASH.lock (HASH of the configuration's resolved absolute
+// path), made 0600 in the status socket's directory, which must be safe as
+// filesafe has it.
+func lockInstance(config, socket string) (*os.File, error) {
+	abs, err := filepath.Abs(config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("locking %s: %w", config, err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	dir := filepath.Dir(socket)
+	// Under systemd RuntimeDirectory makes the directory; by hand, we do.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock directory: %w", err)
+	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return nil, fmt.Errorf("lock directory: %w", err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	path := filepath.Join(dir, "anycast-probe-"+hex.EncodeToString(sum[:8])+".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	if err := privateLock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: another anycast-probe runs with this configuration (lock held)", path)
+			return nil, fmt.Errorf("%s: another anycast-probe runs with this configuration (lock held)", config)
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// privateLock refuses a lock file that others could open (and so hold):
+// it must be a regular file of the effective user, without group or other
+// permissions.
+func privateLock(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w (%s)", filesafe.ErrNotRegular, filesafe.TypeName(fi.Mode()))
+	case !ok || int(st.Uid) != os.Geteuid():
+		return errors.New("not owned by this user; remove it")
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("mode %04o lets others hold it; remove it", fi.Mode().Perm())
+	}
+	return nil
 }
 
 func noArgs(c *cli.Context) error {
@@ -266,7 +316,7 @@ func runCommand(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	lock, err := lockConfig(path)
+	lock, err := lockInstance(path, cfg.Socket)
 	if err != nil {
 		return err
 	}

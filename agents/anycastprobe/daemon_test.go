@@ -346,3 +346,68 @@ func TestReconcileLeavesOthers(t *testing.T) {
 		t.Errorf("another instance's address was removed:\n%s", a)
 	}
 }
+
+// TestConfigFlockDoesNotBlock: the configuration file is world-readable
+// (0644 documented), and read access is all flock(2) needs: a lock someone
+// else holds on it must not keep the daemon from starting, while a second
+// daemon on the same configuration is still refused (adv3 F7).
+func TestConfigFlockDoesNotBlock(t *testing.T) {
+	l := newLab(t, "")
+	if err := os.Chmod(l.cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(l.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	second := l.ns.Command(binary(t), "run", "-c", l.cfg)
+	out, err := second.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "lock held") {
+		t.Errorf("second daemon on the same file: %v: %s", err, out)
+	}
+	locks, _ := filepath.Glob(filepath.Join(filepath.Dir(l.sock), "anycast-probe-*.lock"))
+	if len(locks) != 1 {
+		t.Fatalf("lock files %v: want one beside the socket", locks)
+	}
+	if fi, err := os.Stat(locks[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file %s: %v %v, want mode 0600", locks[0], fi.Mode(), err)
+	}
+}
+
+// TestLockFileOthersCouldOpen: a lock file others could open (and hold)
+// is refused, not used.
+func TestLockFileOthersCouldOpen(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "a.toml")
+	sock := filepath.Join(dir, "run", "s.sock")
+	f, err := lockInstance(conf, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	locks, _ := filepath.Glob(filepath.Join(dir, "run", "anycast-probe-*.lock"))
+	if len(locks) != 1 {
+		t.Fatalf("lock files %v", locks)
+	}
+	if err := os.Chmod(locks[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := lockInstance(conf, sock); err == nil || !strings.Contains(err.Error(), "lets others hold it") {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("0644 lock file: %v, want refused", err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "run"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := lockInstance(filepath.Join(dir, "b.toml"), sock); err == nil {
+		f.Close()
+		t.Errorf("lock in a world-writable directory accepted")
+	}
+}

@@ -144,3 +144,56 @@ func TestDryRunChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyFileSecretNotPrinted: a key file in nsupdate -y / knsupdate form
+// or holding a bare secret is refused without printing the secret on
+// stdout or stderr (the journal, cron mail) (adv3 F3).
+func TestKeyFileSecretNotPrinted(t *testing.T) {
+	const secret = "TOPSECRETb64bXlzZWNyZXQ="
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"y.key":    "hmac-sha256:ddns:" + secret + "\n",
+		"bare.key": secret + "\n",
+	} {
+		key := filepath.Join(dir, name)
+		if err := os.WriteFile(key, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(dir, name+".toml")
+		cfg := "state_file = \"" + dir + "/" + name + ".state\"\n" + strings.Replace(goodConfig, "/etc/dns-failover/ddns.key", key, 1)
+		if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"check-config", "--no-host-checks"}, {"once", "--dry-run"}} {
+			r := runCLI(map[string]string{"HA_LOGFACILITY": "none"}, append(args, "-c", conf)...)
+			if r.code == 0 || strings.Contains(r.stderr+r.stdout, "TOPSECRET") || !strings.Contains(r.stderr, "line 1, column 1") {
+				t.Errorf("%s %v: %+v, want a failure naming line 1, column 1 and no secret", name, args, r)
+			}
+		}
+	}
+}
+
+// TestStateLockOthersCouldOpen: a STATE.lock that others could open (and
+// flock for ever, stopping every run) is refused with the reason, not
+// used; the fresh one is 0600 (adv3 F7, the same flaw as anycast-probe's).
+func TestStateLockOthersCouldOpen(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	unlock, err := lockState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if fi, err := os.Stat(state + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("fresh lock: %v %v, want 0600", fi, err)
+	}
+	if err := os.Chmod(state+".lock", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if unlock, err := lockState(state); err == nil || !strings.Contains(err.Error(), "lets others hold it") {
+		if unlock != nil {
+			unlock()
+		}
+		t.Errorf("0644 lock: %v, want refused", err)
+	}
+}

@@ -45,6 +45,8 @@ type Key struct {
 	Name      string // fully qualified, lower case
 	Algorithm string // miekg/dns algorithm name (fully qualified)
 	Secret    string // base64, as in the file
+
+	line int // of its key statement, for errors
 }
 
 // LoadKey reads the key named name (the first one when name is empty) from
@@ -76,7 +78,7 @@ func LoadKey(path, name string, allowMD5 bool) (*Key, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if k.Algorithm == dns.HmacMD5 && !allowMD5 {
-		return nil, fmt.Errorf("%s: key %s: %w", path, k.Name, ErrMD5)
+		return nil, fmt.Errorf("%s: key at line %d: %w", path, k.line, ErrMD5)
 	}
 	return k, nil
 }
@@ -100,6 +102,11 @@ func pick(keys []*Key, name string) (*Key, error) {
 // ParseKeys reads every `key "NAME" { algorithm ALG; secret "B64"; };`
 // statement of a named.conf fragment. Comments (#, //, /* */) are skipped;
 // any other statement is an error.
+//
+// The file holds secrets, and its errors end up in logs and mail: an error
+// names the line and column and the kind of problem, never a word of the
+// file (a key file in another format, or a misplaced secret, would
+// otherwise be printed).
 func ParseKeys(data []byte) ([]*Key, error) {
 	toks, err := tokenize(string(data))
 	if err != nil {
@@ -107,79 +114,115 @@ func ParseKeys(data []byte) ([]*Key, error) {
 	}
 	var keys []*Key
 	for i := 0; i < len(toks); {
-		if toks[i].text != "key" || toks[i].quoted {
-			return nil, fmt.Errorf("line %d: %q: only key statements are allowed", toks[i].line, toks[i].text)
-		}
-		if i+2 >= len(toks) || toks[i+2].text != "{" {
-			return nil, fmt.Errorf("line %d: want key \"NAME\" {", toks[i].line)
-		}
-		k := &Key{}
-		line := toks[i].line
-		name := toks[i+1].text
-		if _, ok := dns.IsDomainName(name); !ok || name == "" || strings.ContainsAny(name, "{};") {
-			return nil, fmt.Errorf("line %d: key name %q is not a domain name", line, name)
-		}
-		k.Name = dns.Fqdn(strings.ToLower(name))
-		i += 3
-		for {
-			if i >= len(toks) {
-				return nil, fmt.Errorf("line %d: key %s not closed", line, name)
-			}
-			if toks[i].text == "}" && !toks[i].quoted {
-				i++
-				break
-			}
-			if i+2 >= len(toks) || toks[i+2].text != ";" {
-				return nil, fmt.Errorf("line %d: want OPTION VALUE;", toks[i].line)
-			}
-			opt, val := toks[i].text, toks[i+1].text
-			switch opt {
-			case "algorithm":
-				alg, ok := algorithms[strings.ToLower(strings.TrimSuffix(val, "."))]
-				if !ok {
-					return nil, fmt.Errorf("line %d: algorithm %q: want hmac-sha256, hmac-sha384, hmac-sha512 (or hmac-sha224, hmac-sha1, hmac-md5)", toks[i].line, val)
-				}
-				k.Algorithm = alg
-			case "secret":
-				b, err := base64.StdEncoding.DecodeString(val)
-				if err != nil || len(b) == 0 {
-					return nil, fmt.Errorf("line %d: secret is not base64", toks[i].line)
-				}
-				k.Secret = val
-			default:
-				return nil, fmt.Errorf("line %d: unknown key option %q", toks[i].line, opt)
-			}
-			i += 3
-		}
-		if i >= len(toks) || toks[i].text != ";" {
-			return nil, fmt.Errorf("line %d: key %s: want }; at its end", line, name)
-		}
-		i++
-		if k.Algorithm == "" || k.Secret == "" {
-			return nil, fmt.Errorf("line %d: key %s needs algorithm and secret", line, name)
+		k, next, err := parseKey(toks, i)
+		if err != nil {
+			return nil, err
 		}
 		keys = append(keys, k)
+		i = next
 	}
 	return keys, nil
+}
+
+// parseKey reads the key statement starting at toks[i] and returns it with
+// the index of the token after it.
+func parseKey(toks []token, i int) (*Key, int, error) {
+	start := toks[i]
+	if start.text != "key" || start.quoted {
+		return nil, 0, start.errorf("only key statements are allowed%s", formatHint(start.text))
+	}
+	if i+2 >= len(toks) || toks[i+2].text != "{" {
+		return nil, 0, start.errorf("want key \"NAME\" {")
+	}
+	name := toks[i+1]
+	if _, ok := dns.IsDomainName(name.text); !ok || name.text == "" || strings.ContainsAny(name.text, "{};") {
+		return nil, 0, name.errorf("key name is not a domain name")
+	}
+	k := &Key{Name: dns.Fqdn(strings.ToLower(name.text)), line: start.line}
+	i += 3
+	for {
+		if i >= len(toks) {
+			return nil, 0, start.errorf("key statement not closed")
+		}
+		if toks[i].text == "}" && !toks[i].quoted {
+			i++
+			break
+		}
+		if i+2 >= len(toks) || toks[i+2].text != ";" {
+			return nil, 0, toks[i].errorf("want OPTION VALUE;")
+		}
+		if err := k.set(toks[i], toks[i+1]); err != nil {
+			return nil, 0, err
+		}
+		i += 3
+	}
+	if i >= len(toks) || toks[i].text != ";" {
+		return nil, 0, start.errorf("key statement: want }; at its end")
+	}
+	if k.Algorithm == "" || k.Secret == "" {
+		return nil, 0, start.errorf("key statement needs algorithm and secret")
+	}
+	return k, i + 1, nil
+}
+
+// set applies one OPTION VALUE; of a key statement.
+func (k *Key) set(opt, val token) error {
+	switch opt.text {
+	case "algorithm":
+		alg, ok := algorithms[strings.ToLower(strings.TrimSuffix(val.text, "."))]
+		if !ok {
+			return val.errorf("unknown algorithm: want hmac-sha256, hmac-sha384, hmac-sha512 (or hmac-sha224, hmac-sha1, hmac-md5)")
+		}
+		k.Algorithm = alg
+	case "secret":
+		b, err := base64.StdEncoding.DecodeString(val.text)
+		if err != nil || len(b) == 0 {
+			return val.errorf("secret is not base64")
+		}
+		k.Secret = val.text
+	default:
+		return opt.errorf("unknown key option: want algorithm or secret")
+	}
+	return nil
+}
+
+// formatHint recognises the other common key formats, without quoting them.
+func formatHint(word string) string {
+	if strings.Contains(word, ":") {
+		return " (this looks like nsupdate -y / knsupdate ALG:NAME:SECRET form: write the key as tsig-keygen does)"
+	}
+	return " (want key \"NAME\" { algorithm ALG; secret \"BASE64\"; }; as tsig-keygen writes it)"
 }
 
 type token struct {
 	text   string
 	quoted bool
 	line   int
+	col    int // 1-based, in bytes
+}
+
+// errorf returns an error located at the token, never quoting it.
+func (t token) errorf(format string, args ...any) error {
+	return posErrorf(t.line, t.col, format, args...)
+}
+
+func posErrorf(line, col int, format string, args ...any) error {
+	return fmt.Errorf("line %d, column %d: %s", line, col, fmt.Sprintf(format, args...))
 }
 
 // tokenize splits a named.conf fragment into words, quoted strings and the
 // punctuation { } ;, dropping comments.
 func tokenize(s string) ([]token, error) {
 	var toks []token
-	line := 1
+	line, lineStart := 1, 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		col := i - lineStart + 1
 		switch {
 		case c == '\n':
 			line++
 			i++
+			lineStart = i
 		case c == ' ' || c == '\t' || c == '\r':
 			i++
 		case c == '#' || strings.HasPrefix(s[i:], "//"):
@@ -189,19 +232,22 @@ func tokenize(s string) ([]token, error) {
 		case strings.HasPrefix(s[i:], "/*"):
 			end := strings.Index(s[i+2:], "*/")
 			if end < 0 {
-				return nil, fmt.Errorf("line %d: comment not closed", line)
+				return nil, posErrorf(line, col, "comment not closed")
 			}
-			line += strings.Count(s[i:i+2+end], "\n")
+			if nl := strings.LastIndexByte(s[i:i+2+end], '\n'); nl >= 0 {
+				line += strings.Count(s[i:i+2+end], "\n")
+				lineStart = i + nl + 1
+			}
 			i += end + 4
 		case c == '{' || c == '}' || c == ';':
-			toks = append(toks, token{text: string(c), line: line})
+			toks = append(toks, token{text: string(c), line: line, col: col})
 			i++
 		case c == '"':
 			end := strings.IndexAny(s[i+1:], "\"\n")
 			if end < 0 || s[i+1+end] != '"' {
-				return nil, fmt.Errorf("line %d: string not closed", line)
+				return nil, posErrorf(line, col, "string not closed")
 			}
-			toks = append(toks, token{text: s[i+1 : i+1+end], quoted: true, line: line})
+			toks = append(toks, token{text: s[i+1 : i+1+end], quoted: true, line: line, col: col})
 			i += end + 2
 		default:
 			j := i
@@ -209,9 +255,9 @@ func tokenize(s string) ([]token, error) {
 				j++
 			}
 			if j == i {
-				return nil, fmt.Errorf("line %d: unexpected %q", line, c)
+				return nil, posErrorf(line, col, "unexpected character")
 			}
-			toks = append(toks, token{text: s[i:j], line: line})
+			toks = append(toks, token{text: s[i:j], line: line, col: col})
 			i = j
 		}
 	}

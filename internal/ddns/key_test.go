@@ -2,6 +2,7 @@ package ddns
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,43 @@ func TestParseKeys(t *testing.T) {
 		if _, err := ParseKeys([]byte(bad)); err == nil {
 			t.Errorf("%q: accepted", bad)
 		}
+	}
+}
+
+// TestKeyErrorsQuoteNothing: a key file in another format (nsupdate -y,
+// knsupdate, a bare secret) or with a secret in the wrong place is refused
+// with its line and column, never with its words: the error goes to the
+// journal and to cron mail (adv3 F3).
+func TestKeyErrorsQuoteNothing(t *testing.T) {
+	const secret = "TOPSECRETb64bXlzZWNyZXQ="
+	for _, text := range []string{
+		"hmac-sha256:ddns:" + secret + "\n",
+		"ddns:" + secret + "\n",
+		secret + "\n",
+		"\"" + secret + "\"\n",
+		"key \"" + secret + "{\" { algorithm hmac-sha256; secret \"AAAA\"; };",
+		"key \"k\" { algorithm " + secret + "; secret \"AAAA\"; };",
+		"key \"k\" { " + secret + " hmac-sha256; secret \"AAAA\"; };",
+		"key \"k\" { secret " + secret + "!; algorithm hmac-sha256; };",
+		"key \"k\" { secret \"" + secret + "\"; };",
+		"key \"k\" { secret \"" + secret + "\"; algorithm hmac-sha256; }",
+		"key \"k\" { secret \"" + secret + "\"; algorithm hmac-sha256",
+		"key \"k\" { secret \"" + secret,
+		"key " + secret + " " + secret,
+		"/* " + secret,
+	} {
+		_, err := ParseKeys([]byte(text))
+		if err == nil {
+			t.Errorf("%q: accepted", text)
+			continue
+		}
+		if strings.Contains(err.Error(), "TOPSECRET") || !strings.Contains(err.Error(), "column") {
+			t.Errorf("%q: error %q quotes the file or lacks the position", text, err)
+		}
+	}
+	_, err := ParseKeys([]byte("\n  hmac-sha256:ddns:" + secret))
+	if err == nil || !strings.HasPrefix(err.Error(), "line 2, column 3: ") || !strings.Contains(err.Error(), "nsupdate -y") {
+		t.Errorf("got %v, want line 2, column 3 and the nsupdate -y hint", err)
 	}
 }
 
@@ -96,12 +134,21 @@ func TestLoadKey(t *testing.T) {
 }
 
 func FuzzParseKeys(f *testing.F) {
-	f.Add([]byte(tsigKeygen))
-	f.Add([]byte(`key k { algorithm hmac-sha512; secret "AAAA"; }; # x`))
-	f.Add([]byte("/* */ key \"k\" {};"))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add([]byte(tsigKeygen), uint16(0), uint64(0))
+	f.Add([]byte(`key k { algorithm hmac-sha512; secret "AAAA"; }; # x`), uint16(22), uint64(7))
+	f.Add([]byte("/* */ key \"k\" {};"), uint16(11), uint64(3))
+	f.Add([]byte("hmac-sha256:ddns:\n"), uint16(17), uint64(1))
+	f.Fuzz(func(t *testing.T, data []byte, at uint16, seed uint64) {
+		// A secret-looking word (unique enough never to be error text)
+		// is planted at a fuzzed place: no error may quote it.
+		secret := fmt.Sprintf("Zq9%016xQ=", seed)
+		pos := int(at) % (len(data) + 1)
+		data = append(append(append([]byte{}, data[:pos]...), secret...), data[pos:]...)
 		keys, err := ParseKeys(data)
 		if err != nil {
+			if strings.Contains(err.Error(), secret[:8]) {
+				t.Fatalf("error quotes the file: %v", err)
+			}
 			return
 		}
 		for _, k := range keys {
