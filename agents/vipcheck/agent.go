@@ -305,7 +305,7 @@ func cannotHold(err error) bool {
 // errNotOurs is wrapped by errors for a state path holding something start
 // never writes: a symbolic link, a directory, a file of another owner, a
 // state directory others can write.
-var errNotOurs = errors.New("not a state file of ours")
+var errNotOurs = errors.New("not trusted as the state of vipcheck")
 
 // checkStateDir reports whether dir (HA_RSCTMP) is a directory, not a
 // symbolic link, that only root and the effective user can have written,
