@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -240,7 +241,8 @@ func (h *Hook) Handle(ctx context.Context, ev event.Event) (*config.Group, uint6
 	}
 	var n notes
 	defer n.flush(h.Log, g.Name)
-	acts, err := h.actions(h.forState(g, ev.State, h.Log.Errorf), ev.State, &n)
+	down, _ := h.forState(g, ev, h.Log.Errorf)
+	acts, err := h.actions(down, ev.State, &n)
 	if err != nil {
 		return g, 0, err
 	}
@@ -323,15 +325,17 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 	defer unlockWork()
 	var lastErr error
 	for {
-		target, state, done, err := h.claim(g.Name)
+		target, ev, done, err := h.claim(g.Name)
 		if err != nil || done {
 			if err != nil {
 				return err
 			}
 			return lastErr
 		}
+		state := ev.State
 		var n notes
-		acts, err := h.actions(h.forState(g, state, h.Log.Debugf), state, &n)
+		down, others := h.forState(g, ev, h.Log.Debugf)
+		acts, err := h.actions(down, state, &n)
 		if err == nil && h.Saved != nil && state == event.Master {
 			err = ErrSavedPlanUp
 		}
@@ -359,16 +363,20 @@ func (h *Hook) Work(ctx context.Context, group string) error {
 		cancel()
 		n.flush(h.Log, g.Name)
 		lastErr = res.Err
-		h.finish(g.Name, target, state, res)
+		if h.finish(g.Name, target, state, res) {
+			h.retireOthers(g.Name, others)
+		}
 	}
 }
 
-// forState returns the group whose actions apply for state: for MASTER
-// the group as configured, otherwise with what the plan saved at MASTER
-// brought up too (downGroup). What that adds goes to logf.
-func (h *Hook) forState(g *config.Group, state event.State, logf func(string, ...any)) *config.Group {
-	if state == event.Master {
-		return g
+// forState returns the group whose actions apply for ev's state: for
+// MASTER the group as configured, otherwise with what the plan saved at
+// MASTER brought up too (downGroup), and what other groups' plans that
+// ev takes down brought up (otherPlans), which it returns too: they are
+// retired once the way down succeeded. What is added goes to logf.
+func (h *Hook) forState(g *config.Group, ev event.Event, logf func(string, ...any)) (*config.Group, []*store.Plan) {
+	if ev.State == event.Master {
+		return g, nil
 	}
 	down, extra, err := h.downGroup(g)
 	if err != nil {
@@ -378,28 +386,117 @@ func (h *Hook) forState(g *config.Group, state event.State, logf func(string, ..
 		logf("group %s: the configuration changed since MASTER: also taking down what the plan saved at MASTER has and the configuration no longer has: %s",
 			g.Name, strings.Join(extra, "; "))
 	}
-	return down
+	others, why, err := h.otherPlans(g, ev.Group)
+	if err != nil {
+		h.Log.Errorf("group %s: plans saved at MASTER: %v", g.Name, err)
+	}
+	for i, p := range others {
+		var added []*config.Action
+		down, added = withPlan(down, ownInstances(p.Group))
+		names := make([]string, 0, len(added))
+		for _, a := range added {
+			if act, err := newAction(a, actionEnv{Group: p.Group.Name, OCFRoot: h.Config.OCFRoot}); err == nil {
+				names = append(names, act.Name())
+			}
+		}
+		logf("group %s: also taking down the plan saved at MASTER for group %s (%s): %s",
+			g.Name, p.Group.Name, why[i], strings.Join(names, "; "))
+	}
+	return down, others
+}
+
+// otherPlans returns the saved plans of the configuration, other than g's
+// own and not retired, that an event with key (not MASTER) takes down too:
+// a group no longer in the file, or one whose saved match selects key (a
+// group renamed, or a key moved to another group, while MASTER: no event
+// will ever select the old group again). why says which, for each.
+func (h *Hook) otherPlans(g *config.Group, key string) (plans []*store.Plan, why []string, err error) {
+	if h.Saved != nil || h.Plans == nil {
+		return nil, nil, nil
+	}
+	all, err := h.Plans.All(h.Config.Path)
+	for _, p := range all {
+		if p.Group.Name == g.Name || !p.Retired.IsZero() {
+			continue
+		}
+		switch _, inFile := h.Config.Groups[p.Group.Name]; {
+		case !inFile:
+			plans, why = append(plans, p), append(why, "no longer in the configuration")
+		case selects(p.Group, key):
+			plans, why = append(plans, p), append(why, fmt.Sprintf("its saved match selects %q", key))
+		}
+	}
+	return plans, why, err
+}
+
+// selects reports whether key selects the group g (by name or match).
+func selects(g *config.Group, key string) bool {
+	return key != "" && (g.Name == key || slices.Contains(g.Match, key))
+}
+
+// ownInstances returns a copy of g whose ocf actions name their instance:
+// the group's name, which is their default, not that of the group taking
+// them down.
+func ownInstances(g *config.Group) *config.Group {
+	c := *g
+	c.Actions = make([]*config.Action, len(g.Actions))
+	for i, a := range g.Actions {
+		if a.Type == config.TypeOCF && a.Instance == "" {
+			ca := *a
+			ca.Instance = g.Name
+			a = &ca
+		}
+		c.Actions[i] = a
+	}
+	return &c
+}
+
+// retireOthers retires the other groups' plans a way down of group took
+// down (see otherPlans), each under its group's event lock and only if it
+// is still the plan that was taken down.
+func (h *Hook) retireOthers(group string, plans []*store.Plan) {
+	for _, p := range plans {
+		if err := h.retireOther(p); err != nil {
+			h.Log.Errorf("group %s: retiring the plan saved at MASTER for group %s: %v", group, p.Group.Name, err)
+			continue
+		}
+		h.Log.Infof("group %s: the plan saved at MASTER for group %s is taken down and retired", group, p.Group.Name)
+	}
+}
+
+func (h *Hook) retireOther(p *store.Plan) error {
+	unlock, err := h.Store.LockEvent(p.Group.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := h.Plans.Load(h.Config.Path, p.Group.Name)
+	if err != nil || cur == nil || !cur.Retired.IsZero() || !cur.Saved.Equal(p.Saved) {
+		return err // gone, retired or saved again since: nothing to do
+	}
+	cur.Retired = time.Now()
+	return h.Plans.Save(cur)
 }
 
 // claim marks the latest event as being applied by this process.
-func (h *Hook) claim(group string) (seq uint64, state event.State, done bool, err error) {
+func (h *Hook) claim(group string) (seq uint64, ev event.Event, done bool, err error) {
 	unlock, err := h.Store.LockEvent(group)
 	if err != nil {
-		return 0, "", false, err
+		return 0, ev, false, err
 	}
 	defer unlock()
 	st, err := h.Store.Read(group)
 	if err != nil {
-		return 0, "", false, err
+		return 0, ev, false, err
 	}
 	if st.Seq == 0 || (st.Applied == st.Seq && st.Outcome != store.OutcomeRunning && st.Outcome != store.OutcomePending) {
-		return 0, "", true, nil
+		return 0, ev, true, nil
 	}
 	st.Applied, st.AppliedState = st.Seq, st.Event.State
 	st.Outcome, st.Error, st.Steps = store.OutcomeRunning, "", nil
 	st.WorkerPID, st.Started, st.Finished = os.Getpid(), time.Now(), time.Time{}
 	st.WorkerStart = procStart(st.WorkerPID)
-	return st.Seq, st.Event.State, false, h.Store.Write(st)
+	return st.Seq, st.Event, false, h.Store.Write(st)
 }
 
 // newer reports whether an event after seq was recorded.
@@ -408,10 +505,12 @@ func (h *Hook) newer(group string, seq uint64) bool {
 	return err == nil && st.Seq != seq
 }
 
-// finish records and logs a transition's outcome. Nothing is logged while
-// the event lock is held: every front-end waits for that lock.
-func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) {
-	started, err := h.record(group, seq, state, res)
+// finish records and logs a transition's outcome, and reports whether it
+// retired the group's plan (a clean way down, the last event). Nothing is
+// logged while the event lock is held: every front-end waits for that
+// lock.
+func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Result) (retired bool) {
+	started, retired, err := h.record(group, seq, state, res)
 	if err != nil {
 		h.Log.Errorf("group %s: %v", group, err)
 	}
@@ -424,6 +523,7 @@ func (h *Hook) finish(group string, seq uint64, state event.State, res engine.Re
 	} else {
 		h.Log.Infof("%s", msg)
 	}
+	return retired
 }
 
 // outcome names a transition's result.
@@ -439,16 +539,17 @@ func outcome(res engine.Result) store.Outcome {
 
 // record stores a transition's outcome, if no later transition was
 // claimed since, and returns when it started. A group taken down without
-// error, with no event after, retires its plan (see retirePlan).
-func (h *Hook) record(group string, seq uint64, state event.State, res engine.Result) (time.Time, error) {
+// error, with no event after, retires its plan (see retirePlan); retired
+// says so.
+func (h *Hook) record(group string, seq uint64, state event.State, res engine.Result) (started time.Time, retired bool, err error) {
 	unlock, err := h.Store.LockEvent(group)
 	if err != nil {
-		return time.Now(), err
+		return time.Now(), false, err
 	}
 	defer unlock()
 	st, err := h.Store.Read(group)
 	if err != nil {
-		return time.Now(), err
+		return time.Now(), false, err
 	}
 	if st.Applied == seq {
 		st.Outcome, st.Steps, st.Finished = outcome(res), res.Steps, time.Now()
@@ -457,13 +558,14 @@ func (h *Hook) record(group string, seq uint64, state event.State, res engine.Re
 			st.Error = res.Err.Error()
 		}
 		if err := h.Store.Write(st); err != nil {
-			return st.Started, err
+			return st.Started, false, err
 		}
 	}
 	if st.Seq == seq && state != event.Master && res.Err == nil && !res.Superseded {
 		if err := h.retirePlan(group); err != nil {
-			return st.Started, fmt.Errorf("retiring the plan saved at MASTER: %w", err)
+			return st.Started, false, fmt.Errorf("retiring the plan saved at MASTER: %w", err)
 		}
+		return st.Started, true, nil
 	}
-	return st.Started, nil
+	return st.Started, false, nil
 }

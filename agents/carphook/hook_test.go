@@ -237,3 +237,71 @@ func TestPlanKeepsWhatIsUp(t *testing.T) {
 		t.Errorf("down after a MASTER replaced a retired plan: %+v, extra %q", down.Actions, extra)
 	}
 }
+
+// TestOtherPlans: a way down takes down, besides its own group's plan, the
+// unretired plans of groups no longer in the file and of groups whose saved
+// match selects the event (a key moved to another group while MASTER); not
+// those of groups the event does not concern, nor retired ones; and the
+// old group's ocf actions keep their instance name.
+func TestOtherPlans(t *testing.T) {
+	parse := func(text string) *config.File {
+		t.Helper()
+		cfg, err := config.Parse("/etc/o.toml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	group := func(name, match, role string) string {
+		return fmt.Sprintf("[group.%[1]s]\nmatch = [%[2]q]\n[[group.%[1]s.action]]\ntype = \"role-file\"\npath = %[3]q\n", name, match, role)
+	}
+	plans := &store.Plans{Dir: t.TempDir()}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At MASTER: A selects k1, B k2, C k3, D k4 (D with an ocf action).
+	before := parse(group("A", "k1", "/run/a") + group("B", "k2", "/run/b") + group("C", "k3", "/run/c") + group("D", "k4", "/run/d") +
+		"[[group.D.action]]\ntype = \"ocf\"\nagent = \"/usr/lib/ocf/resource.d/heartbeat/Dummy\"\n")
+	h := &Hook{Config: before, Store: st, Plans: plans, Log: NopLogger{}}
+	for _, g := range before.Groups {
+		if err := h.savePlan(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.retirePlan("C"); err != nil {
+		t.Fatal(err)
+	}
+	// Now: k1 moved to B, A kept with another key, C and D removed.
+	after := parse(group("A", "k9", "/run/a") + group("B", "k2", "/run/b"))
+	after.Groups["B"].Match = append(after.Groups["B"].Match, "k1")
+	h.Config = after
+	others, why, err := h.otherPlans(after.Groups["B"], "k1")
+	names := map[string]string{}
+	for i, p := range others {
+		names[p.Group.Name] = why[i]
+	}
+	if err != nil || len(names) != 2 || !strings.Contains(names["A"], `selects "k1"`) || names["D"] != "no longer in the configuration" {
+		t.Fatalf("other plans for B at k1: %q, %v", names, err)
+	}
+	down, _ := h.forState(after.Groups["B"], event.Event{Group: "k1", State: event.Backup}, t.Logf)
+	var inst string
+	paths := map[string]bool{}
+	for _, a := range down.Actions {
+		paths[a.Path] = a.Type == config.TypeRoleFile
+		if a.Type == config.TypeOCF {
+			inst = a.Instance
+		}
+	}
+	if !paths["/run/a"] || !paths["/run/b"] || !paths["/run/d"] || paths["/run/c"] || inst != "D" {
+		t.Errorf("down for B at k1: %+v (ocf instance %q)", down.Actions, inst)
+	}
+	// An event of A (its own key) does not concern B's or A's others.
+	if others, _, _ := h.otherPlans(after.Groups["A"], "k9"); len(others) != 1 || others[0].Group.Name != "D" {
+		t.Errorf("other plans for A at k9: %+v", others)
+	}
+	h.retireOthers("B", others)
+	if others, _, err := h.otherPlans(after.Groups["B"], "k1"); len(others) != 0 || err != nil {
+		t.Errorf("other plans after they were retired: %+v, %v", others, err)
+	}
+}

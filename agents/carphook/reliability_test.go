@@ -391,3 +391,63 @@ path = %q
 	}
 	waitSettled(t, state, "R", "BACKUP")
 }
+
+// TestGroupRenamedWhileMaster: a group renamed in the file while MASTER,
+// with the same match, was never taken down: BACKUP selected the new name
+// and looked up only its plan, so the old plan's address and role file
+// stayed up (the VIP on two nodes). The way down takes down the saved,
+// unretired plans whose match selects the event, with a note, and retires
+// them: a later BACKUP leaves what they had.
+func TestGroupRenamedWhileMaster(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "crn"), testenv.NewNS(t, "cro")
+	testenv.Veth(t, ns, "eth0", "10.227.0.1/24", peer, "eth0", "10.227.0.2/24")
+	hook, _ := binaries(t)
+	dir := testenv.SharedTempDir(t, "renamed")
+	state := filepath.Join(dir, "state")
+	conf := filepath.Join(dir, "n.toml")
+	cfg := func(group, vip string) string {
+		return fmt.Sprintf(`state_dir = %q
+[group.%[2]s]
+match = ["10.227.0.50"]
+[[group.%[2]s.action]]
+type = "address"
+interface = "eth0"
+addresses = ["%[3]s/24"]
+[[group.%[2]s.action]]
+type = "role-file"
+path = %[4]q
+`, state, group, vip, filepath.Join(dir, "role"+group))
+	}
+	roleG, roleH := filepath.Join(dir, "roleg"), filepath.Join(dir, "roleh")
+	writeFile(t, conf, cfg("g", "10.227.0.50"), 0o600)
+	ns.MustRun(t, hook, "-c", conf, "ucarp", "up", "eth0", "10.227.0.50")
+	waitSettled(t, state, "g", "MASTER")
+	if !hasAddr(t, ns, "10.227.0.50") || role(roleG) != "1" {
+		t.Fatal("MASTER did not bring the group up")
+	}
+	writeFile(t, conf, cfg("h", "10.227.0.60"), 0o600) // renamed, renumbered, same match
+	code, out := cmdRun(t, ns.Command(hook, "-c", conf, "ucarp", "down", "eth0", "10.227.0.50"))
+	if code != 0 || !strings.Contains(out, "also taking down the plan saved at MASTER for group g") || !strings.Contains(out, "10.227.0.50") {
+		t.Errorf("BACKUP after a rename: exit %d, want 0 and the old plan logged:\n%s", code, out)
+	}
+	if hasAddr(t, ns, "10.227.0.50") || role(roleG) != "0" || role(roleH) != "0" {
+		t.Fatalf("BACKUP after a rename left the old group up: address %v, old role %q, new role %q:\n%s",
+			hasAddr(t, ns, "10.227.0.50"), role(roleG), role(roleH), out)
+	}
+	waitSettled(t, state, "h", "BACKUP")
+	// The old plan is retired: a later BACKUP leaves what it had.
+	ns.MustRun(t, "ip", "addr", "add", "10.227.0.50/24", "dev", "eth0")
+	testenv.WaitFor(t, 20*time.Second, "the old plan to be retired", func() error {
+		p, err := (&store.Plans{Dir: planDir()}).Load(conf, "g")
+		if err != nil || p == nil || p.Retired.IsZero() {
+			return fmt.Errorf("plan g: %+v, %v", p, err)
+		}
+		return nil
+	})
+	ns.MustRun(t, hook, "-c", conf, "ucarp", "down", "eth0", "10.227.0.50")
+	waitSettled(t, state, "h", "BACKUP")
+	if !hasAddr(t, ns, "10.227.0.50") {
+		t.Error("a second BACKUP took down the address of the old plan already taken down")
+	}
+}

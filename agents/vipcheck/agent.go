@@ -302,29 +302,99 @@ func cannotHold(err error) bool {
 	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.ELOOP)
 }
 
-// running reports whether start recorded the instance. A state path that
-// cannot hold a file is not running, with a warning.
-func running(req *ocf.Request) (bool, error) {
-	_, err := os.Stat(stateFile(req))
+// errNotOurs is wrapped by errors for a state path holding something start
+// never writes: a symbolic link, a directory, a file of another owner, a
+// state directory others can write.
+var errNotOurs = errors.New("not trusted as the state of vipcheck")
+
+// checkStateDir reports whether dir (HA_RSCTMP) is a directory, not a
+// symbolic link, that only root and the effective user can have written,
+// nor any directory above it.
+func checkStateDir(dir string) error {
+	fi, err := os.Lstat(dir)
 	switch {
-	case err == nil:
-		return true, nil
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: %w", dir, errNotOurs)
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %w", dir, syscall.ENOTDIR)
+	}
+	if err := filesafe.CheckDir(dir, os.Geteuid()); err != nil {
+		return fmt.Errorf("%w: %w", errNotOurs, err)
+	}
+	return nil
+}
+
+// recorded reports whether path holds the record start wrote: a regular
+// file (not a link) owned by root or the effective user, writable by no
+// one else, in a safe state directory. It returns false and nil when
+// there is nothing at path, false and an error wrapping errNotOurs (or
+// one cannotHold accepts) when what is there is not ours, and another
+// error when path cannot be inspected.
+func recorded(path string) (bool, error) {
+	if err := checkStateDir(filepath.Dir(path)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	fi, err := os.Lstat(path)
+	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
-	case cannotHold(err):
-		req.Log.Warnf("the state file cannot exist, so vipcheck was not started here: %v", err)
+	case err != nil:
+		return false, err
+	case !fi.Mode().IsRegular():
+		return false, fmt.Errorf("%s is %s: %w", path, filesafe.TypeName(fi.Mode()), errNotOurs)
+	}
+	if err := filesafe.Check(path, os.Geteuid()); err != nil {
+		return false, fmt.Errorf("%w: %w", errNotOurs, err)
+	}
+	return true, nil
+}
+
+// notStartedHere reports whether err, from recorded, shows that start
+// never recorded the instance at the state path.
+func notStartedHere(err error) bool { return cannotHold(err) || errors.Is(err, errNotOurs) }
+
+// running reports whether start recorded the instance. A state path that
+// cannot hold a file, or holds something start never writes, is not
+// running, with a warning.
+func running(req *ocf.Request) (bool, error) {
+	ok, err := recorded(stateFile(req))
+	switch {
+	case err == nil:
+		return ok, nil
+	case notStartedHere(err):
+		req.Log.Warnf("the state file cannot be ours, so vipcheck was not started here: %v", err)
 		return false, nil
 	}
 	return false, ocf.Errorf(ocf.ErrGeneric, "state file: %w", err)
 }
 
 // recordStart writes the state file. A state directory that cannot be
-// created, or a path that cannot hold the file, is a node's setup problem
-// (HA_RSCTMP a regular file, say): ErrInstalled, so that Pacemaker does not
-// retry on this node.
+// created, a path that cannot hold the file (HA_RSCTMP a regular file,
+// say), or a state directory others can write is a node's setup problem:
+// ErrInstalled, so that Pacemaker does not retry on this node. An unsafe
+// directory is refused before anything is created.
 func recordStart(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return ocf.Errorf(ocf.ErrInstalled, "creating the state directory (HA_RSCTMP) %s: %w", filepath.Dir(path), err)
+	dir := filepath.Dir(path)
+	err := checkStateDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := checkAncestor(dir); err != nil {
+			return ocf.Errorf(ocf.ErrInstalled, "refusing the state directory (HA_RSCTMP) %s: %w", dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return ocf.Errorf(ocf.ErrInstalled, "creating the state directory (HA_RSCTMP) %s: %w", dir, err)
+		}
+		err = checkStateDir(dir)
+	}
+	switch {
+	case cannotHold(err):
+		return ocf.Errorf(ocf.ErrInstalled, "creating the state directory (HA_RSCTMP) %s: %w", dir, err)
+	case err != nil:
+		return ocf.Errorf(ocf.ErrInstalled, "refusing the state directory (HA_RSCTMP) %s: %w", dir, err)
 	}
 	if err := atomicfile.Write(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		if cannotHold(err) {
@@ -333,6 +403,17 @@ func recordStart(path string) error {
 		return ocf.Errorf(ocf.ErrGeneric, "writing the state file: %w", err)
 	}
 	return nil
+}
+
+// checkAncestor checks the nearest existing directory above a missing
+// dir with filesafe.CheckDir, so that nothing is created below a
+// directory others can write.
+func checkAncestor(dir string) error {
+	for a := filepath.Dir(dir); ; a = filepath.Dir(a) {
+		if _, err := os.Lstat(a); err == nil || a == filepath.Dir(a) {
+			return filesafe.CheckDir(a, os.Geteuid())
+		}
+	}
 }
 
 // Start validates, records the instance as running and publishes a first
@@ -354,8 +435,10 @@ func Start(ctx context.Context, req *ocf.Request) error {
 // Stop removes the attribute and the state file; stopping a stopped
 // instance succeeds. It reads only the parameters it needs, so a mistake
 // in another (or a CA file gone) does not leave the attribute behind. A
-// state path that cannot hold a file (HA_RSCTMP a regular file) means
-// start never recorded the instance: stopped, with a warning.
+// state path that cannot hold a file (HA_RSCTMP a regular file), or holds
+// something start never writes (a directory, a link, a stranger's file, a
+// file in a directory others can write), means start never recorded the
+// instance: stopped, with a warning, and that object is left alone.
 func Stop(ctx context.Context, req *ocf.Request) error {
 	if attribute, err := readAttribute(req.Params); err == nil {
 		dampen := req.Params.String("dampen")
@@ -366,15 +449,21 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			req.Log.Warnf("removing node attribute %s: %v", attribute, err)
 		}
 	}
-	err := os.Remove(stateFile(req))
+	ours, err := recorded(stateFile(req))
 	switch {
-	case err == nil || errors.Is(err, fs.ErrNotExist):
+	case err == nil && !ours:
 		return nil
-	case cannotHold(err):
-		req.Log.Warnf("the state file cannot exist, so vipcheck was not started here: %v", err)
+	case notStartedHere(err):
+		req.Log.Warnf("the state file cannot be ours, so vipcheck was not started here (left as it is): %v", err)
 		return nil
+	case err != nil:
+		return ocf.Errorf(ocf.ErrGeneric, "state file: %w", err)
 	}
-	return ocf.Errorf(ocf.ErrGeneric, "removing the state file: %w", err)
+	// unlink(2) only: never a directory, never through a link.
+	if err := syscall.Unlink(stateFile(req)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ocf.Errorf(ocf.ErrGeneric, "removing the state file %s: %w", stateFile(req), err)
+	}
+	return nil
 }
 
 // Monitor returns NotRunning when stopped; otherwise it probes every real

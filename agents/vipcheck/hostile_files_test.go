@@ -121,6 +121,99 @@ func TestOCFAgentHostileFiles(t *testing.T) {
 		}
 	})
 
+	t.Run("state path planted", func(t *testing.T) {
+		// Objects start never writes at the state path, as a local
+		// user puts them in a HA_RSCTMP others can write (or a
+		// stranger's file): never "running", stop 0 and leaves them.
+		state := filepath.Join(rsctmp, "ocf-vipcheck-vh.state")
+		victim := filepath.Join(files, "victim")
+		if err := os.WriteFile(victim, []byte("victim\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		plants := []struct {
+			name  string
+			plant func() error
+		}{
+			{"a directory", func() error {
+				if err := os.Mkdir(state, 0o755); err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(state, "x"), nil, 0o644)
+			}},
+			{"a symbolic link", func() error { return os.Symlink(victim, state) }},
+			{"a FIFO", func() error { return syscall.Mkfifo(state, 0o644) }},
+			{"a stranger's file", func() error {
+				if err := os.WriteFile(state, nil, 0o644); err != nil {
+					return err
+				}
+				return os.Chown(state, 65534, 65534)
+			}},
+			{"a file others can write", func() error {
+				if err := os.WriteFile(state, nil, 0o644); err != nil {
+					return err
+				}
+				return os.Chmod(state, 0o666)
+			}},
+		}
+		for _, p := range plants {
+			t.Run(p.name, func(t *testing.T) {
+				if err := p.plant(); err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(state)
+				before, _ := os.Lstat(state)
+				out := action(t, 7, "monitor")
+				has(t, "probe", out, "WARNING", "was not started here")
+				action(t, 7, "monitor", recurring)
+				out = action(t, 0, "stop")
+				has(t, "stop", out, "WARNING", "was not started here")
+				if after, err := os.Lstat(state); err != nil || after.Mode() != before.Mode() {
+					t.Errorf("stop changed the planted object: %v, %v", after, err)
+				}
+				if b, err := os.ReadFile(victim); err != nil || string(b) != "victim\n" {
+					t.Errorf("victim after the actions: %q, %v", b, err)
+				}
+			})
+		}
+		// Started, then the state file's directory becomes writable by
+		// others: the record is no longer trusted.
+		action(t, 0, "start")
+		action(t, 0, "monitor", recurring)
+		if err := os.Chmod(rsctmp, 0o1777); err != nil {
+			t.Fatal(err)
+		}
+		out := action(t, 7, "monitor")
+		has(t, "probe, HA_RSCTMP 1777", out, "WARNING", "writable by")
+		action(t, 0, "stop")
+		if err := os.Chmod(rsctmp, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		action(t, 0, "stop")
+		if _, err := os.Lstat(state); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("state file after stop: %v", err)
+		}
+	})
+
+	t.Run("HA_RSCTMP others can write", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "rsctmp")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o1777); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{dir, filepath.Join(dir, "below")} {
+			env := "HA_RSCTMP=" + d
+			out := action(t, 5, "start", env)
+			has(t, "start", out, "ocf-exit-reason:refusing the state directory (HA_RSCTMP)", "writable by")
+			action(t, 7, "monitor", env)
+			action(t, 0, "stop", env)
+		}
+		if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) != 0 {
+			t.Errorf("start created %q in an unsafe HA_RSCTMP", names)
+		}
+	})
+
 	t.Run("role file a FIFO", func(t *testing.T) {
 		role := filepath.Join(files, "role")
 		if err := os.WriteFile(role, []byte("1\n"), 0o644); err != nil {

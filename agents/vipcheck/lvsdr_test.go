@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -16,6 +17,15 @@ var binary string // built by TestMain when root can run the integration tests
 
 func TestMain(m *testing.M) {
 	code := func() int {
+		// HA_RSCTMP must pass filesafe's checks; t.TempDir() is
+		// usually below /tmp, which others can write.
+		safe, err := filesafetest.SafeDir()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(safe)
+		os.Setenv("TMPDIR", safe)
 		if os.Geteuid() != 0 {
 			return m.Run()
 		}
