@@ -600,7 +600,10 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 		}
 		return nil
 	}
-	if err := checkStateDir(dir); err != nil {
+	if err := checkStateDir(dir); err != nil && errors.Is(err, fs.ErrPermission) {
+		// Not root: what is there cannot be seen, let alone undone.
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	} else if err != nil {
 		// Start refuses such a directory before it registers anything,
 		// so no instance can have been set up from it; what it holds
 		// is anyone's word and decides nothing.
@@ -667,9 +670,10 @@ func registered(dir, name string) (Instance, bool, error) {
 	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return Instance{}, false, nil
 	}
-	if err := checkStateDir(dir); err != nil {
+	if err := checkStateDir(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
 		// As for stop: start refuses such a directory, so nothing of
-		// the instance can run from it, whatever it holds.
+		// the instance can run from it, whatever it holds. (Not being
+		// allowed to look is not knowing: the caller cannot tell.)
 		return Instance{}, false, fmt.Errorf("%w; start refuses such a directory: %w", err, errUntrustedDir)
 	}
 	state, err := st.load()
