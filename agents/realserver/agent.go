@@ -9,6 +9,8 @@ package realserver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -220,6 +222,10 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	}
 	// The state lock is held for one step at a time, never across the
 	// whole list: another instance's stop waits for one chunk at most.
+	inst.Token, err = newToken()
+	if err != nil {
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	}
 	err = withState(ctx, dir, func(st *store, state *State) error {
 		// A changed instance first gives up what it no longer lists.
 		if old, ok := state.Instances[name]; ok {
@@ -243,6 +249,9 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		}
 		chunk := s.addrs[i:min(i+lockChunk, len(s.addrs))]
 		err = withState(ctx, dir, func(st *store, state *State) error {
+			if !stillRegistered(state, name, inst.Token) {
+				return undoStart(ctx, st, state, name, inst)
+			}
 			n, err := addAll(ctx, st, state, s.iface, chunk)
 			added += n
 			return err
@@ -253,6 +262,9 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	err = withState(ctx, dir, func(st *store, state *State) error {
+		if !stillRegistered(state, name, inst.Token) {
+			return undoStart(ctx, st, state, name, inst)
+		}
 		return setSysctls(st, state, inst.Sysctls, inst.Restore)
 	})
 	if err != nil {
@@ -263,6 +275,47 @@ func Start(ctx context.Context, req *ocf.Request) error {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
 	return nil
+}
+
+// errStoppedWhileStarting is start's error when a stop (or another start
+// of the same instance) took its registration away between two holdings
+// of the state lock.
+var errStoppedWhileStarting = errors.New("stopped while starting: a stop of this instance ran meanwhile; what this start added is undone")
+
+// newToken returns a random token telling one start's registration from
+// any other of the same instance.
+func newToken() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a start token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// stillRegistered reports whether the instance name is still registered by
+// the start that holds token: start checks it in every holding of the
+// lock after the first, since a stop may have run in between.
+func stillRegistered(state *State, name, token string) bool {
+	cur, ok := state.Instances[name]
+	return ok && cur.Token == token
+}
+
+// undoStart gives up what a start whose registration is gone added (the
+// addresses it owns that no registered instance lists). When that fails
+// it registers the instance again, so that a stop retries the removal
+// instead of finding nothing registered and leaving the addresses.
+func undoStart(ctx context.Context, st *store, state *State, name string, inst Instance) error {
+	_, err := release(ctx, state, inst, Instance{}, 0)
+	if _, ok := state.Instances[name]; err != nil && !ok {
+		state.Instances[name] = inst
+	}
+	if serr := st.save(state); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (undoing: %w)", errStoppedWhileStarting, err)
+	}
+	return errStoppedWhileStarting
 }
 
 // lockChunk is how many addresses start adds, or stop removes, under one
@@ -547,16 +600,15 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 		}
 		return nil
 	}
-	if err := checkStateDir(dir); err != nil {
-		// Start refuses such a directory before registering: unless
-		// the state in it lists the instance (the directory was made
-		// unsafe after a start), nothing of it can be set up.
-		listed, lerr := listedUntrusted(dir, name)
-		if lerr == nil && !listed {
-			req.Log.Warnf("%v; the instance is not registered there, so nothing of it runs", err)
-			return nil
-		}
-		return ocf.WithCode(ocf.ErrGeneric, errors.Join(err, lerr))
+	if err := checkStateDir(dir); err != nil && errors.Is(err, fs.ErrPermission) {
+		// Not root: what is there cannot be seen, let alone undone.
+		return ocf.WithCode(ocf.ErrGeneric, err)
+	} else if err != nil {
+		// Start refuses such a directory before it registers anything,
+		// so no instance can have been set up from it; what it holds
+		// is anyone's word and decides nothing.
+		req.Log.Warnf("%v; start refuses such a directory, so nothing of the instance can run from it", err)
+		return nil
 	}
 	// One chunk of addresses per holding of the lock; the instance
 	// stays registered until the last chunk, so a stop that runs out of
@@ -598,6 +650,10 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 func Monitor(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
 	inst, ok, err := registered(dir, name)
+	if errors.Is(err, errUntrustedDir) {
+		req.Log.Warnf("%v", err)
+		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
+	}
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, fmt.Errorf("%w (%w)", err, errCannotTell))
 	}
@@ -614,13 +670,11 @@ func registered(dir, name string) (Instance, bool, error) {
 	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return Instance{}, false, nil
 	}
-	if err := checkStateDir(dir); err != nil {
-		// As for stop: an unsafe directory that does not list the
-		// instance says it is not running.
-		if listed, lerr := listedUntrusted(dir, name); lerr == nil && !listed {
-			return Instance{}, false, nil
-		}
-		return Instance{}, false, err
+	if err := checkStateDir(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
+		// As for stop: start refuses such a directory, so nothing of
+		// the instance can run from it, whatever it holds. (Not being
+		// allowed to look is not knowing: the caller cannot tell.)
+		return Instance{}, false, fmt.Errorf("%w; start refuses such a directory: %w", err, errUntrustedDir)
 	}
 	state, err := st.load()
 	if err != nil {
@@ -629,6 +683,10 @@ func registered(dir, name string) (Instance, bool, error) {
 	inst, ok := state.Instances[name]
 	return inst, ok, nil
 }
+
+// errUntrustedDir marks a state directory start would refuse: nothing
+// can have been registered there.
+var errUntrustedDir = errors.New("nothing of the instance can run from it")
 
 // check compares the node with a registration.
 func check(ctx context.Context, inst Instance, depth int) error {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,9 +50,9 @@ func TestUnsafeStateDir(t *testing.T) {
 		code, out = n.agent("web", "monitor", "addresses=10.12.0.1")
 		expect(t, tc.what+": monitor", code, 7, out)
 	}
-	// The directory made unsafe after a start: an instance registered
-	// there is not declared stopped with its addresses still on lo; one
-	// that is not registered there is.
+	// The directory made unsafe after a start cannot be told from one
+	// a stranger filled (adv3 F1): what it holds decides nothing, and
+	// stop says 0 with a warning rather than fence the node.
 	n.rsctmp = t.TempDir()
 	code, out := n.agent("web", "start", "addresses=10.12.0.2")
 	expect(t, "start", code, 0, out)
@@ -59,12 +60,140 @@ func TestUnsafeStateDir(t *testing.T) {
 	code, out = n.agent("other", "stop", "addresses=10.12.0.3")
 	expect(t, "stop of an instance not registered there", code, 0, out, "writable by group and others")
 	code, out = n.agent("web", "stop", "addresses=10.12.0.2")
-	expect(t, "stop of the registered instance", code, 1, out, "writable by group and others")
+	expect(t, "stop of the registered instance", code, 0, out, "writable by group and others")
 	n.chmod(n.rsctmp, 0o700)
 	code, out = n.agent("web", "stop", "addresses=10.12.0.2")
 	expect(t, "stop", code, 0, out)
 	if n.has("lo", "10.12.0.2") {
 		t.Error("10.12.0.2 left after stop")
+	}
+}
+
+// TestPlantedState (adv3 F1): a state.json that a stranger put in a state
+// directory start refuses — listing the instance, or not a file at all —
+// proves nothing: probe 7 and stop 0, not 1 (which would fence the node).
+func TestPlantedState(t *testing.T) {
+	n := newNode(t, nil)
+	pub := filepath.Join(t.TempDir(), "pub")
+	if err := os.Mkdir(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n.chmod(pub, 0o777|os.ModeSticky)
+	n.rsctmp = pub
+	dir := filepath.Join(pub, "ocf-realserver")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state.json")
+	listing := `{"instances":{"web":{"interface":"lo","addresses":["10.12.1.1"]}}}`
+	for _, plant := range []struct {
+		what string
+		make func() error
+	}{
+		{"a state listing the instance", func() error { return os.WriteFile(state, []byte(listing), 0o644) }},
+		{"a directory", func() error { return os.Mkdir(state, 0o755) }},
+		{"a FIFO", func() error { return syscall.Mkfifo(state, 0o644) }},
+		{"garbage", func() error { return os.WriteFile(state, []byte("{"), 0o644) }},
+	} {
+		if err := os.RemoveAll(state); err != nil {
+			t.Fatal(err)
+		}
+		if err := plant.make(); err != nil {
+			t.Fatal(err)
+		}
+		code, out := n.agent("web", "monitor", "addresses=10.12.1.1", "OCF_RESKEY_CRM_meta_interval=0")
+		expect(t, plant.what+": probe", code, 7, out, "writable by")
+		code, out = n.agent("web", "stop", "addresses=10.12.1.1")
+		expect(t, plant.what+": stop", code, 0, out, "writable by")
+	}
+}
+
+// TestSymlinkedStateDir (adv3 F5): a state directory that is a symbolic
+// link in a directory others can write is refused (5), although it points
+// to a safe directory; the target is left alone, and stop and probe say
+// stopped.
+func TestSymlinkedStateDir(t *testing.T) {
+	n := newNode(t, nil)
+	victim := t.TempDir()
+	victimState := filepath.Join(victim, "state.json")
+	if err := os.WriteFile(victimState, []byte(`{"victim":"data"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	if err := os.Mkdir(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n.chmod(pub, 0o777|os.ModeSticky)
+	if err := os.Symlink(victim, filepath.Join(pub, "ocf-realserver")); err != nil {
+		t.Fatal(err)
+	}
+	n.rsctmp = pub
+	for _, action := range []string{"validate-all", "start"} {
+		code, out := n.agent("web", action, "addresses=10.12.2.1")
+		expect(t, action, code, 5, out, "symbolic link", "writable by")
+	}
+	if n.has("lo", "10.12.2.1") {
+		t.Error("a refused start added 10.12.2.1")
+	}
+	if b, err := os.ReadFile(victimState); err != nil || string(b) != `{"victim":"data"}` {
+		t.Errorf("the link's target was written: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(victim, "lock")); err == nil {
+		t.Error("a lock was created in the link's target")
+	}
+	code, out := n.agent("web", "monitor", "addresses=10.12.2.1", "OCF_RESKEY_CRM_meta_interval=0")
+	expect(t, "probe", code, 7, out)
+	code, out = n.agent("web", "stop", "addresses=10.12.2.1")
+	expect(t, "stop", code, 0, out)
+}
+
+// TestStopWhileStarting (adv3 F2): a stop of an instance that runs while
+// its (large) start is between two chunks leaves the node consistent:
+// the VIPs are up and monitor says 0, or they are gone and monitor says
+// 7; never up with 7, where no later stop would remove them.
+func TestStopWhileStarting(t *testing.T) {
+	n := newNode(t, nil)
+	var b strings.Builder
+	for i := 0; i < realserver.MaxAddresses/256; i++ {
+		fmt.Fprintf(&b, "10.16.%d.0/24\n", i)
+	}
+	big := n.file("big", b.String())
+	type result struct {
+		code int
+		out  string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out := n.agent("big", "start", "vipaddrs="+big, "OCF_RESKEY_CRM_meta_timeout=20000")
+		done <- result{code, out}
+	}()
+	err := testenv.Poll(20*time.Second, func() error {
+		if !n.has("lo", "10.16.0.0") {
+			return errors.New("start has added no address yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out := n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
+	expect(t, "stop while starting", code, 0, out)
+	r := <-done
+	if r.code != 0 && !strings.Contains(r.out, "stopped while starting") {
+		t.Errorf("start failed for another reason: %d %s", r.code, r.out)
+	}
+	code, out = n.agent("big", "monitor")
+	up := n.has("lo", "10.16.0.0") || n.has("lo", "10.16.63.255") || n.has("lo", "10.16.32.7")
+	switch {
+	case code == 0 && r.code == 0:
+	case code == 7 && !up:
+	default:
+		t.Errorf("after start %d and stop 0: monitor %d (%s), VIPs up: %v", r.code, code, out, up)
+	}
+	code, out = n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
+	expect(t, "stop", code, 0, out)
+	if n.has("lo", "10.16.0.0") || n.has("lo", "10.16.63.255") {
+		t.Error("addresses left after the last stop")
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,6 +44,9 @@ type Instance struct {
 	Addresses []string `json:"addresses"`
 	Sysctls   []string `json:"sysctls"`
 	Restore   bool     `json:"restore"`
+	// Token tells the start that registered the instance from any
+	// other: each of its later steps checks it is still the one.
+	Token string `json:"token,omitempty"`
 }
 
 // SavedSysctl is a sysctl the agent changed.
@@ -76,7 +78,7 @@ type store struct {
 func checkStateDir(dir string) error {
 	p := dir
 	for {
-		_, err := os.Stat(p)
+		_, err := os.Lstat(p)
 		if err == nil {
 			break
 		}
@@ -101,36 +103,6 @@ func makeStateDir(dir string) error {
 		return fmt.Errorf("creating the state directory: %w", err)
 	}
 	return checkStateDir(dir)
-}
-
-// listedUntrusted reports whether the state in dir, which is not safe to
-// act on, registers the instance name: when it does not, nothing of that
-// instance can have been set up from there. It reads without following a
-// final symbolic link, without blocking on a FIFO and within the size
-// limit of load.
-func listedUntrusted(dir, name string) (bool, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "state.json"), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
-		// No state can be there: start never created it.
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false, fmt.Errorf("%s is not a regular file", f.Name())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 64<<20))
-	if err != nil {
-		return false, err
-	}
-	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return false, fmt.Errorf("parsing %s: %w", f.Name(), err)
-	}
-	_, ok := st.Instances[name]
-	return ok, nil
 }
 
 // lockPoll is how often a waiter tries the state lock again; lockGap, how

@@ -6,6 +6,8 @@
 // every directory above it (after resolving symbolic links) must be owned by
 // root or by the user the program runs as, and none may be writable by group
 // or others (a sticky world-writable directory such as /tmp is refused too).
+// A symbolic link on the way is followed only when the directory holding it
+// passes the same test: a link in /tmp is refused wherever it points.
 // The file must be a regular file.
 //
 // ReadFile opens the file without following a final symbolic link and
@@ -20,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -38,7 +41,7 @@ var ErrTooLarge = errors.New("file too large")
 // have written: the file and each directory of its resolved path are owned
 // by root or uid and are not writable by group or others.
 func Check(path string, uid int) error {
-	real, err := resolve(path)
+	real, err := resolve(path, uid)
 	if err != nil {
 		return err
 	}
@@ -56,7 +59,7 @@ func Check(path string, uid int) error {
 // have written, nor any directory above it: a place to keep state that a
 // privileged program trusts.
 func CheckDir(dir string, uid int) error {
-	real, err := resolve(dir)
+	real, err := resolve(dir, uid)
 	if err != nil {
 		return err
 	}
@@ -91,7 +94,7 @@ func Executable(path string, uid int) error {
 // ReadFile reads path, at most limit bytes, after the checks of Check. The
 // file's own checks are made on the opened descriptor.
 func ReadFile(path string, uid int, limit int64) ([]byte, error) {
-	real, err := resolve(path)
+	real, err := resolve(path, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -126,17 +129,76 @@ func ReadFile(path string, uid int, limit int64) ([]byte, error) {
 }
 
 // resolve returns the absolute path of path with every symbolic link
-// resolved.
-func resolve(path string) (string, error) {
+// resolved. It walks the path as given, one component at a time, and
+// refuses a symbolic link in a directory that is not safe (checkDirs on
+// it and the directory itself): whoever could write there chose where the
+// link leads, so checking only the link's target would check the place the
+// attacker picked.
+func resolve(path string, uid int) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", err
+	links := 0
+	return walk(path, "/", abs, uid, &links)
+}
+
+// maxLinks bounds the symbolic links one resolution follows, as the
+// kernel's ELOOP does.
+const maxLinks = 40
+
+// walk resolves rest (absolute, or relative to cur) below cur, a resolved
+// directory, following symbolic links whose directory is safe. name is the
+// path as given, for messages.
+func walk(name, cur, rest string, uid int, links *int) (string, error) {
+	if filepath.IsAbs(rest) {
+		cur = "/"
 	}
-	return real, nil
+	for _, c := range strings.Split(rest, "/") {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if *links++; *links > maxLinks {
+			return "", fmt.Errorf("%s: %w", name, syscall.ELOOP)
+		}
+		if err := checkLinkDir(name, next, cur, uid); err != nil {
+			return "", err
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if cur, err = walk(name, cur, target, uid, links); err != nil {
+			return "", err
+		}
+	}
+	return cur, nil
+}
+
+// checkLinkDir checks dir, the resolved directory holding the symbolic
+// link link, and every directory above it.
+func checkLinkDir(name, link, dir string, uid int) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkOwnerMode(name, "directory "+dir+" (holding the symbolic link "+link+")", fi, uid); err != nil {
+		return err
+	}
+	return checkDirs(name, dir, uid)
 }
 
 // checkFile checks the file's type, owner and mode. name is the path as

@@ -180,3 +180,59 @@ func TestCheckDirAndExecutable(t *testing.T) {
 		t.Errorf("Executable(/bin/sh): %v", err)
 	}
 }
+
+// TestSymlinkInUnsafeDir: a symbolic link is followed only when the
+// directory holding it is safe; one that others could have planted
+// (adv3 F5: $HA_RSCTMP/ocf-realserver -> a root-owned directory, in a
+// world-writable HA_RSCTMP) is refused although its target is safe.
+func TestSymlinkInUnsafeDir(t *testing.T) {
+	testenv.RequireRoot(t)
+	safe := t.TempDir()
+	target := filepath.Join(safe, "target")
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(target, "f"), "x", 0o600)
+	pub := filepath.Join(safe, "pub")
+	if err := os.Mkdir(pub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pub, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{filepath.Join(pub, "link"), filepath.Join(safe, "good")} {
+		if err := os.Symlink(target, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A link to the planted link from a safe directory is no better.
+	if err := os.Symlink(filepath.Join(pub, "link"), filepath.Join(safe, "indirect")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"pub/link", "indirect"} {
+		p := filepath.Join(safe, bad)
+		if err := filesafe.CheckDir(p, 0); !errors.Is(err, filesafe.ErrUnsafe) || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("CheckDir(%s): %v; want ErrUnsafe naming the link", p, err)
+		}
+		if _, err := filesafe.ReadFile(filepath.Join(p, "f"), 0, 10); !errors.Is(err, filesafe.ErrUnsafe) {
+			t.Errorf("ReadFile(%s/f): %v; want ErrUnsafe", p, err)
+		}
+		if err := filesafe.Check(filepath.Join(p, "f"), 0); !errors.Is(err, filesafe.ErrUnsafe) {
+			t.Errorf("Check(%s/f): %v; want ErrUnsafe", p, err)
+		}
+	}
+	good := filepath.Join(safe, "good")
+	if err := filesafe.CheckDir(good, 0); err != nil {
+		t.Errorf("CheckDir(%s), a link in a safe directory: %v", good, err)
+	}
+	if b, err := filesafe.ReadFile(filepath.Join(good, "f"), 0, 10); err != nil || string(b) != "x" {
+		t.Errorf("ReadFile through a link in a safe directory: %q, %v", b, err)
+	}
+	// Relative links and .. resolve as the kernel does.
+	if err := os.Symlink("target/../target", filepath.Join(safe, "rel")); err != nil {
+		t.Fatal(err)
+	}
+	if err := filesafe.CheckDir(filepath.Join(safe, "rel"), 0); err != nil {
+		t.Errorf("CheckDir(relative link): %v", err)
+	}
+}
