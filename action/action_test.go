@@ -245,7 +245,16 @@ func TestExec(t *testing.T) {
 
 func TestOCF(t *testing.T) {
 	dir := t.TempDir()
-	agent, _ := filepath.Abs("testdata/fake-agent")
+	// The agent runs as root only from a directory others cannot write:
+	// a copy, wherever this tree was checked out (CI may clone under /tmp).
+	src, err := os.ReadFile("testdata/fake-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := filepath.Join(dir, "fake-agent")
+	if err := os.WriteFile(agent, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	log := filepath.Join(dir, "log")
 	a := &OCF{Agent: agent, Instance: "dante", Root: "/usr/lib/ocf", Timeout: 7 * time.Second,
 		Params: map[string]string{"log": log, "state": "/s"}}

@@ -13,6 +13,7 @@ copyright_line='^[#[:space:]]*copyright \(([cC])\|[0-9]\)'
 
 license_of() { # FILE: the SPDX-style short name of a license text
 	if grep -q 'Apache License' "$1"; then echo Apache-2.0
+	elif grep -q 'Mozilla Public License Version 2.0' "$1"; then echo MPL-2.0
 	elif grep -q 'Permission is hereby granted, free of charge' "$1"; then echo Expat
 	elif grep -q 'Neither the name' "$1"; then echo BSD-3-clause
 	elif grep -q 'Redistribution and use' "$1"; then echo BSD-2-clause
@@ -31,6 +32,9 @@ text_of() { # FILE LICENSE: the license text as a DEP-5 field continuation
 	Apache-2.0)
 		printf ' On Debian systems, the full text of the Apache License, Version 2.0\n'
 		printf ' is in /usr/share/common-licenses/Apache-2.0.\n' ;;
+	MPL-2.0)
+		printf ' On Debian systems, the full text of the Mozilla Public License, Version 2.0\n'
+		printf ' is in /usr/share/common-licenses/MPL-2.0.\n' ;;
 	*)
 		# Drop title and copyright lines; blank lines become " .".
 		grep -v -i "$copyright_line"'\|^[#=[:space:]]*\(the \)\{0,1\}mit license[[:space:]=]*$\|^==*$\|^[[:space:]]*All rights reserved\.$' "$1" |
