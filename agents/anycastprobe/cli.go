@@ -262,13 +262,9 @@ func lockInstance(config, socket string) (*os.File, error) {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	path := filepath.Join(dir, "anycast-probe-"+hex.EncodeToString(sum[:8])+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	f, err := filesafe.OpenLock(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
-	}
-	if err := privateLock(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
@@ -278,26 +274,6 @@ func lockInstance(config, socket string) (*os.File, error) {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return f, nil
-}
-
-// privateLock refuses a lock file that others could open (and so hold):
-// it must be a regular file of the effective user, without group or other
-// permissions.
-func privateLock(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%w (%s)", filesafe.ErrNotRegular, filesafe.TypeName(fi.Mode()))
-	case !ok || int(st.Uid) != os.Geteuid():
-		return errors.New("not owned by this user; remove it")
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("mode %04o lets others hold it; remove it", fi.Mode().Perm())
-	}
-	return nil
 }
 
 func noArgs(c *cli.Context) error {

@@ -3,24 +3,20 @@ package anycastprobe
 // The TOML configuration of anycast-probe run and check.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/ocfkit/ocfkit/internal/duration"
-	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/tomlconf"
 )
 
 // Defaults and limits.
@@ -127,45 +123,23 @@ type CheckConfig struct {
 }
 
 // Error is a problem of the file at a line.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-}
+type Error = tomlconf.Error
 
 // LoadConfig reads and validates the file. The file says which commands
 // run as root, so it must be safe (filesafe, as carp-hook's).
 func LoadConfig(path string) (*Config, error) {
-	data, err := filesafe.ReadFile(path, os.Geteuid(), MaxConfigSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
+	data, err := tomlconf.Read(path, MaxConfigSize)
 	if err != nil {
-		return nil, fmt.Errorf("refusing config: %w", err)
+		return nil, err
 	}
 	return ParseConfig(path, data)
 }
 
 // ParseConfig validates data, naming it path in errors.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	if len(data) > MaxConfigSize {
-		return nil, &Error{Path: path, Msg: "file larger than 1 MiB"}
-	}
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, &Error{Path: path, Msg: "a NUL byte is not allowed"}
-	}
 	c := &Config{}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, decodeError(path, err)
+	if err := tomlconf.Decode(path, data, c, MaxConfigSize); err != nil {
+		return nil, err
 	}
 	lines, err := locate(data)
 	if err != nil {
@@ -421,25 +395,6 @@ func validIface(s string) bool {
 		}
 	}
 	return true
-}
-
-func decodeError(path string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			row, _ := e.Position()
-			errs = append(errs, &Error{Path: path, Line: row, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, _ := de.Position()
-		return &Error{Path: path, Line: row, Msg: de.Error()}
-	}
-	return &Error{Path: path, Msg: err.Error()}
 }
 
 // locate maps table headers and keys ("service.dns", "service.dns.rise",

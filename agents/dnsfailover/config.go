@@ -1,22 +1,18 @@
 package dnsfailover
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/pelletier/go-toml/v2"
 
 	"github.com/ocfkit/ocfkit/internal/duration"
-	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/tomlconf"
 )
 
 // DefaultConfig is the configuration file used without -c.
@@ -126,45 +122,23 @@ type Restart struct {
 }
 
 // Error is a configuration error with its line.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-}
+type Error = tomlconf.Error
 
 // LoadConfig reads and validates the file at path. It names commands run
 // as root, so it must be safe as filesafe has it.
 func LoadConfig(path string) (*Config, error) {
-	data, err := filesafe.ReadFile(path, os.Geteuid(), maxConfig)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
+	data, err := tomlconf.Read(path, maxConfig)
 	if err != nil {
-		return nil, fmt.Errorf("refusing config: %w", err)
+		return nil, err
 	}
 	return ParseConfig(path, data)
 }
 
 // ParseConfig validates data, naming it path in errors.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	if len(data) > maxConfig {
-		return nil, &Error{Path: path, Msg: "file larger than 1 MiB"}
-	}
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, &Error{Path: path, Msg: "a NUL byte is not allowed"}
-	}
 	c := &Config{}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, decodeError(path, err)
+	if err := tomlconf.Decode(path, data, c, maxConfig); err != nil {
+		return nil, err
 	}
 	c.Path = path
 	lines := recordLines(data)
@@ -508,25 +482,6 @@ func recordLines(data []byte) []int {
 		}
 	}
 	return out
-}
-
-func decodeError(path string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			row, _ := e.Position()
-			errs = append(errs, &Error{Path: path, Line: row, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, _ := de.Position()
-		return &Error{Path: path, Line: row, Msg: de.Error()}
-	}
-	return &Error{Path: path, Msg: err.Error()}
 }
 
 func contains(list []string, s string) bool {

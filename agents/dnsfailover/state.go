@@ -144,38 +144,13 @@ func lockState(path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	f, err := filesafe.OpenLock(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("state lock: %w", err)
-	}
-	if err := privateLock(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("state lock %s.lock: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
 	}
 	return func() { f.Close() }, nil
-}
-
-// privateLock refuses a lock file that others could open, and so hold
-// for ever (one left with another mode, or planted in a directory others
-// can write): it must be a regular file of the effective user, without
-// group or other permissions.
-func privateLock(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%w (%s)", filesafe.ErrNotRegular, filesafe.TypeName(fi.Mode()))
-	case !ok || int(st.Uid) != os.Geteuid():
-		return errors.New("not owned by this user; remove it")
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("mode %04o lets others hold it; remove it", fi.Mode().Perm())
-	}
-	return nil
 }

@@ -6,12 +6,9 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,7 +19,7 @@ import (
 	"github.com/ocfkit/ocfkit/action"
 	"github.com/ocfkit/ocfkit/agents/carphook/engine"
 	"github.com/ocfkit/ocfkit/internal/duration"
-	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/tomlconf"
 )
 
 // ActionType names what an action does: its "type" key.
@@ -132,18 +129,7 @@ func Types() []string {
 }
 
 // Error is a configuration error with its position.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-}
+type Error = tomlconf.Error
 
 // Durations accepted in the file: a plain number is seconds.
 var (
@@ -158,12 +144,9 @@ var (
 // written (see filesafe): a regular file of at most MaxSize bytes, not
 // writable by group or others, in directories that are not either.
 func Load(path string) (*File, error) {
-	data, err := filesafe.ReadFile(path, os.Geteuid(), MaxSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
+	data, err := tomlconf.Read(path, MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("refusing config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -171,14 +154,13 @@ func Load(path string) (*File, error) {
 // Parse validates data, naming it path in errors. The returned error joins
 // every problem found (each an *Error).
 func Parse(path string, data []byte) (*File, error) {
-	if len(data) > MaxSize {
-		return nil, &Error{Path: path, Msg: "file larger than 1 MiB"}
+	// A NUL byte is not refused here but in each string, with its key.
+	if err := tomlconf.CheckSize(path, data, MaxSize); err != nil {
+		return nil, err
 	}
 	f := &File{}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(f); err != nil {
-		return nil, decodeError(path, err)
+	if err := tomlconf.Strict(path, data, f, unknownKey); err != nil {
+		return nil, err
 	}
 	loc, err := locate(data)
 	if err != nil {
@@ -186,7 +168,7 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	var raw map[string]any
 	if err := toml.Unmarshal(data, &raw); err != nil {
-		return nil, decodeError(path, err)
+		return nil, tomlconf.DecodeError(path, err, unknownKey)
 	}
 	f.Path = path
 	var errs []error
@@ -539,29 +521,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// decodeError turns go-toml's errors into *Error values with lines.
-func decodeError(path string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			row, _ := e.Position()
-			k := e.Key()
-			msg := fmt.Sprintf("unknown key %q", strings.Join(k, "."))
-			if len(k) > 1 {
-				msg = fmt.Sprintf("unknown key %q in %s", k[len(k)-1], strings.Join(k[:len(k)-1], "."))
-			}
-			errs = append(errs, &Error{Path: path, Line: row, Msg: msg})
-		}
-		return errors.Join(errs...)
+// unknownKey words an unknown key by its table: unknown key "x" in
+// group.g.action.
+func unknownKey(k []string) string {
+	if len(k) > 1 {
+		return fmt.Sprintf("unknown key %q in %s", k[len(k)-1], strings.Join(k[:len(k)-1], "."))
 	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, _ := de.Position()
-		return &Error{Path: path, Line: row, Msg: de.Error()}
-	}
-	return &Error{Path: path, Msg: err.Error()}
+	return tomlconf.UnknownKey(k)
 }
 
 // unitTypes are the unit types systemd knows.
