@@ -25,7 +25,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
-	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
@@ -37,23 +36,11 @@ const (
 	exitUsage  = 2
 )
 
-// exitError carries an exit code; err may be nil (nothing more to say).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code to exitCode (clikit.ExitError).
+type exitError = clikit.ExitError
 
 func usageErr(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+	return &exitError{Code: exitUsage, Err: fmt.Errorf(format, a...)}
 }
 
 // Main runs anycast-probe and returns its exit code. It reads no other
@@ -67,25 +54,19 @@ func Main(args []string, env func(string) (string, bool), stdout, stderr io.Writ
 
 // exitCode is the one place where errors become exit codes.
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	var ec cli.ExitCoder
-	code := exitFailed
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case errors.Is(err, checkstyle.ErrUsage), errors.As(err, &ec):
-		code = exitUsage
-	}
-	if ee == nil || ee.err != nil {
-		fmt.Fprintln(stderr, "anycast-probe:", err)
-	}
-	return code
+	return clikit.ExitCode(err, "anycast-probe", stderr, exitFailed, exitUsage, isCLIExit)
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return &exitError{exitUsage, err} }
+// isCLIExit reports an error urfave/cli made with its own exit code: a
+// usage error here.
+func isCLIExit(err error) bool {
+	var ec cli.ExitCoder
+	return errors.As(err, &ec)
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return &exitError{Code: exitUsage, Err: err}
+}
 
 func configFlag() cli.Flag {
 	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: DefaultConfig, Usage: "configuration `FILE`"}
@@ -125,7 +106,7 @@ func app() *cli.App {
 				return usageErr("unknown command %q; see anycast-probe help", c.Args().First())
 			}
 			_ = cli.ShowAppHelp(c)
-			return &exitError{code: exitUsage}
+			return &exitError{Code: exitUsage}
 		},
 		Commands: []*cli.Command{
 			{Name: "run", Usage: "run the services of a configuration file (the daemon)",
@@ -375,7 +356,7 @@ func checkCommand(c *cli.Context) error {
 		return err
 	}
 	if !ok {
-		return &exitError{code: exitFailed}
+		return &exitError{Code: exitFailed}
 	}
 	return nil
 }

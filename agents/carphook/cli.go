@@ -24,7 +24,6 @@ import (
 	"github.com/ocfkit/ocfkit/agents/carphook/event"
 	"github.com/ocfkit/ocfkit/agents/carphook/store"
 	"github.com/ocfkit/ocfkit/agents/ocf"
-	"github.com/ocfkit/ocfkit/checkstyle"
 	"github.com/ocfkit/ocfkit/internal/clikit"
 	"github.com/ocfkit/ocfkit/internal/duration"
 )
@@ -43,24 +42,12 @@ const DefaultConfig = "/etc/carp-hook.toml"
 // waitRange bounds status --wait; a plain number is seconds.
 var waitRange = duration.Range{Unit: time.Second, Min: 0, Max: time.Hour}
 
-// exitError carries an exit code to main; err may be nil (nothing to say).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code to exitCode (clikit.ExitError).
+type exitError = clikit.ExitError
 
 // usageErr marks err as a usage error.
 func usageErr(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+	return &exitError{Code: exitUsage, Err: fmt.Errorf(format, a...)}
 }
 
 // Main runs carp-hook and returns its exit code: args is the command line
@@ -123,33 +110,21 @@ func firstEnv(env func(string) (string, bool), names []string) (string, bool) {
 // exitCode is the one place where errors become exit codes; it prints the
 // error, if any, to stderr.
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	code := exitFailed
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case event.IsUsage(err), errors.Is(err, checkstyle.ErrUsage), isCLIExit(err):
-		code = exitUsage
-	}
-	if ee == nil || ee.err != nil {
-		fmt.Fprintln(stderr, "carp-hook:", err)
-	}
-	return code
+	return clikit.ExitCode(err, "carp-hook", stderr, exitFailed, exitUsage, isUsage)
 }
 
-// isCLIExit reports an error urfave/cli made with its own exit code (only
-// "No help topic for ...", exit 3, which is status's "still applying").
-func isCLIExit(err error) bool {
+// isUsage reports the usage errors of carp-hook's own: a front-end's words
+// that do not fit its caller's form, and an error urfave/cli made with its
+// own exit code (only "No help topic for ...", exit 3, which is status's
+// "still applying").
+func isUsage(err error) bool {
 	var ec cli.ExitCoder
-	return errors.As(err, &ec)
+	return event.IsUsage(err) || errors.As(err, &ec)
 }
 
 // onUsageError turns urfave/cli's flag errors into usage errors.
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	return &exitError{exitUsage, err}
+	return &exitError{Code: exitUsage, Err: err}
 }
 
 // configPaths holds where --config was given: before the command (or in
@@ -188,7 +163,7 @@ func app() *cli.App {
 				return usageErr("unknown command %q; see carp-hook help", c.Args().First())
 			}
 			_ = cli.ShowAppHelp(c)
-			return &exitError{code: exitUsage}
+			return &exitError{Code: exitUsage}
 		},
 		Commands: []*cli.Command{
 			{Name: "check-config", Usage: "validate a configuration file without acting",
@@ -472,11 +447,11 @@ func statusCommand(c *cli.Context) error {
 	case st.Seq == 0 || st.Settled() && st.Outcome == store.OutcomeOK && st.CriticalError == "":
 		return nil
 	case abandoned:
-		return &exitError{code: exitFailed}
+		return &exitError{Code: exitFailed}
 	case !st.Settled():
-		return &exitError{code: exitPending}
+		return &exitError{Code: exitPending}
 	}
-	return &exitError{code: exitFailed}
+	return &exitError{Code: exitFailed}
 }
 
 // hostChecker is implemented by actions that can check this host without

@@ -74,7 +74,7 @@ func TestExitCodes(t *testing.T) {
 // TestExitErrorNil: an exitError without an error (status's plain exit 1
 // or 3) panicked when printed.
 func TestExitErrorNil(t *testing.T) {
-	if got := (&exitError{code: exitPending}).Error(); got != "exit status 3" {
+	if got := (&exitError{Code: exitPending}).Error(); got != "exit status 3" {
 		t.Errorf("Error() = %q", got)
 	}
 }

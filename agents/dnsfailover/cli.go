@@ -35,19 +35,8 @@ const (
 	exitUsage  = 2
 )
 
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code to exitCode (clikit.ExitError).
+type exitError = clikit.ExitError
 
 // env is the program's view of its environment.
 type env func(string) (string, bool)
@@ -70,21 +59,7 @@ func App() *cli.App {
 
 // exitCode is the one place where errors become exit codes.
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	var ee *exitError
-	code := exitFailed
-	switch {
-	case errors.As(err, &ee):
-		code = ee.code
-	case errors.Is(err, checkstyle.ErrUsage):
-		code = exitUsage
-	}
-	if ee == nil || ee.err != nil {
-		fmt.Fprintln(stderr, "dns-failover:", err)
-	}
-	return code
+	return clikit.ExitCode(err, "dns-failover", stderr, exitFailed, exitUsage, nil)
 }
 
 func usageErr(format string, a ...any) error {
@@ -323,7 +298,7 @@ func statusCommand(c *cli.Context) error {
 	w := c.App.Writer
 	if st.Rounds == 0 {
 		fmt.Fprintf(w, "no round yet (state file %s)\n", cfg.StateFile)
-		return &exitError{code: exitFailed}
+		return &exitError{Code: exitFailed}
 	}
 	fmt.Fprintf(w, "rounds %d, last %s\n", st.Rounds, st.Updated.Format(time.RFC3339))
 	for _, r := range cfg.Records {
@@ -357,7 +332,7 @@ func statusCommand(c *cli.Context) error {
 		}
 	}
 	if failed {
-		return &exitError{code: exitFailed}
+		return &exitError{Code: exitFailed}
 	}
 	return nil
 }
