@@ -108,11 +108,8 @@ interval = "1s"
 // address (DHCP renewal). Only the group's own address goes now.
 func TestAddressDownKeepsOthers(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "crp"), testenv.NewNS(t, "crq")
-	testenv.Veth(t, ns, "eth0", "10.219.0.1/24", peer, "eth0", "10.219.0.2/24")
+	ns, _, hook, dir := segment(t, "crp", "crq", 219, "secondaries")
 	ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=0", "net.ipv4.conf.eth0.promote_secondaries=0")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "secondaries")
 	conf := filepath.Join(dir, "c.toml")
 	group := func(name, prefix string) string {
 		return fmt.Sprintf("[group.%s]\n[[group.%s.action]]\ntype = \"address\"\ninterface = \"eth0\"\naddresses = [%q]\n", name, name, prefix)
@@ -150,10 +147,7 @@ func TestAddressDownKeepsOthers(t *testing.T) {
 // brought up from a saved plan.
 func TestBrokenConfigStillTakesDown(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "crb"), testenv.NewNS(t, "crc")
-	testenv.Veth(t, ns, "eth0", "10.223.0.1/24", peer, "eth0", "10.223.0.2/24")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "broken")
+	ns, _, hook, dir := segment(t, "crb", "crc", 223, "broken")
 	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
 	conf := filepath.Join(dir, "c.toml")
 	const vip = "10.223.0.50"
@@ -232,10 +226,7 @@ func TestKeepalivedDeleted(t *testing.T) {
 // found from the file's path alone; they name the state directory.
 func TestBrokenConfigCustomStateDir(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "csd"), testenv.NewNS(t, "cse")
-	testenv.Veth(t, ns, "eth0", "10.224.0.1/24", peer, "eth0", "10.224.0.2/24")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "brokensd")
+	ns, _, hook, dir := segment(t, "csd", "cse", 224, "brokensd")
 	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
 	conf := filepath.Join(dir, "c.toml")
 	const vip = "10.224.0.50"
@@ -293,10 +284,7 @@ path = %q
 // way down, the old address is no longer this group's.
 func TestConfigEditedWhileMaster(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "ced"), testenv.NewNS(t, "cee")
-	testenv.Veth(t, ns, "eth0", "10.225.0.1/24", peer, "eth0", "10.225.0.2/24")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "edited")
+	ns, _, hook, dir := segment(t, "ced", "cee", 225, "edited")
 	state := filepath.Join(dir, "state")
 	conf := filepath.Join(dir, "e.toml")
 	cfg := func(vip, roleFile string) string {
@@ -359,10 +347,7 @@ path = %q
 // group" and left its address up. It is taken down from its saved plan.
 func TestGroupRemovedWhileMaster(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "cgr"), testenv.NewNS(t, "cgs")
-	testenv.Veth(t, ns, "eth0", "10.226.0.1/24", peer, "eth0", "10.226.0.2/24")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "removed")
+	ns, _, hook, dir := segment(t, "cgr", "cgs", 226, "removed")
 	state, roleFile := filepath.Join(dir, "state"), filepath.Join(dir, "role")
 	conf := filepath.Join(dir, "r.toml")
 	other := fmt.Sprintf("state_dir = %q\n[group.other]\n[[group.other.action]]\ntype = \"role-file\"\npath = %q\n", state, roleFile+".other")
@@ -400,10 +385,7 @@ path = %q
 // them: a later BACKUP leaves what they had.
 func TestGroupRenamedWhileMaster(t *testing.T) {
 	testenv.RequireRoot(t)
-	ns, peer := testenv.NewNS(t, "crn"), testenv.NewNS(t, "cro")
-	testenv.Veth(t, ns, "eth0", "10.227.0.1/24", peer, "eth0", "10.227.0.2/24")
-	hook, _ := binaries(t)
-	dir := testenv.SharedTempDir(t, "renamed")
+	ns, _, hook, dir := segment(t, "crn", "cro", 227, "renamed")
 	state := filepath.Join(dir, "state")
 	conf := filepath.Join(dir, "n.toml")
 	cfg := func(group, vip string) string {
@@ -450,4 +432,17 @@ path = %[4]q
 	if !hasAddr(t, ns, "10.227.0.50") {
 		t.Error("a second BACKUP took down the address of the old plan already taken down")
 	}
+}
+
+// segment is the set-up the reliability tests share: a node namespace
+// (prefix a) whose eth0 faces a peer (prefix b) on 10.NET.0.0/24, the
+// built carp-hook, and a directory (named for what) carp-hook accepts for
+// the configuration, state and role files.
+func segment(t *testing.T, a, b string, net int, what string) (ns, peer *testenv.NS, hook, dir string) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	ns, peer = testenv.NewNS(t, a), testenv.NewNS(t, b)
+	testenv.Veth(t, ns, "eth0", fmt.Sprintf("10.%d.0.1/24", net), peer, "eth0", fmt.Sprintf("10.%d.0.2/24", net))
+	hook, _ = binaries(t)
+	return ns, peer, hook, testenv.SharedTempDir(t, what)
 }
