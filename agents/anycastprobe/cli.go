@@ -64,10 +64,6 @@ func isCLIExit(err error) bool {
 	return errors.As(err, &ec)
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return &exitError{Code: exitUsage, Err: err}
-}
-
 func configFlag() cli.Flag {
 	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: DefaultConfig, Usage: "configuration `FILE`"}
 }
@@ -100,7 +96,6 @@ func app() *cli.App {
 			"and pauses; CONT resumes (every service DOWN until its first rise); HUP reloads the file; USR1\n" +
 			"probes now.",
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError:   onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErr("unknown command %q; see anycast-probe help", c.Args().First())
@@ -110,10 +105,10 @@ func app() *cli.App {
 		},
 		Commands: []*cli.Command{
 			{Name: "run", Usage: "run the services of a configuration file (the daemon)",
-				Flags: []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: runCommand},
+				Flags: []cli.Flag{configFlag()}, Action: runCommand},
 			{Name: "check", Usage: "probe every service of a configuration file once and print its verdict",
 				Description: "Exit status: 0 every service healthy, 1 otherwise, 2 usage error.",
-				Flags:       []cli.Flag{configFlag()}, OnUsageError: onUsageError, Action: checkCommand},
+				Flags:       []cli.Flag{configFlag()}, Action: checkCommand},
 			{Name: "status", Usage: "ask the running daemon for each service's state",
 				Description: "With --json, one object whose field names are stable (fields may be added): summary, paused,\n" +
 					"services_up, services_total, and services, each with name, state (up or down), probing, rising,\n" +
@@ -122,9 +117,9 @@ func app() *cli.App {
 					"probe_seconds_sum, last_failure (check, stage, at; kept after recovery) and backend_error.",
 				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "socket", Usage: "the daemon's status socket `PATH` (default: the file's)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the state as JSON (field names stable)"}},
-				OnUsageError: onUsageError, Action: statusCommand},
+				Action: statusCommand},
 			{Name: "tcp-route", Usage: "hold a host route to ADDRESS via IFACE while every PORT accepts connections",
-				ArgsUsage: "IFACE ADDRESS PORT [PORT...]", Flags: probeFlags(), OnUsageError: onUsageError, Action: tcpRouteCommand},
+				ArgsUsage: "IFACE ADDRESS PORT [PORT...]", Flags: probeFlags(), Action: tcpRouteCommand},
 			{Name: "dns", Usage: "hold SERVICE_ADDRESS... while the resolver answers recursively",
 				ArgsUsage: "SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
@@ -132,13 +127,13 @@ func app() *cli.App {
 					&cli.StringFlag{Name: "query", Value: ".", Usage: "the `NAME` asked (NS for the root by default)"},
 					&cli.StringFlag{Name: "qtype", Usage: "the query `TYPE` (A, AAAA, SOA...)"},
 					&cli.BoolFlag{Name: "tcp", Usage: "ask over TCP as well as UDP"}),
-				OnUsageError: onUsageError, Action: dnsCommand},
+				Action: dnsCommand},
 			{Name: "tcp", Usage: "hold SERVICE_ADDRESS... while HOST:PORT accepts (and answers) a connection",
 				ArgsUsage: "HOST:PORT SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
 					&cli.StringFlag{Name: "send", Usage: "send `TEXT` (\\r \\n \\t understood)"},
 					&cli.StringFlag{Name: "expect", Usage: "expect `TEXT` in the reply"}),
-				OnUsageError: onUsageError, Action: tcpCommand},
+				Action: tcpCommand},
 			{Name: "radius", Usage: "hold SERVICE_ADDRESS... while the RADIUS server at HOST:PORT answers Status-Server (or an Access-Request)",
 				ArgsUsage: "--secret-file FILE HOST:PORT SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
@@ -148,7 +143,7 @@ func app() *cli.App {
 					&cli.StringFlag{Name: "password-file", Usage: "the test user's password is in `FILE`"},
 					&cli.StringFlag{Name: "reply-message", Usage: "expect `TEXT` in a Reply-Message"},
 					&cli.StringFlag{Name: "retry", Usage: "send again after `DURATION`, doubling (" + RetryRange.String() + ", default 1s)"}),
-				OnUsageError: onUsageError, Action: radiusCommand},
+				Action: radiusCommand},
 			{Name: "syslog", Usage: "hold SERVICE_ADDRESS... while the syslog daemon at HOST:PORT relays (or logs) a probe message",
 				ArgsUsage: "(--relay ADDR | --file PATH) HOST:PORT SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
@@ -158,7 +153,7 @@ func app() *cli.App {
 					&cli.StringFlag{Name: "relay", Usage: "receive the daemon's copy on `HOST:PORT`"},
 					&cli.BoolFlag{Name: "relay-tcp", Usage: "the daemon relays over TCP (default UDP)"},
 					&cli.StringFlag{Name: "file", Usage: "find the message in the log file `PATH` instead"}),
-				OnUsageError: onUsageError, Action: syslogCommand},
+				Action: syslogCommand},
 			{Name: "proxy", Usage: "hold SERVICE_ADDRESS... while the HTTP proxy at HOST:PORT fetches --target",
 				ArgsUsage: "--target URL HOST:PORT SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
@@ -166,7 +161,7 @@ func app() *cli.App {
 					&cli.BoolFlag{Name: "connect", Usage: "through a CONNECT tunnel (https:// targets too)"},
 					&cli.IntFlag{Name: "status", Usage: "expect the target's status `N` (default 200)"},
 					&cli.StringFlag{Name: "body", Usage: "expect `TEXT` in the body"}),
-				OnUsageError: onUsageError, Action: proxyCommand},
+				Action: proxyCommand},
 			{Name: "socks", Usage: "hold SERVICE_ADDRESS... while the SOCKS5 proxy at HOST:PORT negotiates (and relays to --target)",
 				ArgsUsage: "HOST:PORT SERVICE_ADDRESS...",
 				Flags: append(probeFlags(), ifaceFlag(),
@@ -176,10 +171,10 @@ func app() *cli.App {
 					&cli.BoolFlag{Name: "udp", Usage: "UDP ASSOCIATE and a datagram round trip to --target instead"},
 					&cli.StringFlag{Name: "user", Usage: "authenticate as `USER` (with --password-file)"},
 					&cli.StringFlag{Name: "password-file", Usage: "the user's password is in `FILE`"}),
-				OnUsageError: onUsageError, Action: socksCommand},
+				Action: socksCommand},
 			{Name: "exec", Usage: "hold SERVICE_ADDRESS... while the command exits 0",
 				ArgsUsage: "-- CMD [ARG...] SERVICE_ADDRESS...", Flags: append(probeFlags(), ifaceFlag()),
-				OnUsageError: onUsageError, Action: execCommand},
+				Action: execCommand},
 		},
 	}
 }

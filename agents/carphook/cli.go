@@ -122,11 +122,6 @@ func isUsage(err error) bool {
 	return event.IsUsage(err) || errors.As(err, &ec)
 }
 
-// onUsageError turns urfave/cli's flag errors into usage errors.
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	return &exitError{Code: exitUsage, Err: err}
-}
-
 // configPaths holds where --config was given: before the command (or in
 // $CARP_HOOK_CONFIG) and after it.
 type configPaths struct{ global, local string }
@@ -157,7 +152,6 @@ func app() *cli.App {
 		},
 		Metadata:       map[string]any{"paths": paths},
 		ExitErrHandler: func(*cli.Context, error) {}, // exitCode decides
-		OnUsageError:   onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErr("unknown command %q; see carp-hook help", c.Args().First())
@@ -173,18 +167,16 @@ func app() *cli.App {
 					"and OCF agents exist and are safe to run, role files are regular files.",
 				Flags: []cli.Flag{configFlag(&paths.local),
 					&cli.BoolFlag{Name: "no-host-checks", Usage: "check only the file (for a file meant for another host)"}},
-				OnUsageError: onUsageError,
-				Action:       checkConfigCommand},
+				Action: checkConfigCommand},
 			{Name: "status", Usage: "show the last event and outcome of a group", ArgsUsage: "GROUP",
 				Description: "Exit status: 0 applied (or no event yet), 1 failed or abandoned, 3 still being applied.",
 				Flags: []cli.Flag{configFlag(&paths.local),
 					&cli.BoolFlag{Name: "json", Usage: "print the raw status"},
 					&cli.StringFlag{Name: "wait", Usage: "wait up to `DURATION` for the last event to be applied (" + waitRange.String() + ")"},
 				},
-				OnUsageError: onUsageError,
-				Action:       statusCommand},
+				Action: statusCommand},
 			{Name: "worker", Hidden: true, ArgsUsage: "GROUP", Flags: []cli.Flag{configFlag(&paths.local)},
-				OnUsageError: onUsageError, Action: workerCommand},
+				Action: workerCommand},
 		},
 	}
 	for _, src := range event.Sources {
