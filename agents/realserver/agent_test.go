@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // TestRefusals: input the agent refuses, with its code and reason.
@@ -49,7 +51,7 @@ func TestRefusals(t *testing.T) {
 		}
 		for _, action := range []string{"validate-all", "start"} {
 			code, out := n.agent("bad", action, tc.params...)
-			expect(t, tc.what+": "+action, code, tc.code, out, "ocf-exit-reason:", tc.reason)
+			testenv.ExpectExit(t, tc.what+": "+action, code, tc.code, out, "ocf-exit-reason:", tc.reason)
 		}
 	}
 	if got := n.addrs("lo"); strings.Contains(got, "10.0.0.1") {
@@ -60,7 +62,7 @@ func TestRefusals(t *testing.T) {
 	}
 	// A refused start leaves nothing registered to stop.
 	code, out := n.agent("bad", "monitor", "addresses=10.0.0.1")
-	expect(t, "monitor after refusals", code, 7, out)
+	testenv.ExpectExit(t, "monitor after refusals", code, 7, out)
 }
 
 func (n *node) chmod(path string, mode os.FileMode) string {
@@ -90,9 +92,9 @@ func TestOverlappingInstances(t *testing.T) {
 	a := []string{"addresses=10.7.0.1,10.7.0.2,10.7.0.9"}
 	b := []string{"addresses=10.7.0.2 10.7.0.3 10.7.0.9"}
 	code, out := n.agent("a", "start", a...)
-	expect(t, "start a", code, 0, out, "added 2 of 3")
+	testenv.ExpectExit(t, "start a", code, 0, out, "added 2 of 3")
 	code, out = n.agent("b", "start", b...)
-	expect(t, "start b", code, 0, out, "added 1 of 3")
+	testenv.ExpectExit(t, "start b", code, 0, out, "added 1 of 3")
 	for _, addr := range []string{"10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.9"} {
 		if !n.has("lo", addr) {
 			t.Errorf("%s missing after both started", addr)
@@ -101,7 +103,7 @@ func TestOverlappingInstances(t *testing.T) {
 	// b leaves: its own 10.7.0.3 goes; 10.7.0.2 (a's) and 10.7.0.9 stay;
 	// a still needs the sysctls.
 	code, out = n.agent("b", "stop", b...)
-	expect(t, "stop b", code, 0, out)
+	testenv.ExpectExit(t, "stop b", code, 0, out)
 	if n.has("lo", "10.7.0.3") || !n.has("lo", "10.7.0.2") || !n.has("lo", "10.7.0.9") {
 		t.Errorf("after b stopped: %s", n.addrs("lo"))
 	}
@@ -109,20 +111,20 @@ func TestOverlappingInstances(t *testing.T) {
 		t.Errorf("arp_ignore=%s while a runs", v)
 	}
 	code, out = n.agent("a", "monitor", a...)
-	expect(t, "monitor a", code, 0, out)
+	testenv.ExpectExit(t, "monitor a", code, 0, out)
 
 	// The other order: a leaves first, b keeps what it shares.
 	code, out = n.agent("b", "start", b...)
-	expect(t, "start b again", code, 0, out)
+	testenv.ExpectExit(t, "start b again", code, 0, out)
 	code, out = n.agent("a", "stop", a...)
-	expect(t, "stop a", code, 0, out)
+	testenv.ExpectExit(t, "stop a", code, 0, out)
 	if n.has("lo", "10.7.0.1") || !n.has("lo", "10.7.0.2") || !n.has("lo", "10.7.0.3") {
 		t.Errorf("after a stopped: %s", n.addrs("lo"))
 	}
 	code, out = n.agent("b", "monitor", b...)
-	expect(t, "monitor b", code, 0, out)
+	testenv.ExpectExit(t, "monitor b", code, 0, out)
 	code, out = n.agent("b", "stop", b...)
-	expect(t, "stop b", code, 0, out)
+	testenv.ExpectExit(t, "stop b", code, 0, out)
 	if n.has("lo", "10.7.0.2") || n.has("lo", "10.7.0.3") || !n.has("lo", "10.7.0.9") {
 		t.Errorf("after both stopped (10.7.0.9 is the administrator's): %s", n.addrs("lo"))
 	}
@@ -136,34 +138,34 @@ func TestDrift(t *testing.T) {
 	n := newNode(t, nil)
 	vips := n.file("vipaddrs", "10.8.0.0/30\nfd00:8::/127\n")
 	code, out := n.agent("web", "start", "vipaddrs="+vips)
-	expect(t, "start", code, 0, out, "added 6 of 6")
+	testenv.ExpectExit(t, "start", code, 0, out, "added 6 of 6")
 
 	n.setSysctl("net.ipv4.conf.lo.arp_announce=1")
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "sysctl changed", code, 1, out, "ocf-exit-reason:net.ipv4.conf.lo.arp_announce is 1, want 2")
+	testenv.ExpectExit(t, "sysctl changed", code, 1, out, "ocf-exit-reason:net.ipv4.conf.lo.arp_announce is 1, want 2")
 	n.setSysctl("net.ipv4.conf.lo.arp_announce=2")
 
 	n.ns.MustRun(t, "ip", "addr", "del", "10.8.0.2/32", "dev", "lo")
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "address removed", code, 1, out, "ocf-exit-reason:address 10.8.0.2 is missing from lo")
+	testenv.ExpectExit(t, "address removed", code, 1, out, "ocf-exit-reason:address 10.8.0.2 is missing from lo")
 	n.ns.MustRun(t, "ip", "addr", "del", "fd00:8::1/128", "dev", "lo")
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "two addresses removed", code, 1, out, "ocf-exit-reason:address 10.8.0.2 and 1 more are missing from lo")
+	testenv.ExpectExit(t, "two addresses removed", code, 1, out, "ocf-exit-reason:address 10.8.0.2 and 1 more are missing from lo")
 	for _, a := range []string{"10.8.0.0/32", "10.8.0.1/32", "10.8.0.3/32", "fd00:8::/128"} {
 		n.ns.MustRun(t, "ip", "addr", "del", a, "dev", "lo")
 	}
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips, "OCF_RESKEY_CRM_meta_interval=10000")
-	expect(t, "every address removed", code, 7, out, "ocf-exit-reason:none of the 6 addresses is on lo")
+	testenv.ExpectExit(t, "every address removed", code, 7, out, "ocf-exit-reason:none of the 6 addresses is on lo")
 
 	n.ns.MustRun(t, "ip", "link", "set", "lo", "down")
 	code, out = n.agent("web", "start", "vipaddrs="+vips)
-	expect(t, "start with lo down", code, 1, out, "ocf-exit-reason:interface lo is down")
+	testenv.ExpectExit(t, "start with lo down", code, 1, out, "ocf-exit-reason:interface lo is down")
 	if got := n.addrs("lo"); strings.Contains(got, "10.8.0.1") {
 		t.Errorf("start with lo down changed it: %s", got)
 	}
 	n.ns.MustRun(t, "ip", "link", "set", "lo", "up")
 	code, out = n.agent("web", "start", "vipaddrs="+vips)
-	expect(t, "start repairs", code, 0, out, "added 6 of 6")
+	testenv.ExpectExit(t, "start repairs", code, 0, out, "added 6 of 6")
 
 	// Someone sets arp_ignore=2 (as good) and later all.arp_announce to
 	// 1 after we set it: stop leaves their value.
@@ -173,7 +175,7 @@ func TestDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = n.agent("web", "stop", "vipaddrs="+vips)
-	expect(t, "stop without the file", code, 0, out)
+	testenv.ExpectExit(t, "stop without the file", code, 0, out)
 	if n.has("lo", "10.8.0.1") || n.has("lo", "fd00:8::1") {
 		t.Errorf("stop left addresses: %s", n.addrs("lo"))
 	}
@@ -190,7 +192,7 @@ func TestDrift(t *testing.T) {
 func TestStopBoundedByTimeout(t *testing.T) {
 	n := newNode(t, nil)
 	code, out := n.agent("web", "start", "addresses=10.9.0.1")
-	expect(t, "start", code, 0, out)
+	testenv.ExpectExit(t, "start", code, 0, out)
 	f, err := os.OpenFile(n.rsctmp+"/ocf-realserver/lock", os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -201,13 +203,13 @@ func TestStopBoundedByTimeout(t *testing.T) {
 	}
 	start := time.Now()
 	code, out = n.agent("web", "stop", "OCF_RESKEY_CRM_meta_timeout=2000")
-	expect(t, "stop with the lock held", code, 1, out, "waiting for the state lock")
+	testenv.ExpectExit(t, "stop with the lock held", code, 1, out, "waiting for the state lock")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("stop took %v, beyond its 2 s timeout", d)
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	code, out = n.agent("web", "stop")
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 	if n.has("lo", "10.9.0.1") {
 		t.Error("10.9.0.1 left after stop")
 	}
@@ -219,32 +221,32 @@ func TestCommandLine(t *testing.T) {
 	n := newNode(t, nil)
 	vips := n.file("vipaddrs", "10.10.0.0/31\n")
 	code, out := n.cli("status", "--vipaddrs", vips)
-	expect(t, "status before up", code, 3, out)
+	testenv.ExpectExit(t, "status before up", code, 3, out)
 	code, out = n.cli("up", "--vipaddrs", vips)
-	expect(t, "up", code, 0, out)
+	testenv.ExpectExit(t, "up", code, 0, out)
 	code, out = n.cli("status", "--vipaddrs", vips)
-	expect(t, "status", code, 0, out, "up")
+	testenv.ExpectExit(t, "status", code, 0, out, "up")
 	n.setSysctl("net.ipv4.conf.default.arp_ignore=0")
 	code, out = n.cli("status")
-	expect(t, "status drifted", code, 1, out, "net.ipv4.conf.default.arp_ignore is 0, want 1")
+	testenv.ExpectExit(t, "status drifted", code, 1, out, "net.ipv4.conf.default.arp_ignore is 0, want 1")
 	code, out = n.cli("up", "--vipaddrs", vips)
-	expect(t, "up again", code, 0, out)
+	testenv.ExpectExit(t, "up again", code, 0, out)
 	code, out = n.cli("status", "--depth", "10")
-	expect(t, "status depth 10", code, 0, out)
+	testenv.ExpectExit(t, "status depth 10", code, 0, out)
 	// An OCF instance of the same addresses: down keeps them.
 	code, out = n.agent("web", "start", "addresses=10.10.0.1")
-	expect(t, "ocf start", code, 0, out)
+	testenv.ExpectExit(t, "ocf start", code, 0, out)
 	code, out = n.cli("down")
-	expect(t, "down", code, 0, out)
+	testenv.ExpectExit(t, "down", code, 0, out)
 	if n.has("lo", "10.10.0.0") || !n.has("lo", "10.10.0.1") {
 		t.Errorf("after down: %s", n.addrs("lo"))
 	}
 	code, out = n.cli("down")
-	expect(t, "down again", code, 0, out)
+	testenv.ExpectExit(t, "down again", code, 0, out)
 	code, out = n.cli("status")
-	expect(t, "status after down", code, 3, out)
+	testenv.ExpectExit(t, "status after down", code, 3, out)
 	code, out = n.agent("web", "stop")
-	expect(t, "ocf stop", code, 0, out)
+	testenv.ExpectExit(t, "ocf stop", code, 0, out)
 	if n.has("lo", "10.10.0.1") {
 		t.Errorf("after the OCF instance stopped too: %s", n.addrs("lo"))
 	}
@@ -254,24 +256,24 @@ func TestCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = n.cli("up", "--vipaddrs", vips)
-	expect(t, "up, 10.10.0.0/31", code, 0, out)
+	testenv.ExpectExit(t, "up, 10.10.0.0/31", code, 0, out)
 	if err := os.WriteFile(vips, []byte("10.10.0.2\n10.10.0.3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, out = n.cli("up", "--vipaddrs", vips)
-	expect(t, "up after the file changed", code, 0, out, "added 1 of 2")
+	testenv.ExpectExit(t, "up after the file changed", code, 0, out, "added 1 of 2")
 	if n.has("lo", "10.10.0.1") || !n.has("lo", "10.10.0.2") || !n.has("lo", "10.10.0.3") {
 		t.Errorf("after reload: %s", n.addrs("lo"))
 	}
 	code, out = n.cli("down")
-	expect(t, "down after reload", code, 0, out)
+	testenv.ExpectExit(t, "down after reload", code, 0, out)
 	if n.has("lo", "10.10.0.2") || n.has("lo", "10.10.0.3") {
 		t.Errorf("after down: %s", n.addrs("lo"))
 	}
 	code, out = n.cli("up", "--vipaddrs", n.file("bad", "10.0.0.0/16\n"))
-	expect(t, "up with a /16", code, 6, out, "line 1:")
+	testenv.ExpectExit(t, "up with a /16", code, 6, out, "line 1:")
 	code, out = n.cli("status", "extra")
-	expect(t, "status with an argument", code, 2, out)
+	testenv.ExpectExit(t, "status with an argument", code, 2, out)
 }
 
 // TestConcurrentInstances starts and stops instances with overlapping

@@ -37,7 +37,7 @@ func TestUnsafeStateDir(t *testing.T) {
 		n.rsctmp = tc.rsctmp
 		for _, action := range []string{"validate-all", "start"} {
 			code, out := n.agent("web", action, "addresses=10.12.0.1")
-			expect(t, tc.what+": "+action, code, 5, out, "ocf-exit-reason:", tc.reason)
+			testenv.ExpectExit(t, tc.what+": "+action, code, 5, out, "ocf-exit-reason:", tc.reason)
 		}
 		if _, err := os.Stat(filepath.Join(pub, "rt")); err == nil {
 			t.Errorf("%s: a refused start created %s", tc.what, filepath.Join(pub, "rt"))
@@ -46,24 +46,24 @@ func TestUnsafeStateDir(t *testing.T) {
 			t.Errorf("%s: a refused start added 10.12.0.1", tc.what)
 		}
 		code, out := n.agent("web", "stop", "addresses=10.12.0.1")
-		expect(t, tc.what+": stop", code, 0, out)
+		testenv.ExpectExit(t, tc.what+": stop", code, 0, out)
 		code, out = n.agent("web", "monitor", "addresses=10.12.0.1")
-		expect(t, tc.what+": monitor", code, 7, out)
+		testenv.ExpectExit(t, tc.what+": monitor", code, 7, out)
 	}
 	// The directory made unsafe after a start cannot be told from one
 	// a stranger filled (adv3 F1): what it holds decides nothing, and
 	// stop says 0 with a warning rather than fence the node.
 	n.rsctmp = t.TempDir()
 	code, out := n.agent("web", "start", "addresses=10.12.0.2")
-	expect(t, "start", code, 0, out)
+	testenv.ExpectExit(t, "start", code, 0, out)
 	n.chmod(n.rsctmp, 0o777)
 	code, out = n.agent("other", "stop", "addresses=10.12.0.3")
-	expect(t, "stop of an instance not registered there", code, 0, out, "writable by group and others")
+	testenv.ExpectExit(t, "stop of an instance not registered there", code, 0, out, "writable by group and others")
 	code, out = n.agent("web", "stop", "addresses=10.12.0.2")
-	expect(t, "stop of the registered instance", code, 0, out, "writable by group and others")
+	testenv.ExpectExit(t, "stop of the registered instance", code, 0, out, "writable by group and others")
 	n.chmod(n.rsctmp, 0o700)
 	code, out = n.agent("web", "stop", "addresses=10.12.0.2")
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 	if n.has("lo", "10.12.0.2") {
 		t.Error("10.12.0.2 left after stop")
 	}
@@ -102,9 +102,9 @@ func TestPlantedState(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out := n.agent("web", "monitor", "addresses=10.12.1.1", "OCF_RESKEY_CRM_meta_interval=0")
-		expect(t, plant.what+": probe", code, 7, out, "writable by")
+		testenv.ExpectExit(t, plant.what+": probe", code, 7, out, "writable by")
 		code, out = n.agent("web", "stop", "addresses=10.12.1.1")
-		expect(t, plant.what+": stop", code, 0, out, "writable by")
+		testenv.ExpectExit(t, plant.what+": stop", code, 0, out, "writable by")
 	}
 }
 
@@ -130,7 +130,7 @@ func TestSymlinkedStateDir(t *testing.T) {
 	n.rsctmp = pub
 	for _, action := range []string{"validate-all", "start"} {
 		code, out := n.agent("web", action, "addresses=10.12.2.1")
-		expect(t, action, code, 5, out, "symbolic link", "writable by")
+		testenv.ExpectExit(t, action, code, 5, out, "symbolic link", "writable by")
 	}
 	if n.has("lo", "10.12.2.1") {
 		t.Error("a refused start added 10.12.2.1")
@@ -142,9 +142,9 @@ func TestSymlinkedStateDir(t *testing.T) {
 		t.Error("a lock was created in the link's target")
 	}
 	code, out := n.agent("web", "monitor", "addresses=10.12.2.1", "OCF_RESKEY_CRM_meta_interval=0")
-	expect(t, "probe", code, 7, out)
+	testenv.ExpectExit(t, "probe", code, 7, out)
 	code, out = n.agent("web", "stop", "addresses=10.12.2.1")
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 }
 
 // TestStopWhileStarting (adv3 F2): a stop of an instance that runs while
@@ -177,7 +177,7 @@ func TestStopWhileStarting(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
-	expect(t, "stop while starting", code, 0, out)
+	testenv.ExpectExit(t, "stop while starting", code, 0, out)
 	r := <-done
 	if r.code != 0 && !strings.Contains(r.out, "stopped while starting") {
 		t.Errorf("start failed for another reason: %d %s", r.code, r.out)
@@ -191,7 +191,7 @@ func TestStopWhileStarting(t *testing.T) {
 		t.Errorf("after start %d and stop 0: monitor %d (%s), VIPs up: %v", r.code, code, out, up)
 	}
 	code, out = n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 	if n.has("lo", "10.16.0.0") || n.has("lo", "10.16.63.255") {
 		t.Error("addresses left after the last stop")
 	}
@@ -202,18 +202,18 @@ func TestStopWhileStarting(t *testing.T) {
 func TestCommandLineIsNoResource(t *testing.T) {
 	n := newNode(t, nil)
 	code, out := n.agent("cli", "start", "addresses=10.13.0.1")
-	expect(t, "start of resource cli", code, 0, out)
+	testenv.ExpectExit(t, "start of resource cli", code, 0, out)
 	code, out = n.cli("status")
-	expect(t, "status", code, 3, out)
+	testenv.ExpectExit(t, "status", code, 3, out)
 	code, out = n.cli("down", "--addresses", "203.0.113.7")
-	expect(t, "down", code, 0, out, "--addresses is ignored")
+	testenv.ExpectExit(t, "down", code, 0, out, "--addresses is ignored")
 	if !n.has("lo", "10.13.0.1") {
 		t.Errorf("down removed the resource's VIP: %s", n.addrs("lo"))
 	}
 	code, out = n.agent("cli", "monitor")
-	expect(t, "monitor of resource cli", code, 0, out)
+	testenv.ExpectExit(t, "monitor of resource cli", code, 0, out)
 	code, out = n.agent("cli", "stop")
-	expect(t, "stop of resource cli", code, 0, out)
+	testenv.ExpectExit(t, "stop of resource cli", code, 0, out)
 }
 
 // TestCommandLineFlags: --timeout follows the duration rules and --depth
@@ -223,7 +223,7 @@ func TestCommandLineFlags(t *testing.T) {
 	n := newNode(t, nil)
 	vips := n.file("vipaddrs", "10.14.0.1\n")
 	code, out := n.cli("status", "--timeout", "5s")
-	expect(t, "status --timeout 5s", code, 3, out)
+	testenv.ExpectExit(t, "status --timeout 5s", code, 3, out)
 	for _, args := range [][]string{
 		{"up", "--vipaddrs", vips, "--timeout", "0"},
 		{"up", "--vipaddrs", vips, "--timeout", "-5"},
@@ -233,7 +233,7 @@ func TestCommandLineFlags(t *testing.T) {
 		{"status", "--depth", "-3"},
 	} {
 		code, out := n.cli(args...)
-		expect(t, strings.Join(args, " "), code, 2, out)
+		testenv.ExpectExit(t, strings.Join(args, " "), code, 2, out)
 		if strings.Contains(strings.Join(args, " "), "timeout") && !strings.Contains(out, "1s to 1h") {
 			t.Errorf("%v: the message names no range: %s", args, out)
 		}
@@ -245,7 +245,7 @@ func TestCommandLineFlags(t *testing.T) {
 		t.Error("a refused up added the VIP")
 	}
 	code, out = n.cli("up", "--vipaddrs", vips, "--timeout", "1m")
-	expect(t, "up --timeout 1m", code, 0, out)
+	testenv.ExpectExit(t, "up --timeout 1m", code, 0, out)
 	// As nobody, who may not read the state.
 	bin := filepath.Join(os.Getenv("TMPDIR"), "ocf-realserver-nobody")
 	copyFile(t, realserverBin, bin)
@@ -265,7 +265,7 @@ func TestCommandLineFlags(t *testing.T) {
 		t.Errorf("status as nobody does not say why: %s", b)
 	}
 	code, out = n.cli("down")
-	expect(t, "down", code, 0, out)
+	testenv.ExpectExit(t, "down", code, 0, out)
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -295,10 +295,10 @@ func TestRestoreWhenAnyInstanceAsked(t *testing.T) {
 	n := newNode(t, nil)
 	before := n.arpSysctls()
 	code, out := n.agent("ra", "start", "addresses=10.15.0.1", "restore_sysctls=true")
-	expect(t, "start ra", code, 0, out)
+	testenv.ExpectExit(t, "start ra", code, 0, out)
 	n.ns.MustRun(t, "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1")
 	code, out = n.agent("rb", "start", "addresses=10.15.0.2", "restore_sysctls=false")
-	expect(t, "start rb", code, 0, out)
+	testenv.ExpectExit(t, "start rb", code, 0, out)
 	n.ns.MustRun(t, "ip", "link", "add", "later0", "type", "veth", "peer", "name", "later1")
 	for _, c := range []string{"late0", "late1", "later0"} {
 		if v := n.sysctl("net.ipv4.conf." + c + ".arp_ignore"); v != "1" {
@@ -306,9 +306,9 @@ func TestRestoreWhenAnyInstanceAsked(t *testing.T) {
 		}
 	}
 	code, out = n.agent("ra", "stop")
-	expect(t, "stop ra", code, 0, out)
+	testenv.ExpectExit(t, "stop ra", code, 0, out)
 	code, out = n.agent("rb", "stop")
-	expect(t, "stop rb", code, 0, out)
+	testenv.ExpectExit(t, "stop rb", code, 0, out)
 	if after := n.arpSysctls(); after != before {
 		t.Errorf("sysctls after both stopped:\n%s\nbefore:\n%s", after, before)
 	}
@@ -333,12 +333,12 @@ func TestStopWhileALargeStartRuns(t *testing.T) {
 	}
 	big := n.file("big", b.String())
 	code, out := n.agent("small", "start", "addresses=10.17.0.1")
-	expect(t, "start small", code, 0, out)
+	testenv.ExpectExit(t, "start small", code, 0, out)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		code, out := n.agent("big", "start", "vipaddrs="+big, "OCF_RESKEY_CRM_meta_timeout=20000")
-		expect(t, "start big", code, 0, out, fmt.Sprintf("added %d of %d", realserver.MaxAddresses, realserver.MaxAddresses))
+		testenv.ExpectExit(t, "start big", code, 0, out, fmt.Sprintf("added %d of %d", realserver.MaxAddresses, realserver.MaxAddresses))
 	}()
 	// Once big has begun adding, small's stop must not wait for all of it.
 	err := testenv.Poll(20*time.Second, func() error {
@@ -351,12 +351,12 @@ func TestStopWhileALargeStartRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = n.agent("small", "stop", "OCF_RESKEY_CRM_meta_timeout=1500")
-	expect(t, "stop small while big starts", code, 0, out)
+	testenv.ExpectExit(t, "stop small while big starts", code, 0, out)
 	<-done
 	code, out = n.agent("big", "monitor")
-	expect(t, "monitor big", code, 0, out)
+	testenv.ExpectExit(t, "monitor big", code, 0, out)
 	code, out = n.agent("big", "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
-	expect(t, "stop big", code, 0, out)
+	testenv.ExpectExit(t, "stop big", code, 0, out)
 	if n.has("lo", "10.16.0.0") || n.has("lo", "10.16.63.255") || n.has("lo", "10.17.0.1") {
 		t.Errorf("addresses left after stop")
 	}

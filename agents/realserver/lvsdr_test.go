@@ -80,26 +80,26 @@ func TestLVSDR(t *testing.T) {
 		t.Fatal("the client reaches the VIP before the agent started")
 	}
 	code, out := vipcheck(t, l.Master, "tcp", "eth0", rs, l.VIP, "80")
-	expect(t, "vipcheck before start", code, 1, out)
+	testenv.ExpectExit(t, "vipcheck before start", code, 1, out)
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "probe before start", code, 7, out)
+	testenv.ExpectExit(t, "probe before start", code, 7, out)
 
 	code, out = n.agent("web", "start", "vipaddrs="+vips)
-	expect(t, "start", code, 0, out)
+	testenv.ExpectExit(t, "start", code, 0, out)
 	if !connects(t, l, l.VIP) || !connects(t, l, l.VIP6) {
 		t.Error("the client does not reach the VIP after start")
 	}
 	code, out = vipcheck(t, l.Master, "tcp", "eth0", rs, l.VIP, "80")
-	expect(t, "vipcheck after start", code, 0, out, rs+" up")
+	testenv.ExpectExit(t, "vipcheck after start", code, 0, out, rs+" up")
 	code, out = vipcheck(t, l.Master, "tcp", "eth0", l.RSAddr6[0], l.VIP6, "80")
-	expect(t, "vipcheck IPv6 after start", code, 0, out, " up")
+	testenv.ExpectExit(t, "vipcheck IPv6 after start", code, 0, out, " up")
 	code, out = vipcheck(t, l.Master, "arp-leak", "eth0", l.VIP)
-	expect(t, "arp-leak from the director", code, 0, out)
+	testenv.ExpectExit(t, "arp-leak from the director", code, 0, out)
 	// Asked from the client, only the director answers for the VIP.
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-	expect(t, "who has the VIP, from the client", code, 0, out)
+	testenv.ExpectExit(t, "who has the VIP, from the client", code, 0, out)
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips, "OCF_CHECK_LEVEL=10")
-	expect(t, "monitor depth 10", code, 0, out)
+	testenv.ExpectExit(t, "monitor depth 10", code, 0, out)
 	if v6 := n.ns.MustRun(t, "ip", "-6", "addr", "show", "dev", "lo"); !strings.Contains(v6, "nodad") || !strings.Contains(v6, "noprefixroute") {
 		t.Errorf("IPv6 VIP without nodad noprefixroute:\n%s", v6)
 	}
@@ -108,20 +108,20 @@ func TestLVSDR(t *testing.T) {
 	// monitor (the sysctl) and depth 10 (the interface that answers).
 	n.setSysctl("net.ipv4.conf.all.arp_ignore=0", "net.ipv4.conf.eth0.arp_ignore=0")
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-	expect(t, "who has the VIP, leaking", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
+	testenv.ExpectExit(t, "who has the VIP, leaking", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "monitor, leaking", code, 1, out, "net.ipv4.conf.all.arp_ignore is 0, want 1")
+	testenv.ExpectExit(t, "monitor, leaking", code, 1, out, "net.ipv4.conf.all.arp_ignore is 0, want 1")
 	n.setSysctl("net.ipv4.conf.all.arp_ignore=1")
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips, "OCF_CHECK_LEVEL=10")
-	expect(t, "monitor depth 10, leaking", code, 1, out, "net.ipv4.conf.eth0.arp_ignore is 0, want 1")
+	testenv.ExpectExit(t, "monitor depth 10, leaking", code, 1, out, "net.ipv4.conf.eth0.arp_ignore is 0, want 1")
 	// Start repairs the drift (and is idempotent).
 	code, out = n.agent("web", "start", "vipaddrs="+vips)
-	expect(t, "start again", code, 0, out)
+	testenv.ExpectExit(t, "start again", code, 0, out)
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-	expect(t, "who has the VIP, repaired", code, 0, out)
+	testenv.ExpectExit(t, "who has the VIP, repaired", code, 0, out)
 
 	code, out = n.agent("web", "stop", "vipaddrs="+vips)
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 	if after := n.arpSysctls(); after != before {
 		t.Errorf("sysctls after stop:\n%s\nbefore start:\n%s", after, before)
 	}
@@ -132,11 +132,11 @@ func TestLVSDR(t *testing.T) {
 		t.Error("the client reaches the VIP after stop")
 	}
 	code, out = vipcheck(t, l.Master, "tcp", "eth0", rs, l.VIP, "80")
-	expect(t, "vipcheck after stop", code, 1, out)
+	testenv.ExpectExit(t, "vipcheck after stop", code, 1, out)
 	code, out = n.agent("web", "stop", "vipaddrs="+vips)
-	expect(t, "stop again", code, 0, out)
+	testenv.ExpectExit(t, "stop again", code, 0, out)
 	code, out = n.agent("web", "monitor", "vipaddrs="+vips)
-	expect(t, "monitor after stop", code, 7, out)
+	testenv.ExpectExit(t, "monitor after stop", code, 7, out)
 }
 
 // TestDepth10FindsVIPOnAnARPInterface shows depth 10 catching a VIP that
@@ -147,29 +147,29 @@ func TestDepth10FindsVIPOnAnARPInterface(t *testing.T) {
 	n := newNode(t, l.RS[0])
 	n.ns.MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
 	code, out := n.agent("web", "start", "addresses="+l.VIP)
-	expect(t, "start", code, 0, out)
+	testenv.ExpectExit(t, "start", code, 0, out)
 	n.ns.MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "eth0")
 	code, out = n.agent("web", "monitor", "addresses="+l.VIP)
-	expect(t, "monitor depth 0", code, 0, out)
+	testenv.ExpectExit(t, "monitor depth 0", code, 0, out)
 	code, out = n.agent("web", "monitor", "addresses="+l.VIP, "OCF_CHECK_LEVEL=10")
-	expect(t, "monitor depth 10", code, 1, out, "eth0 holds VIP "+l.VIP+" and answers for it")
+	testenv.ExpectExit(t, "monitor depth 10", code, 1, out, "eth0 holds VIP "+l.VIP+" and answers for it")
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-	expect(t, "who has the VIP", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
+	testenv.ExpectExit(t, "who has the VIP", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
 	n.ns.MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "eth0")
 	code, out = n.agent("web", "stop")
-	expect(t, "stop", code, 0, out)
+	testenv.ExpectExit(t, "stop", code, 0, out)
 
 	// Sysctls set on lo alone leave eth0 answering: depth 0 checks what
 	// the instance set, depth 10 finds the leak, and so does the wire.
 	n.setSysctl("net.ipv4.conf.all.arp_ignore=0", "net.ipv4.conf.eth0.arp_ignore=0")
 	code, out = n.agent("web", "start", "addresses="+l.VIP, "arp_interfaces=lo")
-	expect(t, "start, arp_interfaces=lo", code, 0, out)
+	testenv.ExpectExit(t, "start, arp_interfaces=lo", code, 0, out)
 	code, out = n.agent("web", "monitor", "addresses="+l.VIP, "arp_interfaces=lo")
-	expect(t, "monitor depth 0, arp_interfaces=lo", code, 0, out)
+	testenv.ExpectExit(t, "monitor depth 0, arp_interfaces=lo", code, 0, out)
 	code, out = n.agent("web", "monitor", "addresses="+l.VIP, "arp_interfaces=lo", "OCF_CHECK_LEVEL=10")
-	expect(t, "monitor depth 10, arp_interfaces=lo", code, 1, out, "eth0 answers ARP for every VIP (arp_ignore 0")
+	testenv.ExpectExit(t, "monitor depth 10, arp_interfaces=lo", code, 1, out, "eth0 answers ARP for every VIP (arp_ignore 0")
 	code, out = vipcheck(t, l.Client, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-	expect(t, "who has the VIP, arp_interfaces=lo", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
+	testenv.ExpectExit(t, "who has the VIP, arp_interfaces=lo", code, 1, out, strings.ToLower(l.MAC(l.RS[0]).String()))
 }
 
 // TestDepth10WireProbe: a real server with two interfaces on one segment,
@@ -187,14 +187,14 @@ func TestDepth10WireProbe(t *testing.T) {
 	}
 	const vip = "10.12.0.80"
 	code, out := n.agent("web", "start", "addresses="+vip, "arp_interfaces=eth0")
-	expect(t, "start, arp_interfaces=eth0", code, 0, out)
+	testenv.ExpectExit(t, "start, arp_interfaces=eth0", code, 0, out)
 	code, out = n.agent("web", "monitor", "addresses="+vip, "arp_interfaces=eth0", "OCF_CHECK_LEVEL=10")
-	expect(t, "depth 10", code, 1, out, "eth1 answers ARP for every VIP (arp_ignore 0",
+	testenv.ExpectExit(t, "depth 10", code, 1, out, "eth1 answers ARP for every VIP (arp_ignore 0",
 		"eth1 ("+strings.ToLower(macOf(t, n, "eth1"))+") answered ARP for VIP "+vip+", asked on eth0")
 	code, out = n.agent("web", "start", "addresses="+vip)
-	expect(t, "start, arp_interfaces=all", code, 0, out)
+	testenv.ExpectExit(t, "start, arp_interfaces=all", code, 0, out)
 	code, out = n.agent("web", "monitor", "addresses="+vip, "OCF_CHECK_LEVEL=10")
-	expect(t, "depth 10, every interface set", code, 0, out)
+	testenv.ExpectExit(t, "depth 10, every interface set", code, 0, out)
 }
 
 // macOf returns an interface's MAC in the node's namespace.

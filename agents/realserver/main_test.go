@@ -98,19 +98,6 @@ func (n *node) run(env []string, args ...string) (int, string) {
 	return code, string(out)
 }
 
-// expect checks an exit status and what the output contains.
-func expect(t *testing.T, what string, code, want int, out string, contains ...string) {
-	t.Helper()
-	if code != want {
-		t.Errorf("%s: exit %d, want %d", what, code, want)
-	}
-	for _, c := range contains {
-		if !strings.Contains(out, c) {
-			t.Errorf("%s: output lacks %q", what, c)
-		}
-	}
-}
-
 // addrs returns the addresses on an interface, as `ip -br addr` lists
 // them.
 func (n *node) addrs(iface string) string {

@@ -73,7 +73,7 @@ func TestHTTPHostileServers(t *testing.T) {
 			}
 		})
 		code, out := run(t, l.Master, nil, "http", "-t", "3000", "--max-body", "1048576", "eth0", rs1, l.VIP, "8090", "h", "/")
-		expect(t, "endless body", code, 1, out, rs1+` http-body observed="more than 1048576 bytes"`)
+		testenv.ExpectExit(t, "endless body", code, 1, out, rs1+` http-body observed="more than 1048576 bytes"`)
 		select {
 		case err := <-done:
 			if err == nil || !(errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "broken pipe")) {
@@ -101,7 +101,7 @@ func TestHTTPHostileServers(t *testing.T) {
 			}
 		})
 		code, out := run(t, l.Master, nil, "http", "-t", "1000", "eth0", rs1, l.VIP, "8091", "h", "/")
-		expect(t, "slowloris", code, 1, out, rs1+" http error=", "reading the body", "context deadline exceeded")
+		testenv.ExpectExit(t, "slowloris", code, 1, out, rs1+" http error=", "reading the body", "context deadline exceeded")
 		if strings.Contains(out, "sending the request") || strings.Contains(out, "total=0.") {
 			t.Errorf("a retry after the deadline was reported:\n%s", out)
 		}

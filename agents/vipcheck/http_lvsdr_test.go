@@ -28,82 +28,82 @@ func TestHTTPThroughVIP(t *testing.T) {
 	small := md5.Sum([]byte(testenv.SmallBody))
 
 	code, out := run(t, l.Master, nil, "http", "eth0", both, l.VIP, port, host, testenv.HTTPSmall)
-	expect(t, "200 small body", code, 0, out, rs1+" up status=200 bytes=27 mac=", rs2+" up status=200")
+	testenv.ExpectExit(t, "200 small body", code, 0, out, rs1+" up status=200 bytes=27 mac=", rs2+" up status=200")
 	code, out = run(t, l.Master, nil, "http", "-S", "200", "-R", "X-Check: ok", "-B", testenv.SmallBody,
 		"-A", hex.EncodeToString(small[:]), "--expect-regex", "^hello", "-H", "Accept: text/plain, */*",
 		"eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-	expect(t, "every expectation", code, 0, out, rs1+" up status=200")
+	testenv.ExpectExit(t, "every expectation", code, 0, out, rs1+" up status=200")
 	code, out = run(t, l.Master, nil, "http", "-v", "-R", "X-Check: ok", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-	expect(t, "verbose", code, 0, out, "GET http://"+host+"/small; expect status 200; header X-Check: \"ok\"")
+	testenv.ExpectExit(t, "verbose", code, 0, out, "GET http://"+host+"/small; expect status 200; header X-Check: \"ok\"")
 	if strings.Count(out, "header X-Check") != 1 {
 		t.Errorf("-R counted twice:\n%s", out)
 	}
 	code, out = run(t, l.Master, nil, "http", "--response-header", "X-Check: ok", "--header", "Accept: */*", "--status-code", "200",
 		"--body", testenv.SmallBody, "--method", "GET", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-	expect(t, "long options", code, 0, out, rs1+" up status=200")
+	testenv.ExpectExit(t, "long options", code, 0, out, rs1+" up status=200")
 	code, out = run(t, l.Master, nil, "http", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
-	expect(t, "1 MiB with md5", code, 0, out, rs1+" up status=200 bytes=1048576", rs2+" up status=200 bytes=1048576")
+	testenv.ExpectExit(t, "1 MiB with md5", code, 0, out, rs1+" up status=200 bytes=1048576", rs2+" up status=200 bytes=1048576")
 	code, out = run(t, l.Master, nil, "http", "-B", testenv.ChunkedBody, "eth0", rs1, l.VIP, port, host, testenv.HTTPChunked)
-	expect(t, "chunked", code, 0, out, rs1+" up status=200 bytes=32")
+	testenv.ExpectExit(t, "chunked", code, 0, out, rs1+" up status=200 bytes=32")
 	code, out = run(t, l.Master, nil, "http", "-B", testenv.LFBody, "-R", "X-Check: lf", "eth0", rs1, l.VIP, port, host, testenv.HTTPLFOnly)
-	expect(t, "LF-only raw response", code, 0, out, rs1+" up status=200")
+	testenv.ExpectExit(t, "LF-only raw response", code, 0, out, rs1+" up status=200")
 	code, out = run(t, l.Master, nil, "http", "-M", "HEAD", "-R", "Content-Length: 1048576", "eth0", rs1, l.VIP, port, host, testenv.HTTPBig)
-	expect(t, "HEAD", code, 0, out, rs1+" up status=200 bytes=0")
+	testenv.ExpectExit(t, "HEAD", code, 0, out, rs1+" up status=200 bytes=0")
 	code, out = run(t, l.Master, nil, "http", "-S", "302", "-R", "Location: /small", "eth0", rs1, l.VIP, port, host, testenv.HTTPRedirect)
-	expect(t, "redirect not followed", code, 0, out, rs1+" up status=302")
+	testenv.ExpectExit(t, "redirect not followed", code, 0, out, rs1+" up status=302")
 	code, out = run(t, l.Master, nil, dropIn(t, "check_http_raw"), "-v", "-t", "500", "-S", "200", "-R", "X-Check: ok",
 		"eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-	expect(t, "called as check_http_raw, -v verbose", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up", "GET http://"+host+"/small")
+	testenv.ExpectExit(t, "called as check_http_raw, -v verbose", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up", "GET http://"+host+"/small")
 
 	t.Run("TLS", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.SmallBody,
 			"eth0", both, l.VIP, tlsPort, host, testenv.HTTPSmall)
-		expect(t, "verified", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		testenv.ExpectExit(t, "verified", code, 0, out, rs1+" up status=200", rs2+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "--tls", "eth0", rs1, l.VIP, tlsPort, host, testenv.HTTPSmall)
-		expect(t, "unknown CA", code, 1, out, rs1+" tls observed=", "unknown authority")
+		testenv.ExpectExit(t, "unknown CA", code, 1, out, rs1+" tls observed=", "unknown authority")
 		code, out = run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "eth0", rs1, l.VIP, tlsPort, "other.example.test", testenv.HTTPSmall)
-		expect(t, "wrong name", code, 1, out, rs1+" tls observed=", "other.example.test")
+		testenv.ExpectExit(t, "wrong name", code, 1, out, rs1+" tls observed=", "other.example.test")
 		code, out = run(t, l.Master, nil, "http", "--tls", "--insecure", "eth0", rs1, l.VIP, tlsPort, "other.example.test", testenv.HTTPSmall)
-		expect(t, "insecure", code, 0, out, rs1+" up status=200")
+		testenv.ExpectExit(t, "insecure", code, 0, out, rs1+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "--tls", "--insecure", "-t", "500", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "TLS to a plain HTTP port", code, 1, out, rs1+" tls ")
+		testenv.ExpectExit(t, "TLS to a plain HTTP port", code, 1, out, rs1+" tls ")
 	})
 
 	t.Run("failures reported as such", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "http", "eth0", rs1, l.VIP, port, host, testenv.HTTPMissing)
-		expect(t, "wrong status", code, 1, out, rs1+` http-status observed="404"`)
+		testenv.ExpectExit(t, "wrong status", code, 1, out, rs1+` http-status observed="404"`)
 		code, out = run(t, l.Master, nil, "http", "-R", "X-Absent: 1", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "missing header", code, 1, out, rs1+` http-header observed="(no X-Absent)"`)
+		testenv.ExpectExit(t, "missing header", code, 1, out, rs1+` http-header observed="(no X-Absent)"`)
 		code, out = run(t, l.Master, nil, "http", "-R", "X-Check: other", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "header value", code, 1, out, rs1+` http-header observed="X-Check: ok"`)
+		testenv.ExpectExit(t, "header value", code, 1, out, rs1+` http-header observed="X-Check: ok"`)
 		code, out = run(t, l.Master, nil, "http", "-B", "bye", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "body mismatch", code, 1, out, rs1+` http-body observed="hello from the real server\n"`)
+		testenv.ExpectExit(t, "body mismatch", code, 1, out, rs1+` http-body observed="hello from the real server\n"`)
 		code, out = run(t, l.Master, nil, "http", "-A", bigMD5, "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "md5 mismatch", code, 1, out, rs1+` http-body observed="md5=`+hex.EncodeToString(small[:]))
+		testenv.ExpectExit(t, "md5 mismatch", code, 1, out, rs1+` http-body observed="md5=`+hex.EncodeToString(small[:]))
 		code, out = run(t, l.Master, nil, "http", "--expect-regex", "^bye", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "regex mismatch", code, 1, out, rs1+" http-body")
+		testenv.ExpectExit(t, "regex mismatch", code, 1, out, rs1+" http-body")
 		code, out = run(t, l.Master, nil, "http", "--max-body", "1000", "eth0", rs1, l.VIP, port, host, testenv.HTTPBig)
-		expect(t, "body cap", code, 1, out, rs1+` http-body observed="more than 1000 bytes"`)
+		testenv.ExpectExit(t, "body cap", code, 1, out, rs1+` http-body observed="more than 1000 bytes"`)
 		code, out = run(t, l.Master, nil, "http", "--exit-style", "nagios", "eth0", both, l.VIP, port, host, testenv.HTTPMissing)
-		expect(t, "nagios", code, 2, out, "VIPCHECK CRITICAL: 0 of 2", rs1+" http-status")
+		testenv.ExpectExit(t, "nagios", code, 2, out, "VIPCHECK CRITICAL: 0 of 2", rs1+" http-status")
 		code, out = run(t, l.Master, nil, "http", "eth0", rs1, l.VIP, "8081", host, testenv.HTTPSmall)
-		expect(t, "refused", code, 1, out, rs1+" refused")
+		testenv.ExpectExit(t, "refused", code, 1, out, rs1+" refused")
 		code, out = run(t, l.Master, nil, "http", "-t", "200", "eth0", "10.206.0.99", l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "no ARP", code, 1, out, "10.206.0.99 no-arp")
+		testenv.ExpectExit(t, "no ARP", code, 1, out, "10.206.0.99 no-arp")
 		code, out = run(t, l.Master, nil, "http", "-M", "POST", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "bad method: a usage error", code, 2, out, "want GET or HEAD")
+		testenv.ExpectExit(t, "bad method: a usage error", code, 2, out, "want GET or HEAD")
 		code, out = run(t, l.Master, nil, "http", "-t", "18446744073710", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "-t overflowing", code, 2, out, "out of range", "from 0s to 30s")
+		testenv.ExpectExit(t, "-t overflowing", code, 2, out, "out of range", "from 0s to 30s")
 	})
 
 	t.Run("VIP missing on rs1", func(t *testing.T) {
 		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
 		defer l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
 		code, out := run(t, l.Master, nil, "http", "-t", "400", "eth0", both, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "through the VIP", code, 1, out, rs1+" no-answer", rs2+" up status=200")
+		testenv.ExpectExit(t, "through the VIP", code, 1, out, rs1+" no-answer", rs2+" up status=200")
 		// The real server's own address still serves HTTP: the point.
 		code, out = run(t, l.Backup, nil, "http", "--role", "backup", "eth0", rs1, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "plain GET to the real server's address", code, 0, out, rs1+" up status=200", "connect=")
+		testenv.ExpectExit(t, "plain GET to the real server's address", code, 0, out, rs1+" up status=200", "connect=")
 	})
 
 	t.Run("from the backup balancer", func(t *testing.T) {
@@ -115,9 +115,9 @@ func TestHTTPThroughVIP(t *testing.T) {
 			resets[i] = l.RSTCounter(t, l.RS[i], "input", "ip saddr 10.206.0.11")
 		}
 		code, out := run(t, l.Backup, nil, "http", "--role", "master", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
-		expect(t, "1 MiB from the backup", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		testenv.ExpectExit(t, "1 MiB from the backup", code, 0, out, rs1+" up status=200", rs2+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "-t", "5000", "-A", bigMD5, "eth0", l.RSAddr6[0]+","+l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPBig)
-		expect(t, "1 MiB from the master, IPv6", code, 0, out, l.RSAddr6[0]+" up status=200")
+		testenv.ExpectExit(t, "1 MiB from the master, IPv6", code, 0, out, l.RSAddr6[0]+" up status=200")
 		for i := range l.RS {
 			if n := resets[i](); n != 0 {
 				t.Errorf("%d RSTs from the backup reached %s", n, l.RS[i].Name)
@@ -131,7 +131,7 @@ func TestHTTPThroughVIP(t *testing.T) {
 		l.Backup.MustRun(t, "ip", "neigh", "flush", "dev", "eth0")
 		backupRSTs := l.RSTCounter(t, l.Backup, "output", "")
 		code, out = run(t, l.Backup, nil, "http", "--role", "master", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", both, l.VIP, port, host, testenv.HTTPBig)
-		expect(t, "1 MiB from the backup, guarded, rs1 leaking ARP", code, 0, out, rs1+" up status=200", rs2+" up status=200")
+		testenv.ExpectExit(t, "1 MiB from the backup, guarded, rs1 leaking ARP", code, 0, out, rs1+" up status=200", rs2+" up status=200")
 		if n := backupRSTs(); n != 0 {
 			t.Errorf("the guarded backup's kernel sent %d RSTs", n)
 		}
@@ -143,7 +143,7 @@ func TestHTTPThroughVIP(t *testing.T) {
 		l.Backup.MustRun(t, "nft", "add", "table", "inet", "ocfkit-vipcheck-2147483647")
 		l.Backup.MustRun(t, "nft", "add", "table", "inet", "ocfkit-vipcheck-1") // PID 1 lives
 		code, out = run(t, l.Backup, nil, "http", "--nft-guard", "eth0", rs2, l.VIP, port, host, testenv.HTTPSmall)
-		expect(t, "guarded, stale table", code, 0, out, rs2+" up status=200")
+		testenv.ExpectExit(t, "guarded, stale table", code, 0, out, rs2+" up status=200")
 		got := l.Backup.MustRun(t, "nft", "list", "tables")
 		if strings.Contains(got, "ocfkit-vipcheck-2147483647") || !strings.Contains(got, "ocfkit-vipcheck-1") {
 			t.Errorf("stale guard tables: %s", got)
@@ -180,36 +180,36 @@ func TestHTTPThroughVIP(t *testing.T) {
 		// The arp-leak check with an IPv6 VIP: neighbour solicitations,
 		// and every advertisement for the VIP (solicited or not) counts.
 		code, out := run(t, l.Master, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
-		expect(t, "VIP on the real servers' lo only", code, 0, out, "no other host answers")
+		testenv.ExpectExit(t, "VIP on the real servers' lo only", code, 0, out, "no other host answers")
 		l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "eth0", "nodad")
 		defer l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "eth0")
 		code, out = run(t, l.Master, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
-		expect(t, "VIP on rs1's eth0", code, 1, out, "neighbour leak: 1 host(s)", l.MAC(l.RS[0]).String())
+		testenv.ExpectExit(t, "VIP on rs1's eth0", code, 1, out, "neighbour leak: 1 host(s)", l.MAC(l.RS[0]).String())
 		code, out = run(t, l.Backup, nil, "arp-leak", "-t", "300", "eth0", l.VIP6)
-		expect(t, "from the backup", code, 1, out, l.MAC(l.RS[0]).String(), l.MAC(l.Master).String())
+		testenv.ExpectExit(t, "from the backup", code, 1, out, l.MAC(l.RS[0]).String(), l.MAC(l.Master).String())
 	})
 
 	t.Run("IPv6", func(t *testing.T) {
 		rs6 := l.RSAddr6[0] + "," + l.RSAddr6[1]
 		code, out := run(t, l.Master, nil, "http", "-A", bigMD5, "eth0", rs6, l.VIP6, port, host, testenv.HTTPBig)
-		expect(t, "1 MiB", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
+		testenv.ExpectExit(t, "1 MiB", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "--tls", "--ca", ca.CAFile, "-B", testenv.ChunkedBody, "eth0", rs6, l.VIP6, tlsPort, host, testenv.HTTPChunked)
-		expect(t, "TLS, chunked", code, 0, out, l.RSAddr6[0]+" up status=200")
+		testenv.ExpectExit(t, "TLS, chunked", code, 0, out, l.RSAddr6[0]+" up status=200")
 		code, out = run(t, l.Master, nil, "http", "eth0", l.RSAddr6[0], l.VIP6, port, host, testenv.HTTPMissing)
-		expect(t, "wrong status", code, 1, out, `http-status observed="404"`)
+		testenv.ExpectExit(t, "wrong status", code, 1, out, `http-status observed="404"`)
 		// The guard's IPv6 rules: the backup's kernel sends no RST.
 		// (Unguarded, it sent 56 for this check when measured.)
 		backupRSTs := l.RSTCounter(t, l.Backup, "output", "")
 		code, out = run(t, l.Backup, nil, "http", "--nft-guard", "-t", "5000", "-A", bigMD5, "eth0", rs6, l.VIP6, port, host, testenv.HTTPBig)
-		expect(t, "1 MiB from the backup, guarded", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
+		testenv.ExpectExit(t, "1 MiB from the backup, guarded", code, 0, out, l.RSAddr6[0]+" up status=200", l.RSAddr6[1]+" up status=200")
 		if n := backupRSTs(); n != 0 {
 			t.Errorf("the guarded backup's kernel sent %d RSTs (IPv6)", n)
 		}
 		l.RS[1].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
 		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
 		code, out = run(t, l.Master, nil, "http", "-t", "400", "eth0", rs6, l.VIP6, port, host, testenv.HTTPSmall)
-		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[0]+" up", l.RSAddr6[1]+" no-answer")
+		testenv.ExpectExit(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[0]+" up", l.RSAddr6[1]+" no-answer")
 		code, out = run(t, l.Master, nil, "http", "--role", "backup", "eth0", l.RSAddr6[1], l.VIP6, port, host, testenv.HTTPSmall)
-		expect(t, "plain GET to rs2's own address", code, 0, out, l.RSAddr6[1]+" up status=200")
+		testenv.ExpectExit(t, "plain GET to rs2's own address", code, 0, out, l.RSAddr6[1]+" up status=200")
 	})
 }

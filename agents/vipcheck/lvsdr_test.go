@@ -73,18 +73,6 @@ func run(t *testing.T, ns *testenv.NS, env []string, args ...string) (int, strin
 	return code, string(out)
 }
 
-func expect(t *testing.T, what string, code, want int, out string, contains ...string) {
-	t.Helper()
-	if code != want {
-		t.Errorf("%s: exit %d, want %d", what, code, want)
-	}
-	for _, c := range contains {
-		if !strings.Contains(out, c) {
-			t.Errorf("%s: output lacks %q", what, c)
-		}
-	}
-}
-
 // TestCommandLine drives the check_tcp_raw-compatible command line, the
 // exit styles, roles and the ARP leak check on a real LVS-DR segment.
 func TestCommandLine(t *testing.T) {
@@ -94,21 +82,21 @@ func TestCommandLine(t *testing.T) {
 	both := rs1 + "," + rs2
 
 	code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP, "80")
-	expect(t, "healthy", code, 0, out, rs1+" up mac=")
+	testenv.ExpectExit(t, "healthy", code, 0, out, rs1+" up mac=")
 	code, out = run(t, l.Master, nil, "tcp", "-c", "-t", "2000", "-v", "eth0", both, l.VIP, "80")
-	expect(t, "two real servers, FIN close", code, 0, out, rs1+" up", rs2+" up", "role master")
+	testenv.ExpectExit(t, "two real servers, FIN close", code, 0, out, rs1+" up", rs2+" up", "role master")
 	code, out = run(t, l.Master, nil, "tcp", "-cv", "eth0", rs2, l.VIP, "80")
-	expect(t, "combined short options", code, 0, out, rs2+" up")
+	testenv.ExpectExit(t, "combined short options", code, 0, out, rs2+" up")
 
 	list := filepath.Join(t.TempDir(), "rs")
 	if err := os.WriteFile(list, []byte("# real servers\n"+rs1+"\n"+rs2+" # second\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out = run(t, l.Master, nil, "tcp", "-", "@"+list, l.VIP, "80")
-	expect(t, "@file, interface from the route", code, 0, out, rs1+" up", rs2+" up")
+	testenv.ExpectExit(t, "@file, interface from the route", code, 0, out, rs1+" up", rs2+" up")
 
 	code, out = run(t, l.Master, nil, "ldirectord", l.VIP, "80", rs2, "80")
-	expect(t, "ldirectord arguments", code, 0, out, rs2+" up")
+	testenv.ExpectExit(t, "ldirectord arguments", code, 0, out, rs2+" up")
 	link := filepath.Join(filepath.Dir(binary), "vipcheck-ldirectord")
 	if err := os.Symlink(binary, link); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
@@ -125,14 +113,14 @@ func TestCommandLine(t *testing.T) {
 	}
 	checkTCPRaw := dropIn(t, "check_tcp_raw")
 	code, out = run(t, l.Master, nil, checkTCPRaw, "-vv", "-t", "500", "eth0", rs1, l.VIP, "80")
-	expect(t, "called as check_tcp_raw", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up through VIP", "role master")
+	testenv.ExpectExit(t, "called as check_tcp_raw", code, 0, out, "VIPCHECK OK: 1 of 1 real servers up through VIP", "role master")
 	code, out = run(t, l.Master, nil, checkTCPRaw, "-c", "-r", backupRole, "eth0", rs1, l.VIP, "80")
-	expect(t, "called as check_tcp_raw, backup by role file", code, 0, out, "by plain connect, backup role")
+	testenv.ExpectExit(t, "called as check_tcp_raw, backup by role file", code, 0, out, "by plain connect, backup role")
 
 	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "eth0", rs1, l.VIP, "80")
-	expect(t, "relayd style, up", code, 1, out)
+	testenv.ExpectExit(t, "relayd style, up", code, 1, out)
 	code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth0", both, l.VIP, "80")
-	expect(t, "nagios style, up", code, 0, out, "VIPCHECK OK: 2 of 2 real servers up", "| ")
+	testenv.ExpectExit(t, "nagios style, up", code, 0, out, "VIPCHECK OK: 2 of 2 real servers up", "| ")
 
 	roleFile := filepath.Join(t.TempDir(), "role")
 	setRole := func(b string) {
@@ -145,87 +133,87 @@ func TestCommandLine(t *testing.T) {
 		l.RS[0].MustRun(t, "ip", "addr", "del", l.VIP+"/32", "dev", "lo")
 		defer l.RS[0].MustRun(t, "ip", "addr", "add", l.VIP+"/32", "dev", "lo")
 		code, out := run(t, l.Master, nil, "tcp", "-t", "300", "eth0", both, l.VIP, "80")
-		expect(t, "master, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
+		testenv.ExpectExit(t, "master, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "relayd", "-t", "300", "eth0", rs1, l.VIP, "80")
-		expect(t, "relayd style, down", code, 0, out)
+		testenv.ExpectExit(t, "relayd style, down", code, 0, out)
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "-t", "300", "eth0", both, l.VIP, "80")
-		expect(t, "nagios style, down", code, 2, out, "VIPCHECK CRITICAL: 1 of 2", rs1+" no-answer")
+		testenv.ExpectExit(t, "nagios style, down", code, 2, out, "VIPCHECK CRITICAL: 1 of 2", rs1+" no-answer")
 		// The raw probe from the backup balancer sees it too.
 		code, out = run(t, l.Backup, nil, "tcp", "--role", "master", "-t", "300", "eth0", both, l.VIP, "80")
-		expect(t, "backup balancer, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
+		testenv.ExpectExit(t, "backup balancer, raw probe", code, 1, out, rs1+" no-answer", rs2+" up")
 		// A backup by role file connects to the real server's own
 		// address, like check_tcp_raw: it cannot see the missing VIP.
 		setRole("0\n")
 		code, out = run(t, l.Backup, nil, "tcp", "-r", roleFile, "-t", "300", "eth0", both, l.VIP, "80")
-		expect(t, "backup by role file, plain connect", code, 0, out, rs1+" up connect=")
+		testenv.ExpectExit(t, "backup by role file, plain connect", code, 0, out, rs1+" up connect=")
 		setRole("1\n")
 		code, out = run(t, l.Master, nil, "tcp", "-r", roleFile, "-t", "300", "eth0", both, l.VIP, "80")
-		expect(t, "master by role file", code, 1, out, rs1+" no-answer")
+		testenv.ExpectExit(t, "master by role file", code, 1, out, rs1+" no-answer")
 		code, out = run(t, l.Master, nil, "tcp", "--role", "auto", "-t", "300", "eth0", rs1, l.VIP, "80")
-		expect(t, "auto on the VIP holder", code, 1, out, rs1+" no-answer")
+		testenv.ExpectExit(t, "auto on the VIP holder", code, 1, out, rs1+" no-answer")
 		code, out = run(t, l.Backup, nil, "tcp", "--role", "auto", "-t", "300", "eth0", rs1, l.VIP, "80")
-		expect(t, "auto on the backup", code, 0, out, rs1+" up connect=")
+		testenv.ExpectExit(t, "auto on the backup", code, 0, out, rs1+" up connect=")
 	})
 
 	t.Run("nothing listening on rs2", func(t *testing.T) {
 		l.StopListener(1)
 		defer l.StartListener(1)
 		code, out := run(t, l.Master, nil, "tcp", "eth0", both, l.VIP, "80")
-		expect(t, "raw", code, 1, out, rs1+" up", rs2+" refused")
+		testenv.ExpectExit(t, "raw", code, 1, out, rs1+" up", rs2+" refused")
 		setRole("0")
 		code, out = run(t, l.Backup, nil, "tcp", "-r", roleFile, "eth0", both, l.VIP, "80")
-		expect(t, "backup", code, 1, out, rs2+" refused")
+		testenv.ExpectExit(t, "backup", code, 1, out, rs2+" refused")
 	})
 
 	t.Run("no ARP", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "tcp", "-t", "200", "eth0", "10.206.0.99", l.VIP, "80")
-		expect(t, "absent", code, 1, out, "10.206.0.99 no-arp")
+		testenv.ExpectExit(t, "absent", code, 1, out, "10.206.0.99 no-arp")
 		code, out = run(t, l.Master, nil, "tcp", "-t", "200", "eth0", rs1+"=02:de:ad:00:00:01", l.VIP, "80")
-		expect(t, "wrong static MAC", code, 1, out, rs1+" no-answer mac=02:de:ad:00:00:01")
+		testenv.ExpectExit(t, "wrong static MAC", code, 1, out, rs1+" no-answer mac=02:de:ad:00:00:01")
 	})
 
 	t.Run("bad arguments", func(t *testing.T) {
 		// Usage errors exit 2 in the OCF style (the default).
 		code, out := run(t, l.Master, nil, "tcp", "eth0", rs1, l.VIP)
-		expect(t, "three arguments", code, 2, out, "expected IFACE REAL_SERVER VIP PORT")
+		testenv.ExpectExit(t, "three arguments", code, 2, out, "expected IFACE REAL_SERVER VIP PORT")
 		code, out = run(t, l.Master, nil, "tcp", "-vv", "-t", "0", "eth0", rs1, l.VIP, "80")
-		expect(t, "-vv and -t 0 as check_tcp_raw takes them", code, 0, out, rs1+" up", "timeout 30s")
+		testenv.ExpectExit(t, "-vv and -t 0 as check_tcp_raw takes them", code, 0, out, rs1+" up", "timeout 30s")
 		code, out = run(t, l.Master, nil, "tcp", "-v", "-t", "700ms", "eth0", rs1, l.VIP, "80")
-		expect(t, "-t as a Go duration", code, 0, out, rs1+" up", "timeout 700ms")
+		testenv.ExpectExit(t, "-t as a Go duration", code, 0, out, rs1+" up", "timeout 700ms")
 		for _, bad := range []string{"18446744073710", "9223372036854775807", "-5", "30001", "1h", "soon"} {
 			code, out = run(t, l.Master, nil, "tcp", "-t", bad, "eth0", rs1, l.VIP, "80")
-			expect(t, "tcp -t "+bad, code, 2, out, "-t/--timeout", "milliseconds", "from 0s to 30s")
+			testenv.ExpectExit(t, "tcp -t "+bad, code, 2, out, "-t/--timeout", "milliseconds", "from 0s to 30s")
 			code, out = run(t, l.Master, nil, "ldirectord", "-t", bad, l.VIP, "80", rs1, "80")
-			expect(t, "ldirectord -t "+bad, code, 2, out, "-t/--timeout")
+			testenv.ExpectExit(t, "ldirectord -t "+bad, code, 2, out, "-t/--timeout")
 		}
 		for _, bad := range []string{"0", "-5", "18446744073710", "0ms"} {
 			code, out = run(t, l.Master, nil, "arp-leak", "-t", bad, "eth0", l.VIP)
-			expect(t, "arp-leak -t "+bad, code, 2, out, "-t/--timeout", "from 1ms to 30s")
+			testenv.ExpectExit(t, "arp-leak -t "+bad, code, 2, out, "-t/--timeout", "from 1ms to 30s")
 		}
 		code, out = run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "eth9", rs1, l.VIP, "80")
-		expect(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN", "no interface eth9 on this host")
+		testenv.ExpectExit(t, "no such interface", code, 3, out, "VIPCHECK UNKNOWN", "no interface eth9 on this host")
 		code, out = run(t, l.Master, nil, "arp-leak", "eth9", l.VIP)
-		expect(t, "arp-leak, no such interface", code, 1, out, "no interface eth9 on this host")
+		testenv.ExpectExit(t, "arp-leak, no such interface", code, 1, out, "no interface eth9 on this host")
 		code, out = run(t, l.Master, nil, "tcp", "eth0", rs1, "80", l.VIP)
-		expect(t, "port and VIP swapped", code, 2, out, `the port "80" where VIP goes`, `the address "`+l.VIP+`" where PORT goes`)
+		testenv.ExpectExit(t, "port and VIP swapped", code, 2, out, `the port "80" where VIP goes`, `the address "`+l.VIP+`" where PORT goes`)
 		code, out = run(t, l.Master, nil, "tcp", rs1, "eth0", l.VIP, "80")
-		expect(t, "interface and real server swapped", code, 2, out, "arguments swapped?", `"`+rs1+`" where IFACE goes`)
+		testenv.ExpectExit(t, "interface and real server swapped", code, 2, out, "arguments swapped?", `"`+rs1+`" where IFACE goes`)
 		code, out = run(t, l.Master, nil, "ldirectord", "80", l.VIP, rs1, "80")
-		expect(t, "ldirectord, VIP and VPORT swapped", code, 2, out, `the port "80" where VIP goes`)
+		testenv.ExpectExit(t, "ldirectord, VIP and VPORT swapped", code, 2, out, `the port "80" where VIP goes`)
 		code, out = run(t, l.Master, nil, "tcp", "eth0", "2001:db8::1", l.VIP, "80")
-		expect(t, "mixed address families", code, 1, out, "differ in address family")
+		testenv.ExpectExit(t, "mixed address families", code, 1, out, "differ in address family")
 	})
 
 	t.Run("IPv6", func(t *testing.T) {
 		rs6 := l.RSAddr6[0] + "," + l.RSAddr6[1]
 		code, out := run(t, l.Master, nil, "tcp", "eth0", rs6, l.VIP6, "80")
-		expect(t, "healthy", code, 0, out, l.RSAddr6[0]+" up mac=", l.RSAddr6[1]+" up")
+		testenv.ExpectExit(t, "healthy", code, 0, out, l.RSAddr6[0]+" up mac=", l.RSAddr6[1]+" up")
 		code, out = run(t, l.Backup, nil, "tcp", "--role", "auto", "eth0", rs6, l.VIP6, "80")
-		expect(t, "auto on the backup", code, 0, out, l.RSAddr6[0]+" up connect=")
+		testenv.ExpectExit(t, "auto on the backup", code, 0, out, l.RSAddr6[0]+" up connect=")
 		l.RS[1].MustRun(t, "ip", "addr", "del", l.VIP6+"/128", "dev", "lo")
 		defer l.RS[1].MustRun(t, "ip", "addr", "add", l.VIP6+"/128", "dev", "lo", "nodad")
 		code, out = run(t, l.Master, nil, "tcp", "-t", "300", "-", rs6, l.VIP6, "80")
-		expect(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[1]+" no-answer")
+		testenv.ExpectExit(t, "VIP missing on rs2", code, 1, out, l.RSAddr6[1]+" no-answer")
 	})
 
 	t.Run("many real servers", func(t *testing.T) {
@@ -235,22 +223,22 @@ func TestCommandLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out := run(t, l.Master, nil, "tcp", "--exit-style", "nagios", "--source", testenv.ManySource, "eth0", "@"+list, l.VIP, "80")
-		expect(t, "2,000 real servers", code, 0, out, "VIPCHECK OK: 2000 of 2000 real servers up")
+		testenv.ExpectExit(t, "2,000 real servers", code, 0, out, "VIPCHECK OK: 2000 of 2000 real servers up")
 	})
 
 	t.Run("ARP leak", func(t *testing.T) {
 		code, out := run(t, l.Master, nil, "arp-leak", "eth0", l.VIP)
-		expect(t, "clean, from the master", code, 0, out, "no other host answers")
+		testenv.ExpectExit(t, "clean, from the master", code, 0, out, "no other host answers")
 		code, out = run(t, l.Backup, nil, "arp-leak", "eth0", l.VIP)
-		expect(t, "clean, from the backup", code, 0, out, "only the expected host", l.MAC(l.Master).String())
+		testenv.ExpectExit(t, "clean, from the backup", code, 0, out, "only the expected host", l.MAC(l.Master).String())
 		l.SetARPIgnore(0, 0)
 		defer l.SetARPIgnore(0, 1)
 		rsMAC := l.MAC(l.RS[0]).String()
 		code, out = run(t, l.Master, nil, "arp-leak", "eth0", l.VIP)
-		expect(t, "leak, from the master", code, 1, out, "ARP leak: 1 host(s)", rsMAC)
+		testenv.ExpectExit(t, "leak, from the master", code, 1, out, "ARP leak: 1 host(s)", rsMAC)
 		code, out = run(t, l.Backup, nil, "arp-leak", "--exit-style", "nagios", "eth0", l.VIP)
-		expect(t, "leak, from the backup", code, 2, out, "ARPLEAK CRITICAL", rsMAC)
+		testenv.ExpectExit(t, "leak, from the backup", code, 2, out, "ARPLEAK CRITICAL", rsMAC)
 		code, out = run(t, l.Backup, nil, "arp-leak", "--allow", l.MAC(l.Master).String(), "eth0", l.VIP)
-		expect(t, "leak, from the backup with --allow", code, 1, out, rsMAC)
+		testenv.ExpectExit(t, "leak, from the backup with --allow", code, 1, out, rsMAC)
 	})
 }

@@ -311,3 +311,17 @@ func Python3(t testing.TB) string {
 	}
 	return RequireCommand(t, "python3")
 }
+
+// ExpectExit checks a command's exit status and that its output contains
+// every one of contains, reporting each miss against what.
+func ExpectExit(t testing.TB, what string, code, want int, out string, contains ...string) {
+	t.Helper()
+	if code != want {
+		t.Errorf("%s: exit %d, want %d", what, code, want)
+	}
+	for _, c := range contains {
+		if !strings.Contains(out, c) {
+			t.Errorf("%s: output lacks %q", what, c)
+		}
+	}
+}
