@@ -28,6 +28,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ocfkit/ocfkit/internal/helptest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 	"github.com/ocfkit/ocfkit/metadata"
 )
@@ -396,11 +397,11 @@ func TestManPagesDocumentPrograms(t *testing.T) {
 		}
 		bin := filepath.Join(b.tree, "usr/sbin", prog)
 		help, _ := run(bin, "--help")
-		commands := helpCommands(help)
+		commands := helptest.Commands(help)
 		if len(commands) == 0 {
 			t.Errorf("%s --help lists no commands:\n%s", prog, help)
 		}
-		for _, o := range helpOptions(help) {
+		for _, o := range helptest.Options(help, "GLOBAL OPTIONS:", "OPTIONS:") {
 			expectOption(t, prog+".8", page, o)
 		}
 		for _, c := range commands {
@@ -415,7 +416,7 @@ func TestManPagesDocumentPrograms(t *testing.T) {
 				t.Logf("%s %s --help: %v (options not compared)", prog, c, err)
 				continue
 			}
-			for _, o := range helpOptions(help) {
+			for _, o := range helptest.Options(help, "GLOBAL OPTIONS:", "OPTIONS:") {
 				expectOption(t, prog+".8", page, o)
 			}
 		}
@@ -469,46 +470,6 @@ func run(bin string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("%w: %s", err, stderr(err))
 	}
 	return string(out), nil
-}
-
-// helpCommands returns the command names of urfave/cli's help.
-func helpCommands(help string) []string {
-	var names []string
-	in := false
-	for _, l := range strings.Split(help, "\n") {
-		switch {
-		case strings.HasPrefix(l, "COMMANDS:"):
-			in = true
-		case in && strings.HasPrefix(l, "   ") && !strings.HasPrefix(l, "    ") && strings.TrimSpace(l) != "":
-			names = append(names, strings.TrimSuffix(strings.Fields(l)[0], ","))
-		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(l, " "):
-			in = false
-		}
-	}
-	return names
-}
-
-var optionRE = regexp.MustCompile(`(?:^|[ ,])(--?[A-Za-z][-A-Za-z0-9]*)`)
-
-// helpOptions returns the options in urfave/cli's help.
-func helpOptions(help string) []string {
-	var opts []string
-	in := false
-	for _, l := range strings.Split(help, "\n") {
-		switch {
-		case strings.HasPrefix(l, "GLOBAL OPTIONS:"), strings.HasPrefix(l, "OPTIONS:"):
-			in = true
-		case in && strings.HasPrefix(strings.TrimSpace(l), "-"):
-			head := strings.TrimSpace(l)
-			if i := strings.Index(head, "  "); i > 0 {
-				head = head[:i]
-			}
-			for _, m := range optionRE.FindAllStringSubmatch(head, -1) {
-				opts = append(opts, m[1])
-			}
-		}
-	}
-	return opts
 }
 
 // TestAgentsThroughLinks runs each OCF agent by its installed link, as

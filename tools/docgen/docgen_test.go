@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
+	"github.com/ocfkit/ocfkit/internal/helptest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 	"github.com/ocfkit/ocfkit/metadata"
 )
@@ -69,7 +70,7 @@ func TestAgentTreeMatchesProgram(t *testing.T) {
 		}
 		tree := p.tree()
 		help := agentHelp(t, p.Agent, "--help")
-		got := helpCommands(help)
+		got := helptest.Commands(help)
 		var want []string
 		for _, c := range tree.Commands {
 			want = append(want, c.Name)
@@ -79,7 +80,7 @@ func TestAgentTreeMatchesProgram(t *testing.T) {
 		}
 		for _, c := range tree.Commands {
 			help := agentHelp(t, p.Agent, c.Name, "--help")
-			got := helpOptions(help)
+			got := helptest.Options(help, "OPTIONS:")
 			want := c.allOptions()
 			if !reflect.DeepEqual(sorted(got), sorted(want)) {
 				t.Errorf("%s %s --help lists options %v, the page %v", p.Name, c.Name, got, want)
@@ -96,49 +97,6 @@ func agentHelp(t *testing.T, a *ocf.Agent, args ...string) string {
 		t.Fatalf("%s %v: exit %d: %s", a.Program, args, code, errb.String())
 	}
 	return out.String()
-}
-
-// helpCommands returns the command names of urfave/cli's help.
-func helpCommands(help string) []string {
-	var names []string
-	in := false
-	for _, l := range strings.Split(help, "\n") {
-		switch {
-		case strings.HasPrefix(l, "COMMANDS:"):
-			in = true
-		case in && strings.HasPrefix(l, "   ") && !strings.HasPrefix(l, "    "):
-			names = append(names, strings.TrimSuffix(strings.Fields(l)[0], ","))
-		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(l, " "):
-			in = false
-		}
-	}
-	return names
-}
-
-var optionRE = regexp.MustCompile(`(?:^|[ ,])(--?[A-Za-z][-A-Za-z0-9]*)`)
-
-// helpOptions returns the options of urfave/cli's help (its OPTIONS:
-// section), as written on a command line.
-func helpOptions(help string) []string {
-	var opts []string
-	in := false
-	for _, l := range strings.Split(help, "\n") {
-		switch {
-		case strings.HasPrefix(l, "OPTIONS:"):
-			in = true
-		case in && strings.HasPrefix(strings.TrimSpace(l), "-"):
-			head := strings.TrimSpace(l)
-			if i := strings.Index(head, "  "); i > 0 {
-				head = head[:i]
-			}
-			for _, m := range optionRE.FindAllStringSubmatch(head, -1) {
-				if !contains(opts, m[1]) { // a slice flag repeats itself
-					opts = append(opts, m[1])
-				}
-			}
-		}
-	}
-	return opts
 }
 
 // TestTOMLKeysDocumented fails when a program's configuration has a key
