@@ -325,3 +325,15 @@ func ExpectExit(t testing.TB, what string, code, want int, out string, contains 
 		}
 	}
 }
+
+// ProbeWithin runs probe(ctx, cfg) inside the namespace, bounded by
+// timeout, and returns what it returned: the one way the prober tests call
+// a prober against a server in a namespace.
+func ProbeWithin[C, R any](ns *NS, timeout time.Duration, probe func(context.Context, C) (R, error), cfg C) (res R, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if werr := ns.Within(func() error { res, err = probe(ctx, cfg); return nil }); werr != nil {
+		return res, werr
+	}
+	return res, err
+}

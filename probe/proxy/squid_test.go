@@ -26,7 +26,7 @@ type squid struct{ *servicelabtest.Squid }
 func startSquid(t testing.TB) *squid {
 	t.Helper()
 	return &squid{servicelabtest.StartSquid(t, func(ns *testenv.NS) error {
-		_, err := probeIn(ns, time.Second, get("/"))
+		_, err := testenv.ProbeWithin(ns, time.Second, Probe, get("/"))
 		return err
 	})}
 }
@@ -40,17 +40,7 @@ func connect(target string) Config {
 }
 
 func (s *squid) probe(timeout time.Duration, cfg Config) (Result, error) {
-	return probeIn(s.NS, timeout, cfg)
-}
-
-// probeIn runs Probe inside ns within timeout.
-func probeIn(ns *testenv.NS, timeout time.Duration, cfg Config) (res Result, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if werr := ns.Within(func() error { res, err = Probe(ctx, cfg); return nil }); werr != nil {
-		return res, werr
-	}
-	return res, err
+	return testenv.ProbeWithin(s.NS, timeout, Probe, cfg)
 }
 
 func wantStage(t *testing.T, err error, stage Stage) *Error {

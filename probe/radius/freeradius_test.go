@@ -37,7 +37,7 @@ func startFreeradius(t testing.TB) *freeradius {
 	t.Helper()
 	f := &freeradius{}
 	f.Freeradius = servicelabtest.StartFreeradius(t, func(ns *testenv.NS) error {
-		_, err := probeIn(ns, time.Second, f.status(statusSecret))
+		_, err := testenv.ProbeWithin(ns, time.Second, Probe, f.status(statusSecret))
 		return err
 	})
 	return f
@@ -49,17 +49,7 @@ func (f *freeradius) status(secret string) Config {
 
 // probe runs Probe inside the namespace within timeout.
 func (f *freeradius) probe(timeout time.Duration, cfg Config) (Result, error) {
-	return probeIn(f.NS, timeout, cfg)
-}
-
-// probeIn runs Probe inside ns within timeout.
-func probeIn(ns *testenv.NS, timeout time.Duration, cfg Config) (res Result, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if werr := ns.Within(func() error { res, err = Probe(ctx, cfg); return nil }); werr != nil {
-		return res, werr
-	}
-	return res, err
+	return testenv.ProbeWithin(f.NS, timeout, Probe, cfg)
 }
 
 // wantStage checks that err is an *Error at stage.

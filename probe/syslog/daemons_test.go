@@ -23,7 +23,7 @@ type daemon struct{ *servicelabtest.Syslog }
 
 // ready is a daemon's readiness: it relays a UDP RFC 5424 message.
 func ready(ns *testenv.NS) error {
-	_, err := probeIn(ns, time.Second, relayConfig("udp", RFC5424))
+	_, err := testenv.ProbeWithin(ns, time.Second, Probe, relayConfig("udp", RFC5424))
 	return err
 }
 
@@ -44,17 +44,7 @@ func relayConfig(network string, f Format) Config {
 
 // probe runs Probe inside the namespace within timeout.
 func (d *daemon) probe(timeout time.Duration, cfg Config) (Result, error) {
-	return probeIn(d.NS, timeout, cfg)
-}
-
-// probeIn runs Probe inside ns within timeout.
-func probeIn(ns *testenv.NS, timeout time.Duration, cfg Config) (res Result, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if werr := ns.Within(func() error { res, err = Probe(ctx, cfg); return nil }); werr != nil {
-		return res, werr
-	}
-	return res, err
+	return testenv.ProbeWithin(d.NS, timeout, Probe, cfg)
 }
 
 func wantStage(t *testing.T, err error, stage Stage) {
