@@ -3,12 +3,14 @@ package anycastprobe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/metrics"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // fakeCheck answers with the value of ok.
@@ -124,12 +126,13 @@ func TestLoopFastIntervalAndProbeNow(t *testing.T) {
 	now := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() { r.loop(ctx, now); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for f.calls.Load() < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if f.calls.Load() < 5 {
-		t.Errorf("pending: %d probes, want the fast interval", f.calls.Load())
+	if err := testenv.Poll(10*time.Second, func() error {
+		if n := f.calls.Load(); n < 5 {
+			return fmt.Errorf("%d probes", n)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("pending: %v, want the fast interval", err)
 	}
 	cancel()
 	<-done
@@ -140,16 +143,20 @@ func TestLoopFastIntervalAndProbeNow(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	go s.loop(ctx, now)
-	for g.calls.Load() < 1 {
-		time.Sleep(time.Millisecond)
+	calls := func(want int32) func() error {
+		return func() error {
+			if n := g.calls.Load(); n < want {
+				return fmt.Errorf("%d probes", n)
+			}
+			return nil
+		}
+	}
+	if err := testenv.Poll(10*time.Second, calls(1)); err != nil {
+		t.Fatalf("the first round: %v", err)
 	}
 	now <- struct{}{}
-	deadline = time.Now().Add(10 * time.Second)
-	for g.calls.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if g.calls.Load() < 2 {
-		t.Error("a value on now did not probe at once")
+	if err := testenv.Poll(10*time.Second, calls(2)); err != nil {
+		t.Errorf("a value on now did not probe at once: %v", err)
 	}
 }
 
