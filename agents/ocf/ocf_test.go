@@ -3,10 +3,10 @@ package ocf
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +19,7 @@ import (
 	"github.com/ocfkit/ocfkit/internal/filesafe"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/metadata"
+	"github.com/ocfkit/ocfkit/metadata/metaxml"
 )
 
 func envOf(m map[string]string) Env {
@@ -33,7 +34,7 @@ func testMeta(t *testing.T) *metadata.Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := metadata.Parse(b)
+	meta, err := metaxml.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +255,9 @@ func TestRun(t *testing.T) {
 
 func TestStateFile(t *testing.T) {
 	meta := testMeta(t)
-	sum := sha256.Sum256([]byte("x-" + strings.Repeat("v", 245) + ".state"))
-	longHash := hex.EncodeToString(sum[:16])
+	h := fnv.New128a()
+	h.Write([]byte("x-" + strings.Repeat("v", 245) + ".state"))
+	longHash := hex.EncodeToString(h.Sum(nil))
 	for _, tc := range []struct {
 		env  map[string]string
 		want string

@@ -1,15 +1,16 @@
 package ocf
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/duration"
@@ -39,6 +40,14 @@ type Request struct {
 	Params *Params
 	// Log logs for this resource instance.
 	Log *Logger
+
+	// stateDir holds StateDirSafe's verdict: an action asks more than
+	// once (lock, state), and the answer costs a stat of every directory
+	// up to the root.
+	stateDir struct {
+		once sync.Once
+		err  error
+	}
 }
 
 // StateFile returns the file in which an agent with no process to find
@@ -49,8 +58,8 @@ type Request struct {
 // a globally unique clone's instances each get their own.
 //
 // A name longer than MaxStateName bytes (a resource id may be any length)
-// is replaced by PREFIX-HASH.state, HASH the first 128 bits of the
-// SHA-256 of the long name in hex, so that no action fails on a name the
+// is replaced by PREFIX-HASH.state, HASH the 128-bit FNV-1a hash of the
+// long name in hex (see nameHash), so that no action fails on a name the
 // file system refuses, and a writer has room for a temporary name beside
 // it.
 func (r *Request) StateFile(prefix string) string {
@@ -71,10 +80,19 @@ func (r *Request) StateFile(prefix string) string {
 	}, name)
 	base := prefix + "-" + name + ".state"
 	if len(base) > MaxStateName {
-		sum := sha256.Sum256([]byte(base))
-		base = prefix + "-" + hex.EncodeToString(sum[:16]) + ".state"
+		base = prefix + "-" + nameHash(base) + ".state"
 	}
 	return filepath.Join(dir, base)
+}
+
+// nameHash returns the 128-bit FNV-1a hash of a state file name, in hex.
+// Instance names are the cluster administrator's, so a hash that resists
+// only accidents is enough; crypto/sha256 would add its package
+// initialisation to every action's start-up.
+func nameHash(name string) string {
+	h := fnv.New128a()
+	_, _ = h.Write([]byte(name))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // MaxStateName is the longest file name StateFile returns as it is: well
@@ -247,7 +265,15 @@ func checkDepth(implemented []int, env Env) (int, error) {
 // does not exist yet is judged by its nearest existing parent, where it
 // would be created. The error wraps filesafe.ErrUnsafe when others could
 // write there.
+//
+// The verdict is reached once per request: only root could change a
+// directory that passed, and one that failed stays refused.
 func (r *Request) StateDirSafe() error {
+	r.stateDir.once.Do(func() { r.stateDir.err = r.checkStateDir() })
+	return r.stateDir.err
+}
+
+func (r *Request) checkStateDir() error {
 	dir := filepath.Dir(r.StateFile("x"))
 	d := dir
 	for {

@@ -2,10 +2,11 @@ package sockd
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -156,10 +157,12 @@ func upstreamSuspect(err error) bool {
 }
 
 // nonce returns random bytes to relay, so an echo cannot be faked by a
-// stale buffer.
+// stale buffer. It needs to be unpredictable, not secret: math/rand/v2's
+// generator is seeded by the runtime from the kernel, and crypto/rand would
+// add its package initialisation to every action's start-up.
 func nonce() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
+	b := binary.LittleEndian.AppendUint64(nil, rand.Uint64())
+	b = binary.LittleEndian.AppendUint64(b, rand.Uint64())
 	return []byte("ocfkit-" + hex.EncodeToString(b) + "\n")
 }
 

@@ -58,9 +58,10 @@ func agentFor(cmdPkg string) string {
 }
 
 // isLeafShared reports whether p is one of the shared leaves below the
-// agents: internal/*, checkstyle, metadata.
+// agents: internal/*, checkstyle, metadata (with metadata/metaxml, the
+// XML parser only tools and tests use).
 func isLeafShared(p string) bool {
-	return under(p, "internal") || p == "checkstyle" || p == "metadata"
+	return under(p, "internal") || p == "checkstyle" || under(p, "metadata")
 }
 
 // isTestHelper reports whether p exists to help tests (testenv, *test

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ocfkit/ocfkit/metadata"
+	"github.com/ocfkit/ocfkit/metadata/metaxml"
 )
 
 // agentDoc is the documentation part of an agent's meta-data, which the
@@ -40,7 +41,7 @@ func loadDoc(agent string) (*agentDoc, error) {
 	if err := xml.Unmarshal(raw, d); err != nil {
 		return nil, fmt.Errorf("meta-data of %s: %w", agent, err)
 	}
-	if d.meta, err = metadata.Parse(raw); err != nil {
+	if d.meta, err = metaxml.Parse(raw); err != nil {
 		return nil, err
 	}
 	return d, nil
