@@ -17,6 +17,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,15 +52,53 @@ func addrMsg(typ, flags int, index int, p netip.Prefix, proto uint8, ifaFlags ui
 	return req
 }
 
-// Add adds p to the interface of index index, marked with protocol
-// proto (never 0), with the IFA_F_* flags ifaFlags (0: nodad for IPv6).
-// An address that is there already, whoever added it, fails with an error
-// wrapping unix.EEXIST (fs.ErrExist).
+// Conn is a netlink socket that many requests share: opening one per
+// address costs a bulk add a third of its time. A nil *Conn opens one per
+// request.
+type Conn struct{ sh *nl.SocketHandle }
+
+// Dial opens a Conn in the current network namespace.
+func Dial() (*Conn, error) {
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink socket: %w", err)
+	}
+	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &Conn{sh: &nl.SocketHandle{Socket: s}}, nil
+}
+
+// Close closes the socket.
+func (c *Conn) Close() {
+	if c != nil {
+		c.sh.Close()
+	}
+}
+
+// Add adds p as (*Conn).Add does, over a socket of its own.
 func Add(index int, p netip.Prefix, proto uint8, ifaFlags uint32) error {
+	var c *Conn
+	return c.Add(index, p, proto, ifaFlags)
+}
+
+// Add adds p to the interface of index index, marked with protocol proto
+// (never 0), with the IFA_F_* flags ifaFlags (0: nodad for IPv6). An
+// address that is there already, whoever added it, fails with an error
+// wrapping unix.EEXIST (fs.ErrExist).
+func (c *Conn) Add(index int, p netip.Prefix, proto uint8, ifaFlags uint32) error {
 	if proto == 0 {
 		return errors.New("marked address: protocol 0")
 	}
 	req := addrMsg(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, index, p, proto, ifaFlags)
+	if c != nil {
+		req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: c.sh}
+	}
 	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
 		return fmt.Errorf("adding %s: %w", p, err)
 	}

@@ -20,9 +20,10 @@ import (
 // errExists is returned by add for an address someone already configured.
 var errExists = errors.New("address exists")
 
-// link is one interface and a netlink socket to change its addresses.
+// link is one interface and netlink sockets to change its addresses.
 type link struct {
 	h    *netlink.Handle
+	conn *ifaddr.Conn // opened by the first add
 	link netlink.Link
 	name string
 }
@@ -48,7 +49,10 @@ func openLink(name string) (*link, error) {
 // errNoLink is wrapped by errors for an interface that does not exist.
 var errNoLink = errors.New("no such interface")
 
-func (l *link) Close() { l.h.Close() }
+func (l *link) Close() {
+	l.h.Close()
+	l.conn.Close()
+}
 
 // addresses returns the addresses on the interface.
 func (l *link) addresses() (map[netip.Addr]bool, error) {
@@ -90,7 +94,14 @@ func nl(a netip.Addr) *netlink.Addr {
 // add adds a as a host prefix marked with Protocol; errExists when it is
 // there already.
 func (l *link) add(a netip.Addr) error {
-	err := ifaddr.Add(l.link.Attrs().Index, netip.PrefixFrom(a, a.BitLen()), Protocol, vipFlags(a))
+	if l.conn == nil {
+		c, err := ifaddr.Dial()
+		if err != nil {
+			return err
+		}
+		l.conn = c
+	}
+	err := l.conn.Add(l.link.Attrs().Index, netip.PrefixFrom(a, a.BitLen()), Protocol, vipFlags(a))
 	if errors.Is(err, unix.EEXIST) {
 		return errExists
 	}

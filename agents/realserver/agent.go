@@ -646,11 +646,14 @@ func orphans(state *State, s settings) ([]netip.Addr, error) {
 // sweepOrphans removes, for an instance not registered, at most limit of
 // its orphans, and reports more when some are left. Which addresses are
 // the instance's comes from its parameters (Pacemaker passes a stop the
-// same as the start); when they cannot be read, nothing is removed.
-func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State, limit int) (more bool, err error) {
+// same as the start); when they cannot be read, nothing is removed, with
+// a warning when this stop found the record lost.
+func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State, limit int, lost bool) (more bool, err error) {
 	s, err := readSettings(req.Params)
 	if err != nil {
-		req.Log.Infof("not registered, and its parameters do not tell which addresses would be its: %v", err)
+		if lost {
+			req.Log.Warnf("the parameters do not tell which addresses are this instance's (%v): those it added stay", err)
+		}
 		return false, nil
 	}
 	gone, err := orphans(state, s)
@@ -724,7 +727,11 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	// stays registered until the last chunk, so a stop that runs out of
 	// time is retried, and each chunk sees the instances started since.
 	// An instance not registered (its record lost) gives up its orphans.
-	warn := req.Log.Warnf
+	lost := false
+	warn := func(format string, args ...any) {
+		lost = true
+		req.Log.Warnf(format, args...)
+	}
 	for more, first := true, true; more; first = false {
 		if !first {
 			letWaitersIn(ctx)
@@ -733,7 +740,7 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 			inst, ok := state.Instances[name]
 			if !ok {
 				var err error
-				more, err = sweepOrphans(ctx, req, st, state, lockChunk)
+				more, err = sweepOrphans(ctx, req, st, state, lockChunk, lost)
 				return err
 			}
 			delete(state.Instances, name)

@@ -22,7 +22,9 @@ var damages = []struct {
 	{"zero-length", false, func(p string, _ []byte) error { return os.WriteFile(p, nil, 0o600) }},
 	{"blank", false, func(p string, _ []byte) error { return os.WriteFile(p, []byte(" \n\n"), 0o600) }},
 	{"garbage", false, func(p string, _ []byte) error { return os.WriteFile(p, []byte("\x00\xffnot json{"), 0o600) }},
-	{"wrong types", false, func(p string, _ []byte) error { return os.WriteFile(p, []byte(`{"instances":["web"],"owned":7}`), 0o600) }},
+	{"wrong types", false, func(p string, _ []byte) error {
+		return os.WriteFile(p, []byte(`{"instances":["web"],"owned":7}`), 0o600)
+	}},
 	{"deeply nested", false, func(p string, _ []byte) error {
 		return os.WriteFile(p, []byte(strings.Repeat("[", 1<<20)), 0o600)
 	}},
@@ -164,5 +166,30 @@ func TestUnreadableRecordStart(t *testing.T) {
 	testenv.ExpectExit(t, "stop after a reboot", code, 0, out)
 	if n.has("lo", "10.19.0.1") {
 		t.Errorf("stop left 10.19.0.1: %s", n.addrs("lo"))
+	}
+	// The record damaged and the vipaddrs file gone: stop cannot tell
+	// the instance's addresses, says so, leaves them and still exits 0;
+	// with the file back, a later stop removes them.
+	vips := n.file("vipaddrs", "10.19.1.0/31\n")
+	code, out = n.agent("f", "start", "vipaddrs="+vips)
+	testenv.ExpectExit(t, "start f", code, 0, out, "added 2 of 2")
+	if err := os.WriteFile(state, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(vips, vips+".away"); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.agent("f", "stop", "vipaddrs="+vips)
+	testenv.ExpectExit(t, "stop f without record or file", code, 0, out, "set aside as", "the parameters do not tell which addresses are this instance's")
+	if !n.has("lo", "10.19.1.1") {
+		t.Errorf("stop f removed 10.19.1.1 without knowing it was f's: %s", n.addrs("lo"))
+	}
+	if err := os.Rename(vips+".away", vips); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.agent("f", "stop", "vipaddrs="+vips)
+	testenv.ExpectExit(t, "stop f with the file back", code, 0, out, "removed 2 addresses from lo")
+	if n.has("lo", "10.19.1.0") || n.has("lo", "10.19.1.1") {
+		t.Errorf("stop f left its addresses: %s", n.addrs("lo"))
 	}
 }
