@@ -689,6 +689,17 @@ func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State
 	return more, errors.Join(errs...)
 }
 
+// hasOrphans reports whether the instance's parameters name addresses
+// that carry the agent's mark, with no instance registered.
+func hasOrphans(req *ocf.Request) bool {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return false
+	}
+	left, err := orphans(emptyState(), s)
+	return err == nil && len(left) > 0
+}
+
 // instances returns the registered instances.
 func instances(state *State) []Instance {
 	out := make([]Instance, 0, len(state.Instances))
@@ -707,11 +718,21 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
 	if _, err := os.Stat(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
 		// No directory there (a missing one, a path through a file or
-		// too long): start can have set up nothing.
+		// too long): start can have set up nothing, unless a directory
+		// removed behind the agent's back left the instance's marked
+		// addresses up (monitor says 1 for them).
 		if !errors.Is(err, fs.ErrNotExist) {
 			req.Log.Warnf("state directory: %v; nothing can have been set up from it", err)
+			return nil
 		}
-		return nil
+		if !hasOrphans(req) {
+			return nil
+		}
+		req.Log.Warnf("state directory %s is gone, yet addresses of this instance with the agent's mark are up: removing them", dir)
+		if err := makeStateDir(dir); err != nil {
+			req.Log.Warnf("%v; the addresses stay", err)
+			return nil
+		}
 	}
 	if err := checkStateDir(dir); err != nil && errors.Is(err, fs.ErrPermission) {
 		// Not root: what is there cannot be seen, let alone undone.

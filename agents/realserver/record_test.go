@@ -193,3 +193,27 @@ func TestUnreadableRecordStart(t *testing.T) {
 		t.Errorf("stop f left its addresses: %s", n.addrs("lo"))
 	}
 }
+
+// TestStateDirRemoved: the state directory removed behind the agent's
+// back (HA_RSCTMP cleaned without a reboot) while the VIPs are up: monitor
+// says 1 for the marked addresses nothing registers, and stop removes
+// them (exit 0) instead of finding no record and leaving them.
+func TestStateDirRemoved(t *testing.T) {
+	n := newNode(t, nil)
+	n.ns.MustRun(t, "ip", "addr", "add", "10.21.0.9/32", "dev", "lo") // the administrator's
+	a := []string{"addresses=10.21.0.1,10.21.0.9,fd00:21::1"}
+	code, out := n.agent("a", "start", a...)
+	testenv.ExpectExit(t, "start", code, 0, out, "added 2 of 3")
+	if err := os.RemoveAll(filepath.Join(n.rsctmp, "ocf-realserver")); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.agent("a", "monitor", a...)
+	testenv.ExpectExit(t, "monitor", code, 1, out, "ocf-exit-reason:not registered, yet 2 of its addresses")
+	code, out = n.agent("a", "stop", a...)
+	testenv.ExpectExit(t, "stop", code, 0, out, "state directory", "is gone", "removed 2 addresses from lo")
+	if n.has("lo", "10.21.0.1") || n.has("lo", "fd00:21::1") || !n.has("lo", "10.21.0.9") {
+		t.Errorf("after stop: %s", n.addrs("lo"))
+	}
+	code, out = n.agent("a", "monitor", a...)
+	testenv.ExpectExit(t, "monitor after stop", code, 7, out)
+}
