@@ -5,7 +5,7 @@ package metadata
 // parsed holds the meta-data documents parsed ahead of time (gen.go),
 // each with the digest of the document it was parsed from.
 var parsed = []parsedDoc{
-	{name: "realserver", sum: 0x68f4bcf312727f17, agent: Agent{Name: "realserver", Version: "1.1",
+	{name: "realserver", sum: 0x2e04edb7f4800def, agent: Agent{Name: "realserver", Version: "1.1",
 		Parameters: []Parameter{
 			Parameter{Name: "vipaddrs", Required: false, Unique: false, Content: Content{Type: "string", Default: "/etc/sysconfig/vipaddrs"}},
 			Parameter{Name: "addresses", Required: false, Unique: false, Content: Content{Type: "string", Default: ""}},

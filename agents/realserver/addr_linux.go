@@ -13,14 +13,17 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/ocfkit/ocfkit/action/ifaddr"
 )
 
 // errExists is returned by add for an address someone already configured.
 var errExists = errors.New("address exists")
 
-// link is one interface and a netlink socket to change its addresses.
+// link is one interface and netlink sockets to change its addresses.
 type link struct {
 	h    *netlink.Handle
+	conn *ifaddr.Conn // opened by the first add
 	link netlink.Link
 	name string
 }
@@ -46,7 +49,10 @@ func openLink(name string) (*link, error) {
 // errNoLink is wrapped by errors for an interface that does not exist.
 var errNoLink = errors.New("no such interface")
 
-func (l *link) Close() { l.h.Close() }
+func (l *link) Close() {
+	l.h.Close()
+	l.conn.Close()
+}
 
 // addresses returns the addresses on the interface.
 func (l *link) addresses() (map[netip.Addr]bool, error) {
@@ -63,27 +69,59 @@ func (l *link) addresses() (map[netip.Addr]bool, error) {
 	return out, nil
 }
 
-// nl returns the netlink form of a VIP: a host prefix, for IPv6 without
-// duplicate address detection (usable at once; no other host may answer
-// for it anyway) and without a prefix route.
-func nl(a netip.Addr) *netlink.Addr {
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}}
+// Protocol is the kernel protocol number (IFA_PROTO, Linux 5.18 and
+// later) that marks every address the agent adds, so that what start
+// brought up can be found in the kernel when the record of it is lost. It
+// marks the agent's addresses, not one instance's: an address two
+// instances list is added once. anycast-probe marks its own with 249.
+const Protocol = 248
+
+// vipFlags returns the IFA_F_* flags of a VIP: for IPv6 no duplicate
+// address detection (usable at once; no other host may answer for it
+// anyway) and no prefix route.
+func vipFlags(a netip.Addr) uint32 {
 	if a.Is6() {
-		addr.Flags = unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
+		return unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
 	}
-	return addr
+	return 0
 }
 
-// add adds a as a host prefix; errExists when it is there already.
+// nl returns the netlink form of a VIP: a host prefix.
+func nl(a netip.Addr) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}, Flags: int(vipFlags(a))}
+}
+
+// add adds a as a host prefix marked with Protocol; errExists when it is
+// there already.
 func (l *link) add(a netip.Addr) error {
-	err := l.h.AddrAdd(l.link, nl(a))
+	if l.conn == nil {
+		c, err := ifaddr.Dial()
+		if err != nil {
+			return err
+		}
+		l.conn = c
+	}
+	err := l.conn.Add(l.link.Attrs().Index, netip.PrefixFrom(a, a.BitLen()), Protocol, vipFlags(a))
 	if errors.Is(err, unix.EEXIST) {
 		return errExists
 	}
 	if err != nil {
-		return fmt.Errorf("adding %v to %s: %w", a, l.name, err)
+		return fmt.Errorf("%s: %w", l.name, err)
 	}
 	return nil
+}
+
+// marked returns the addresses on the interface that carry Protocol.
+func (l *link) marked() (map[netip.Addr]bool, error) {
+	owned, err := ifaddr.Owned(l.name, Protocol)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]bool, len(owned))
+	for _, p := range owned {
+		out[p.Addr().Unmap()] = true
+	}
+	return out, nil
 }
 
 // del removes a; an address already gone is fine.

@@ -226,7 +226,7 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	err = withState(ctx, dir, func(st *store, state *State) error {
+	err = withState(ctx, dir, req.Log.Warnf, func(st *store, state *State) error {
 		// A changed instance first gives up what it no longer lists.
 		if old, ok := state.Instances[name]; ok {
 			delete(state.Instances, name)
@@ -242,26 +242,30 @@ func Start(ctx context.Context, req *ocf.Request) error {
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	added := 0
+	added, adopted := 0, 0
 	for i := 0; i < len(s.addrs) && err == nil; i += lockChunk {
 		if i > 0 {
 			letWaitersIn(ctx)
 		}
 		chunk := s.addrs[i:min(i+lockChunk, len(s.addrs))]
-		err = withState(ctx, dir, func(st *store, state *State) error {
+		err = withState(ctx, dir, req.Log.Warnf, func(st *store, state *State) error {
 			if !stillRegistered(state, name, inst.Token) {
 				return undoStart(ctx, st, state, name, inst)
 			}
-			n, err := addAll(ctx, st, state, s.iface, chunk)
+			n, m, err := addAll(ctx, st, state, s.iface, chunk)
 			added += n
+			adopted += m
 			return err
 		})
 	}
 	req.Log.Infof("added %d of %d addresses to %s", added, len(s.addrs), s.iface)
+	if adopted > 0 {
+		req.Log.Infof("adopted %d addresses on %s that carry the agent's mark (protocol %d) and that no registered instance listed", adopted, s.iface, Protocol)
+	}
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, err)
 	}
-	err = withState(ctx, dir, func(st *store, state *State) error {
+	err = withState(ctx, dir, req.Log.Warnf, func(st *store, state *State) error {
 		if !stillRegistered(state, name, inst.Token) {
 			return undoStart(ctx, st, state, name, inst)
 		}
@@ -333,14 +337,24 @@ func letWaitersIn(ctx context.Context) {
 }
 
 // withState runs fn on the state under the lock, waiting for the lock
-// until ctx ends.
-func withState(ctx context.Context, dir string, fn func(*store, *State) error) error {
+// until ctx ends. An unreadable state.json is set aside, with a warning,
+// and fn gets an empty state: no stop fails (and fences the node) for a
+// damaged record alone.
+func withState(ctx context.Context, dir string, warn func(string, ...any), fn func(*store, *State) error) error {
 	st, err := openStore(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	state, err := st.load()
+	if unreadable(err) {
+		aside, aerr := st.setAside()
+		if aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		warn("%v: set aside as %s; going on from an empty record: each instance's addresses are found by %s's mark (protocol %d) and its parameters, and the sysctls stay as they are (their old values were in the record)", err, aside, "ocf-realserver", Protocol)
+		state, err = emptyState(), nil
+	}
 	if err != nil {
 		return err
 	}
@@ -349,29 +363,48 @@ func withState(ctx context.Context, dir string, fn func(*store, *State) error) e
 
 // addAll adds the addresses missing from iface, recording each as owned
 // before its request so a crash cannot orphan it; one that turns out to
-// exist (someone else's) is not owned.
-func addAll(ctx context.Context, st *store, state *State, iface string, addrs []netip.Addr) (int, error) {
+// exist (someone else's) is not owned. An address there already that
+// carries the agent's mark and is not owned was added by the agent and
+// its record lost: it is adopted (owned). It returns how many it added
+// and adopted.
+func addAll(ctx context.Context, st *store, state *State, iface string, addrs []netip.Addr) (int, int, error) {
 	l, err := openLink(iface)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer l.Close()
 	present, err := l.addresses()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var missing []netip.Addr
+	var marked map[netip.Addr]bool
+	adopted := 0
 	for _, a := range addrs {
+		k := ownKey(iface, a.String())
 		if !present[a] {
 			missing = append(missing, a)
-			state.Owned[ownKey(iface, a.String())] = true
+			state.Owned[k] = true
+			continue
+		}
+		if state.Owned[k] {
+			continue
+		}
+		if marked == nil {
+			if marked, err = l.marked(); err != nil {
+				return 0, 0, err
+			}
+		}
+		if marked[a] {
+			state.Owned[k] = true
+			adopted++
 		}
 	}
-	if len(missing) == 0 {
-		return 0, nil
+	if len(missing) == 0 && adopted == 0 {
+		return 0, 0, nil
 	}
 	if err := st.save(state); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	added := 0
 	var addErr error
@@ -397,7 +430,7 @@ func addAll(ctx context.Context, st *store, state *State, iface string, addrs []
 	if err := st.save(state); err != nil && addErr == nil {
 		addErr = err
 	}
-	return added, addErr
+	return added, adopted, addErr
 }
 
 // setSysctls sets each sysctl that is not as required, saving the value
@@ -576,6 +609,97 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance, li
 	return false, errors.Join(errs...)
 }
 
+// orphans returns the addresses of the settings s that are on its
+// interface carrying the agent's mark and that no instance registered in
+// state lists (with state nil, the record is unreadable and every marked
+// one counts): what an instance set up before its record was lost.
+func orphans(state *State, s settings) ([]netip.Addr, error) {
+	l, err := openLink(s.iface)
+	if errors.Is(err, errNoLink) {
+		return nil, nil // gone with the interface
+	}
+	if err != nil {
+		return nil, err
+	}
+	marked, err := l.marked()
+	l.Close()
+	if err != nil {
+		return nil, err
+	}
+	needed := map[string]bool{}
+	if state != nil {
+		for _, other := range instances(state) {
+			for _, a := range other.Addresses {
+				needed[ownKey(other.Interface, a)] = true
+			}
+		}
+	}
+	var out []netip.Addr
+	for _, a := range s.addrs {
+		if marked[a] && !needed[ownKey(s.iface, a.String())] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// sweepOrphans removes, for an instance not registered, at most limit of
+// its orphans, and reports more when some are left. Which addresses are
+// the instance's comes from its parameters (Pacemaker passes a stop the
+// same as the start); when they cannot be read, nothing is removed, with
+// a warning when this stop found the record lost.
+func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State, limit int, lost bool) (more bool, err error) {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		if lost {
+			req.Log.Warnf("the parameters do not tell which addresses are this instance's (%v): those it added stay", err)
+		}
+		return false, nil
+	}
+	gone, err := orphans(state, s)
+	if err != nil || len(gone) == 0 {
+		return false, err
+	}
+	if len(gone) > limit {
+		gone, more = gone[:limit], true
+	}
+	l, err := openLink(s.iface)
+	if err != nil {
+		return false, err
+	}
+	defer l.Close()
+	var errs []error
+	removed := 0
+	for _, a := range gone {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("removing addresses: %w", err))
+			break
+		}
+		if err := l.del(a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(state.Owned, ownKey(s.iface, a.String()))
+		removed++
+	}
+	req.Log.Warnf("removed %d addresses from %s that carry the agent's mark (protocol %d) and that no registered instance lists: this instance's, left by a lost record", removed, s.iface, Protocol)
+	if err := st.save(state); err != nil {
+		errs = append(errs, err)
+	}
+	return more, errors.Join(errs...)
+}
+
+// hasOrphans reports whether the instance's parameters name addresses
+// that carry the agent's mark, with no instance registered.
+func hasOrphans(req *ocf.Request) bool {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return false
+	}
+	left, err := orphans(emptyState(), s)
+	return err == nil && len(left) > 0
+}
+
 // instances returns the registered instances.
 func instances(state *State) []Instance {
 	out := make([]Instance, 0, len(state.Instances))
@@ -594,11 +718,21 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
 	if _, err := os.Stat(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
 		// No directory there (a missing one, a path through a file or
-		// too long): start can have set up nothing.
+		// too long): start can have set up nothing, unless a directory
+		// removed behind the agent's back left the instance's marked
+		// addresses up (monitor says 1 for them).
 		if !errors.Is(err, fs.ErrNotExist) {
 			req.Log.Warnf("state directory: %v; nothing can have been set up from it", err)
+			return nil
 		}
-		return nil
+		if !hasOrphans(req) {
+			return nil
+		}
+		req.Log.Warnf("state directory %s is gone, yet addresses of this instance with the agent's mark are up: removing them", dir)
+		if err := makeStateDir(dir); err != nil {
+			req.Log.Warnf("%v; the addresses stay", err)
+			return nil
+		}
 	}
 	if err := checkStateDir(dir); err != nil && errors.Is(err, fs.ErrPermission) {
 		// Not root: what is there cannot be seen, let alone undone.
@@ -613,15 +747,22 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 	// One chunk of addresses per holding of the lock; the instance
 	// stays registered until the last chunk, so a stop that runs out of
 	// time is retried, and each chunk sees the instances started since.
+	// An instance not registered (its record lost) gives up its orphans.
+	lost := false
+	warn := func(format string, args ...any) {
+		lost = true
+		req.Log.Warnf(format, args...)
+	}
 	for more, first := true, true; more; first = false {
 		if !first {
 			letWaitersIn(ctx)
 		}
-		err := withState(ctx, dir, func(st *store, state *State) error {
+		err := withState(ctx, dir, warn, func(st *store, state *State) error {
 			inst, ok := state.Instances[name]
 			if !ok {
-				more = false
-				return nil
+				var err error
+				more, err = sweepOrphans(ctx, req, st, state, lockChunk, lost)
+				return err
 			}
 			delete(state.Instances, name)
 			var rerr error
@@ -647,41 +788,81 @@ func Stop(ctx context.Context, req *ocf.Request) error {
 // sysctl off its value as a failure (1) that names it. At depth 10 it
 // also checks that no interface of this node would answer ARP or
 // neighbour solicitation for a VIP.
+//
+// An instance not registered whose parameters name addresses that carry
+// the agent's mark and that no registered instance lists (its record was
+// lost) has failed (1): a stop removes them. With state.json unreadable,
+// an instance none of whose addresses is there marked is not running (7,
+// as after a reboot that left a truncated file), one with some there has
+// failed (1): a stop removes them, a start writes a new record.
 func Monitor(ctx context.Context, req *ocf.Request) error {
 	dir, name := where(req)
-	inst, ok, err := registered(dir, name)
+	inst, state, err := registered(dir, name)
 	if errors.Is(err, errUntrustedDir) {
 		req.Log.Warnf("%v", err)
 		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
 	}
+	if unreadable(err) {
+		return monitorWithoutRecord(req, err)
+	}
 	if err != nil {
 		return ocf.WithCode(ocf.ErrGeneric, fmt.Errorf("%w (%w)", err, errCannotTell))
 	}
-	if !ok {
+	if inst == nil {
+		if s, err := readSettings(req.Params); err == nil {
+			left, err := orphans(state, s)
+			if err != nil {
+				return ocf.WithCode(ocf.ErrGeneric, err)
+			}
+			if len(left) > 0 {
+				return ocf.Errorf(ocf.ErrGeneric, "not registered, yet %d of its addresses (%v first) are on %s with the agent's mark and no registered instance lists them (a lost record?): stop removes them", len(left), left[0], s.iface)
+			}
+		}
 		return ocf.Errorf(ocf.NotRunning, "realserver is not running")
 	}
-	return check(ctx, inst, req.Depth)
+	return check(ctx, *inst, req.Depth)
 }
 
-// registered returns an instance's registration, read without the lock
-// (state.json is replaced atomically).
-func registered(dir, name string) (Instance, bool, error) {
+// monitorWithoutRecord judges an instance by its parameters and the
+// agent's mark when state.json cannot be read (recordErr says why).
+func monitorWithoutRecord(req *ocf.Request, recordErr error) error {
+	s, err := readSettings(req.Params)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "the record of what start set up is unreadable (%v), and the parameters do not tell this instance's addresses either: %w", recordErr, err)
+	}
+	left, err := orphans(nil, s)
+	if err != nil {
+		return ocf.Errorf(ocf.ErrGeneric, "the record of what start set up is unreadable (%v), and the addresses cannot be listed: %w", recordErr, err)
+	}
+	if len(left) == 0 {
+		return ocf.Errorf(ocf.NotRunning, "none of the %d addresses is on %s with the agent's mark, and the record of what start set up is unreadable (%v)", len(s.addrs), s.iface, recordErr)
+	}
+	return ocf.Errorf(ocf.ErrGeneric, "the record of what start set up is unreadable (%v): %d of the %d addresses are on %s with the agent's mark; stop removes them, start writes a new record", recordErr, len(left), len(s.addrs), s.iface)
+}
+
+// registered returns an instance's registration (nil when it has none)
+// and the state it is in, read without the lock (state.json is replaced
+// atomically).
+func registered(dir, name string) (*Instance, *State, error) {
 	st := &store{dir: dir}
 	if _, err := os.Stat(st.path()); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return Instance{}, false, nil
+		return nil, emptyState(), nil
 	}
 	if err := checkStateDir(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
 		// As for stop: start refuses such a directory, so nothing of
 		// the instance can run from it, whatever it holds. (Not being
 		// allowed to look is not knowing: the caller cannot tell.)
-		return Instance{}, false, fmt.Errorf("%w; start refuses such a directory: %w", err, errUntrustedDir)
+		return nil, nil, fmt.Errorf("%w; start refuses such a directory: %w", err, errUntrustedDir)
 	}
 	state, err := st.load()
 	if err != nil {
-		return Instance{}, false, err
+		return nil, nil, err
 	}
 	inst, ok := state.Instances[name]
-	return inst, ok, nil
+	if !ok {
+		return nil, state, nil
+	}
+	return &inst, state, nil
 }
 
 // errUntrustedDir marks a state directory start would refuse: nothing

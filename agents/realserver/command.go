@@ -107,7 +107,7 @@ func cliAction(c *cli.Context, h ocf.Handler, code func(error) int) error {
 	if c.Command.Name != "up" {
 		for _, f := range []string{"vipaddrs", "addresses", "interface", "arp-interfaces"} {
 			if c.IsSet(f) {
-				fmt.Fprintf(c.App.ErrWriter, "%s: --%s is ignored: %s acts on what up registered\n", c.Command.Name, f, c.Command.Name)
+				fmt.Fprintf(c.App.ErrWriter, "%s: --%s is ignored: %s acts on what up registered (with nothing registered, on the addresses the flags name that carry the agent's mark)\n", c.Command.Name, f, c.Command.Name)
 			}
 		}
 	}

@@ -23,9 +23,18 @@ import (
 // An address is the agent's when state.json lists it in Owned: start puts
 // it there only when the address was absent and its own netlink request
 // created it (EEXIST means someone else's). Stop removes an address only
-// when it is owned and no other registered instance lists it. The kernel
-// offers no marker of its own that would do: labels are IPv4-only, at most
-// 15 bytes and settable by anyone, and the IFA_F_* flags all have meanings.
+// when it is owned and no other registered instance lists it.
+//
+// The kernel keeps a second, coarser record: every address the agent adds
+// carries its protocol number (Protocol, IFA_PROTO). The mark tells the
+// agent's addresses from everyone else's, not one instance's from
+// another's (an address two instances list is added once, and 255 numbers
+// cannot name instances). It is what is left when state.json cannot be
+// read (damaged by hand, or truncated by a crash with HA_RSCTMP on a
+// disk): the file is set aside and the agent goes on from an empty record,
+// in which an instance's addresses are those of its parameters that carry
+// the mark and that no registered instance lists (orphans). Stop removes
+// them, monitor reports them, start adopts them as owned.
 
 // State is state.json.
 type State struct {
@@ -146,18 +155,40 @@ func (s *store) Close() error { return s.lock.Close() }
 
 func (s *store) path() string { return filepath.Join(s.dir, "state.json") }
 
+// maxStateSize bounds state.json: 16,384 addresses of many instances fit
+// many times over.
+const maxStateSize = 64 << 20
+
+// emptyState returns the state of a node where nothing is registered.
+func emptyState() *State {
+	return &State{Instances: map[string]Instance{}, Owned: map[string]bool{}, Saved: map[string]SavedSysctl{}}
+}
+
+// unreadable reports whether err, from load, means that the state cannot
+// be read whoever asks (damaged: not JSON, too large, not a regular file),
+// rather than that this user may not read it.
+func unreadable(err error) bool {
+	return err != nil && !errors.Is(err, fs.ErrPermission)
+}
+
 // load reads the state; a missing file is the empty state.
 func (s *store) load() (*State, error) {
-	st := &State{Instances: map[string]Instance{}, Owned: map[string]bool{}, Saved: map[string]SavedSysctl{}}
-	b, err := filesafe.ReadFile(s.path(), os.Geteuid(), 64<<20)
+	st := emptyState()
+	b, err := filesafe.ReadFile(s.path(), os.Geteuid(), maxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the state: %w", err)
 	}
+	return decodeState(b, s.path())
+}
+
+// decodeState parses state.json (named path in errors).
+func decodeState(b []byte, path string) (*State, error) {
+	st := emptyState()
 	if err := json.Unmarshal(b, st); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", s.path(), err)
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
 	if st.Instances == nil {
 		st.Instances = map[string]Instance{}
@@ -169,6 +200,20 @@ func (s *store) load() (*State, error) {
 		st.Saved = map[string]SavedSysctl{}
 	}
 	return st, nil
+}
+
+// setAside moves an unreadable state.json out of the way, to
+// state.json.unreadable (replacing an earlier one), for the administrator
+// to look at, and returns where it went.
+func (s *store) setAside() (string, error) {
+	aside := s.path() + ".unreadable"
+	if err := os.RemoveAll(aside); err != nil {
+		return "", fmt.Errorf("setting the unreadable state aside: %w", err)
+	}
+	if err := os.Rename(s.path(), aside); err != nil {
+		return "", fmt.Errorf("setting the unreadable state aside: %w", err)
+	}
+	return aside, nil
 }
 
 // save writes the state atomically.

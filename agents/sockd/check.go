@@ -54,6 +54,9 @@ type Report struct {
 	// Upstream is true when only the upstream target failed: the proxy
 	// relayed to the check's own echo endpoint.
 	Upstream bool
+	// Target names, when Upstream, the upstream that failed, as the
+	// parameter that configured it ("check_target HOST:PORT").
+	Target string
 }
 
 // Run checks one proxy address.
@@ -89,7 +92,27 @@ func (c *Check) Run(ctx context.Context, proxy string) Report {
 	r.Err = c.relay(ctx, client, c.Target, c.UDPTarget, c.Send, c.Expect)
 	<-done
 	r.Upstream = r.Err != nil && ownErr == nil && upstreamSuspect(r.Err)
+	if r.Upstream {
+		r.Target = c.upstreamOf(r.Err)
+	}
 	return r
+}
+
+// upstreamOf names the upstream that a relay failing with err went to:
+// check_udp_target for a UDP round trip, else check_target; a target
+// left empty is the check's own endpoint.
+func (c *Check) upstreamOf(err error) string {
+	var se *socks5.Error
+	if errors.As(err, &se) && se.Stage == socks5.StageUDPRoundTrip {
+		if c.UDPTarget != "" {
+			return "check_udp_target " + c.UDPTarget
+		}
+		return "the check's own UDP endpoint"
+	}
+	if c.Target != "" {
+		return "check_target " + c.Target
+	}
+	return "the check's own endpoint"
 }
 
 // relay moves data through the proxy to the targets, or to the echo
@@ -191,7 +214,7 @@ func (r Report) summary(depth Depth) string {
 	case r.Err == nil:
 		fmt.Fprintf(&b, "SOCKS proxy %s passes depth %d", r.Proxy, depth)
 	case r.Upstream:
-		fmt.Fprintf(&b, "upstream failure: %s (the proxy %s relays to the check's own endpoint)", describeFailure(r.Err), r.Proxy)
+		fmt.Fprintf(&b, "upstream failure: %s through the proxy %s: %s (the same proxy relays to the check's own endpoint)", r.Target, r.Proxy, describeFailure(r.Err))
 	default:
 		fmt.Fprintf(&b, "depth %d: %s", depth, describeFailure(r.Err))
 	}

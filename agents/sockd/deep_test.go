@@ -119,6 +119,13 @@ func TestDeepDetectsFaults(t *testing.T) {
 			extra: []string{"OCF_RESKEY_check_udp=true"}},
 		{name: "check_target unreachable", depth: 20, codes: []int{1}, stage: "upstream failure",
 			extra: []string{"OCF_RESKEY_check_target=127.0.0.9:9"}},
+		// The upstream accepts and never answers: the reason names it,
+		// not the check's own endpoint (adv F: the old text said the
+		// proxy relays to the check's own endpoint, and named no target).
+		{name: "check_target hangs", depth: 20, codes: []int{1},
+			stage:  "upstream failure: check_target 127.0.0.1:7 through the proxy",
+			inject: func(l *lab) { hangingUpstream(l, "127.0.0.1:7") },
+			extra:  []string{"OCF_RESKEY_check_target=127.0.0.1:7", "OCF_RESKEY_check_send=ping", "OCF_RESKEY_check_expect=pong"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
@@ -151,6 +158,52 @@ func TestDeepDetectsFaults(t *testing.T) {
 				t.Errorf("the PID check no longer passes (exit %d), so this case shows nothing", r.code)
 			}
 		})
+	}
+}
+
+// hangingUpstream listens on addr in the lab's namespace and holds every
+// connection open without a byte in answer.
+func hangingUpstream(l *lab, addr string) {
+	l.t.Helper()
+	var ln net.Listener
+	if err := l.ns.Within(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.t.Cleanup(func() { c.Close() })
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+}
+
+// TestUpstreamFailureNamesTarget: the reason of an upstream failure names
+// the upstream that failed, as the parameter that set it, and says the
+// same proxy relays to the check's own endpoint; the UDP round trip names
+// check_udp_target, or the own UDP endpoint when that is empty.
+func TestUpstreamFailureNamesTarget(t *testing.T) {
+	hang := &socks5.Error{Stage: socks5.StageRelayData, Proxy: "10.0.0.1:1080", Err: context.DeadlineExceeded}
+	udp := &socks5.Error{Stage: socks5.StageUDPRoundTrip, Proxy: "10.0.0.1:1080", Err: context.DeadlineExceeded}
+	for _, tc := range []struct {
+		check *Check
+		err   error
+		want  string
+	}{
+		{&Check{Target: "192.0.2.80:80"}, hang,
+			"upstream failure: check_target 192.0.2.80:80 through the proxy 10.0.0.1:1080: relay-data failed at 10.0.0.1:1080: timed out (the same proxy relays to the check's own endpoint)"},
+		{&Check{Target: "192.0.2.80:80", UDPTarget: "192.0.2.53:53"}, udp, "upstream failure: check_udp_target 192.0.2.53:53 through the proxy"},
+		{&Check{Target: "192.0.2.80:80"}, udp, "upstream failure: the check's own UDP endpoint through the proxy"},
+		{&Check{UDPTarget: "192.0.2.53:53"}, hang, "upstream failure: the check's own endpoint through the proxy"},
+	} {
+		r := Report{Proxy: "10.0.0.1:1080", Err: tc.err, Upstream: true, Target: tc.check.upstreamOf(tc.err)}
+		if got := r.summary(DepthDataPath); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%+v, %v:\n got %q\nwant %q...", tc.check, tc.err, got, tc.want)
+		}
 	}
 }
 

@@ -1,0 +1,185 @@
+//go:build linux
+
+// Package ifaddr adds, lists and removes interface addresses marked with a
+// protocol number of their own (the kernel's IFA_PROTO, Linux 5.18 and
+// later; `ip address add ... proto N`), so that a program finds what it
+// added from the kernel alone: an address of the same value that someone
+// else configured carries another protocol. It is the mechanism under
+// action.OwnedAddress, small enough for a one-shot agent to link.
+package ifaddr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ifaProto is IFA_PROTO of linux/if_addr.h (Linux 5.18).
+const ifaProto = 11
+
+// addrMsg builds an RTM_NEWADDR or RTM_DELADDR request for p on link;
+// ifaFlags other than 0 are the address's IFA_F_* flags (IFA_FLAGS, which
+// holds the flags above the first eight), else IPv6 gets nodad.
+func addrMsg(typ, flags int, index int, p netip.Prefix, proto uint8, ifaFlags uint32) *nl.NetlinkRequest {
+	req := nl.NewNetlinkRequest(typ, flags|unix.NLM_F_ACK)
+	family := unix.AF_INET
+	if p.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	msg := nl.NewIfAddrmsg(family)
+	msg.Index = uint32(index)
+	msg.Prefixlen = uint8(p.Bits())
+	if p.Addr().Is6() {
+		msg.Flags = unix.IFA_F_NODAD
+	}
+	req.AddData(msg)
+	b := p.Addr().AsSlice()
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, b))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, b))
+	if proto != 0 {
+		req.AddData(nl.NewRtAttr(ifaProto, []byte{proto}))
+	}
+	if ifaFlags != 0 {
+		req.AddData(nl.NewRtAttr(unix.IFA_FLAGS, binary.NativeEndian.AppendUint32(nil, ifaFlags)))
+	}
+	return req
+}
+
+// Conn is a netlink socket that many requests share: opening one per
+// address costs a bulk add a third of its time. A nil *Conn opens one per
+// request.
+type Conn struct{ sh *nl.SocketHandle }
+
+// Dial opens a Conn in the current network namespace.
+func Dial() (*Conn, error) {
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink socket: %w", err)
+	}
+	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &Conn{sh: &nl.SocketHandle{Socket: s}}, nil
+}
+
+// Close closes the socket.
+func (c *Conn) Close() {
+	if c != nil {
+		c.sh.Close()
+	}
+}
+
+// Add adds p as (*Conn).Add does, over a socket of its own.
+func Add(index int, p netip.Prefix, proto uint8, ifaFlags uint32) error {
+	var c *Conn
+	return c.Add(index, p, proto, ifaFlags)
+}
+
+// Add adds p to the interface of index index, marked with protocol proto
+// (never 0), with the IFA_F_* flags ifaFlags (0: nodad for IPv6). An
+// address that is there already, whoever added it, fails with an error
+// wrapping unix.EEXIST (fs.ErrExist).
+func (c *Conn) Add(index int, p netip.Prefix, proto uint8, ifaFlags uint32) error {
+	if proto == 0 {
+		return errors.New("marked address: protocol 0")
+	}
+	req := addrMsg(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, index, p, proto, ifaFlags)
+	if c != nil {
+		req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: c.sh}
+	}
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("adding %s: %w", p, err)
+	}
+	return nil
+}
+
+// Remove removes the addresses from the interface (as listed by Owned);
+// absent ones are fine.
+func Remove(iface string, prefixes []netip.Prefix) error {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", iface, err)
+	}
+	var errs []error
+	for _, p := range prefixes {
+		req := addrMsg(unix.RTM_DELADDR, 0, link.Attrs().Index, p, 0, 0)
+		if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("removing %s from %s: %w", p, iface, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Owned lists the addresses of the interface that carry protocol proto.
+func Owned(iface string, proto uint8) ([]netip.Prefix, error) {
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", iface, err)
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+	req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses of %s: %w", iface, err)
+	}
+	var out []netip.Prefix
+	for _, m := range msgs {
+		if p, ok := ownedIn(m, link.Attrs().Index, proto); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ownedIn parses one RTM_NEWADDR message and returns its address if it is
+// on the interface index and carries proto.
+func ownedIn(m []byte, index int, proto uint8) (netip.Prefix, bool) {
+	if len(m) < unix.SizeofIfAddrmsg {
+		return netip.Prefix{}, false
+	}
+	msg := nl.DeserializeIfAddrmsg(m)
+	if int(msg.Index) != index {
+		return netip.Prefix{}, false
+	}
+	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfAddrmsg:])
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	var got uint8
+	var addr, local net.IP
+	for _, at := range attrs {
+		switch at.Attr.Type {
+		case ifaProto:
+			if len(at.Value) > 0 {
+				got = at.Value[0]
+			}
+		case unix.IFA_ADDRESS:
+			addr = at.Value
+		case unix.IFA_LOCAL:
+			local = at.Value
+		}
+	}
+	if local != nil {
+		addr = local
+	}
+	ip, ok := netip.AddrFromSlice(addr)
+	if got != proto || !ok {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(ip, int(msg.Prefixlen)), true
+}
