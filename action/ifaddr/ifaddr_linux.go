@@ -125,40 +125,79 @@ func Remove(iface string, prefixes []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
+// Addr is an address of an interface and the protocol that marks it (0
+// for none).
+type Addr struct {
+	Prefix netip.Prefix
+	Proto  uint8
+}
+
+// dumpTries bounds how many times List asks again for a dump that the
+// kernel reports interrupted (NLM_F_DUMP_INTR: an address anywhere in the
+// namespace came or went while the dump, one batch of messages at a time,
+// was under way). With thousands of addresses on the node, one change
+// meanwhile is common; a listing taken on such a dump may miss addresses.
+const dumpTries = 50
+
+// List returns the addresses of the interface of index index, with their
+// marks. A dump the kernel reports interrupted is taken again, up to
+// dumpTries times; an error wraps nl.ErrDumpInterrupted when every one was.
+func List(index int) ([]Addr, error) {
+	var err error
+	for range dumpTries {
+		req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
+		req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
+		var msgs [][]byte
+		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+		if errors.Is(err, nl.ErrDumpInterrupted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing addresses: %w", err)
+		}
+		var out []Addr
+		for _, m := range msgs {
+			if a, ok := parseAddr(m, index); ok {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("listing addresses (%d dumps, each interrupted by addresses changing meanwhile): %w", dumpTries, err)
+}
+
 // Owned lists the addresses of the interface that carry protocol proto.
 func Owned(iface string, proto uint8) ([]netip.Prefix, error) {
 	link, err := netlink.LinkByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", iface, err)
 	}
-	req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
-	req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
-	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	all, err := List(link.Attrs().Index)
 	if err != nil {
-		return nil, fmt.Errorf("listing addresses of %s: %w", iface, err)
+		return nil, fmt.Errorf("%s: %w", iface, err)
 	}
 	var out []netip.Prefix
-	for _, m := range msgs {
-		if p, ok := ownedIn(m, link.Attrs().Index, proto); ok {
-			out = append(out, p)
+	for _, a := range all {
+		if a.Proto == proto {
+			out = append(out, a.Prefix)
 		}
 	}
 	return out, nil
 }
 
-// ownedIn parses one RTM_NEWADDR message and returns its address if it is
-// on the interface index and carries proto.
-func ownedIn(m []byte, index int, proto uint8) (netip.Prefix, bool) {
+// parseAddr parses one RTM_NEWADDR message and returns its address if it
+// is on the interface index.
+func parseAddr(m []byte, index int) (Addr, bool) {
 	if len(m) < unix.SizeofIfAddrmsg {
-		return netip.Prefix{}, false
+		return Addr{}, false
 	}
 	msg := nl.DeserializeIfAddrmsg(m)
 	if int(msg.Index) != index {
-		return netip.Prefix{}, false
+		return Addr{}, false
 	}
 	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfAddrmsg:])
 	if err != nil {
-		return netip.Prefix{}, false
+		return Addr{}, false
 	}
 	var got uint8
 	var addr, local net.IP
@@ -178,8 +217,8 @@ func ownedIn(m []byte, index int, proto uint8) (netip.Prefix, bool) {
 		addr = local
 	}
 	ip, ok := netip.AddrFromSlice(addr)
-	if got != proto || !ok {
-		return netip.Prefix{}, false
+	if !ok || int(msg.Prefixlen) > ip.BitLen() {
+		return Addr{}, false
 	}
-	return netip.PrefixFrom(ip, int(msg.Prefixlen)), true
+	return Addr{Prefix: netip.PrefixFrom(ip, int(msg.Prefixlen)), Proto: got}, true
 }

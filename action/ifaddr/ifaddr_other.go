@@ -24,6 +24,15 @@ func Add(int, netip.Prefix, uint8, uint32) error { return errLinux }
 // Add fails: only Linux marks addresses.
 func (c *Conn) Add(int, netip.Prefix, uint8, uint32) error { return errLinux }
 
+// Addr is an address of an interface and the protocol that marks it.
+type Addr struct {
+	Prefix netip.Prefix
+	Proto  uint8
+}
+
+// List lists nothing.
+func List(int) ([]Addr, error) { return nil, nil }
+
 // Owned lists nothing.
 func Owned(string, uint8) ([]netip.Prefix, error) { return nil, nil }
 

@@ -56,14 +56,19 @@ func (l *link) Close() {
 
 // addresses returns the addresses on the interface.
 func (l *link) addresses() (map[netip.Addr]bool, error) {
-	list, err := l.h.AddrList(l.link, netlink.FAMILY_ALL)
+	return l.list(func(ifaddr.Addr) bool { return true })
+}
+
+// list returns the addresses on the interface that keep accepts.
+func (l *link) list(keep func(ifaddr.Addr) bool) (map[netip.Addr]bool, error) {
+	all, err := ifaddr.List(l.link.Attrs().Index)
 	if err != nil {
-		return nil, fmt.Errorf("listing the addresses of %s: %w", l.name, err)
+		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
-	out := make(map[netip.Addr]bool, len(list))
-	for _, a := range list {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			out[ip.Unmap()] = true
+	out := make(map[netip.Addr]bool, len(all))
+	for _, a := range all {
+		if keep(a) {
+			out[a.Prefix.Addr().Unmap()] = true
 		}
 	}
 	return out, nil
@@ -113,15 +118,7 @@ func (l *link) add(a netip.Addr) error {
 
 // marked returns the addresses on the interface that carry Protocol.
 func (l *link) marked() (map[netip.Addr]bool, error) {
-	owned, err := ifaddr.Owned(l.name, Protocol)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[netip.Addr]bool, len(owned))
-	for _, p := range owned {
-		out[p.Addr().Unmap()] = true
-	}
-	return out, nil
+	return l.list(func(a ifaddr.Addr) bool { return a.Proto == Protocol })
 }
 
 // del removes a; an address already gone is fine.
