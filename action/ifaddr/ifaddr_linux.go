@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -195,23 +194,22 @@ func parseAddr(m []byte, index int) (Addr, bool) {
 	if int(msg.Index) != index {
 		return Addr{}, false
 	}
-	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfAddrmsg:])
-	if err != nil {
-		return Addr{}, false
-	}
 	var got uint8
-	var addr, local net.IP
-	for _, at := range attrs {
-		switch at.Attr.Type {
+	var addr, local []byte
+	ok := eachAttr(m[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) {
+		switch typ {
 		case ifaProto:
-			if len(at.Value) > 0 {
-				got = at.Value[0]
+			if len(v) > 0 {
+				got = v[0]
 			}
 		case unix.IFA_ADDRESS:
-			addr = at.Value
+			addr = v
 		case unix.IFA_LOCAL:
-			local = at.Value
+			local = v
 		}
+	})
+	if !ok {
+		return Addr{}, false
 	}
 	if local != nil {
 		addr = local
@@ -221,4 +219,22 @@ func parseAddr(m []byte, index int) (Addr, bool) {
 		return Addr{}, false
 	}
 	return Addr{Prefix: netip.PrefixFrom(ip, int(msg.Prefixlen)), Proto: got}, true
+}
+
+// eachAttr calls f with the type and value of each netlink attribute in b
+// and reports whether b holds whole attributes only (nl.ParseRouteAttr
+// panics on a length that runs past its value's end).
+func eachAttr(b []byte, f func(typ uint16, v []byte)) bool {
+	for len(b) > 0 {
+		if len(b) < unix.SizeofRtAttr {
+			return false
+		}
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofRtAttr || n > len(b) {
+			return false
+		}
+		f(binary.NativeEndian.Uint16(b[2:])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER), b[unix.SizeofRtAttr:n])
+		b = b[min((n+unix.RTA_ALIGNTO-1)&^(unix.RTA_ALIGNTO-1), len(b)):]
+	}
+	return true
 }

@@ -66,3 +66,20 @@ func TestAddFlagsAndMark(t *testing.T) {
 		t.Errorf("after Remove want only the administrator's 192.0.2.9 left:\n%s", out)
 	}
 }
+
+// FuzzParseAddr feeds parseAddr arbitrary RTM_NEWADDR payloads: it never
+// panics, and an address it returns fits its prefix length.
+func FuzzParseAddr(f *testing.F) {
+	for _, p := range []netip.Prefix{netip.MustParsePrefix("192.0.2.53/32"), netip.MustParsePrefix("2001:db8::53/128")} {
+		req := addrMsg(unix.RTM_NEWADDR, 0, 1, p, 248, 0)
+		b := req.Serialize()
+		f.Add(b[unix.SizeofNlMsghdr:])
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, m []byte) {
+		a, ok := parseAddr(m, 1)
+		if ok && !a.Prefix.IsValid() {
+			t.Errorf("invalid prefix %v from %x", a.Prefix, m)
+		}
+	})
+}
