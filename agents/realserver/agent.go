@@ -339,7 +339,8 @@ func letWaitersIn(ctx context.Context) {
 // withState runs fn on the state under the lock, waiting for the lock
 // until ctx ends. An unreadable state.json is set aside, with a warning,
 // and fn gets an empty state: no stop fails (and fences the node) for a
-// damaged record alone.
+// damaged record alone. A read that fails for want of descriptors or
+// memory is tried again until ctx ends, then fails: the record is intact.
 func withState(ctx context.Context, dir string, warn func(string, ...any), fn func(*store, *State) error) error {
 	st, err := openStore(ctx, dir)
 	if err != nil {
@@ -347,6 +348,11 @@ func withState(ctx context.Context, dir string, warn func(string, ...any), fn fu
 	}
 	defer st.Close()
 	state, err := st.load()
+	for transient(err) && ctx.Err() == nil {
+		// Short of descriptors or memory: the file is not damaged.
+		letWaitersIn(ctx)
+		state, err = st.load()
+	}
 	if unreadable(err) {
 		aside, aerr := st.setAside()
 		if aerr != nil {

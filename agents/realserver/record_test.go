@@ -1,6 +1,8 @@
 package realserver_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,4 +218,51 @@ func TestStateDirRemoved(t *testing.T) {
 	}
 	code, out = n.agent("a", "monitor", a...)
 	testenv.ExpectExit(t, "monitor after stop", code, 7, out)
+}
+
+// TestRecordKeptShortOfDescriptors (adv4 F2: a stop that could not open
+// state.json for want of file descriptors took it for damaged and set the
+// healthy record aside, losing every other instance's registration and
+// the sysctls' old values): under every descriptor limit from the
+// smallest up, a stop either works or fails leaving state.json as it was;
+// it is never set aside, and the other instance stays registered.
+func TestRecordKeptShortOfDescriptors(t *testing.T) {
+	n := newNode(t, nil)
+	prlimit := testenv.RequireCommand(t, "prlimit")
+	w := []string{"addresses=10.23.0.1,10.23.0.2"}
+	y := []string{"addresses=10.23.0.1"}
+	for limit := 4; limit <= 16; limit++ {
+		n.rsctmp = t.TempDir()
+		code, out := n.agent("w", "start", w...)
+		testenv.ExpectExit(t, "start w", code, 0, out)
+		code, out = n.agent("y", "start", y...)
+		testenv.ExpectExit(t, "start y", code, 0, out)
+		state := filepath.Join(n.rsctmp, "ocf-realserver", "state.json")
+		before, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := n.ns.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", limit, limit), realserverBin, "stop")
+		cmd.Env = append(os.Environ(), "HA_RSCTMP="+n.rsctmp, "OCF_RESOURCE_INSTANCE=y", "OCF_ROOT=/usr/lib/ocf",
+			"HA_LOGFACILITY=none", "OCF_RESKEY_addresses=10.23.0.1", "OCF_RESKEY_CRM_meta_timeout=2000")
+		out2, err := cmd.CombinedOutput()
+		t.Logf("stop y with %d descriptors: %v\n%s", limit, err, out2)
+		if _, err := os.Lstat(state + ".unreadable"); err == nil {
+			t.Errorf("%d descriptors: the healthy state.json was set aside:\n%s", limit, out2)
+		}
+		if err != nil {
+			if after, rerr := os.ReadFile(state); rerr != nil || !bytes.Equal(after, before) {
+				t.Errorf("%d descriptors: a failed stop changed state.json (%v)", limit, rerr)
+			}
+		}
+		code, out = n.agent("w", "monitor", w...)
+		testenv.ExpectExit(t, fmt.Sprintf("%d descriptors: monitor w", limit), code, 0, out)
+		code, out = n.agent("y", "stop", y...)
+		testenv.ExpectExit(t, "stop y", code, 0, out)
+		code, out = n.agent("w", "stop", w...)
+		testenv.ExpectExit(t, "stop w", code, 0, out)
+		if n.has("lo", "10.23.0.1") || n.has("lo", "10.23.0.2") {
+			t.Errorf("%d descriptors: after the stops: %s", limit, n.addrs("lo"))
+		}
+	}
 }

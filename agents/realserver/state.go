@@ -166,9 +166,22 @@ func emptyState() *State {
 
 // unreadable reports whether err, from load, means that the state cannot
 // be read whoever asks (damaged: not JSON, too large, not a regular file),
-// rather than that this user may not read it.
+// rather than that this user may not read it or that the node was short
+// of a resource (transient).
 func unreadable(err error) bool {
-	return err != nil && !errors.Is(err, fs.ErrPermission)
+	return err != nil && !errors.Is(err, fs.ErrPermission) && !transient(err)
+}
+
+// transient reports whether err is the node running short of file
+// descriptors or memory: a later read of the same file may well succeed,
+// so it says nothing about the file, which must not be set aside for it.
+func transient(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // load reads the state; a missing file is the empty state.
