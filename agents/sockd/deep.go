@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 				err = fmt.Errorf("no host")
 			}
 			if err == nil {
+				err = checkHost(host)
+			}
+			if err == nil {
 				_, err = parsePort(port)
 			}
 			if err != nil {
@@ -63,6 +67,27 @@ func readCheckSettings(req *ocf.Request) (checkSettings, error) {
 		return cs, ocf.Errorf(ocf.ErrConfigured, "check_send and check_expect need check_target")
 	}
 	return cs, nil
+}
+
+// checkHost refuses a target host that is neither an IP address nor a
+// host name of letters, digits, '-', '.' and '_' that SOCKS5 can carry
+// (1 to 255 bytes). No such host can be reached, and the host goes into
+// the exit reason and the log: a newline there would start a line of its
+// own, and Pacemaker takes the last "ocf-exit-reason:" anywhere in the
+// output, even one inside the brackets of "[x ocf-exit-reason:y]:80".
+func checkHost(host string) error {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if len(host) > 255 {
+		return fmt.Errorf("the host name has %d bytes, SOCKS5 carries at most 255", len(host))
+	}
+	for _, c := range []byte(host) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("the host is neither an IP address nor a host name (letters, digits, '-', '.', '_'): %q", c)
+		}
+	}
+	return nil
 }
 
 // CheckTimeouts is the range of check_timeout: seconds as a plain number,

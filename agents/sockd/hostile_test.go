@@ -244,10 +244,21 @@ func TestCheckParameterLimits(t *testing.T) {
 		{[]string{"OCF_RESKEY_check_target=127.0.0.1:99999"}, "not a port number"},
 		{[]string{"OCF_RESKEY_check_udp_target=127.0.0.1:0"}, "not a port number"},
 		{[]string{"OCF_RESKEY_check_target=:80"}, "no host"},
+		// adv4 F3: a host no name can be, which the reason and the log
+		// would carry: a newline (a log line of its own), a forged
+		// "ocf-exit-reason:" (Pacemaker takes the last one anywhere in
+		// the output), an escape sequence, more than SOCKS5's 255 bytes.
+		{[]string{"OCF_RESKEY_check_target=[evil\nocf-exit-reason:forged]:80"}, "neither an IP address nor a host name"},
+		{[]string{"OCF_RESKEY_check_target=[x ocf-exit-reason:forged]:80"}, "neither an IP address nor a host name"},
+		{[]string{"OCF_RESKEY_check_udp_target=a\x1bb:53"}, "neither an IP address nor a host name"},
+		{[]string{"OCF_RESKEY_check_target=" + strings.Repeat("h", 256) + ":80"}, "at most 255"},
 	} {
 		l.expectReason(6, tc.reason, "validate-all", tc.settings...)
 	}
 	l.expect(0, "validate-all", user, "OCF_RESKEY_check_password_file="+ok)
+	for _, v := range []string{"127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:80", "upstream.example_1-a.test:443", strings.Repeat("h", 255) + ":80"} {
+		l.expect(0, "validate-all", "OCF_RESKEY_check_target="+v)
+	}
 	for _, v := range []string{"0", "5", "3600", "500ms", "2m"} {
 		l.expect(0, "validate-all", "OCF_RESKEY_check_timeout="+v)
 	}
