@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -265,4 +266,40 @@ func TestRecordKeptShortOfDescriptors(t *testing.T) {
 			t.Errorf("%d descriptors: after the stops: %s", limit, n.addrs("lo"))
 		}
 	}
+}
+
+// TestUnreadableRecordAsideStuck (adv4 F4: an earlier state.json.unreadable
+// that cannot be removed, kept by an administrator with chattr +i, failed
+// the next stop with a damaged record: 1, fencing): the damaged record goes
+// beside it under a name of its own, and stop removes the instance's
+// addresses and exits 0.
+func TestUnreadableRecordAsideStuck(t *testing.T) {
+	n := newNode(t, nil)
+	chattr := testenv.RequireCommand(t, "chattr")
+	a := []string{"addresses=10.24.0.1,fd00:24::1"}
+	code, out := n.agent("a", "start", a...)
+	testenv.ExpectExit(t, "start", code, 0, out, "added 2 of 2")
+	dir := filepath.Join(n.rsctmp, "ocf-realserver")
+	kept := filepath.Join(dir, "state.json.unreadable", "evidence")
+	if err := os.MkdirAll(filepath.Dir(kept), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kept, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Run(t, chattr, "+i", kept)
+	t.Cleanup(func() { _ = exec.Command(chattr, "-i", kept).Run() })
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{\"instances\":"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = n.agent("a", "stop", a...)
+	testenv.ExpectExit(t, "stop with the old state.json.unreadable immutable", code, 0, out, "set aside as", "removed 2 addresses from lo")
+	if n.has("lo", "10.24.0.1") || n.has("lo", "fd00:24::1") {
+		t.Errorf("stop left addresses: %s", n.addrs("lo"))
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("the immutable evidence: %v", err)
+	}
+	code, out = n.agent("a", "monitor", a...)
+	testenv.ExpectExit(t, "monitor after stop", code, 7, out)
 }

@@ -217,11 +217,13 @@ func decodeState(b []byte, path string) (*State, error) {
 
 // setAside moves an unreadable state.json out of the way, to
 // state.json.unreadable (replacing an earlier one), for the administrator
-// to look at, and returns where it went.
+// to look at, and returns where it went. An earlier one that cannot be
+// removed (made immutable, or holding a mount point) stays, and this one
+// goes beside it under a name of its own: no stop fails for it.
 func (s *store) setAside() (string, error) {
 	aside := s.path() + ".unreadable"
 	if err := os.RemoveAll(aside); err != nil {
-		return "", fmt.Errorf("setting the unreadable state aside: %w", err)
+		aside = fmt.Sprintf("%s.%d", aside, time.Now().UnixNano())
 	}
 	if err := os.Rename(s.path(), aside); err != nil {
 		return "", fmt.Errorf("setting the unreadable state aside: %w", err)
