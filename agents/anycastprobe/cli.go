@@ -404,8 +404,8 @@ func serveOneLiner(c *cli.Context, cfg *Config, addrs, routes []string) error {
 	for _, s := range cfg.Services {
 		s.Addresses, s.Routes = addrs, routes
 	}
-	if cfg.Protocol < 5 || cfg.Protocol > 255 {
-		return usageErr("--protocol %d: want 5 to 255", cfg.Protocol)
+	if err := checkProtocol(cfg.Protocol); err != nil {
+		return usageErr("--%v", err)
 	}
 	sock := cfg.Socket
 	var lines []string

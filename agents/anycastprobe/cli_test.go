@@ -136,6 +136,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"dns", "--interval", "18446744073710", "192.0.2.1"}, 2, "interval"},
 		{[]string{"dns", "--rise", "0", "192.0.2.1"}, 2, "--rise"},
 		{[]string{"dns", "--protocol", "0", "192.0.2.1"}, 2, "--protocol"},
+		{[]string{"dns", "--protocol", "248", "192.0.2.1"}, 2, "--protocol 248 marks ocf-realserver's addresses"},
 		{[]string{"dns", "--qtype", "BOGUS", "192.0.2.1"}, 2, "unknown query type"},
 		{[]string{"dns", "--interface", "nosuch0", "192.0.2.1"}, 1, "interface nosuch0"},
 		{[]string{"tcp-route", "nosuch0", "10.0.0.1", "80"}, 1, "interface nosuch0"},

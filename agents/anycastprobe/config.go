@@ -15,6 +15,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"github.com/ocfkit/ocfkit/action/ifaddr"
 	"github.com/ocfkit/ocfkit/internal/duration"
 	"github.com/ocfkit/ocfkit/internal/tomlconf"
 )
@@ -23,7 +24,7 @@ import (
 const (
 	DefaultConfig   = "/etc/anycast-probe.toml"
 	DefaultSocket   = "/run/anycast-probe/status.sock"
-	DefaultProtocol = 249 // IFA_PROTO and route protocol marking what we add
+	DefaultProtocol = ifaddr.ProtoAnycastProbe // IFA_PROTO and route protocol marking what we add
 	DefaultIface    = "lo"
 	MaxConfigSize   = 1 << 20
 	maxCount        = 100
@@ -157,8 +158,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Protocol == 0 {
 		c.Protocol = DefaultProtocol
-	} else if c.Protocol < 5 || c.Protocol > 255 {
-		bad(lines["protocol"], "protocol %d: want 5 to 255 (0-4 are the kernel's own)", c.Protocol)
+	} else if err := checkProtocol(c.Protocol); err != nil {
+		bad(lines["protocol"], "%v", err)
 	}
 	if err := validListen(c.MetricsListen); err != nil {
 		bad(lines["metrics_listen"], "%v", err)
@@ -441,4 +442,18 @@ func locate(data []byte) (map[string]int, error) {
 		}
 	}
 	return lines, p.Error()
+}
+
+// checkProtocol refuses a protocol number that is not anycast-probe's to
+// use: 0-4 are the kernel's own, and ocf-realserver marks its VIPs with
+// ifaddr.ProtoRealserver and removes the addresses so marked that its
+// instances list (or adopts them), whoever added them.
+func checkProtocol(n int) error {
+	switch {
+	case n < 5 || n > 255:
+		return fmt.Errorf("protocol %d: want 5 to 255 (0-4 are the kernel's own)", n)
+	case n == ifaddr.ProtoRealserver:
+		return fmt.Errorf("protocol %d marks ocf-realserver's addresses: choose another", n)
+	}
+	return nil
 }

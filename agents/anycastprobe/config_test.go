@@ -85,6 +85,9 @@ func TestConfigRefused(t *testing.T) {
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\nroutes = [\"192.0.2.2\"]\n" + check, "one service holds one kind"},
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\n" + check + "[service.t]\naddresses = [\"192.0.2.1\"]\n" + strings.ReplaceAll(check, "service.s", "service.t"), "already held by service s"},
 		{"protocol = 2\n[service.s]\naddresses = [\"192.0.2.1\"]\n" + check, "t.toml:1: protocol 2"},
+		// adv4 F5: ocf-realserver's mark; its stop would remove (and its
+		// start adopt) such an address that one of its instances lists.
+		{"protocol = 248\n[service.s]\naddresses = [\"192.0.2.1\"]\n" + check, "t.toml:1: protocol 248 marks ocf-realserver's addresses"},
 		{"socket = \"relative.sock\"\n[service.s]\naddresses = [\"192.0.2.1\"]\n" + check, "t.toml:1: socket"},
 		{"[service.\"a b\"]\naddresses = [\"192.0.2.1\"]\n" + strings.ReplaceAll(check, "service.s", "service.\"a b\""), "name: use letters"},
 		{"[service.s]\naddresses = [\"192.0.2.1\"]\n\n[[service.s.check]]\ntype = \"dns\"\nqtype = \"BOGUS\"\n", "t.toml:4: service s: dns check: unknown query type"},

@@ -79,7 +79,7 @@ func (l *link) list(keep func(ifaddr.Addr) bool) (map[netip.Addr]bool, error) {
 // brought up can be found in the kernel when the record of it is lost. It
 // marks the agent's addresses, not one instance's: an address two
 // instances list is added once. anycast-probe marks its own with 249.
-const Protocol = 248
+const Protocol = ifaddr.ProtoRealserver
 
 // vipFlags returns the IFA_F_* flags of a VIP: for IPv6 no duplicate
 // address detection (usable at once; no other host may answer for it
