@@ -30,6 +30,9 @@ all: build
 
 build:
 	@mkdir -p bin
+	@# The meta-data table parsed ahead of time must match the documents,
+	@# or every action of the binaries fails (metadata.ErrStale).
+	cd metadata && $(GO) run gen.go -check
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(COMMANDS))
 
 install: build
