@@ -61,3 +61,20 @@ func TestBuildRefusesStaleMetadata(t *testing.T) {
 		t.Errorf("gen.go -check with an edited document: %v\n%s", err, out)
 	}
 }
+
+// TestMetadataBytesPinned (adv4 F6): .gitattributes keeps git from
+// converting the line endings of the meta-data documents (a checkout with
+// core.autocrlf=true would change their bytes, and every action would fail
+// with ErrStale).
+func TestMetadataBytesPinned(t *testing.T) {
+	b, err := os.ReadFile("../../.gitattributes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "metadata/*.xml" && f[1] == "-text" {
+			return
+		}
+	}
+	t.Errorf(".gitattributes lacks \"metadata/*.xml -text\":\n%s", b)
+}
