@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/ocfkit/ocfkit/action/ifaddr"
 )
 
 func (a *Address) nl(p netip.Prefix) *netlink.Addr {
@@ -106,7 +108,7 @@ func (a *Address) Down(ctx context.Context) error {
 		if err := a.promote(); err != nil {
 			a.logf("%v; will add back what the kernel removes", err)
 		}
-		if before, err = netlink.AddrList(link, netlink.FAMILY_V4); err != nil {
+		if before, err = listV4(link); err != nil {
 			errs = append(errs, fmt.Errorf("listing addresses of %s: %w", a.Interface, err))
 		}
 	}
@@ -142,7 +144,7 @@ func (a *Address) restore(link netlink.Link, before []netlink.Addr) error {
 	if len(before) == 0 {
 		return nil
 	}
-	after, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	after, err := listV4(link)
 	if err != nil {
 		return fmt.Errorf("listing addresses of %s: %w", a.Interface, err)
 	}
@@ -163,4 +165,10 @@ func (a *Address) restore(link netlink.Link, before []netlink.Addr) error {
 		a.logf("added back %s to %s: the kernel removed it with %s (promote_secondaries was off)", addr.IPNet, a.Interface, a.Name())
 	}
 	return errors.Join(errs...)
+}
+
+// listV4 lists the IPv4 addresses of link, taking a dump the kernel
+// reports interrupted (an address changed anywhere meanwhile) again.
+func listV4(link netlink.Link) ([]netlink.Addr, error) {
+	return ifaddr.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_V4) })
 }

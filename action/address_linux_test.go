@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +49,39 @@ func TestAddressDownAddsBack(t *testing.T) {
 	}
 	if all := strings.Join(logged, "\n"); !strings.Contains(all, "added back 10.222.0.51/24 to eth0") {
 		t.Errorf("log %q does not say what was added back", all)
+	}
+}
+
+// TestAddressDownWhileAddressesChange (adv4 R7: Down listed the
+// interface's addresses around its removal, and an address added or
+// removed anywhere meanwhile made the kernel flag the dump interrupted:
+// Down failed although its address was gone, and skipped adding back what
+// the kernel removed): with thousands of addresses and another program
+// changing one, every Up and Down succeeds.
+func TestAddressDownWhileAddressesChange(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns, peer := testenv.NewNS(t, "caf"), testenv.NewNS(t, "cag")
+	testenv.Veth(t, ns, "eth0", "10.225.0.1/24", peer, "eth0", "10.225.0.2/24")
+	var batch strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&batch, "addr add 10.77.%d.%d/32 dev lo\n", i/250, i%250+1)
+	}
+	file := filepath.Join(t.TempDir(), "batch")
+	if err := os.WriteFile(file, []byte(batch.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns.MustRun(t, "ip", "-batch", file)
+	ns.Start(t, "sh", "-c", "while :; do ip addr add 10.99.0.1/32 dev lo; ip addr del 10.99.0.1/32 dev lo; done")
+	vip := &Address{Interface: "eth0", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.225.1.50/24")}}
+	for i := range 20 {
+		err := ns.Within(func() error {
+			if err := vip.Up(context.Background()); err != nil {
+				return err
+			}
+			return vip.Down(context.Background())
+		})
+		if err != nil {
+			t.Errorf("round %d: %v", i, err)
+		}
 	}
 }

@@ -138,31 +138,39 @@ type Addr struct {
 // meanwhile is common; a listing taken on such a dump may miss addresses.
 const dumpTries = 50
 
-// List returns the addresses of the interface of index index, with their
-// marks. A dump the kernel reports interrupted is taken again, up to
-// dumpTries times; an error wraps nl.ErrDumpInterrupted when every one was.
-func List(index int) ([]Addr, error) {
+// Dump returns what dump lists, taking the dump again while the kernel
+// reports it interrupted, up to dumpTries times; its error wraps
+// nl.ErrDumpInterrupted when every one was.
+func Dump[T any](dump func() (T, error)) (T, error) {
+	var v T
 	var err error
 	for range dumpTries {
+		if v, err = dump(); !errors.Is(err, nl.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("%d dumps, each interrupted by changes meanwhile: %w", dumpTries, err)
+}
+
+// List returns the addresses of the interface of index index, with their
+// marks, taking a dump the kernel reports interrupted again (Dump).
+func List(index int) ([]Addr, error) {
+	msgs, err := Dump(func() ([][]byte, error) {
 		req := nl.NewNetlinkRequest(unix.RTM_GETADDR, unix.NLM_F_DUMP)
 		req.AddData(nl.NewIfAddrmsg(unix.AF_UNSPEC))
-		var msgs [][]byte
-		msgs, err = req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
-		if errors.Is(err, nl.ErrDumpInterrupted) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing addresses: %w", err)
-		}
-		var out []Addr
-		for _, m := range msgs {
-			if a, ok := parseAddr(m, index); ok {
-				out = append(out, a)
-			}
-		}
-		return out, nil
+		return req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
-	return nil, fmt.Errorf("listing addresses (%d dumps, each interrupted by addresses changing meanwhile): %w", dumpTries, err)
+	var out []Addr
+	for _, m := range msgs {
+		if a, ok := parseAddr(m, index); ok {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // Owned lists the addresses of the interface that carry protocol proto.
