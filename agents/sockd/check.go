@@ -214,7 +214,9 @@ func (r Report) summary(depth Depth) string {
 	case r.Err == nil:
 		fmt.Fprintf(&b, "SOCKS proxy %s passes depth %d", r.Proxy, depth)
 	case r.Upstream:
-		fmt.Fprintf(&b, "upstream failure: %s through the proxy %s: %s (the same proxy relays to the check's own endpoint)", r.Target, r.Proxy, describeFailure(r.Err))
+		// The cause first: Pacemaker keeps the first 128 bytes of a
+		// reason, and two IPv6 host:ports fill most of them.
+		fmt.Fprintf(&b, "upstream failure: %s: %s through the proxy %s (the same proxy relays to the check's own endpoint)", upstreamCause(r.Err), r.Target, r.Proxy)
 	default:
 		fmt.Fprintf(&b, "depth %d: %s", depth, describeFailure(r.Err))
 	}
@@ -244,6 +246,19 @@ func describeFailure(err error) string {
 		why = "timed out"
 	}
 	return fmt.Sprintf("%s failed at %s: %s", se.Stage, se.Proxy, why)
+}
+
+// upstreamCause says which stage failed and why, without the proxy's
+// address, which the upstream reason names once: "relay-data timed out".
+func upstreamCause(err error) string {
+	var se *socks5.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("%s timed out", se.Stage)
+	}
+	return fmt.Sprintf("%s failed: %v", se.Stage, se.Err)
 }
 
 // echoAddress picks where the echo endpoint listens for a proxy with these

@@ -2,6 +2,7 @@ package sockd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -123,7 +124,7 @@ func TestDeepDetectsFaults(t *testing.T) {
 		// not the check's own endpoint (adv F: the old text said the
 		// proxy relays to the check's own endpoint, and named no target).
 		{name: "check_target hangs", depth: 20, codes: []int{1},
-			stage:  "upstream failure: check_target 127.0.0.1:7 through the proxy",
+			stage:  "upstream failure: relay-data timed out: check_target 127.0.0.1:7 through the proxy",
 			inject: func(l *lab) { hangingUpstream(l, "127.0.0.1:7") },
 			extra:  []string{"OCF_RESKEY_check_target=127.0.0.1:7", "OCF_RESKEY_check_send=ping", "OCF_RESKEY_check_expect=pong"}},
 	} {
@@ -185,7 +186,9 @@ func hangingUpstream(l *lab, addr string) {
 // TestUpstreamFailureNamesTarget: the reason of an upstream failure names
 // the upstream that failed, as the parameter that set it, and says the
 // same proxy relays to the check's own endpoint; the UDP round trip names
-// check_udp_target, or the own UDP endpoint when that is empty.
+// check_udp_target, or the own UDP endpoint when that is empty. The cause
+// comes first and the proxy once, so that Pacemaker's first 128 bytes of
+// a reason hold the cause even with IPv6 addresses.
 func TestUpstreamFailureNamesTarget(t *testing.T) {
 	hang := &socks5.Error{Stage: socks5.StageRelayData, Proxy: "10.0.0.1:1080", Err: context.DeadlineExceeded}
 	udp := &socks5.Error{Stage: socks5.StageUDPRoundTrip, Proxy: "10.0.0.1:1080", Err: context.DeadlineExceeded}
@@ -195,15 +198,20 @@ func TestUpstreamFailureNamesTarget(t *testing.T) {
 		want  string
 	}{
 		{&Check{Target: "192.0.2.80:80"}, hang,
-			"upstream failure: check_target 192.0.2.80:80 through the proxy 10.0.0.1:1080: relay-data failed at 10.0.0.1:1080: timed out (the same proxy relays to the check's own endpoint)"},
-		{&Check{Target: "192.0.2.80:80", UDPTarget: "192.0.2.53:53"}, udp, "upstream failure: check_udp_target 192.0.2.53:53 through the proxy"},
-		{&Check{Target: "192.0.2.80:80"}, udp, "upstream failure: the check's own UDP endpoint through the proxy"},
-		{&Check{UDPTarget: "192.0.2.53:53"}, hang, "upstream failure: the check's own endpoint through the proxy"},
+			"upstream failure: relay-data timed out: check_target 192.0.2.80:80 through the proxy 10.0.0.1:1080 (the same proxy relays to the check's own endpoint)"},
+		{&Check{Target: "192.0.2.80:80", UDPTarget: "192.0.2.53:53"}, udp, "upstream failure: udp-roundtrip timed out: check_udp_target 192.0.2.53:53 through the proxy"},
+		{&Check{Target: "192.0.2.80:80"}, udp, "upstream failure: udp-roundtrip timed out: the check's own UDP endpoint through the proxy"},
+		{&Check{UDPTarget: "192.0.2.53:53"}, hang, "upstream failure: relay-data timed out: the check's own endpoint through the proxy"},
 	} {
 		r := Report{Proxy: "10.0.0.1:1080", Err: tc.err, Upstream: true, Target: tc.check.upstreamOf(tc.err)}
 		if got := r.summary(DepthDataPath); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%+v, %v:\n got %q\nwant %q...", tc.check, tc.err, got, tc.want)
 		}
+	}
+	v6 := Report{Proxy: "[2001:db8:1:2:3:4:5:6]:1080", Upstream: true, Target: "check_target [2001:db8:9:8:7:6:5:4]:65535",
+		Err: &socks5.Error{Stage: socks5.StageRequest, Proxy: "[2001:db8:1:2:3:4:5:6]:1080", Err: errors.New("host unreachable (REP 4)")}}
+	if got := v6.summary(DepthDataPath); !strings.Contains(got[:128], "host unreachable (REP 4)") {
+		t.Errorf("the cause is not within Pacemaker's 128 bytes of %q", got)
 	}
 }
 
