@@ -408,7 +408,7 @@ func (k *Check) setWatch(def bool) error {
 		return nil
 	}
 	if *k.Watch && !tcp {
-		return fmt.Errorf("watch: a %s check holds no connection to watch (only %s checks can be watched)", k.Type, strings.Join(watchTypes, ", "))
+		return fmt.Errorf("watch: %s checks hold no connection to watch (only %s checks can be watched)", k.Type, strings.Join(watchTypes, ", "))
 	}
 	k.Watched = *k.Watch
 	return nil
