@@ -772,3 +772,27 @@ func TestRunWatch(t *testing.T) {
 	stop()
 	l.start(victim)
 }
+
+// TestRunWatchSilentHost: a watched member whose host goes silent (every
+// packet to it dropped, as after a power cut or a pulled cable) closes
+// nothing, so its watch does not end: the regular checks remove it, and
+// the daemon, its watch still open, stops at once on SIGTERM.
+func TestRunWatchSilentHost(t *testing.T) {
+	testenv.RequireCommand(t, "nft")
+	l := newLab(t)
+	conf := l.config("silent.toml", l.key, "", "interval = \"1s\"\nfall = 1\nwatch = true\ntimeout = \"500ms\"")
+	out, stop := l.daemon(conf)
+	victim := www4[2]
+	testenv.WaitFor(t, 20*time.Second, "the watch of "+victim, func() error {
+		if !strings.Contains(out.String(), "watching "+www+" "+victim+" at ") {
+			return fmt.Errorf("not watched yet")
+		}
+		return nil
+	})
+	l.members[victim].ns.MustRun(t, "nft", "add table inet silent; add chain inet silent in { type filter hook input priority 0; policy drop; }")
+	l.gone(without(www4, victim))
+	if text := out.String(); strings.Contains(text, "watch of "+www+" "+victim+" ended") || !strings.Contains(text, "deleted "+www+" A "+victim) {
+		t.Fatalf("want the removal by a regular check, the watch still open:\n%s", text)
+	}
+	stop()
+}

@@ -383,13 +383,24 @@ func serveBanner(ln net.Listener, kill chan struct{}) {
 	}
 }
 
-// TestLoopWatchRateLimit: a member that closes every connection at once
-// (a server timing out idle clients at once) ends its watch after every
-// check; the early checks it causes stay at one per interval, however
-// fast it closes.
+// TestLoopWatchRateLimit: a member that closes or resets every
+// connection at once (a server timing out idle clients at once) ends its
+// watch after every check; the early checks it causes stay at one per
+// interval, however fast it closes.
 func TestLoopWatchRateLimit(t *testing.T) {
+	t.Run("close", func(t *testing.T) { loopRateLimit(t, false) })
+	t.Run("reset", func(t *testing.T) { loopRateLimit(t, true) })
+}
+
+func loopRateLimit(t *testing.T, reset bool) {
 	p := newFakePrimary(t, map[string][]string{"www.z.test.": {"127.0.0.1"}})
-	port := watchServer(t, "", func(c *net.TCPConn) { c.Write([]byte("220 bye\r\n")); c.Close() })
+	port := watchServer(t, "", func(c *net.TCPConn) {
+		c.Write([]byte("220 bye\r\n"))
+		if reset {
+			c.SetLinger(0)
+		}
+		c.Close()
+	})
 	cfg, err := ParseConfig("t.toml", []byte(fmt.Sprintf("primaries = [%q]\nzone = \"z.test\"\ninterval = \"100ms\"\nwatch = true\n"+
 		"[[record]]\nname = \"www.z.test\"\ncheck = { type = \"send-expect\", port = \"%d\", expect = \"220\" }\n[[record.member]]\naddress = \"127.0.0.1\"\n", p.addr, port)))
 	if err != nil {
