@@ -84,7 +84,7 @@ func (e *Engine) Round(ctx context.Context) error {
 // max_removals.
 func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	start := e.now()
-	recs := e.recordsOf(members)
+	recs, names := e.where(members)
 	sets := e.readSets(ctx, recs)
 	results := e.probeAll(ctx, members)
 	e.judge(ctx, sets, results)
@@ -92,7 +92,7 @@ func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	e.state.EarlyChecks++
 	e.state.Updated = e.now()
 	err := e.apply(ctx, sets, false)
-	e.log.debugf("early check %d (watch ended) of %s: %v", e.state.EarlyChecks, e.names(members), e.now().Sub(start))
+	e.log.debugf("early check %d (watch ended) of %s: %v", e.state.EarlyChecks, names, e.now().Sub(start))
 	return err
 }
 
@@ -104,27 +104,10 @@ func (e *Engine) watchHealthy(results map[*Member]error) {
 	for _, r := range e.cfg.Records {
 		for _, m := range r.Members {
 			if err, ok := results[m]; ok && err == nil && m.Check.Watched {
-				e.watch.open(m, r.Name+" "+m.Addr.String())
+				e.watch.open(m, label(r, m))
 			}
 		}
 	}
-}
-
-// names lists members as the log names them: record name and address.
-func (e *Engine) names(members []*Member) string {
-	want := map[*Member]bool{}
-	for _, m := range members {
-		want[m] = true
-	}
-	var out []string
-	for _, r := range e.cfg.Records {
-		for _, m := range r.Members {
-			if want[m] {
-				out = append(out, r.Name+" "+m.Addr.String())
-			}
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // members lists the members of recs.
@@ -136,23 +119,31 @@ func (e *Engine) members(recs []*Record) []*Member {
 	return out
 }
 
-// recordsOf lists the records that hold any of members.
-func (e *Engine) recordsOf(members []*Member) []*Record {
+// where lists the records that hold any of members, and names the
+// members as the log does.
+func (e *Engine) where(members []*Member) (recs []*Record, names string) {
 	want := map[*Member]bool{}
 	for _, m := range members {
 		want[m] = true
 	}
-	var out []*Record
+	var l []string
 	for _, r := range e.cfg.Records {
+		held := false
 		for _, m := range r.Members {
 			if want[m] {
-				out = append(out, r)
-				break
+				held = true
+				l = append(l, label(r, m))
 			}
 		}
+		if held {
+			recs = append(recs, r)
+		}
 	}
-	return out
+	return recs, strings.Join(l, ", ")
 }
+
+// label names member m of r in the log.
+func label(r *Record, m *Member) string { return r.Name + " " + m.Addr.String() }
 
 // Restore adds every configured member that a primary lacks, whatever the
 // checks say.
