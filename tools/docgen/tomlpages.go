@@ -182,8 +182,9 @@ var dnsFailoverTOML = &tomlPage{
 				"max_removals; a member is checked early at most once per interval, so a server that closes idle connections " +
 				"costs one extra check per interval at most. A host that vanishes without a word (power cut, cable) closes " +
 				"nothing: the regular checks find it. The connection counts as a client for the server (a worker of Apache's " +
-				"prefork, a slot of a connection limit), and a server that times out idle clients closes it, which causes one " +
-				"early check. dns and exec checks cannot be watched. once never watches. Default: the top-level watch."},
+				"prefork, a slot of a connection limit: do not watch a server that serves one client at a time, the watch " +
+				"would block its checks), and a server that times out idle clients closes it, which causes one early check. " +
+				"dns and exec checks cannot be watched. once never watches. Default: the top-level watch."},
 		}},
 		{Title: "RESTARTS: [record.member.restart]", Struct: dnsfailover.Restart{}, Keys: []tomlKey{
 			{"type", "systemd|ocf|exec", "The one restart tried before a failing member is removed. Required."},
