@@ -69,7 +69,7 @@ func (e *Engine) Round(ctx context.Context) error {
 	results := e.probeAll(ctx, e.members(e.cfg.Records))
 	probed := e.now()
 	e.judge(ctx, sets, results)
-	e.watchHealthy(results)
+	e.watchHealthy(results, false)
 	e.state.Rounds++
 	e.state.Updated = e.now()
 	e.budget = e.cfg.MaxRemovals
@@ -88,7 +88,7 @@ func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	sets := e.readSets(ctx, recs)
 	results := e.probeAll(ctx, members)
 	e.judge(ctx, sets, results)
-	e.watchHealthy(results)
+	e.watchHealthy(results, true)
 	e.state.EarlyChecks++
 	e.state.Updated = e.now()
 	err := e.apply(ctx, sets, false)
@@ -96,14 +96,22 @@ func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	return err
 }
 
-// watchHealthy opens a watch of each watched member that passed its check.
-func (e *Engine) watchHealthy(results map[*Member]error) {
+// watchHealthy opens a watch of each watched member that passed its
+// check; after an early check it first tells the watcher each outcome.
+func (e *Engine) watchHealthy(results map[*Member]error, early bool) {
 	if e.watch == nil {
 		return
 	}
 	for _, r := range e.cfg.Records {
 		for _, m := range r.Members {
-			if err, ok := results[m]; ok && err == nil && m.Check.Watched {
+			err, ok := results[m]
+			if !ok || !m.Check.Watched {
+				continue
+			}
+			if early {
+				e.watch.checked(m, label(r, m), err)
+			}
+			if err == nil {
 				e.watch.open(m, label(r, m))
 			}
 		}

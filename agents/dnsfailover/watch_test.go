@@ -3,8 +3,10 @@ package dnsfailover
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/netip"
 	"runtime"
@@ -81,13 +83,13 @@ func (s *syncBuffer) String() string {
 func (w *watcher) pending(m *Member) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.ended[m]
+	return w.state(m).ended
 }
 
 func (w *watcher) bytesRead(m *Member) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.read[m]
+	return w.state(m).read
 }
 
 // waitOpen waits until the watch of m is connected.
@@ -96,7 +98,7 @@ func waitOpen(t *testing.T, w *watcher, m *Member) {
 	testenv.WaitFor(t, 5*time.Second, "watch connected", func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if w.conns[m] == nil {
+		if w.state(m).conn == nil {
 			return fmt.Errorf("not connected")
 		}
 		return nil
@@ -223,6 +225,74 @@ func TestWatchFlood(t *testing.T) {
 	})
 }
 
+// TestWatchFalseAlarm: a member whose watch ends within an interval
+// while it passes its early check (its server closes idle connections at
+// once) is not watched again for an interval, then twice as long after
+// each such alarm; a failed check ends the schedule; a watch that lived
+// an interval or longer raises no alarm.
+func TestWatchFalseAlarm(t *testing.T) {
+	var accepted atomic.Int32
+	port := watchServer(t, "", func(c *net.TCPConn) { accepted.Add(1); c.Write([]byte("220 bye\r\n")); c.Close() })
+	w, log := testWatcher(t, time.Hour)
+	m := loopMember(port)
+	quiet := func() time.Duration {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return time.Until(w.state(m).quiet).Round(time.Minute)
+	}
+	alarm := func(want time.Duration) {
+		t.Helper()
+		w.mu.Lock()
+		w.state(m).quiet = time.Time{} // the quiet time is over
+		w.mu.Unlock()
+		n := accepted.Load()
+		w.open(m, "m")
+		waitWake(t, w, m)
+		w.mu.Lock()
+		w.state(m).last = time.Time{} // as if an interval had passed
+		w.mu.Unlock()
+		if accepted.Load() != n+1 {
+			t.Fatalf("%d connections, want %d", accepted.Load(), n+1)
+		}
+		w.checked(m, "m", nil)
+		if q := quiet(); q != want {
+			t.Fatalf("quiet for %v, want %v\n%s", q, want, log)
+		}
+		w.open(m, "m")
+		if w.count() != 0 {
+			t.Fatal("watched again while quiet")
+		}
+	}
+	alarm(time.Hour)
+	alarm(2 * time.Hour)
+	alarm(4 * time.Hour)
+	w.checked(m, "m", errors.New("down"))
+	alarm(time.Hour)
+	if !strings.Contains(log.String(), "not watched for 1h0m0s") {
+		t.Fatalf("no debug line for the quiet time:\n%s", log)
+	}
+
+	// A watch that lived an interval or longer is no false alarm.
+	conns := make(chan *net.TCPConn, 2)
+	port2 := watchServer(t, "", func(c *net.TCPConn) { conns <- c; io.Copy(io.Discard, c); c.Close() })
+	m2 := loopMember(port2)
+	w2, _ := testWatcher(t, time.Hour) // closed before the server stops
+	w2.open(m2, "m2")
+	waitOpen(t, w2, m2)
+	w2.mu.Lock()
+	w2.state(m2).opened = time.Now().Add(-time.Hour) // connected an interval ago
+	w2.mu.Unlock()
+	(<-conns).Close()
+	waitWake(t, w2, m2)
+	w2.checked(m2, "m2", nil)
+	w2.open(m2, "m2")
+	select {
+	case <-conns:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not watched again after a watch that lived an interval")
+	}
+}
+
 // TestWatchRateLimit: a member whose watch ends again and again is due
 // for an early check at most once per interval; a regular round answers
 // what is pending.
@@ -230,11 +300,11 @@ func TestWatchRateLimit(t *testing.T) {
 	w, _ := testWatcher(t, time.Second)
 	m := loopMember(1)
 	t0 := time.Now()
-	w.end(m, "m", nil, false, io.EOF)
+	w.end(m, "m", io.EOF)
 	if due, _ := w.due(t0); len(due) != 1 {
 		t.Fatalf("first end: due %v", due)
 	}
-	w.end(m, "m", nil, false, io.EOF)
+	w.end(m, "m", io.EOF)
 	due, next := w.due(t0.Add(300 * time.Millisecond))
 	if len(due) != 0 || !next.Equal(t0.Add(time.Second)) {
 		t.Fatalf("second end 300ms later: due %v, next %v, want none until %v", due, next, t0.Add(time.Second))
@@ -242,7 +312,7 @@ func TestWatchRateLimit(t *testing.T) {
 	if due, _ := w.due(t0.Add(time.Second)); len(due) != 1 {
 		t.Fatalf("an interval later: due %v", due)
 	}
-	w.end(m, "m", nil, false, io.EOF)
+	w.end(m, "m", io.EOF)
 	w.round()
 	if due, next := w.due(t0.Add(3 * time.Second)); len(due) != 0 || !next.IsZero() {
 		t.Fatalf("after a regular round: due %v, next %v", due, next)
@@ -424,8 +494,15 @@ func loopRateLimit(t *testing.T, reset bool) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if e.state.EarlyChecks == 0 || e.state.EarlyChecks > e.state.Rounds+1 {
-		t.Fatalf("%d early checks in %d rounds: want at least one, and one per interval at most", e.state.EarlyChecks, e.state.Rounds)
+	// Early checks at most once per interval; after a close, the false
+	// alarms' doubling quiet too: after rounds 1, 2, 4, 8... (A reset may
+	// fail the check, a real alarm that starts the schedule again.)
+	most := bits.Len(uint(e.state.Rounds)) + 1
+	if reset {
+		most = e.state.Rounds + 1
+	}
+	if e.state.EarlyChecks == 0 || e.state.EarlyChecks > most {
+		t.Fatalf("%d early checks in %d rounds: want at least one, and %d at most", e.state.EarlyChecks, e.state.Rounds, most)
 	}
 	if got := p.get("www.z.test."); got != "127.0.0.1" {
 		t.Fatalf("a healthy member that closes idle connections was removed: %q", got)
