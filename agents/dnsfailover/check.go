@@ -22,7 +22,7 @@ import (
 // probe runs member m's check once, bounded by ctx; nil is healthy.
 func probe(ctx context.Context, m *Member) error {
 	k := m.Check
-	addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(k.PortNum))
+	addr := m.checkAddr()
 	switch k.Type {
 	case "send-expect", "tls":
 		c := &sendexpect.Check{Send: k.Send, Expect: k.Expect}

@@ -235,11 +235,16 @@ func runCommand(c *cli.Context, getenv env, forever bool) error {
 }
 
 // loop runs rounds every interval until ctx ends, telling systemd it is
-// ready after the first one and feeding its watchdog.
+// ready after the first one and feeding its watchdog. Between rounds it
+// runs the early checks of the members whose watch ended.
 func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error {
 	n := newNotifier(getenv)
 	stopWD := n.watchdog(ctx)
 	defer stopWD()
+	if e.cfg.watched() {
+		e.watch = newWatcher(e.cfg.Timeout, e.cfg.Interval, e.log)
+		defer e.watch.close()
+	}
 	e.log.infof("started: %d records, %d primaries, interval %s", len(e.cfg.Records), len(e.cfg.Servers), e.cfg.Interval)
 	for first := true; ; first = false {
 		n.busy(true)
@@ -259,15 +264,64 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error 
 		if e.transitioning() {
 			next = next.Add(e.cfg.FastInterval - e.cfg.Interval)
 		}
-		t := time.NewTimer(max(time.Until(next), 0))
+		if !e.wait(ctx, n, next, save) {
+			n.send("STOPPING=1")
+			return nil
+		}
+	}
+}
+
+// wait waits until next, the start of the next round, running the early
+// checks of ended watches meanwhile: at once, or as soon as the member's
+// last early check is interval old. An early check that leaves a member
+// between up and down brings the next round to fast_interval after it.
+// It returns false when ctx ends.
+func (e *Engine) wait(ctx context.Context, n *notifier, next time.Time, save func() error) bool {
+	for {
+		if !time.Now().Before(next) {
+			return true
+		}
+		at := next
+		var wake <-chan struct{}
+		if e.watch != nil {
+			wake = e.watch.wake
+			due, later := e.watch.due(time.Now())
+			if len(due) > 0 {
+				next = e.early(ctx, n, due, next, save)
+				continue
+			}
+			if !later.IsZero() && later.Before(at) {
+				at = later
+			}
+		}
+		t := time.NewTimer(max(time.Until(at), 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			n.send("STOPPING=1")
-			return nil
+			return false
+		case <-wake:
+			t.Stop()
 		case <-t.C:
 		}
 	}
+}
+
+// early runs the early check of members and returns the start of the
+// next round.
+func (e *Engine) early(ctx context.Context, n *notifier, members []*Member, next time.Time, save func() error) time.Time {
+	n.busy(true)
+	defer n.busy(false)
+	start := time.Now()
+	if err := e.EarlyCheck(ctx, members); err != nil && ctx.Err() == nil {
+		e.log.debugf("early check: %v", err)
+	}
+	if err := save(); err != nil {
+		e.log.infof("state file: %v", err)
+	}
+	if fast := start.Add(e.cfg.FastInterval); e.transitioning() && fast.Before(next) {
+		return fast
+	}
+	return next
 }
 
 func restoreCommand(c *cli.Context, getenv env) error {
@@ -300,7 +354,11 @@ func statusCommand(c *cli.Context) error {
 		fmt.Fprintf(w, "no round yet (state file %s)\n", cfg.StateFile)
 		return &exitError{Code: exitFailed}
 	}
-	fmt.Fprintf(w, "rounds %d, last %s\n", st.Rounds, st.Updated.Format(time.RFC3339))
+	early := ""
+	if st.EarlyChecks > 0 {
+		early = fmt.Sprintf(" (and %d early checks of ended watches)", st.EarlyChecks)
+	}
+	fmt.Fprintf(w, "rounds %d%s, last %s\n", st.Rounds, early, st.Updated.Format(time.RFC3339))
 	for _, r := range cfg.Records {
 		for _, m := range r.Members {
 			ms := st.Members[memberKey(r, m)]

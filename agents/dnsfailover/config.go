@@ -62,7 +62,11 @@ type Config struct {
 	// MaxRemovals bounds removals per round over all records (0: no bound).
 	MaxRemovals int `toml:"max_removals"`
 	// Notify is a command (argv) run for every change and refusal.
-	Notify  []string  `toml:"notify"`
+	Notify []string `toml:"notify"`
+	// Watch is the default of the checks' watch: hold an idle connection
+	// to each member checked over TCP, and check it at once when the
+	// member closes it.
+	Watch   bool      `toml:"watch"`
 	Records []*Record `toml:"record"`
 
 	Interval, FastInterval, Timeout time.Duration `toml:"-"`
@@ -103,8 +107,12 @@ type Check struct {
 	Command []string `toml:"command"`
 	// Insecure skips certificate verification (tls, https).
 	Insecure bool `toml:"insecure"`
+	// Watch overrides the top-level watch for this check.
+	Watch *bool `toml:"watch"`
 
 	PortNum int `toml:"-"`
+	// Watched is the decision: this check's members are watched.
+	Watched bool `toml:"-"`
 }
 
 // Restart is the one restart tried before a member is removed.
@@ -302,6 +310,8 @@ func (c *Config) validateRecord(r *Record) []string {
 			errs = append(errs, fmt.Sprintf("member %s has no check (set [record.check] or [record.member.check])", a))
 		} else if err := m.Check.validate(); err != nil {
 			errs = append(errs, fmt.Sprintf("member %s: check: %v", a, err))
+		} else if err := m.Check.setWatch(c.Watch); err != nil {
+			errs = append(errs, fmt.Sprintf("member %s: check: %v", a, err))
 		}
 		if m.Restart != nil {
 			if err := m.Restart.validate(); err != nil {
@@ -382,6 +392,43 @@ func (k *Check) validate() error {
 		}
 	}
 	return nil
+}
+
+// watchTypes are the check types that connect over TCP: the ones whose
+// members can be watched.
+var watchTypes = []string{"send-expect", "tls", "http", "https"}
+
+// setWatch decides whether the check's members are watched: its own
+// watch key, else the top-level default def for the types that connect
+// over TCP. An explicit watch on another type is an error.
+func (k *Check) setWatch(def bool) error {
+	tcp := contains(watchTypes, k.Type)
+	if k.Watch == nil {
+		k.Watched = def && tcp
+		return nil
+	}
+	if *k.Watch && !tcp {
+		return fmt.Errorf("watch: %s checks hold no connection to watch (only %s checks can be watched)", k.Type, strings.Join(watchTypes, ", "))
+	}
+	k.Watched = *k.Watch
+	return nil
+}
+
+// checkAddr is the address the member's check connects to.
+func (m *Member) checkAddr() string {
+	return net.JoinHostPort(m.Addr.String(), strconv.Itoa(m.Check.PortNum))
+}
+
+// watched reports whether any member of the configuration is watched.
+func (c *Config) watched() bool {
+	for _, r := range c.Records {
+		for _, m := range r.Members {
+			if m.Check.Watched {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r *Restart) validate() error {

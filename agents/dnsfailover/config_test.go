@@ -87,6 +87,11 @@ func TestParseConfigRefuses(t *testing.T) {
 		{base(`tsig_key = "/etc/dns-failover/ddns.key"`, `tsig_key = "ddns.key"`), "absolute path"},
 		{"primaries = []\n", "primaries"},
 		{"primaries = [" + strings.Repeat("\"10.0.0.1\", ", 33) + "]\n", "at most 32"},
+		{base(`type = "https", host`, `type = "https", watch = "yes", host`), "x.toml:19: toml: cannot decode TOML string into struct field dnsfailover.Check.Watch of type bool"},
+		{base(`address = "fd00::25"`, "address = \"fd00::25\"\ncheck = { type = \"dns\", query = \"mx.mydomain.test\", watch = true }"),
+			"x.toml:21: record mx.mydomain.test.: member fd00::25: check: watch: dns checks hold no connection to watch"},
+		{base(`address = "fd00::25"`, "address = \"fd00::25\"\ncheck = { type = \"exec\", command = [\"/bin/true\"], watch = true }"),
+			"watch: exec checks hold no connection"},
 		{"a = \"\x00\"\n", "NUL"},
 		{"[[record]\n", "x.toml:1"},
 	} {
@@ -97,9 +102,54 @@ func TestParseConfigRefuses(t *testing.T) {
 	}
 }
 
+// TestWatchConfig: watch is off by default; the top-level key turns it
+// on for the checks over TCP only (a dns or exec check under it is not
+// watched, and not an error); a check's own key overrides it.
+func TestWatchConfig(t *testing.T) {
+	const recs = `
+[[record]]
+name = "www.z.test"
+check = { type = "http" }
+[[record.member]]
+address = "10.0.0.1"
+[[record.member]]
+address = "10.0.0.2"
+check = { type = "send-expect", port = "25", watch = false }
+[[record.member]]
+address = "10.0.0.3"
+check = { type = "dns", query = "z.test" }
+[[record.member]]
+address = "10.0.0.4"
+check = { type = "tls", port = "443", watch = true }
+`
+	for _, tc := range []struct {
+		top  string
+		want string // watched members, in order
+	}{
+		{"", "10.0.0.4"},
+		{"watch = false", "10.0.0.4"},
+		{"watch = true", "10.0.0.1 10.0.0.4"},
+	} {
+		c, err := ParseConfig("w.toml", []byte("primaries = [\"10.53.0.1\"]\nzone = \"z.test\"\n"+tc.top+recs))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.top, err)
+		}
+		var got []string
+		for _, m := range c.Records[0].Members {
+			if m.Check.Watched {
+				got = append(got, m.Address)
+			}
+		}
+		if strings.Join(got, " ") != tc.want || c.watched() != (tc.want != "") {
+			t.Errorf("%q: watched %v, want %s", tc.top, got, tc.want)
+		}
+	}
+}
+
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(goodConfig))
 	f.Add([]byte("primaries = [\"1.2.3.4\"]\nzone = \"a\"\n[[record]]\nname = \"b.a\"\ncheck = {type=\"dns\", query=\"x\"}\n[[record.member]]\naddress = \"::1\"\n"))
+	f.Add([]byte("primaries = [\"1.2.3.4\"]\nzone = \"a\"\nwatch = true\n[[record]]\nname = \"b.a\"\ncheck = {type=\"http\", watch=false}\n[[record.member]]\naddress = \"::1\"\ncheck = {type=\"tls\", port=\"443\", watch=true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig("fuzz.toml", data)
 		if err != nil {
@@ -112,6 +162,9 @@ func FuzzParseConfig(f *testing.F) {
 			for _, m := range r.Members {
 				if !m.Addr.IsValid() || m.Check == nil {
 					t.Fatalf("member accepted without address or check: %+v", m)
+				}
+				if m.Check.Watched && !contains(watchTypes, m.Check.Type) {
+					t.Fatalf("a %s check accepted as watched", m.Check.Type)
 				}
 			}
 		}

@@ -30,6 +30,12 @@ type Engine struct {
 	// sending it.
 	DryRun bool
 	Out    io.Writer
+	// watch holds the watches of the members checked over TCP (run only;
+	// nil: none).
+	watch *watcher
+	// budget is the removals max_removals still allows until the next
+	// regular round: early checks draw from it too.
+	budget int
 	// probe and restart are replaced by unit tests.
 	probe   func(context.Context, *Member) error
 	restart func(context.Context, *Member) error
@@ -55,22 +61,102 @@ func recordKey(r *Record) string { return r.Name + " " + dns.TypeToString[r.Type
 // primaries that could not be read or updated.
 func (e *Engine) Round(ctx context.Context) error {
 	start := e.now()
-	sets := e.readSets(ctx)
+	if e.watch != nil {
+		e.watch.round()
+	}
+	sets := e.readSets(ctx, e.cfg.Records)
 	read := e.now()
-	results := e.probeAll(ctx)
+	results := e.probeAll(ctx, e.members(e.cfg.Records))
 	probed := e.now()
 	e.judge(ctx, sets, results)
+	e.watchHealthy(results, false)
 	e.state.Rounds++
 	e.state.Updated = e.now()
+	e.budget = e.cfg.MaxRemovals
 	err := e.apply(ctx, sets, false)
 	e.log.debugf("round %d: read %v, probes %v, updates %v", e.state.Rounds, read.Sub(start), probed.Sub(read), e.now().Sub(probed))
 	return err
 }
 
+// EarlyCheck is a partial round for the members whose watch ended: it
+// probes them, judges them with the same rise and fall, and brings the
+// primaries of their records in line, within what is left of the round's
+// max_removals.
+func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
+	start := e.now()
+	recs, names := e.where(members)
+	sets := e.readSets(ctx, recs)
+	results := e.probeAll(ctx, members)
+	e.judge(ctx, sets, results)
+	e.watchHealthy(results, true)
+	e.state.EarlyChecks++
+	e.state.Updated = e.now()
+	err := e.apply(ctx, sets, false)
+	e.log.debugf("early check %d (watch ended) of %s: %v", e.state.EarlyChecks, names, e.now().Sub(start))
+	return err
+}
+
+// watchHealthy opens a watch of each watched member that passed its
+// check; after an early check it first tells the watcher each outcome.
+func (e *Engine) watchHealthy(results map[*Member]error, early bool) {
+	if e.watch == nil {
+		return
+	}
+	for _, r := range e.cfg.Records {
+		for _, m := range r.Members {
+			err, ok := results[m]
+			if !ok || !m.Check.Watched {
+				continue
+			}
+			if early {
+				e.watch.checked(m, label(r, m), err)
+			}
+			if err == nil {
+				e.watch.open(m, label(r, m))
+			}
+		}
+	}
+}
+
+// members lists the members of recs.
+func (e *Engine) members(recs []*Record) []*Member {
+	var out []*Member
+	for _, r := range recs {
+		out = append(out, r.Members...)
+	}
+	return out
+}
+
+// where lists the records that hold any of members, and names the
+// members as the log does.
+func (e *Engine) where(members []*Member) (recs []*Record, names string) {
+	want := map[*Member]bool{}
+	for _, m := range members {
+		want[m] = true
+	}
+	var l []string
+	for _, r := range e.cfg.Records {
+		held := false
+		for _, m := range r.Members {
+			if want[m] {
+				held = true
+				l = append(l, label(r, m))
+			}
+		}
+		if held {
+			recs = append(recs, r)
+		}
+	}
+	return recs, strings.Join(l, ", ")
+}
+
+// label names member m of r in the log.
+func label(r *Record, m *Member) string { return r.Name + " " + m.Addr.String() }
+
 // Restore adds every configured member that a primary lacks, whatever the
 // checks say.
 func (e *Engine) Restore(ctx context.Context) error {
-	return e.apply(ctx, e.readSets(ctx), true)
+	return e.apply(ctx, e.readSets(ctx, e.cfg.Records), true)
 }
 
 // serverSet is what one primary holds for one record.
@@ -79,12 +165,13 @@ type serverSet struct {
 	err   error
 }
 
-func (e *Engine) readSets(ctx context.Context) map[*Record][]serverSet {
-	out := make(map[*Record][]serverSet, len(e.cfg.Records))
+// readSets asks every primary for each of recs.
+func (e *Engine) readSets(ctx context.Context, recs []*Record) map[*Record][]serverSet {
+	out := make(map[*Record][]serverSet, len(recs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
-	for _, r := range e.cfg.Records {
+	for _, r := range recs {
 		sets := make([]serverSet, len(e.cfg.Servers))
 		out[r] = sets
 		for i, s := range e.cfg.Servers {
@@ -106,38 +193,42 @@ func (e *Engine) readSets(ctx context.Context) map[*Record][]serverSet {
 	return out
 }
 
-func (e *Engine) probeAll(ctx context.Context) map[*Member]error {
+// probeAll probes members at once (at most maxParallel at a time).
+func (e *Engine) probeAll(ctx context.Context, members []*Member) map[*Member]error {
 	res := map[*Member]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallel)
-	for _, r := range e.cfg.Records {
-		for _, m := range r.Members {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				pctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-				defer cancel()
-				err := e.probe(pctx, m)
-				mu.Lock()
-				res[m] = err
-				mu.Unlock()
-			}()
-		}
+	for _, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			pctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+			defer cancel()
+			err := e.probe(pctx, m)
+			mu.Lock()
+			res[m] = err
+			mu.Unlock()
+		}()
 	}
 	wg.Wait()
 	return res
 }
 
-// judge applies rise and fall to the results. A member seen for the first
-// time starts up when a primary that could be read holds its record, down
-// otherwise; one that reaches fall gets its restart, once per backoff,
-// and is probed again.
+// judge applies rise and fall to the results (members without one were
+// not probed, and are left alone). A member seen for the first time starts
+// up when a primary that could be read holds its record, down otherwise;
+// one that reaches fall gets its restart, once per backoff, and is probed
+// again.
 func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res map[*Member]error) {
 	for _, r := range e.cfg.Records {
 		for _, m := range r.Members {
+			err, probed := res[m]
+			if !probed {
+				continue
+			}
 			st := e.state.member(memberKey(r, m))
 			if !st.Known {
 				present, read := false, false
@@ -152,7 +243,6 @@ func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res ma
 				}
 				st.Known, st.Up = true, present
 			}
-			err := res[m]
 			if err == nil {
 				st.OK++
 				st.Fail = 0
@@ -269,16 +359,15 @@ func (e *Engine) target(r *Record, sets []serverSet, budget *int, restore bool) 
 	return up, keep
 }
 
-// apply sends every primary the change that brings it in line with the
-// decisions, then reads it back.
+// apply sends every primary the change that brings each record of sets in
+// line with the decisions, then reads it back.
 func (e *Engine) apply(ctx context.Context, sets map[*Record][]serverSet, restore bool) error {
-	budget := e.cfg.MaxRemovals
 	var errs []error
 	for _, r := range e.cfg.Records {
-		if !restore && !e.allKnown(r) {
+		if _, read := sets[r]; !read || !restore && !e.allKnown(r) {
 			continue
 		}
-		up, keep := e.target(r, sets[r], &budget, restore)
+		up, keep := e.target(r, sets[r], &e.budget, restore)
 		for i, srv := range e.cfg.Servers {
 			s := sets[r][i]
 			if s.err != nil {

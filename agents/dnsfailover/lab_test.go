@@ -1,6 +1,7 @@
 package dnsfailover_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,7 +250,8 @@ var labAddrs = []string{
 // config writes the README's configuration (docs/snippets/dnsfo.toml)
 // with the lab's addresses and paths: key, a state file, notify (dropped
 // when empty), no restart (it would restart a unit of this host), and the
-// top-level lines of extra replacing the snippet's.
+// top-level lines of extra replacing the snippet's (those the snippet
+// lacks come first).
 func (l *lab) config(file, key, notify, extra string) string {
 	l.t.Helper()
 	text := strings.NewReplacer(labAddrs...).Replace(snippet(l.t, "dnsfo.toml"))
@@ -256,7 +259,11 @@ func (l *lab) config(file, key, notify, extra string) string {
 	top := map[string]string{}
 	for _, e := range strings.Split(extra, "\n") {
 		if k, _, ok := strings.Cut(e, "="); ok {
-			top[strings.TrimSpace(k)] = e
+			k = strings.TrimSpace(k)
+			top[k] = e
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(k) + ` *=`).MatchString(text) {
+				lines = append(lines, e)
+			}
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -636,4 +643,156 @@ func snippetFile(t *testing.T, p string) string {
 	b, err := os.ReadFile(p)
 	must(t, err)
 	return string(b)
+}
+
+// syncBuffer collects a daemon's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// daemon starts dns-failover run with debug logging on conf and returns
+// its output; stop (SIGTERM) wants exit 0.
+func (l *lab) daemon(conf string) (out *syncBuffer, stop func()) {
+	l.t.Helper()
+	cmd := l.ns.Command(bin, "run", "-c", conf)
+	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none", "HA_debug=1")
+	out = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	must(l.t, testenv.StartTied(cmd))
+	l.t.Cleanup(func() { testenv.Kill(cmd) })
+	return out, func() {
+		l.t.Helper()
+		must(l.t, cmd.Process.Signal(syscall.SIGTERM))
+		if err := cmd.Wait(); err != nil {
+			l.t.Fatalf("run after SIGTERM: %v\n%s", err, out)
+		}
+	}
+}
+
+// rounds reads the regular rounds and early checks of a state file.
+func rounds(t *testing.T, state string) (regular, early int) {
+	t.Helper()
+	var st struct {
+		Rounds      int `json:"rounds"`
+		EarlyChecks int `json:"early_checks"`
+	}
+	data, err := os.ReadFile(state)
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return st.Rounds, st.EarlyChecks
+}
+
+// gone waits until both primaries hold want for www A.
+func (l *lab) gone(want []string) {
+	l.t.Helper()
+	testenv.WaitFor(l.t, 15*time.Second, fmt.Sprintf("both primaries holding %v", want), func() error {
+		for _, p := range []string{primary1, primary2} {
+			got, err := l.dig(p, www, "A")
+			if err != nil {
+				return err
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				return fmt.Errorf("@%s: %v", p, got)
+			}
+		}
+		return nil
+	})
+}
+
+// TestRunWatch: with watch = true and an interval of 30s, a killed
+// member's closed connection makes the daemon check it at once: it is
+// gone from both primaries while the state still counts one regular round,
+// by the early check the log names. Without watch, the same setup opens no
+// connection, runs no early check, and removes the member with a round.
+func TestRunWatch(t *testing.T) {
+	l := newLab(t)
+	conf := l.config("watch.toml", l.key, "", "interval = \"30s\"\nfall = 1\nwatch = true")
+	state := filepath.Join(l.dir, "watch.toml.state")
+	out, stop := l.daemon(conf)
+	victim := www4[0]
+	testenv.WaitFor(t, 20*time.Second, "the first round and the watch of "+victim, func() error {
+		if n, _ := rounds(t, state); n != 1 || !strings.Contains(out.String(), "watching "+www+" "+victim+" at ") {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	l.stop(victim)
+	l.gone(www4[1:])
+	testenv.WaitFor(t, 10*time.Second, "the early check in the state file", func() error {
+		if _, early := rounds(t, state); early == 0 {
+			return fmt.Errorf("no early check saved")
+		}
+		return nil
+	})
+	text := out.String()
+	if n, _ := rounds(t, state); n != 1 || !strings.Contains(text, "watch of "+www+" "+victim+" ended") ||
+		!regexp.MustCompile(`early check [0-9]+ \(watch ended\) of [^\n]*`+regexp.QuoteMeta(www+" "+victim)).MatchString(text) {
+		t.Fatalf("removal not by the early check of the ended watch (rounds %d):\n%s", n, text)
+	}
+	if !strings.Contains(text, "deleted "+www+" A "+victim) {
+		t.Fatalf("no deletion logged:\n%s", text)
+	}
+	stop()
+	l.start(victim)
+
+	// Without watch: no connection held, no early check; a round removes it.
+	conf = l.config("nowatch.toml", l.key, "", "interval = \"3s\"\nfall = 1")
+	state = filepath.Join(l.dir, "nowatch.toml.state")
+	out, stop = l.daemon(conf)
+	victim = www4[1]
+	l.gone(www4) // the first member back (rise 2)
+	l.stop(victim)
+	l.gone(without(www4, victim))
+	testenv.WaitFor(t, 10*time.Second, "the round saved", func() error {
+		if n, _ := rounds(t, state); n < 2 {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	if _, early := rounds(t, state); early != 0 || strings.Contains(out.String(), "watch") {
+		t.Fatalf("watch off, yet %d early checks:\n%s", early, out)
+	}
+	stop()
+	l.start(victim)
+}
+
+// TestRunWatchSilentHost: a watched member whose host goes silent (every
+// packet to it dropped, as after a power cut or a pulled cable) closes
+// nothing, so its watch does not end: the regular checks remove it, and
+// the daemon, its watch still open, stops at once on SIGTERM.
+func TestRunWatchSilentHost(t *testing.T) {
+	testenv.RequireCommand(t, "nft")
+	l := newLab(t)
+	conf := l.config("silent.toml", l.key, "", "interval = \"1s\"\nfall = 1\nwatch = true\ntimeout = \"500ms\"")
+	out, stop := l.daemon(conf)
+	victim := www4[2]
+	testenv.WaitFor(t, 20*time.Second, "the watch of "+victim, func() error {
+		if !strings.Contains(out.String(), "watching "+www+" "+victim+" at ") {
+			return fmt.Errorf("not watched yet")
+		}
+		return nil
+	})
+	l.members[victim].ns.MustRun(t, "nft", "add table inet silent; add chain inet silent in { type filter hook input priority 0; policy drop; }")
+	l.gone(without(www4, victim))
+	if text := out.String(); strings.Contains(text, "watch of "+www+" "+victim+" ended") || !strings.Contains(text, "deleted "+www+" A "+victim) {
+		t.Fatalf("want the removal by a regular check, the watch still open:\n%s", text)
+	}
+	stop()
 }

@@ -22,12 +22,14 @@ const maxState = 16 << 20
 
 // State is what persists between rounds (and between runs of `once`).
 type State struct {
-	mu        sync.Mutex
-	Rounds    int                     `json:"rounds"`
-	Updated   time.Time               `json:"updated"`
-	Members   map[string]*MemberState `json:"members"`
-	Primaries map[string]string       `json:"primaries"` // "" = in line
-	Kept      map[string][]string     `json:"kept,omitempty"`
+	mu     sync.Mutex
+	Rounds int `json:"rounds"`
+	// EarlyChecks counts the partial rounds that ended watches caused.
+	EarlyChecks int                     `json:"early_checks,omitempty"`
+	Updated     time.Time               `json:"updated"`
+	Members     map[string]*MemberState `json:"members"`
+	Primaries   map[string]string       `json:"primaries"` // "" = in line
+	Kept        map[string][]string     `json:"kept,omitempty"`
 }
 
 // MemberState is one member's rise/fall state.

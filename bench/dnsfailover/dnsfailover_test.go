@@ -3,13 +3,18 @@
 //
 //	BenchmarkThousandMembers  1,000 members (100 names of 10) checked every
 //	                          second against one BIND primary: CPU (% of one
-//	                          core) and peak RSS (goal < 20 %, < 40 MiB)
+//	                          core), peak RSS (goal < 20 %, < 40 MiB) and
+//	                          open fds; polling, watched (1,000 idle
+//	                          connections), and watched by a server that
+//	                          closes each at once (early checks every interval)
 //	BenchmarkVersusPowerDNS   three HTTP members; the same member killed
 //	                          under both: seconds until dig stops returning
 //	                          it from both our BIND primaries (check every
 //	                          1 s; fall 1, or fall 2 with fast_interval
-//	                          250 ms) and from PowerDNS 4.7 Lua ifportup
-//	                          (lua-health-checks-interval=1)
+//	                          250 ms; each polling only, or with watch =
+//	                          true) and from PowerDNS 4.7 Lua ifportup
+//	                          (lua-health-checks-interval=1): mean and max
+//	                          of each, and the ratio of the means
 package dnsfailover_test
 
 import (
@@ -107,34 +112,56 @@ func cpuRSS(b testing.TB, pid int) (time.Duration, int64) {
 }
 
 // BenchmarkThousandMembers: 100 names of 10 members each on one listener
-// (a /22 on the loopback is all local), checked every second.
+// (a /22 on the loopback is all local), checked every second: polling
+// only; watched, the server holding the idle connections (1,000 of them);
+// and watched, the server closing every connection after its banner (each
+// watch ends at once: the worst case of early checks, one per member and
+// interval).
 func BenchmarkThousandMembers(b *testing.B) {
+	for _, v := range []struct{ name, watch, hold string }{
+		{"poll", "false", "0"},
+		{"watch-held", "true", "1"},
+		{"watch-closed-at-once", "true", "0"},
+	} {
+		b.Run(v.name, func(b *testing.B) { thousand(b, v.watch, v.hold) })
+	}
+}
+
+// thousand runs one variant of BenchmarkThousandMembers.
+func thousand(b *testing.B, watch, hold string) {
 	testenv.RequireRoot(b)
 	testenv.RequireCommand(b, "named")
 	dir := b.TempDir()
 	ns := testenv.NewNS(b, "dfb")
 	ns.MustRun(b, "ip", "addr", "add", "10.70.0.0/22", "dev", "lo")
 	ns.MustRun(b, "ip", "addr", "add", "10.53.0.1/32", "dev", "lo")
-	// One banner server answers every member address.
+	// One banner server answers every member address; with hold it keeps
+	// each connection until the client closes it.
 	py := testenv.Python3(b)
-	ns.Start(b, py, "-c", `import asyncio
+	ns.Start(b, py, "-c", `import asyncio, resource, sys
+hold = sys.argv[1] == "1"
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 async def h(r, w):
     w.write(b"220 bench\r\n")
     try:
         await w.drain()
+        if hold:
+            while await r.read(4096):
+                pass
         w.close()
     except Exception: pass
 async def main():
     s = await asyncio.start_server(h, "0.0.0.0", 25, backlog=1024)
     await s.serve_forever()
-asyncio.run(main())`)
+asyncio.run(main())`, hold)
 	testenv.WaitFor(b, 10*time.Second, "banner server", func() error {
 		return ns.Command("bash", "-c", "exec 3<>/dev/tcp/10.70.0.1/25").Run()
 	})
 	key := keygen(b, dir)
 	var records, conf strings.Builder
-	fmt.Fprintf(&conf, "primaries = [\"10.53.0.1\"]\nzone = %q\ntsig_key = %q\nstate_file = %q\ninterval = \"1s\"\ntimeout = \"800ms\"\n",
-		zone, key, filepath.Join(dir, "state"))
+	fmt.Fprintf(&conf, "primaries = [\"10.53.0.1\"]\nzone = %q\ntsig_key = %q\nstate_file = %q\ninterval = \"1s\"\ntimeout = \"800ms\"\nwatch = %s\n",
+		zone, key, filepath.Join(dir, "state"), watch)
 	for n := 0; n < 100; n++ {
 		fmt.Fprintf(&conf, "[[record]]\nname = \"n%d.%s\"\ncheck = { type = \"send-expect\", port = \"smtp\", expect = \"220\" }\n", n, zone)
 		for m := 0; m < 10; m++ {
@@ -164,6 +191,8 @@ asyncio.run(main())`)
 		time.Sleep(window)
 		cpu1, rss := cpuRSS(b, cmd.Process.Pid)
 		wall := time.Since(t0)
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+		must(b, err)
 		testenv.Kill(cmd)
 		if strings.Contains(out.String(), "deleted") {
 			b.Fatalf("a healthy member was deleted:\n%s", out.String())
@@ -173,6 +202,10 @@ asyncio.run(main())`)
 		b.ReportMetric(float64(rss)/(1<<20), "MiB-peak-rss")
 		b.ReportMetric(pct/20, "of-20%-goal")
 		b.ReportMetric(float64(rss)/(1<<20)/40, "of-40MiB-goal")
+		b.ReportMetric(float64(len(fds)), "fds-at-end")
+		st, err := os.ReadFile(filepath.Join(dir, "state"))
+		must(b, err)
+		b.Logf("fds open at the end: %d; state: %s", len(fds), strings.Join(strings.Fields(string(st[:min(len(st), 80)])), " "))
 	}
 }
 
@@ -188,7 +221,7 @@ func dig(ns *testenv.NS, server, name string) string {
 }
 
 // BenchmarkVersusPowerDNS kills the same member under dns-failover (BIND
-// primary, check every 1 s, fall 1) and PowerDNS 4.7's Lua ifportup
+// primaries, check every 1 s, each variant of fall and watch) and PowerDNS 4.7's Lua ifportup
 // (lua-health-checks-interval=1) and reports the seconds until dig stops
 // returning it from each, and PowerDNS's answer before its first check.
 func BenchmarkVersusPowerDNS(b *testing.B) {
@@ -268,10 +301,14 @@ func BenchmarkVersusPowerDNS(b *testing.B) {
 	})
 
 	// Ours, checking every second as PowerDNS does: one failed check takes
-	// a member out (as ifportup), or two, the second fast_interval later.
+	// a member out (as ifportup), or two, the second fast_interval later;
+	// polling only, or also watching an idle connection to each member
+	// (the kill closes it: the member is checked at once).
 	for _, v := range []struct{ name, timing string }{
 		{"fall1", "rise = 1\nfall = 1"},
 		{"fall2-fast250ms", "rise = 2\nfall = 2\nfast_interval = \"250ms\""},
+		{"fall1-watch", "rise = 1\nfall = 1\nwatch = true"},
+		{"fall2-fast250ms-watch", "rise = 2\nfall = 2\nfast_interval = \"250ms\"\nwatch = true"},
 	} {
 		b.Run(v.name, func(b *testing.B) { compare(b, ns, dir, key, v.timing, members, procs, start) })
 	}
@@ -360,4 +397,5 @@ func compare(b *testing.B, ns *testenv.NS, dir, key, timing string, members []st
 	b.ReportMetric(mean(theirs), "s-pdns-mean")
 	b.ReportMetric(maxOf(theirs), "s-pdns-max")
 	b.ReportMetric(mean(ours)/mean(theirs), "ours/pdns")
+	b.ReportMetric(maxOf(ours)/maxOf(theirs), "ours/pdns-max")
 }

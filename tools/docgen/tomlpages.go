@@ -144,6 +144,8 @@ var dnsFailoverTOML = &tomlPage{
 			{"notify", "[PROGRAM, ARG, ...]", "A command run for every change and refusal (an absolute program path, no " +
 				"shell), with DNS_FAILOVER_EVENT, DNS_FAILOVER_NAME, DNS_FAILOVER_ADDRESS and DNS_FAILOVER_MESSAGE " +
 				"in its environment and the message on its standard input."},
+			{"watch", "true|false", "The default of the checks' watch, for the checks over TCP (send-expect, tls, http, " +
+				"https); dns and exec checks are never watched. Default: false."},
 		}},
 		{Title: "RECORDS: [[record]]", Struct: dnsfailover.Record{}, Tables: []string{"check", "member"}, Keys: []tomlKey{
 			{"name", "NAME", "The record's owner name, in its zone. Required. Its members make it an A or AAAA record."},
@@ -171,6 +173,19 @@ var dnsFailoverTOML = &tomlPage{
 			{"command", "[PROGRAM, ARG, ...]", "exec: the command run (an absolute program path, no shell) with " +
 				"MEMBER_ADDRESS and MEMBER_PORT in its environment; exit status 0 is healthy."},
 			{"insecure", "true|false", "tls, https: skip the certificate verification. Default: false."},
+			{"watch", "true|false", "send-expect, tls, http, https: after each check that passes, dns-failover run holds " +
+				"one idle TCP connection to the member's port (it sends nothing, and reads and discards what the server " +
+				"sends, such as a banner, up to 64 KiB: past that it closes the connection and opens none before the next " +
+				"round). When the member closes or resets it (its process dies or is killed or restarted, its host shuts " +
+				"down cleanly), the member is checked at once instead of at the next round, with the same rise and fall " +
+				"(fall above 1 still needs fall failed checks, fast_interval apart) and within what is left of the round's " +
+				"max_removals; a member is checked early at most once per interval. A member that closes its watch within an " +
+				"interval yet passes that check (a server that closes idle connections at once) is not watched for an interval, " +
+				"then twice as long after each such false alarm, up to 64 intervals. A host that vanishes without a word (power cut, cable) closes " +
+				"nothing: the regular checks find it. The connection counts as a client for the server (a worker of Apache's " +
+				"prefork, a slot of a connection limit: do not watch a server that serves one client at a time, the watch " +
+				"would block its checks), and a server that times out idle clients later closes it, which causes one early check. " +
+				"dns and exec checks cannot be watched. once never watches. Default: the top-level watch."},
 		}},
 		{Title: "RESTARTS: [record.member.restart]", Struct: dnsfailover.Restart{}, Keys: []tomlKey{
 			{"type", "systemd|ocf|exec", "The one restart tried before a failing member is removed. Required."},
