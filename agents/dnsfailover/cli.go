@@ -100,7 +100,7 @@ func app(getenv env) *cli.App {
 			"the names' A/AAAA records on every primary, with TSIG-signed RFC 2136 updates.",
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
-			{Name: "run", Usage: "check and update forever (systemd Type=notify, watchdog)",
+			{Name: "run", Usage: "check and update forever (systemd Type=notify, watchdog); HUP rereads the configuration and key (a file that cannot be read leaves the running one in force), TERM stops",
 				Flags:  []cli.Flag{configFlag(getenv), stateFlag(), dryRunFlag()},
 				Before: noArgs,
 				Action: func(c *cli.Context) error { return runCommand(c, getenv, true) }},
@@ -231,20 +231,36 @@ func runCommand(c *cli.Context, getenv env, forever bool) error {
 		}
 		return err
 	}
-	return e.loop(ctx, getenv, save)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := func() (*Config, *ddns.Key, error) {
+		next, key, err := load(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if next.StateFile != cfg.StateFile {
+			return nil, nil, fmt.Errorf("state_file changed from %s to %s: that takes a restart (the running daemon holds the old one's lock)", cfg.StateFile, next.StateFile)
+		}
+		if err := hostChecks(next); err != nil {
+			log.infof("warning: %v", err)
+		}
+		return next, key, nil
+	}
+	return e.loop(ctx, getenv, save, hup, reload)
 }
 
 // loop runs rounds every interval until ctx ends, telling systemd it is
 // ready after the first one and feeding its watchdog. Between rounds it
-// runs the early checks of the members whose watch ended.
-func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error {
+// runs the early checks of the members whose watch ended. A signal on hup
+// reloads the configuration through reload and starts a round at once;
+// a configuration reload refuses leaves the running one in force.
+func (e *Engine) loop(ctx context.Context, getenv env, save func() error, hup <-chan os.Signal, reload func() (*Config, *ddns.Key, error)) error {
 	n := newNotifier(getenv)
 	stopWD := n.watchdog(ctx)
 	defer stopWD()
-	if e.cfg.watched() {
-		e.watch = newWatcher(e.cfg.Timeout, e.cfg.Interval, e.log)
-		defer e.watch.close()
-	}
+	e.startWatch()
+	defer e.stopWatch()
 	e.log.infof("started: %d records, %d primaries, interval %s", len(e.cfg.Records), len(e.cfg.Servers), e.cfg.Interval)
 	for first := true; ; first = false {
 		n.busy(true)
@@ -264,22 +280,69 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error) error 
 		if e.transitioning() {
 			next = next.Add(e.cfg.FastInterval - e.cfg.Interval)
 		}
-		if !e.wait(ctx, n, next, save) {
+		switch e.wait(ctx, n, next, save, hup) {
+		case waitStop:
 			n.send("STOPPING=1")
 			return nil
+		case waitReload:
+			n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading the configuration", monotonicUsec()))
+			e.reload(reload)
+			n.send("READY=1\nSTATUS=configuration reloaded")
 		}
 	}
 }
+
+// reload replaces the configuration and key with what reload reads, or
+// keeps them and says why. The members' rise and fall state is kept by
+// name and address; the watches are made anew for the new members.
+func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) {
+	cfg, key, err := reload()
+	if err != nil {
+		e.log.infof("reload refused, the running configuration stays: %v", err)
+		return
+	}
+	e.stopWatch()
+	e.cfg = cfg
+	e.client = &ddns.Client{Key: key, Timeout: cfg.Timeout}
+	e.log.notify = cfg.Notify
+	e.startWatch()
+	e.log.infof("reloaded: %d records, %d primaries, interval %s", len(cfg.Records), len(cfg.Servers), cfg.Interval)
+}
+
+// startWatch makes the watcher when the configuration watches a member,
+// and drops a closed one otherwise.
+func (e *Engine) startWatch() {
+	e.watch = nil
+	if e.cfg.watched() {
+		e.watch = newWatcher(e.cfg.Timeout, e.cfg.Interval, e.log)
+	}
+}
+
+// stopWatch ends every watch.
+func (e *Engine) stopWatch() {
+	if e.watch != nil {
+		e.watch.close()
+	}
+}
+
+// waitResult says why wait returned.
+type waitResult int
+
+const (
+	waitRound  waitResult = iota // the next round is due
+	waitStop                     // ctx ended
+	waitReload                   // a reload was asked for
+)
 
 // wait waits until next, the start of the next round, running the early
 // checks of ended watches meanwhile: at once, or as soon as the member's
 // last early check is interval old. An early check that leaves a member
 // between up and down brings the next round to fast_interval after it.
-// It returns false when ctx ends.
-func (e *Engine) wait(ctx context.Context, n *notifier, next time.Time, save func() error) bool {
+// It returns early when ctx ends or a reload is asked for on hup.
+func (e *Engine) wait(ctx context.Context, n *notifier, next time.Time, save func() error, hup <-chan os.Signal) waitResult {
 	for {
 		if !time.Now().Before(next) {
-			return true
+			return waitRound
 		}
 		at := next
 		var wake <-chan struct{}
@@ -298,7 +361,10 @@ func (e *Engine) wait(ctx context.Context, n *notifier, next time.Time, save fun
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return waitStop
+		case <-hup:
+			t.Stop()
+			return waitReload
 		case <-wake:
 			t.Stop()
 		case <-t.C:

@@ -667,13 +667,20 @@ func (s *syncBuffer) String() string {
 // its output; stop (SIGTERM) wants exit 0.
 func (l *lab) daemon(conf string) (out *syncBuffer, stop func()) {
 	l.t.Helper()
-	cmd := l.ns.Command(bin, "run", "-c", conf)
+	_, out, stop = l.daemonCmd(conf)
+	return out, stop
+}
+
+// daemonCmd is daemon, with the process for signals.
+func (l *lab) daemonCmd(conf string) (cmd *exec.Cmd, out *syncBuffer, stop func()) {
+	l.t.Helper()
+	cmd = l.ns.Command(bin, "run", "-c", conf)
 	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none", "HA_debug=1")
 	out = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	must(l.t, testenv.StartTied(cmd))
 	l.t.Cleanup(func() { testenv.Kill(cmd) })
-	return out, func() {
+	return cmd, out, func() {
 		l.t.Helper()
 		must(l.t, cmd.Process.Signal(syscall.SIGTERM))
 		if err := cmd.Wait(); err != nil {
@@ -793,6 +800,46 @@ func TestRunWatchSilentHost(t *testing.T) {
 	l.gone(without(www4, victim))
 	if text := out.String(); strings.Contains(text, "watch of "+www+" "+victim+" ended") || !strings.Contains(text, "deleted "+www+" A "+victim) {
 		t.Fatalf("want the removal by a regular check, the watch still open:\n%s", text)
+	}
+	stop()
+}
+
+// TestRunReload: SIGHUP rereads the configuration without a restart. A
+// file that cannot be read is refused and the running configuration
+// stays (the daemon keeps going); a good one is in force at once: its
+// interval of 1s, against the first file's 30s, brings rounds that the
+// old one could not have run.
+func TestRunReload(t *testing.T) {
+	l := newLab(t)
+	conf := l.config("reload.toml", l.key, "", "interval = \"30s\"")
+	state := filepath.Join(l.dir, "reload.toml.state")
+	good, err := os.ReadFile(conf)
+	must(t, err)
+	cmd, out, stop := l.daemonCmd(conf)
+	testenv.WaitFor(t, 20*time.Second, "the first round", func() error {
+		if n, _ := rounds(t, state); n != 1 {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	must(t, os.WriteFile(conf, []byte("interval = \"1s\"\nthis is not TOML\n"), 0o600))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	testenv.WaitFor(t, 10*time.Second, "the refused reload", func() error {
+		if !strings.Contains(out.String(), "reload refused, the running configuration stays: ") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	must(t, os.WriteFile(conf, []byte(strings.Replace(string(good), `interval = "30s"`, `interval = "1s"`, 1)), 0o600))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	testenv.WaitFor(t, 15*time.Second, "rounds at the reloaded interval", func() error {
+		if n, _ := rounds(t, state); n < 4 {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	if text := out.String(); !strings.Contains(text, "reloaded: ") {
+		t.Fatalf("no reload logged:\n%s", text)
 	}
 	stop()
 }

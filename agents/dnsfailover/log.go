@@ -86,7 +86,8 @@ func (l *logger) changeFailed(c *ddns.Change, msg string) {
 // (DNS_FAILOVER_EVENT, _NAME, _ADDRESS, _MESSAGE) and the message on its
 // standard input; it does not wait for it (wait does).
 func (l *logger) hook(kind, name, addr, msg string) {
-	if len(l.notify) == 0 {
+	notify := l.notify // a reload may replace it meanwhile
+	if len(notify) == 0 {
 		return
 	}
 	l.wg.Add(1)
@@ -94,15 +95,15 @@ func (l *logger) hook(kind, name, addr, msg string) {
 		defer l.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
-		if err := action.CheckCommand(l.notify); err != nil {
+		if err := action.CheckCommand(notify); err != nil {
 			l.line(systemlog.Error, fmt.Sprintf("notify: %v", err))
 			return
 		}
-		cmd := exec.CommandContext(ctx, l.notify[0], l.notify[1:]...)
+		cmd := exec.CommandContext(ctx, notify[0], notify[1:]...)
 		cmd.Env = append(os.Environ(), "DNS_FAILOVER_EVENT="+kind, "DNS_FAILOVER_NAME="+dns.Fqdn(name),
 			"DNS_FAILOVER_ADDRESS="+addr, "DNS_FAILOVER_MESSAGE="+oneline.Fold(msg))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			l.line(systemlog.Error, fmt.Sprintf("notify %s: %v: %s", l.notify[0], err, lastLine(out)))
+			l.line(systemlog.Error, fmt.Sprintf("notify %s: %v: %s", notify[0], err, lastLine(out)))
 		}
 	}()
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // notifier speaks systemd's notify protocol ($NOTIFY_SOCKET) and feeds
@@ -41,6 +43,16 @@ func (n *notifier) send(state string) {
 	}
 	defer conn.Close()
 	_, _ = conn.Write([]byte(state))
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, which systemd wants
+// with RELOADING=1.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
 }
 
 func (n *notifier) busy(b bool) {

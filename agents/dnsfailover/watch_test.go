@@ -402,7 +402,7 @@ func TestLoopWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil })
+		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
 	}()
 	testenv.WaitFor(t, 5*time.Second, "three watches", func() error {
 		if strings.Count(log.String(), "watching") != 3 {
@@ -482,7 +482,7 @@ func loopRateLimit(t *testing.T, reset bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil })
+		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
 	}()
 	testenv.WaitFor(t, 10*time.Second, "20 probes", func() error {
 		if n := probes.Load(); n < 20 {
