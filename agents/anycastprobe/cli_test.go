@@ -58,7 +58,7 @@ func TestTCPRoute(t *testing.T) {
 			l1 := listenIn(t, b, net.JoinHostPort(tc.addr, "8080"))
 			l2 := listenIn(t, b, net.JoinHostPort(tc.addr, "8081"))
 			_ = l1
-			var log syncBuffer
+			var log testenv.SyncBuffer
 			cmd := a.Command(bin, "tcp-route", "eth0", tc.addr, "8080", "8081", "--interval", "100ms", "--timeout", "300ms")
 			cmd.Stderr = &log
 			if err := testenv.StartTied(cmd); err != nil {
@@ -210,7 +210,7 @@ remote-control:
 		t.Fatal(err)
 	}
 	unbound := ns.Start(t, "unbound", "-d", "-c", conf)
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	cmd := ns.Command(binary(t), "dns", "--query", "svc.anycast.lab", "--qtype", "A", "--tcp",
 		"--interval", "100ms", "--timeout", "300ms", "192.0.2.53", "2001:db8::53")
 	cmd.Stderr = &log

@@ -3,7 +3,6 @@
 package anycastprobe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +27,7 @@ type lab struct {
 	cfg     string
 	healthy string
 	sock    string
-	stderr  *syncBuffer
+	stderr  *testenv.SyncBuffer
 	cmd     *exec.Cmd
 }
 
@@ -57,7 +55,7 @@ command = ["/usr/bin/test", "-e", %q]
 }
 
 func (l *lab) start() {
-	l.stderr = &syncBuffer{}
+	l.stderr = &testenv.SyncBuffer{}
 	l.cmd = l.ns.Command(binary(l.t), "run", "-c", l.cfg)
 	l.cmd.Stderr = l.stderr
 	if err := testenv.StartTied(l.cmd); err != nil {
@@ -175,24 +173,6 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSystemdNotify: under a notify socket the daemon says READY=1 once
 // started, STATUS with services up/total as they change, and WATCHDOG=1
 // within the watchdog period; STOPPING=1 on SIGTERM.
@@ -205,7 +185,7 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var got syncBuffer
+	var got testenv.SyncBuffer
 	go func() {
 		b := make([]byte, 4096)
 		for {
@@ -217,7 +197,7 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	}()
 	l.setHealthy(true)
-	l.stderr = &syncBuffer{}
+	l.stderr = &testenv.SyncBuffer{}
 	l.cmd = l.ns.Command(binary(t), "run", "-c", l.cfg)
 	l.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=600000")
 	l.cmd.Stderr = l.stderr

@@ -28,7 +28,7 @@ type svcLab struct {
 	ns     *testenv.NS
 	sock   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 }
 
 // service is the TOML of one service holding addr with one check.
@@ -61,7 +61,7 @@ func secretFile(t *testing.T, content string) string {
 // runIn starts `anycast-probe run` in ns with head and the services.
 func runIn(t *testing.T, ns *testenv.NS, head string, services ...string) *svcLab {
 	t.Helper()
-	l := &svcLab{t: t, ns: ns, sock: filepath.Join(t.TempDir(), "s.sock"), stderr: &syncBuffer{}}
+	l := &svcLab{t: t, ns: ns, sock: filepath.Join(t.TempDir(), "s.sock"), stderr: &testenv.SyncBuffer{}}
 	cfg := writeConfig(t, fmt.Sprintf("socket = %q\n%s\n", l.sock, head)+strings.Join(services, ""))
 	l.cmd = ns.Command(binary(t), "run", "-c", cfg)
 	l.start()
@@ -71,7 +71,7 @@ func runIn(t *testing.T, ns *testenv.NS, head string, services ...string) *svcLa
 // runOneLiner starts a one-liner in ns.
 func runOneLiner(t *testing.T, ns *testenv.NS, args ...string) *svcLab {
 	t.Helper()
-	l := &svcLab{t: t, ns: ns, sock: filepath.Join(t.TempDir(), "s.sock"), stderr: &syncBuffer{}}
+	l := &svcLab{t: t, ns: ns, sock: filepath.Join(t.TempDir(), "s.sock"), stderr: &testenv.SyncBuffer{}}
 	l.cmd = ns.Command(binary(t), append([]string{args[0], "--socket", l.sock, "--interval", "200ms",
 		"--fast-interval", "100ms", "--timeout", "700ms", "--rise", "2"}, args[1:]...)...)
 	l.start()

@@ -13,7 +13,6 @@
 package anycastlabtest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -62,7 +61,7 @@ type Lab struct {
 	dir     string
 	Unbound [2]*exec.Cmd
 	Probe   [2]*exec.Cmd
-	Log     [2]*SyncBuffer
+	Log     [2]*testenv.SyncBuffer
 	cfg     [2]string
 	Sock    [2]string
 }
@@ -300,7 +299,7 @@ func (l *Lab) writeProbeConfig(i int) {
 
 // StartProbe starts anycast-probe on node i.
 func (l *Lab) StartProbe(i int) {
-	l.Log[i] = &SyncBuffer{}
+	l.Log[i] = &testenv.SyncBuffer{}
 	cmd := l.N[i].Command(l.o.Bin, "run", "-c", l.cfg[i])
 	cmd.Stdout, cmd.Stderr = l.Log[i], l.Log[i]
 	if err := testenv.StartTied(cmd); err != nil {
@@ -364,7 +363,7 @@ on_disabled = withdraw
 ip_prefix = %s/32
 ip_check_disabled = false
 `, check, l.o.Interval.Seconds(), l.o.Timeout.Seconds()+1, l.o.Rise, l.o.Fall, Addr))
-	l.Log[i] = &SyncBuffer{}
+	l.Log[i] = &testenv.SyncBuffer{}
 	cmd := n.Command("env", "PYTHONPATH="+l.o.AHCSrc, "PYTHONDONTWRITEBYTECODE=1", "/usr/bin/python3", "-c",
 		"import sys; sys.argv[0] = 'anycast-healthchecker'; from anycast_healthchecker.main import main; main()",
 		"-f", filepath.Join(a, "anycast-healthchecker.conf"), "-d", filepath.Join(a, "ahc.d"))
@@ -493,25 +492,4 @@ func (c *Client) Failures(from, to time.Time) (sent, failed int) {
 		}
 	}
 	return sent, failed
-}
-
-// SyncBuffer is a bytes.Buffer safe for a process's writer and a reader.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	if s == nil {
-		return ""
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
