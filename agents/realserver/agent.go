@@ -564,30 +564,8 @@ func release(ctx context.Context, state *State, inst Instance, keep Instance, li
 	if limit > 0 && len(gone) > limit {
 		gone, more = gone[:limit], true
 	}
-	if len(gone) > 0 {
-		l, err := openLink(inst.Interface)
-		switch {
-		case errors.Is(err, errNoLink):
-			// The interface, and its addresses with it, are gone.
-			for _, a := range gone {
-				delete(state.Owned, ownKey(inst.Interface, a.String()))
-			}
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			for _, a := range gone {
-				if err := ctx.Err(); err != nil {
-					errs = append(errs, fmt.Errorf("removing addresses: %w", err))
-					break
-				}
-				if err := l.del(a); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				delete(state.Owned, ownKey(inst.Interface, a.String()))
-			}
-			l.Close()
-		}
+	if _, err := removeAddrs(ctx, state, inst.Interface, gone); err != nil {
+		errs = append(errs, err)
 	}
 	if more || len(errs) > 0 {
 		return more, errors.Join(errs...)
@@ -669,14 +647,38 @@ func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State
 	if len(gone) > limit {
 		gone, more = gone[:limit], true
 	}
-	l, err := openLink(s.iface)
+	var errs []error
+	removed, err := removeAddrs(ctx, state, s.iface, gone)
 	if err != nil {
-		return false, err
+		errs = append(errs, err)
+	}
+	req.Log.Warnf("removed %d addresses from %s that carry the agent's mark (protocol %d) and that no registered instance lists: this instance's, left by a lost record", removed, s.iface, Protocol)
+	if err := st.save(state); err != nil {
+		errs = append(errs, err)
+	}
+	return more, errors.Join(errs...)
+}
+
+// removeAddrs removes addresses from iface and forgets them in state, and
+// returns how many it removed. An interface that no longer exists took its
+// addresses with it: they are forgotten, and that is no error.
+func removeAddrs(ctx context.Context, state *State, iface string, addrs []netip.Addr) (removed int, err error) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	l, err := openLink(iface)
+	if errors.Is(err, errNoLink) {
+		for _, a := range addrs {
+			delete(state.Owned, ownKey(iface, a.String()))
+		}
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
 	}
 	defer l.Close()
 	var errs []error
-	removed := 0
-	for _, a := range gone {
+	for _, a := range addrs {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("removing addresses: %w", err))
 			break
@@ -685,14 +687,10 @@ func sweepOrphans(ctx context.Context, req *ocf.Request, st *store, state *State
 			errs = append(errs, err)
 			continue
 		}
-		delete(state.Owned, ownKey(s.iface, a.String()))
+		delete(state.Owned, ownKey(iface, a.String()))
 		removed++
 	}
-	req.Log.Warnf("removed %d addresses from %s that carry the agent's mark (protocol %d) and that no registered instance lists: this instance's, left by a lost record", removed, s.iface, Protocol)
-	if err := st.save(state); err != nil {
-		errs = append(errs, err)
-	}
-	return more, errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
 
 // hasOrphans reports whether the instance's parameters name addresses
