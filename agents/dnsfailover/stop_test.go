@@ -1,0 +1,43 @@
+package dnsfailover
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestStopMidRoundJudgesNothing: a round or early check that SIGTERM
+// (its context) cuts short judges no one: the probes it cut fail with
+// "operation was canceled", which says nothing of the members. Before,
+// they counted as failed checks, saved in the state file: with fall = 1
+// every member probed was marked down, and the next start removed them.
+func TestStopMidRoundJudgesNothing(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		t.Run(fmt.Sprintf("early=%v", early), func(t *testing.T) {
+			p := newFakePrimary(t, all4)
+			e, log := testEngine(t, "", map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true, "10.0.0.4": true}, p.addr)
+			if err := e.Round(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			e.probe = func(pctx context.Context, m *Member) error {
+				cancel() // SIGTERM arrives while the members are probed
+				<-pctx.Done()
+				return fmt.Errorf("send-expect %s:80: connect: %w", m.Addr, pctx.Err())
+			}
+			if early {
+				_ = e.EarlyCheck(ctx, e.cfg.Records[0].Members)
+			} else {
+				_ = e.Round(ctx)
+			}
+			for _, m := range e.cfg.Records[0].Members {
+				if st := e.state.member(memberKey(e.cfg.Records[0], m)); !st.Up || st.Fail != 0 {
+					t.Errorf("%s judged by a check cut short by the stop: %+v\n%s", m.Addr, st, log)
+				}
+			}
+			if got := p.get("www.z.test."); got != "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4" {
+				t.Errorf("primary holds %s\n%s", got, log)
+			}
+		})
+	}
+}
