@@ -304,7 +304,9 @@ func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) {
 	e.stopWatch()
 	e.cfg = cfg
 	e.client = &ddns.Client{Key: key, Timeout: cfg.Timeout}
-	e.log.notify = cfg.Notify
+	if !e.DryRun { // a dry run tells no one (newLogger)
+		e.log.notify = cfg.Notify
+	}
 	e.startWatch()
 	e.log.infof("reloaded: %d records, %d primaries, interval %s", len(cfg.Records), len(cfg.Servers), cfg.Interval)
 }

@@ -3,7 +3,10 @@ package dnsfailover
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/ddns"
 )
 
 // TestStopMidRoundJudgesNothing: a round or early check that SIGTERM
@@ -39,5 +42,27 @@ func TestStopMidRoundJudgesNothing(t *testing.T) {
 				t.Errorf("primary holds %s\n%s", got, log)
 			}
 		})
+	}
+}
+
+// TestReloadDryRunStaysSilent: a dry run tells no one (newLogger drops
+// notify), and a reload keeps it so. Before, the reload put the new
+// configuration's notify in force, and the dry run's events ran the
+// hook: "down" and "changed" sent for changes never made.
+func TestReloadDryRunStaysSilent(t *testing.T) {
+	p := newFakePrimary(t, all4)
+	e, _ := testEngine(t, "", map[string]bool{"10.0.0.1": true}, p.addr)
+	e.DryRun, e.Out = true, io.Discard
+	next, err := ParseConfig("t.toml", []byte(fmt.Sprintf("primaries = [%q]\nzone = \"z.test\"\nnotify = [\"/bin/true\"]\ninterval = \"1h\"\n[[record]]\nname = \"www.z.test\"\ncheck = { type = \"exec\", command = [\"/bin/true\"] }\n[[record.member]]\naddress = \"10.0.0.1\"\n", p.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reload(func() (*Config, *ddns.Key, error) { return next, nil, nil })
+	if e.cfg != next {
+		t.Fatal("the reload was refused")
+	}
+	e.stopWatch()
+	if len(e.log.notify) != 0 {
+		t.Fatalf("a dry run's reload put notify %q in force", e.log.notify)
 	}
 }
