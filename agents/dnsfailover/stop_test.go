@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocfkit/ocfkit/internal/ddns"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // TestStopMidRoundJudgesNothing: a round or early check that SIGTERM
@@ -57,12 +62,58 @@ func TestReloadDryRunStaysSilent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.reload(func() (*Config, *ddns.Key, error) { return next, nil, nil })
+	_ = e.reload(func() (*Config, *ddns.Key, error) { return next, nil, nil })
 	if e.cfg != next {
 		t.Fatal("the reload was refused")
 	}
 	e.stopWatch()
 	if len(e.log.notify) != 0 {
 		t.Fatalf("a dry run's reload put notify %q in force", e.log.notify)
+	}
+}
+
+// TestReloadStorm: a storm of HUPs reloads each time but brings at most
+// one round per fast_interval (here an hour): the first reload's round
+// comes at once, the next reloads' round waits. Before, every HUP
+// brought a round at once: rounds back to back, fall reached within
+// milliseconds and max_removals renewed each time.
+func TestReloadStorm(t *testing.T) {
+	p := newFakePrimary(t, map[string][]string{"www.z.test.": {"127.0.0.1"}})
+	cfg, err := ParseConfig("t.toml", []byte(fmt.Sprintf("primaries = [%q]\nzone = \"z.test\"\ninterval = \"1h\"\ntimeout = \"1s\"\n[[record]]\nname = \"www.z.test\"\n[[record.member]]\naddress = \"127.0.0.1\"\ncheck = { type = \"exec\", command = [\"/bin/true\"] }\n", p.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
+	e.probe = func(context.Context, *Member) error { return nil }
+	hup := make(chan os.Signal, 1)
+	reload := func() (*Config, *ddns.Key, error) { return cfg, nil, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, hup, reload)
+	}()
+	waitLog := func(what string, n int) {
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d × %q", n, what), func() error {
+			if got := strings.Count(log.String(), what); got < n {
+				return fmt.Errorf("%d so far", got)
+			}
+			return nil
+		})
+	}
+	waitLog("round 1:", 1)
+	for i := 1; i <= 5; i++ {
+		hup <- syscall.SIGHUP
+		waitLog("reloaded:", i)
+		if i == 1 {
+			waitLog("round 2:", 1)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.state.Rounds != 2 {
+		t.Fatalf("%d rounds after 5 HUPs within fast_interval, want 2\n%s", e.state.Rounds, log)
 	}
 }
