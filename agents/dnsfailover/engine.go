@@ -246,6 +246,10 @@ func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res ma
 			if !probed {
 				continue
 			}
+			if shortage(err) {
+				e.log.infof("%s %s: no verdict, this host is short of resources: %v", r.Name, m.Addr, err)
+				continue
+			}
 			st := e.state.member(memberKey(r, m))
 			if !st.Known {
 				present, read := false, false
