@@ -319,6 +319,9 @@ func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) bool {
 		return false
 	}
 	e.stopWatch()
+	if cfg.MaxRemovals > 0 { // what is left until the round: the new bound at most
+		e.budget = min(e.budget, cfg.MaxRemovals)
+	}
 	e.cfg = cfg
 	e.client = &ddns.Client{Key: key, Timeout: cfg.Timeout}
 	if !e.DryRun { // a dry run tells no one (newLogger)

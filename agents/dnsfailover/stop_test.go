@@ -117,3 +117,28 @@ func TestReloadStorm(t *testing.T) {
 		t.Fatalf("%d rounds after 5 HUPs within fast_interval, want 2\n%s", e.state.Rounds, log)
 	}
 }
+
+// TestReloadLowersMaxRemovals: the removals left until the next round
+// are bounded by the new max_removals at once: early checks between a
+// reload and its round (up to fast_interval in a HUP storm) do not spend
+// what the old, larger one left.
+func TestReloadLowersMaxRemovals(t *testing.T) {
+	p := newFakePrimary(t, all4)
+	healthy := map[string]bool{"10.0.0.1": true, "10.0.0.2": true, "10.0.0.3": true, "10.0.0.4": true}
+	e, log := testEngine(t, "max_removals = 3", healthy, p.addr)
+	if err := e.Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := testEngine(t, "max_removals = 1", healthy, p.addr)
+	if !e.reload(func() (*Config, *ddns.Key, error) { return next.cfg, nil, nil }) {
+		t.Fatal("reload refused")
+	}
+	e.stopWatch()
+	healthy["10.0.0.3"], healthy["10.0.0.4"] = false, false
+	if err := e.EarlyCheck(context.Background(), []*Member{memberAt(e, "10.0.0.3"), memberAt(e, "10.0.0.4")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.get("www.z.test."); strings.Count(got, " ") != 2 {
+		t.Fatalf("an early check after a reload to max_removals = 1 left %q\n%s", got, log)
+	}
+}
