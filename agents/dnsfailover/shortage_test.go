@@ -3,8 +3,10 @@ package dnsfailover
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,25 +19,7 @@ import (
 // marked down, and the round after the shortage (rise 2) removed one of
 // them although both had always been healthy.
 func TestFDShortageNoVerdict(t *testing.T) {
-	ln, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Temporary() { //nolint:staticcheck // EMFILE is
-					continue
-				}
-				return
-			}
-			c.Write([]byte("220 ready\r\n"))
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := bannerProcess(t)
 	p := newFakePrimary(t, map[string][]string{"www.z.test.": {"127.0.0.1", "127.0.0.2"}})
 	cfg, err := ParseConfig("t.toml", []byte(fmt.Sprintf("primaries = [%q]\nzone = \"z.test\"\nfall = 1\nrise = 2\ntimeout = \"1s\"\n[[record]]\nname = \"www.z.test\"\ncheck = { type = \"send-expect\", port = \"%d\", expect = \"220\" }\n[[record.member]]\naddress = \"127.0.0.1\"\n[[record.member]]\naddress = \"127.0.0.2\"\n", p.addr, port)))
 	if err != nil {
@@ -50,12 +34,8 @@ func TestFDShortageNoVerdict(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
 	short := lim
-	short.Cur = uint64(len(fds)) // none left
+	short.Cur = 3 // below what is open: none left
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &short); err != nil {
 		t.Fatal(err)
 	}
@@ -77,4 +57,57 @@ func TestFDShortageNoVerdict(t *testing.T) {
 			t.Errorf("%s judged on a check this host could not run: %+v", m.Addr, st)
 		}
 	}
+}
+
+// bannerProcess starts a member in a process of its own (this test
+// binary, as TestHelperBannerServer), so that this process's shortage is
+// not the member's; it answers each connection with a banner and closes
+// it, until the test ends. It returns the member's port, on every
+// address.
+func bannerProcess(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBannerServer$")
+	cmd.Env = append(os.Environ(), "DNS_FAILOVER_BANNER_SERVER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	var port int
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		t.Fatalf("the member process: %v", err)
+	}
+	return port
+}
+
+// TestHelperBannerServer is bannerProcess's member; it does nothing in a
+// normal test run.
+func TestHelperBannerServer(t *testing.T) {
+	if os.Getenv("DNS_FAILOVER_BANNER_SERVER") != "1" {
+		t.Skip("the member process of bannerProcess")
+	}
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("220 ready\r\n"))
+			c.Close()
+		}
+	}()
+	io.Copy(io.Discard, os.Stdin) // until the test closes it
+	os.Exit(0)
 }
