@@ -1,0 +1,96 @@
+package dnsfailover_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
+)
+
+// fds counts the open descriptors of process pid.
+func fds(t *testing.T, pid int) int {
+	t.Helper()
+	l, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	must(t, err)
+	return len(l)
+}
+
+// TestRunWatchHostile drives the real daemon (watch on, interval 1s,
+// fast_interval 500ms, fall 1) through the operators' bad days: a member
+// killed and started again five times (each death removed by the early
+// check of its ended watch, each return put back), then a storm of 200
+// HUPs in two seconds. The daemon's descriptors come back to what they
+// were (no watch or check leaks one), the storm brings at most a round
+// per fast_interval (before, a round per HUP: fall reached in
+// milliseconds), and SIGTERM ends it with exit 0.
+func TestRunWatchHostile(t *testing.T) {
+	l := newLab(t)
+	state := filepath.Join(l.dir, "hostile.state")
+	var b strings.Builder
+	fmt.Fprintf(&b, "primaries = [%q, %q]\nzone = \"mydomain.test\"\ntsig_key = %q\nstate_file = %q\n", primary1, primary2, l.key, state)
+	b.WriteString("interval = \"1s\"\nfast_interval = \"500ms\"\ntimeout = \"1s\"\nfall = 1\nwatch = true\n[[record]]\nname = \"www.mydomain.test\"\n")
+	b.WriteString("check = { type = \"send-expect\", port = \"http\", send = \"GET /robots.txt HTTP/1.0\", expect = \"httpd is working\" }\n")
+	for _, a := range www4 {
+		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+	}
+	conf := filepath.Join(l.dir, "hostile.toml")
+	must(t, os.WriteFile(conf, []byte(b.String()), 0o600))
+	cmd, out, stop := l.daemonCmd(conf)
+	watching := func(n int) {
+		t.Helper()
+		testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("%d watch openings", n), func() error {
+			if got := strings.Count(out.String(), "debug: watching "); got < n {
+				return fmt.Errorf("%d so far", got)
+			}
+			return nil
+		})
+	}
+	watching(3)
+	// The watches open, no round or early check running: the base.
+	base := fds(t, cmd.Process.Pid)
+	victim := www4[0]
+	for i := 0; i < 5; i++ {
+		l.stop(victim)
+		l.gone(www4[1:])
+		l.start(victim)
+		l.gone(www4)
+	}
+	if _, early := rounds(t, state); early < 5 {
+		t.Fatalf("%d early checks for 5 deaths\n%s", early, out)
+	}
+	before, _ := rounds(t, state)
+	start := time.Now()
+	for i := 0; i < 200; i++ {
+		must(t, cmd.Process.Signal(syscall.SIGHUP))
+		time.Sleep(10 * time.Millisecond) // the storm's pace, not a synchronisation
+	}
+	elapsed := time.Since(start)
+	testenv.WaitFor(t, 10*time.Second, "a round after the storm", func() error {
+		if n, _ := rounds(t, state); n <= before {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	after, _ := rounds(t, state)
+	if most := before + int(elapsed/(500*time.Millisecond)) + 3; after > most {
+		t.Fatalf("%d rounds in %v of HUPs, want at most %d (one per fast_interval)", after-before, elapsed, most-before)
+	}
+	// The watches made anew after the storm; the descriptors back to the base.
+	n := strings.Count(out.String(), "debug: watching ")
+	watching(n + 3)
+	testenv.WaitFor(t, 10*time.Second, "the descriptors back to the base", func() error {
+		if got := fds(t, cmd.Process.Pid); got > base {
+			return fmt.Errorf("%d open, %d at the start", got, base)
+		}
+		return nil
+	})
+	if text := out.String(); !strings.Contains(text, "reloaded: ") || strings.Contains(text, "panic") {
+		t.Fatalf("reloads:\n%s", text)
+	}
+	stop()
+}
