@@ -311,7 +311,8 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error, hup <-
 // reload replaces the configuration and key with what reload reads, or
 // keeps them and says why (false). The members' rise and fall state is
 // kept by name and address; the watches are made anew for the new
-// members.
+// members, with what was known of those the old configuration watched
+// (watcher.inherit).
 func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) bool {
 	cfg, key, err := reload()
 	if err != nil {
@@ -322,12 +323,16 @@ func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) bool {
 	if cfg.MaxRemovals > 0 { // what is left until the round: the new bound at most
 		e.budget = min(e.budget, cfg.MaxRemovals)
 	}
+	old, oldRecs := e.watch, e.cfg.Records
 	e.cfg = cfg
 	e.client = &ddns.Client{Key: key, Timeout: cfg.Timeout}
 	if !e.DryRun { // a dry run tells no one (newLogger)
 		e.log.notify = cfg.Notify
 	}
 	e.startWatch()
+	if old != nil && e.watch != nil {
+		e.watch.inherit(old, oldRecs, cfg.Records)
+	}
 	e.log.infof("reloaded: %d records, %d primaries, interval %s", len(cfg.Records), len(cfg.Servers), cfg.Interval)
 	return true
 }

@@ -142,3 +142,38 @@ func TestReloadLowersMaxRemovals(t *testing.T) {
 		t.Fatalf("an early check after a reload to max_removals = 1 left %q\n%s", got, log)
 	}
 }
+
+// TestReloadKeepsWatchSchedule: a member left unwatched after false
+// alarms (its server closes idle connections at once) stays so across a
+// reload that keeps it, and its last early check still counts. Before,
+// the new watcher started blank: each reload watched it again, and in a
+// HUP storm its early checks came at every reload's round.
+func TestReloadKeepsWatchSchedule(t *testing.T) {
+	conf := func() *Config {
+		cfg, err := ParseConfig("t.toml", []byte("primaries = [\"127.0.0.1:53\"]\nzone = \"z.test\"\ninterval = \"1h\"\nwatch = true\n[[record]]\nname = \"www.z.test\"\ncheck = { type = \"send-expect\", port = \"9\" }\n[[record.member]]\naddress = \"127.0.0.1\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	e := newEngine(conf(), nil, newState(), &logger{stderr: io.Discard})
+	e.startWatch()
+	defer e.stopWatch()
+	m := e.cfg.Records[0].Members[0]
+	quiet, last := time.Now().Add(time.Hour), time.Now()
+	e.watch.mu.Lock()
+	s := e.watch.state(m)
+	s.quiet, s.last = quiet, last
+	e.watch.mu.Unlock()
+	if !e.reload(func() (*Config, *ddns.Key, error) { return conf(), nil, nil }) {
+		t.Fatal("reload refused")
+	}
+	n := e.cfg.Records[0].Members[0]
+	e.watch.open(n, "www")
+	e.watch.mu.Lock()
+	got := *e.watch.state(n)
+	e.watch.mu.Unlock()
+	if !got.quiet.Equal(quiet) || !got.last.Equal(last) || got.active {
+		t.Fatalf("after the reload: quiet %v last %v active %v; want %v, %v, not watched", got.quiet, got.last, got.active, quiet, last)
+	}
+}

@@ -251,6 +251,35 @@ func (w *watcher) due(now time.Time) (members []*Member, next time.Time) {
 	return members, next
 }
 
+// inherit gives w what old knew of the members that recs still hold
+// under the same name, address and check address (oldRecs are old's):
+// their last early check, their quiet after false alarms, and a flood's
+// ban, so that a reload neither checks them early again at once nor
+// watches again a member that floods or keeps closing at once.
+func (w *watcher) inherit(old *watcher, oldRecs, recs []*Record) {
+	key := func(r *Record, m *Member) string { return label(r, m) + " " + m.checkAddr() }
+	was := map[string]watchState{}
+	old.mu.Lock()
+	for _, r := range oldRecs {
+		for _, m := range r.Members {
+			if s := old.members[m]; s != nil {
+				was[key(r, m)] = *s
+			}
+		}
+	}
+	old.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range recs {
+		for _, m := range r.Members {
+			if s, ok := was[key(r, m)]; ok {
+				n := w.state(m)
+				n.last, n.quiet, n.alarms, n.capped = s.last, s.quiet, s.alarms, s.capped
+			}
+		}
+	}
+}
+
 // count reports how many watches are open or dialling.
 func (w *watcher) count() int {
 	w.mu.Lock()
