@@ -94,3 +94,66 @@ func TestRunWatchHostile(t *testing.T) {
 	}
 	stop()
 }
+
+// TestRunReloadHostileFiles: SIGHUP with files an attacker or a bad day
+// left: a configuration others can write, a key replaced by a FIFO (the
+// read must not hang the daemon), a key others can read, a key whose
+// syntax is broken around its secret. Each reload is refused with the
+// running configuration kept and no secret in the log; a good file then
+// reloads.
+func TestRunReloadHostileFiles(t *testing.T) {
+	l := newLab(t)
+	key := filepath.Join(l.dir, "hostile.key")
+	good, err := os.ReadFile(l.key)
+	must(t, err)
+	must(t, os.WriteFile(key, good, 0o600))
+	conf := l.config("rh.toml", key, "", "interval = \"30s\"")
+	state := filepath.Join(l.dir, "rh.toml.state")
+	cmd, out, stop := l.daemonCmd(conf)
+	testenv.WaitFor(t, 20*time.Second, "the first round", func() error {
+		if n, _ := rounds(t, state); n != 1 {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	refused := 0
+	hup := func(what string) {
+		t.Helper()
+		refused++
+		must(t, cmd.Process.Signal(syscall.SIGHUP))
+		testenv.WaitFor(t, 10*time.Second, what+" refused", func() error {
+			if n := strings.Count(out.String(), "reload refused, the running configuration stays: "); n < refused {
+				return fmt.Errorf("%d refusals", n)
+			}
+			return nil
+		})
+	}
+	must(t, os.Chmod(conf, 0o666))
+	hup("a configuration others can write")
+	must(t, os.Chmod(conf, 0o600))
+	must(t, os.Remove(key))
+	must(t, syscall.Mkfifo(key, 0o600))
+	hup("a key that is a FIFO")
+	must(t, os.Remove(key))
+	must(t, os.WriteFile(key, good, 0o644))
+	hup("a key others can read")
+	must(t, os.Chmod(key, 0o600))
+	const secret = "c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw=="
+	must(t, os.WriteFile(key, []byte("key \"dns-failover\" {\n algorithm hmac-sha256;\n secret \""+secret+"\"\n}\n"), 0o600))
+	hup("a key with broken syntax")
+	must(t, os.WriteFile(key, good, 0o600))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	testenv.WaitFor(t, 10*time.Second, "the good reload and its round", func() error {
+		if n, _ := rounds(t, state); n < 2 || !strings.Contains(out.String(), "reloaded: ") {
+			return fmt.Errorf("rounds %d", n)
+		}
+		return nil
+	})
+	if text := out.String(); strings.Contains(text, secret) || strings.Contains(text, "c2VjcmV0") {
+		t.Fatalf("the secret reached the log:\n%s", text)
+	}
+	if n, _ := rounds(t, state); n > 2 {
+		t.Fatalf("%d rounds: the refused reloads brought rounds", n)
+	}
+	stop()
+}
