@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -175,5 +176,69 @@ func TestReloadKeepsWatchSchedule(t *testing.T) {
 	e.watch.mu.Unlock()
 	if !got.quiet.Equal(quiet) || !got.last.Equal(last) || got.active {
 		t.Fatalf("after the reload: quiet %v last %v active %v; want %v, %v, not watched", got.quiet, got.last, got.active, quiet, last)
+	}
+}
+
+// TestWatchMassDeath: 200 watched members die at once (their server
+// killed): every watch ends together, and the early checks that follow
+// remove no more than max_removals until the next round (an hour away),
+// and never below min_records.
+func TestWatchMassDeath(t *testing.T) {
+	t.Run("max_removals", func(t *testing.T) { massDeath(t, 5, 190, 195) })
+	t.Run("min_records", func(t *testing.T) { massDeath(t, 0, 190, 190) })
+}
+
+func massDeath(t *testing.T, maxRemovals, minRecords, want int) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := make(chan struct{})
+	go serveBanner(ln, kill)
+	port := ln.Addr().(*net.TCPAddr).Port
+	var all []string
+	for i := 1; i <= 200; i++ {
+		all = append(all, fmt.Sprintf("127.0.%d.%d", i/250, i%250+1))
+	}
+	p := newFakePrimary(t, map[string][]string{"www.z.test.": all})
+	var b strings.Builder
+	fmt.Fprintf(&b, "primaries = [%q]\nzone = \"z.test\"\nfall = 1\nrise = 1\ninterval = \"1h\"\ntimeout = \"1s\"\nwatch = true\nmax_removals = %d\n[[record]]\nname = \"www.z.test\"\nmin_records = %d\ncheck = { type = \"send-expect\", port = \"%d\", expect = \"220\" }\n", p.addr, maxRemovals, minRecords, port)
+	for _, a := range all {
+		fmt.Fprintf(&b, "[[record.member]]\naddress = %q\n", a)
+	}
+	cfg, err := ParseConfig("t.toml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
+	}()
+	testenv.WaitFor(t, 20*time.Second, "200 watches", func() error {
+		if n := strings.Count(log.String(), "debug: watching "); n < 200 {
+			return fmt.Errorf("%d so far", n)
+		}
+		return nil
+	})
+	ln.Close()
+	close(kill)
+	testenv.WaitFor(t, 20*time.Second, "the early checks of the 200", func() error {
+		for _, a := range all {
+			st := e.state.member("www.z.test. A " + a)
+			if st.Fail == 0 && st.Up {
+				return fmt.Errorf("%s not checked yet", a)
+			}
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(p.get("www.z.test."), " ") + 1; got != want || e.state.Rounds != 1 {
+		t.Fatalf("%d records left after %d rounds, want %d (max_removals %d, min_records %d) and 1 round\n%s", got, e.state.Rounds, want, maxRemovals, minRecords, log)
 	}
 }
