@@ -55,11 +55,11 @@ func (e *checkError) Error() string { return e.msg }
 func (e *checkError) Unwrap() error { return e.cause }
 
 // shortage reports whether a check failed for want of file descriptors,
-// memory or buffers on this host: that says nothing of the member (it is
+// memory, buffers or processes (an exec check's fork) on this host: that says nothing of the member (it is
 // judged when its check can run), and the watches, one descriptor per
 // member, make it likelier.
 func shortage(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS} {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN} {
 		if errors.Is(err, e) {
 			return true
 		}

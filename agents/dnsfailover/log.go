@@ -21,6 +21,14 @@ import (
 // notifyTimeout bounds one run of the notify hook.
 const notifyTimeout = 30 * time.Second
 
+// hookParallel bounds the notify processes run at once, and hookQueue
+// the events waiting for one: beyond it, events are dropped and counted
+// in the log. A thousand members failing in one check raise two thousand
+// events (down, refused, changed): each ran its process at once, so many
+// that forks and descriptors ran out for the checks themselves.
+// (Variables for the tests.)
+var hookParallel, hookQueue = 8, 1024
+
 // logger sends every change and refusal to stderr, the system log and
 // the notify hook.
 type logger struct {
@@ -30,6 +38,12 @@ type logger struct {
 	debug  bool
 	notify []string
 	wg     sync.WaitGroup
+	// hooks holds a token per notify process running (made on first use);
+	// waiting counts the events queued or running, dropped those dropped
+	// since the queue was last empty. Under mu.
+	hooks   chan struct{}
+	waiting int
+	dropped int
 }
 
 func (l *logger) line(pri systemlog.Priority, msg string) {
@@ -90,9 +104,26 @@ func (l *logger) hook(kind, name, addr, msg string) {
 	if len(notify) == 0 {
 		return
 	}
+	l.mu.Lock()
+	if l.hooks == nil {
+		l.hooks = make(chan struct{}, hookParallel)
+	}
+	if l.waiting >= hookQueue {
+		l.dropped++
+		first := l.dropped == 1
+		l.mu.Unlock()
+		if first {
+			l.line(systemlog.Error, fmt.Sprintf("notify: %d events waiting for the hook already; dropping the next ones (%s %s %s)", hookQueue, kind, name, addr))
+		}
+		return
+	}
+	l.waiting++
+	l.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
+		l.hooks <- struct{}{}
+		defer l.hookDone()
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
 		if err := action.CheckCommand(notify); err != nil {
@@ -106,6 +137,22 @@ func (l *logger) hook(kind, name, addr, msg string) {
 			l.line(systemlog.Error, fmt.Sprintf("notify %s: %v: %s", notify[0], err, lastLine(out)))
 		}
 	}()
+}
+
+// hookDone frees a hook's token; the last one of a burst says how many
+// events were dropped.
+func (l *logger) hookDone() {
+	<-l.hooks
+	l.mu.Lock()
+	l.waiting--
+	dropped := 0
+	if l.waiting == 0 {
+		dropped, l.dropped = l.dropped, 0
+	}
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.line(systemlog.Error, fmt.Sprintf("notify: %d events dropped, the hook being too slow for them", dropped))
+	}
 }
 
 // wait waits for the notify hooks started so far.
