@@ -58,3 +58,40 @@ func TestHookStorm(t *testing.T) {
 		t.Fatalf("the dropped events are not said:\n%s", text)
 	}
 }
+
+// TestHookDrainAtStop: at the end (wait), events still queued after
+// hookDrain are dropped and counted, so a stop after a burst is not held
+// up by every hook in turn (a thousand slow hooks would outlast systemd's
+// stop timeout).
+func TestHookDrainAtStop(t *testing.T) {
+	defer func(p, q int, d time.Duration) { hookParallel, hookQueue, hookDrain = p, q, d }(hookParallel, hookQueue, hookDrain)
+	hookParallel, hookQueue, hookDrain = 1, 100, 100*time.Millisecond
+	dir := t.TempDir()
+	hook := filepath.Join(dir, "hook")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\nwhile [ ! -e "+dir+"/go ] && [ -d "+dir+" ]; do sleep 0.01; done\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(filepath.Join(dir, "go"), nil, 0o600) })
+	log := &syncBuffer{}
+	l := &logger{stderr: log, notify: []string{hook}}
+	for i := 0; i < 5; i++ {
+		l.refusal(&Record{Name: "www.z.test"}, netip.MustParseAddr(fmt.Sprintf("10.0.0.%d", i+1)), "keeping it")
+	}
+	done := make(chan struct{})
+	go func() { l.wait(); close(done) }()
+	testenv.WaitFor(t, 10*time.Second, "the drain", func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.dropped != 4 {
+			return fmt.Errorf("%d dropped", l.dropped)
+		}
+		return nil
+	})
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !strings.Contains(log.String(), "notify: 4 events dropped") {
+		t.Fatalf("the events dropped at the drain are not said:\n%s", log)
+	}
+}

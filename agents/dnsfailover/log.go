@@ -29,6 +29,12 @@ const notifyTimeout = 30 * time.Second
 // (Variables for the tests.)
 var hookParallel, hookQueue = 8, 1024
 
+// hookDrain bounds how long wait lets queued events start their hook at
+// the end: the ones still waiting then are dropped, so that a stop after
+// a burst ends within hookDrain and notifyTimeout (systemd's stop timeout
+// is 90s), not after a thousand hooks in turn. (A variable for the tests.)
+var hookDrain = notifyTimeout
+
 // logger sends every change and refusal to stderr, the system log and
 // the notify hook.
 type logger struct {
@@ -44,6 +50,9 @@ type logger struct {
 	hooks   chan struct{}
 	waiting int
 	dropped int
+	// drained is closed when wait has waited hookDrain (made with hooks).
+	drained   chan struct{}
+	drainOnce sync.Once
 }
 
 func (l *logger) line(pri systemlog.Priority, msg string) {
@@ -105,9 +114,7 @@ func (l *logger) hook(kind, name, addr, msg string) {
 		return
 	}
 	l.mu.Lock()
-	if l.hooks == nil {
-		l.hooks = make(chan struct{}, hookParallel)
-	}
+	l.start()
 	if l.waiting >= hookQueue {
 		l.dropped++
 		first := l.dropped == 1
@@ -122,8 +129,13 @@ func (l *logger) hook(kind, name, addr, msg string) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		l.hooks <- struct{}{}
-		defer l.hookDone()
+		select {
+		case l.hooks <- struct{}{}:
+		case <-l.drained:
+			l.hookDone(false)
+			return
+		}
+		defer l.hookDone(true)
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
 		if err := action.CheckCommand(notify); err != nil {
@@ -139,12 +151,25 @@ func (l *logger) hook(kind, name, addr, msg string) {
 	}()
 }
 
-// hookDone frees a hook's token; the last one of a burst says how many
-// events were dropped.
-func (l *logger) hookDone() {
-	<-l.hooks
+// start makes the hooks' token and drain channels; l.mu is held.
+func (l *logger) start() {
+	if l.hooks == nil {
+		l.hooks, l.drained = make(chan struct{}, hookParallel), make(chan struct{})
+	}
+}
+
+// hookDone ends an event: its hook ran (and its token is freed), or it
+// was dropped at the drain. The last one of a burst says how many events
+// were dropped.
+func (l *logger) hookDone(ran bool) {
+	if ran {
+		<-l.hooks
+	}
 	l.mu.Lock()
 	l.waiting--
+	if !ran {
+		l.dropped++
+	}
 	dropped := 0
 	if l.waiting == 0 {
 		dropped, l.dropped = l.dropped, 0
@@ -155,5 +180,14 @@ func (l *logger) hookDone() {
 	}
 }
 
-// wait waits for the notify hooks started so far.
-func (l *logger) wait() { l.wg.Wait() }
+// wait waits for the notify hooks started so far; the events still
+// queued after hookDrain are dropped.
+func (l *logger) wait() {
+	l.mu.Lock()
+	l.start()
+	drained := l.drained
+	l.mu.Unlock()
+	t := time.AfterFunc(hookDrain, func() { l.drainOnce.Do(func() { close(drained) }) })
+	defer t.Stop()
+	l.wg.Wait()
+}
