@@ -226,11 +226,8 @@ func massDeath(t *testing.T, maxRemovals, minRecords, want int) {
 	ln.Close()
 	close(kill)
 	testenv.WaitFor(t, 20*time.Second, "the early checks of the 200", func() error {
-		for _, a := range all {
-			st := e.state.member("www.z.test. A " + a)
-			if st.Fail == 0 && st.Up {
-				return fmt.Errorf("%s not checked yet", a)
-			}
+		if n := strings.Count(log.String(), " failed 1 checks: "); n < 200 {
+			return fmt.Errorf("%d down so far", n)
 		}
 		return nil
 	})
