@@ -1,6 +1,7 @@
 package dnsfailover_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -156,4 +157,48 @@ func TestRunReloadHostileFiles(t *testing.T) {
 		t.Fatalf("%d rounds: the refused reloads brought rounds", n)
 	}
 	stop()
+}
+
+// TestRunStopDuringEarlyCheck: SIGTERM while an early check waits on a
+// member (its process killed, closing the watch; its host then silent,
+// so the check hangs until the timeout) ends the daemon with exit 0, and
+// the cut check judges nobody: the state file still has the member up
+// with no failure. Before, the cut check counted as the member failing,
+// and with fall = 1 it was saved down.
+func TestRunStopDuringEarlyCheck(t *testing.T) {
+	testenv.RequireCommand(t, "nft")
+	l := newLab(t)
+	state := filepath.Join(l.dir, "stop.toml.state")
+	conf := l.config("stop.toml", l.key, "", "interval = \"30s\"\ntimeout = \"20s\"\nfall = 1\nwatch = true")
+	_, out, stop := l.daemonCmd(conf)
+	victim := www4[1]
+	testenv.WaitFor(t, 20*time.Second, "the watch of "+victim, func() error {
+		if !strings.Contains(out.String(), "watching "+www+" "+victim+" at ") {
+			return fmt.Errorf("not watched yet")
+		}
+		return nil
+	})
+	// Its host drops what comes in, then its server dies: the FIN still
+	// leaves, the early check's SYN goes unanswered.
+	l.members[victim].ns.MustRun(t, "nft", "add table inet silent; add chain inet silent in { type filter hook input priority 0; policy drop; }")
+	l.stop(victim)
+	testenv.WaitFor(t, 10*time.Second, "the watch's end", func() error {
+		if !strings.Contains(out.String(), "watch of "+www+" "+victim+" ended") {
+			return fmt.Errorf("not ended yet")
+		}
+		return nil
+	})
+	stop() // SIGTERM, exit 0 wanted
+	data, err := os.ReadFile(state)
+	must(t, err)
+	var st struct {
+		Members map[string]struct {
+			Up   bool `json:"up"`
+			Fail int  `json:"fail"`
+		} `json:"members"`
+	}
+	must(t, json.Unmarshal(data, &st))
+	if m := st.Members[www+" A "+victim]; !m.Up || m.Fail != 0 {
+		t.Fatalf("%s judged by the early check SIGTERM cut: %+v\n%s", victim, m, out)
+	}
 }
