@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/miekg/dns"
 
@@ -30,7 +31,7 @@ func probe(ctx context.Context, m *Member) error {
 			c.TLS = tlsConfig(k, m)
 		}
 		if r := c.Dial(ctx, addr); r.Failure != sendexpect.OK {
-			return fmt.Errorf("%s %s: %s", k.Type, addr, r)
+			return &checkError{fmt.Sprintf("%s %s: %s", k.Type, addr, r), r.Err}
 		}
 		return nil
 	case "http", "https":
@@ -41,6 +42,29 @@ func probe(ctx context.Context, m *Member) error {
 		return execCheck(ctx, k, m)
 	}
 	return fmt.Errorf("check type %q unknown", k.Type)
+}
+
+// checkError is a failed check: its message, and the error under it
+// (nil for a reply that did not match), so that shortage can see it.
+type checkError struct {
+	msg   string
+	cause error
+}
+
+func (e *checkError) Error() string { return e.msg }
+func (e *checkError) Unwrap() error { return e.cause }
+
+// shortage reports whether a check failed for want of file descriptors,
+// memory, buffers or processes (an exec check's fork) on this host: that says nothing of the member (it is
+// judged when its check can run), and the watches, one descriptor per
+// member, make it likelier.
+func shortage(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func tlsConfig(k *Check, m *Member) *tls.Config {
@@ -72,7 +96,7 @@ func httpCheck(ctx context.Context, k *Check, m *Member, addr string) error {
 		return fmt.Errorf("%s %s: connect: %w", k.Type, addr, err)
 	}
 	if r := h.Check(ctx, conn); r.Failure != l7.OK {
-		return fmt.Errorf("%s %s: %s", k.Type, addr, r)
+		return &checkError{fmt.Sprintf("%s %s: %s", k.Type, addr, r), r.Err}
 	}
 	return nil
 }

@@ -262,11 +262,15 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error, hup <-
 	e.startWatch()
 	defer e.stopWatch()
 	e.log.infof("started: %d records, %d primaries, interval %s", len(e.cfg.Records), len(e.cfg.Servers), e.cfg.Interval)
-	for first := true; ; first = false {
+	var reloaded time.Time // the start of the last round a reload brought
+	for first, afterReload := true, false; ; first = false {
 		n.busy(true)
 		// Rounds start interval apart (fast_interval while a member is
 		// between up and down), from the start of the previous one.
 		next := time.Now().Add(e.cfg.Interval)
+		if afterReload {
+			reloaded, afterReload = time.Now(), false
+		}
 		if err := e.Round(ctx); err != nil && ctx.Err() == nil {
 			e.log.debugf("round: %v", err)
 		}
@@ -280,33 +284,57 @@ func (e *Engine) loop(ctx context.Context, getenv env, save func() error, hup <-
 		if e.transitioning() {
 			next = next.Add(e.cfg.FastInterval - e.cfg.Interval)
 		}
-		switch e.wait(ctx, n, next, save, hup) {
-		case waitStop:
+		// A reload brings a round at once, or fast_interval after the
+		// start of the previous round a reload brought: a storm of HUPs
+		// costs at most a round every fast_interval. (Before, each HUP
+		// brought a round at once: rounds back to back, fall reached in
+		// milliseconds by a member down for a second, and max_removals
+		// renewed at each.) A reload refused brings none.
+		res := e.wait(ctx, n, next, save, hup)
+		for ; res == waitReload; res = e.wait(ctx, n, next, save, hup) {
+			n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading the configuration", monotonicUsec()))
+			if e.reload(reload) {
+				afterReload = true
+				if at := reloaded.Add(e.cfg.FastInterval); at.Before(next) {
+					next = at
+				}
+			}
+			n.send("READY=1\nSTATUS=configuration reloaded")
+		}
+		if res == waitStop {
 			n.send("STOPPING=1")
 			return nil
-		case waitReload:
-			n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading the configuration", monotonicUsec()))
-			e.reload(reload)
-			n.send("READY=1\nSTATUS=configuration reloaded")
 		}
 	}
 }
 
 // reload replaces the configuration and key with what reload reads, or
-// keeps them and says why. The members' rise and fall state is kept by
-// name and address; the watches are made anew for the new members.
-func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) {
+// keeps them and says why (false). The members' rise and fall state is
+// kept by name and address; the watches are made anew for the new
+// members, with what was known of those the old configuration watched
+// (watcher.inherit).
+func (e *Engine) reload(reload func() (*Config, *ddns.Key, error)) bool {
 	cfg, key, err := reload()
 	if err != nil {
 		e.log.infof("reload refused, the running configuration stays: %v", err)
-		return
+		return false
 	}
 	e.stopWatch()
+	if cfg.MaxRemovals > 0 { // what is left until the round: the new bound at most
+		e.budget = min(e.budget, cfg.MaxRemovals)
+	}
+	old, oldRecs := e.watch, e.cfg.Records
 	e.cfg = cfg
 	e.client = &ddns.Client{Key: key, Timeout: cfg.Timeout}
-	e.log.notify = cfg.Notify
+	if !e.DryRun { // a dry run tells no one (newLogger)
+		e.log.notify = cfg.Notify
+	}
 	e.startWatch()
+	if old != nil && e.watch != nil {
+		e.watch.inherit(old, oldRecs, cfg.Records)
+	}
 	e.log.infof("reloaded: %d records, %d primaries, interval %s", len(cfg.Records), len(cfg.Servers), cfg.Interval)
+	return true
 }
 
 // startWatch makes the watcher when the configuration watches a member,

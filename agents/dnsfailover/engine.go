@@ -68,6 +68,9 @@ func (e *Engine) Round(ctx context.Context) error {
 	read := e.now()
 	results := e.probeAll(ctx, e.members(e.cfg.Records))
 	probed := e.now()
+	if err := cutShort(ctx); err != nil {
+		return err
+	}
 	e.judge(ctx, sets, results)
 	e.watchHealthy(results, false)
 	e.state.Rounds++
@@ -87,6 +90,9 @@ func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	recs, names := e.where(members)
 	sets := e.readSets(ctx, recs)
 	results := e.probeAll(ctx, members)
+	if err := cutShort(ctx); err != nil {
+		return err
+	}
 	e.judge(ctx, sets, results)
 	e.watchHealthy(results, true)
 	e.state.EarlyChecks++
@@ -94,6 +100,17 @@ func (e *Engine) EarlyCheck(ctx context.Context, members []*Member) error {
 	err := e.apply(ctx, sets, false)
 	e.log.debugf("early check %d (watch ended) of %s: %v", e.state.EarlyChecks, names, e.now().Sub(start))
 	return err
+}
+
+// cutShort returns an error when ctx ended (SIGTERM) while the members
+// were probed: the probes it cut failed for that, not for anything the
+// members did, so nobody is judged on them (counted as failures, and
+// saved, they marked healthy members down, removed at the next start).
+func cutShort(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped while probing, nobody judged: %w", err)
+	}
+	return nil
 }
 
 // watchHealthy opens a watch of each watched member that passed its
@@ -229,6 +246,10 @@ func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res ma
 			if !probed {
 				continue
 			}
+			if shortage(err) {
+				e.log.infof("%s %s: no verdict, this host is short of resources: %v", r.Name, m.Addr, err)
+				continue
+			}
 			st := e.state.member(memberKey(r, m))
 			if !st.Known {
 				present, read := false, false
@@ -264,6 +285,9 @@ func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res ma
 			}
 			if e.tryRestart(ctx, r, m, st) {
 				continue
+			}
+			if ctx.Err() != nil {
+				return // the restart's check was cut short: no verdict
 			}
 			st.Up = false
 			e.log.event("down", r, m, fmt.Sprintf("%s %s failed %d checks: %v", r.Name, m.Addr, st.Fail, err))

@@ -21,6 +21,20 @@ import (
 // notifyTimeout bounds one run of the notify hook.
 const notifyTimeout = 30 * time.Second
 
+// hookParallel bounds the notify processes run at once, and hookQueue
+// the events waiting for one: beyond it, events are dropped and counted
+// in the log. A thousand members failing in one check raise two thousand
+// events (down, refused, changed): each ran its process at once, so many
+// that forks and descriptors ran out for the checks themselves.
+// (Variables for the tests.)
+var hookParallel, hookQueue = 8, 1024
+
+// hookDrain bounds how long wait lets queued events start their hook at
+// the end: the ones still waiting then are dropped, so that a stop after
+// a burst ends within hookDrain and notifyTimeout (systemd's stop timeout
+// is 90s), not after a thousand hooks in turn. (A variable for the tests.)
+var hookDrain = notifyTimeout
+
 // logger sends every change and refusal to stderr, the system log and
 // the notify hook.
 type logger struct {
@@ -30,6 +44,15 @@ type logger struct {
 	debug  bool
 	notify []string
 	wg     sync.WaitGroup
+	// hooks holds a token per notify process running (made on first use);
+	// waiting counts the events queued or running, dropped those dropped
+	// since the queue was last empty. Under mu.
+	hooks   chan struct{}
+	waiting int
+	dropped int
+	// drained is closed when wait has waited hookDrain (made with hooks).
+	drained   chan struct{}
+	drainOnce sync.Once
 }
 
 func (l *logger) line(pri systemlog.Priority, msg string) {
@@ -90,9 +113,29 @@ func (l *logger) hook(kind, name, addr, msg string) {
 	if len(notify) == 0 {
 		return
 	}
+	l.mu.Lock()
+	l.start()
+	if l.waiting >= hookQueue {
+		l.dropped++
+		first := l.dropped == 1
+		l.mu.Unlock()
+		if first {
+			l.line(systemlog.Error, fmt.Sprintf("notify: %d events waiting for the hook already; dropping the next ones (%s %s %s)", hookQueue, kind, name, addr))
+		}
+		return
+	}
+	l.waiting++
+	l.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
+		select {
+		case l.hooks <- struct{}{}:
+		case <-l.drained:
+			l.hookDone(false)
+			return
+		}
+		defer l.hookDone(true)
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
 		if err := action.CheckCommand(notify); err != nil {
@@ -108,5 +151,43 @@ func (l *logger) hook(kind, name, addr, msg string) {
 	}()
 }
 
-// wait waits for the notify hooks started so far.
-func (l *logger) wait() { l.wg.Wait() }
+// start makes the hooks' token and drain channels; l.mu is held.
+func (l *logger) start() {
+	if l.hooks == nil {
+		l.hooks, l.drained = make(chan struct{}, hookParallel), make(chan struct{})
+	}
+}
+
+// hookDone ends an event: its hook ran (and its token is freed), or it
+// was dropped at the drain. The last one of a burst says how many events
+// were dropped.
+func (l *logger) hookDone(ran bool) {
+	if ran {
+		<-l.hooks
+	}
+	l.mu.Lock()
+	l.waiting--
+	if !ran {
+		l.dropped++
+	}
+	dropped := 0
+	if l.waiting == 0 {
+		dropped, l.dropped = l.dropped, 0
+	}
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.line(systemlog.Error, fmt.Sprintf("notify: %d events dropped, the hook being too slow for them", dropped))
+	}
+}
+
+// wait waits for the notify hooks started so far; the events still
+// queued after hookDrain are dropped.
+func (l *logger) wait() {
+	l.mu.Lock()
+	l.start()
+	drained := l.drained
+	l.mu.Unlock()
+	t := time.AfterFunc(hookDrain, func() { l.drainOnce.Do(func() { close(drained) }) })
+	defer t.Stop()
+	l.wg.Wait()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/backoff"
@@ -38,6 +39,11 @@ type watcher struct {
 
 	mu      sync.Mutex
 	members map[*Member]*watchState
+	// held counts the watches open or dialling; most bounds it (half the
+	// descriptor limit: the checks, updates and hooks need the rest);
+	// refused says the bound was logged.
+	held, most int
+	refused    bool
 }
 
 // watchState is what the watcher knows of one member.
@@ -61,7 +67,16 @@ type watchState struct {
 func newWatcher(timeout, every time.Duration, log *logger) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{timeout: timeout, every: every, log: log, ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1), members: map[*Member]*watchState{}}
+		wake: make(chan struct{}, 1), members: map[*Member]*watchState{}, most: fdLimit() / 2}
+}
+
+// fdLimit is this process's limit of open descriptors.
+func fdLimit() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return int(l.Cur)
 }
 
 // state returns m's state; w.mu is held.
@@ -76,7 +91,8 @@ func (w *watcher) state(m *Member) *watchState {
 
 // open starts watching m (label names it in the log) unless a watch of
 // it is open, it was closed for flooding since the last round, it is
-// quiet after false alarms, or the watcher is closed.
+// quiet after false alarms, the watcher is closed, or the watches hold
+// half the descriptor limit already (the regular checks find the others).
 func (w *watcher) open(m *Member, label string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -84,6 +100,14 @@ func (w *watcher) open(m *Member, label string) {
 	if s.active || s.capped || time.Now().Before(s.quiet) || w.ctx.Err() != nil {
 		return
 	}
+	if w.held >= w.most {
+		if !w.refused {
+			w.refused = true
+			w.log.infof("watch: %d watches hold half the limit of open files (%d); %s and the others left are not watched (raise LimitNOFILE)", w.held, 2*w.most, label)
+		}
+		return
+	}
+	w.held++
 	s.active, s.conn, s.read = true, nil, 0
 	w.wg.Add(1)
 	go w.run(m, label)
@@ -151,6 +175,9 @@ func (w *watcher) end(m *Member, label string, err error) {
 	lived := time.Duration(0)
 	if s.conn != nil {
 		lived = time.Since(s.opened)
+	}
+	if s.active {
+		w.held--
 	}
 	s.active, s.conn = false, nil
 	switch {
@@ -222,6 +249,35 @@ func (w *watcher) due(now time.Time) (members []*Member, next time.Time) {
 		}
 	}
 	return members, next
+}
+
+// inherit gives w what old knew of the members that recs still hold
+// under the same name, address and check address (oldRecs are old's):
+// their last early check, their quiet after false alarms, and a flood's
+// ban, so that a reload neither checks them early again at once nor
+// watches again a member that floods or keeps closing at once.
+func (w *watcher) inherit(old *watcher, oldRecs, recs []*Record) {
+	key := func(r *Record, m *Member) string { return label(r, m) + " " + m.checkAddr() }
+	was := map[string]watchState{}
+	old.mu.Lock()
+	for _, r := range oldRecs {
+		for _, m := range r.Members {
+			if s := old.members[m]; s != nil {
+				was[key(r, m)] = *s
+			}
+		}
+	}
+	old.mu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range recs {
+		for _, m := range r.Members {
+			if s, ok := was[key(r, m)]; ok {
+				n := w.state(m)
+				n.last, n.quiet, n.alarms, n.capped = s.last, s.quiet, s.alarms, s.capped
+			}
+		}
+	}
 }
 
 // count reports how many watches are open or dialling.

@@ -567,3 +567,35 @@ func TestEarlyCheckMaxRemovals(t *testing.T) {
 		t.Fatalf("next round: %s\n%s", got, log)
 	}
 }
+
+// TestWatchDescriptorBound: the watches hold at most half the limit of
+// open files, so that the checks, updates and hooks keep theirs (a check
+// that cannot get one gives no verdict, but then no member is judged);
+// the members left over are said once and left to the regular checks.
+func TestWatchDescriptorBound(t *testing.T) {
+	port := watchServer(t, "", func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	w, log := testWatcher(t, time.Hour)
+	w.most = 2
+	var ms []*Member
+	for i := 0; i < 3; i++ {
+		m := loopMember(port)
+		ms = append(ms, m)
+		w.open(m, fmt.Sprintf("m%d", i))
+	}
+	if n := w.count(); n != 2 {
+		t.Fatalf("%d watches open, want the bound, 2", n)
+	}
+	if !strings.Contains(log.String(), "watch: 2 watches hold half the limit of open files (4); m2 and the others left are not watched") {
+		t.Fatalf("the bound was not logged:\n%s", log)
+	}
+	for _, m := range ms[:2] {
+		waitOpen(t, w, m)
+	}
+	// One ends: its place is free again.
+	w.mu.Lock()
+	w.state(ms[0]).conn.Close()
+	w.mu.Unlock()
+	waitWake(t, w, ms[0])
+	w.open(ms[2], "m2")
+	waitOpen(t, w, ms[2])
+}
