@@ -35,7 +35,7 @@ func TestHookStorm(t *testing.T) {
 		l, _ := filepath.Glob(filepath.Join(dir, "run.*"))
 		return len(l)
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	l := &logger{stderr: log, notify: []string{hook}}
 	r := &Record{Name: "www.z.test"}
 	for i := 0; i < 20; i++ {
@@ -72,7 +72,7 @@ func TestHookDrainAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.WriteFile(filepath.Join(dir, "go"), nil, 0o600) })
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	l := &logger{stderr: log, notify: []string{hook}}
 	for i := 0; i < 5; i++ {
 		l.refusal(&Record{Name: "www.z.test"}, netip.MustParseAddr(fmt.Sprintf("10.0.0.%d", i+1)), "keeping it")

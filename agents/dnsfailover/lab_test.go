@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -645,38 +644,20 @@ func snippetFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-// syncBuffer collects a daemon's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemon starts dns-failover run with debug logging on conf and returns
 // its output; stop (SIGTERM) wants exit 0.
-func (l *lab) daemon(conf string) (out *syncBuffer, stop func()) {
+func (l *lab) daemon(conf string) (out *testenv.SyncBuffer, stop func()) {
 	l.t.Helper()
 	_, out, stop = l.daemonCmd(conf)
 	return out, stop
 }
 
 // daemonCmd is daemon, with the process for signals.
-func (l *lab) daemonCmd(conf string) (cmd *exec.Cmd, out *syncBuffer, stop func()) {
+func (l *lab) daemonCmd(conf string) (cmd *exec.Cmd, out *testenv.SyncBuffer, stop func()) {
 	l.t.Helper()
 	cmd = l.ns.Command(bin, "run", "-c", conf)
 	cmd.Env = append(os.Environ(), "HA_LOGFACILITY=none", "HA_debug=1")
-	out = &syncBuffer{}
+	out = &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	must(l.t, testenv.StartTied(cmd))
 	l.t.Cleanup(func() { testenv.Kill(cmd) })

@@ -35,7 +35,7 @@ func TestLoopReload(t *testing.T) {
 		}
 		return cfg
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(conf("127.0.0.1"), nil, newState(), &logger{stderr: log, debug: true})
 	e.probe = func(context.Context, *Member) error { return nil }
 	hup := make(chan os.Signal, 1)
@@ -101,7 +101,7 @@ func TestReloadKeepsWatching(t *testing.T) {
 		}
 		return cfg
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(conf(true), nil, newState(), &logger{stderr: log, debug: true})
 	hup := make(chan os.Signal, 1)
 	next := conf(false)

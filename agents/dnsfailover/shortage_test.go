@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // TestFDShortageNoVerdict: a round run while this host has no file
@@ -25,7 +27,7 @@ func TestFDShortageNoVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log})
 	if err := e.Round(context.Background()); err != nil {
 		t.Fatal(err)

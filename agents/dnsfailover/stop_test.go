@@ -84,7 +84,7 @@ func TestReloadStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
 	e.probe = func(context.Context, *Member) error { return nil }
 	hup := make(chan os.Signal, 1)
@@ -210,7 +210,7 @@ func massDeath(t *testing.T, maxRemovals, minRecords, want int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

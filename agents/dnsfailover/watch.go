@@ -48,14 +48,14 @@ type watcher struct {
 
 // watchState is what the watcher knows of one member.
 type watchState struct {
-	active bool      // a watch is open or dialling
-	conn   net.Conn  // the open watch (nil while dialling)
-	opened time.Time // when it connected
-	read   int       // bytes it read
-	capped bool      // closed for flooding: none until the next round
-	ended  bool      // ended, early check not run yet
-	short  bool      // the watch that ended lived less than an interval
-	last   time.Time // the last early check
+	active bool          // a watch is open or dialling
+	conn   net.Conn      // the open watch (nil while dialling)
+	opened time.Time     // when it connected
+	read   int           // bytes it read
+	capped bool          // closed for flooding: none until the next round
+	ended  bool          // ended, early check not run yet
+	lived  time.Duration // how long the watch that ended lived
+	last   time.Time     // the last early check
 	// quiet: no watch before this time; alarms is the schedule of quiet
 	// times after false alarms (nil: none raised since the last real one).
 	quiet  time.Time
@@ -189,7 +189,7 @@ func (w *watcher) end(m *Member, label string, err error) {
 		return
 	}
 	w.log.debugf("watch of %s ended after %v and %d bytes: %v", label, lived.Round(time.Millisecond), s.read, err)
-	s.ended, s.short = true, lived < w.every
+	s.ended, s.lived = true, lived
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -197,17 +197,21 @@ func (w *watcher) end(m *Member, label string, err error) {
 }
 
 // checked is told the outcome of m's early check. A member that passed
-// it after a watch that lived less than an interval raised a false alarm
-// (its server closes idle connections at once): it is not watched again
-// for an interval, then twice as long after each such alarm, up to
-// quietMax intervals, so that it costs next to nothing. A failed check, or
-// a watch that lived longer, ends the schedule.
+// it raised a false alarm: its server closed the watch although it works
+// (it closes idle connections, at once or after a while, or it was
+// restarted). It is not watched again for an interval, then twice as long
+// after each such alarm, up to quietMax intervals, so that a server that
+// times out idle clients costs next to nothing. A failed check ends the
+// schedule, and so does a watch that lived quietMax intervals: a member
+// that steady starts again from one interval.
 func (w *watcher) checked(m *Member, label string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.state(m)
-	if err != nil || !s.short {
+	if err != nil || s.lived >= quietMax*w.every {
 		s.alarms = nil
+	}
+	if err != nil {
 		return
 	}
 	if s.alarms == nil {
@@ -216,7 +220,7 @@ func (w *watcher) checked(m *Member, label string, err error) {
 	}
 	q := s.alarms.Next()
 	s.quiet = time.Now().Add(q)
-	w.log.debugf("watch of %s: closed by the member within an interval, which still passes its check; not watched for %v", label, q)
+	w.log.debugf("watch of %s: closed by the member after %v, which still passes its check; not watched for %v", label, s.lived.Round(time.Millisecond), q)
 }
 
 // round is called as a regular round starts: it checks every member, so

@@ -52,31 +52,12 @@ func loopMember(port int) *Member {
 	return &Member{Addr: netip.MustParseAddr("127.0.0.1"), Check: &Check{Type: "send-expect", PortNum: port, Watched: true}}
 }
 
-func testWatcher(t *testing.T, every time.Duration) (*watcher, *syncBuffer) {
+func testWatcher(t *testing.T, every time.Duration) (*watcher, *testenv.SyncBuffer) {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	w := newWatcher(time.Second, every, &logger{stderr: log, debug: true})
 	t.Cleanup(w.close)
 	return w, log
-}
-
-// syncBuffer is a log the watches write from their goroutines while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // pending reports whether m waits for an early check.
@@ -225,11 +206,14 @@ func TestWatchFlood(t *testing.T) {
 	})
 }
 
-// TestWatchFalseAlarm: a member whose watch ends within an interval
-// while it passes its early check (its server closes idle connections at
-// once) is not watched again for an interval, then twice as long after
-// each such alarm; a failed check ends the schedule; a watch that lived
-// an interval or longer raises no alarm.
+// TestWatchFalseAlarm: a member whose watch ends while it passes its
+// early check (its server closes idle connections, at once or after a
+// while) is not watched again for an interval, then twice as long after
+// each such alarm; a failed check ends the schedule, and so does a watch
+// that lived quietMax intervals. (Adversarial adv5 #9: a watch that lived
+// an interval used to raise no alarm, so a server timing out idle clients
+// after a few seconds, as HAProxy or a TLS server waiting for a handshake
+// does, caused an early check every few seconds forever.)
 func TestWatchFalseAlarm(t *testing.T) {
 	var accepted atomic.Int32
 	port := watchServer(t, "", func(c *net.TCPConn) { accepted.Add(1); c.Write([]byte("220 bye\r\n")); c.Close() })
@@ -272,24 +256,45 @@ func TestWatchFalseAlarm(t *testing.T) {
 		t.Fatalf("no debug line for the quiet time:\n%s", log)
 	}
 
-	// A watch that lived an interval or longer is no false alarm.
-	conns := make(chan *net.TCPConn, 2)
+	// A server that times out idle clients after a while: the watch
+	// lived longer than an interval, and is a false alarm all the same.
+	conns := make(chan *net.TCPConn, 4)
 	port2 := watchServer(t, "", func(c *net.TCPConn) { conns <- c; io.Copy(io.Discard, c); c.Close() })
 	m2 := loopMember(port2)
-	w2, _ := testWatcher(t, time.Hour) // closed before the server stops
-	w2.open(m2, "m2")
-	waitOpen(t, w2, m2)
-	w2.mu.Lock()
-	w2.state(m2).opened = time.Now().Add(-time.Hour) // connected an interval ago
-	w2.mu.Unlock()
-	(<-conns).Close()
-	waitWake(t, w2, m2)
-	w2.checked(m2, "m2", nil)
-	w2.open(m2, "m2")
-	select {
-	case <-conns:
-	case <-time.After(5 * time.Second):
-		t.Fatal("not watched again after a watch that lived an interval")
+	w2, log2 := testWatcher(t, time.Hour) // closed before the server stops
+	endAfter := func(lived time.Duration) {
+		t.Helper()
+		w2.mu.Lock()
+		w2.state(m2).quiet = time.Time{} // the quiet time is over,
+		w2.state(m2).last = time.Time{}  // and the last early check an interval old
+		w2.mu.Unlock()
+		w2.open(m2, "m2")
+		waitOpen(t, w2, m2)
+		w2.mu.Lock()
+		w2.state(m2).opened = time.Now().Add(-lived)
+		w2.mu.Unlock()
+		(<-conns).Close()
+		waitWake(t, w2, m2)
+		w2.checked(m2, "m2", nil)
+	}
+	quiet2 := func() time.Duration {
+		w2.mu.Lock()
+		defer w2.mu.Unlock()
+		return time.Until(w2.state(m2).quiet).Round(time.Minute)
+	}
+	endAfter(4 * time.Hour)
+	if q := quiet2(); q != time.Hour {
+		t.Fatalf("a watch closed by the server after 4 intervals: quiet %v, want an interval\n%s", q, log2)
+	}
+	endAfter(4 * time.Hour)
+	if q := quiet2(); q != 2*time.Hour {
+		t.Fatalf("the second such close: quiet %v, want two intervals\n%s", q, log2)
+	}
+	// A watch that lived quietMax intervals: the member has been steady,
+	// the schedule starts again from one interval.
+	endAfter(quietMax * time.Hour)
+	if q := quiet2(); q != time.Hour {
+		t.Fatalf("after a watch of %d intervals: quiet %v, want an interval\n%s", quietMax, q, log2)
 	}
 }
 
@@ -325,7 +330,7 @@ func TestWatchCloseAll(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var closed atomic.Int32
 	port := watchServer(t, "", func(c *net.TCPConn) { io.Copy(io.Discard, c); closed.Add(1); c.Close() })
-	w := newWatcher(time.Second, time.Second, &logger{stderr: &syncBuffer{}})
+	w := newWatcher(time.Second, time.Second, &logger{stderr: &testenv.SyncBuffer{}})
 	var ms []*Member
 	for range 20 {
 		m := loopMember(port)
@@ -397,7 +402,7 @@ func TestLoopWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -476,7 +481,7 @@ func loopRateLimit(t *testing.T, reset bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEngine(cfg, nil, newState(), &logger{stderr: &syncBuffer{}})
+	e := newEngine(cfg, nil, newState(), &logger{stderr: &testenv.SyncBuffer{}})
 	var probes atomic.Int32
 	e.probe = func(ctx context.Context, m *Member) error { probes.Add(1); return probe(ctx, m) }
 	ctx, cancel := context.WithCancel(context.Background())

@@ -179,12 +179,13 @@ var dnsFailoverTOML = &tomlPage{
 				"round). When the member closes or resets it (its process dies or is killed or restarted, its host shuts " +
 				"down cleanly), the member is checked at once instead of at the next round, with the same rise and fall " +
 				"(fall above 1 still needs fall failed checks, fast_interval apart) and within what is left of the round's " +
-				"max_removals; a member is checked early at most once per interval. A member that closes its watch within an " +
-				"interval yet passes that check (a server that closes idle connections at once) is not watched for an interval, " +
-				"then twice as long after each such false alarm, up to 64 intervals. A host that vanishes without a word (power cut, cable) closes " +
+				"max_removals; a member is checked early at most once per interval. A member that closes its watch yet passes " +
+				"that check (a server that closes idle connections, at once or after a while, or a quick restart) is not watched " +
+				"for an interval, then twice as long after each such false alarm, up to 64 intervals; a failed check, or a watch " +
+				"that lasted 64 intervals, starts that anew. A host that vanishes without a word (power cut, cable) closes " +
 				"nothing: the regular checks find it. The connection counts as a client for the server (a worker of Apache's " +
 				"prefork, a slot of a connection limit: do not watch a server that serves one client at a time, the watch " +
-				"would block its checks), and a server that times out idle clients later closes it, which causes one early check. " +
+				"would block its checks). " +
 				"dns and exec checks cannot be watched. once never watches. Default: the top-level watch."},
 		}},
 		{Title: "RESTARTS: [record.member.restart]", Struct: dnsfailover.Restart{}, Keys: []tomlKey{
