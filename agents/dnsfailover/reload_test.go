@@ -43,11 +43,7 @@ func TestLoopReload(t *testing.T) {
 	replies <- func() (*Config, *ddns.Key, error) { return nil, nil, errors.New("t.toml:3: broken on purpose") }
 	replies <- func() (*Config, *ddns.Key, error) { return conf("127.0.0.1", "127.0.0.2"), nil, nil }
 	reload := func() (*Config, *ddns.Key, error) { return (<-replies)() }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, hup, reload)
-	}()
+	stopLoop := startLoop(e, hup, reload)
 	testenv.WaitFor(t, 5*time.Second, "the first round", func() error {
 		if !strings.Contains(log.String(), "round 1:") {
 			return errors.New("not yet")
@@ -68,8 +64,7 @@ func TestLoopReload(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	text := log.String()
@@ -106,11 +101,7 @@ func TestReloadKeepsWatching(t *testing.T) {
 	hup := make(chan os.Signal, 1)
 	next := conf(false)
 	reload := func() (*Config, *ddns.Key, error) { return next, nil, nil }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, hup, reload)
-	}()
+	stopLoop := startLoop(e, hup, reload)
 	testenv.WaitFor(t, 5*time.Second, "the watch", func() error {
 		if text := log.String(); !strings.Contains(text, "round 1:") || !strings.Contains(text, "watching") {
 			return errors.New("not yet")
@@ -125,8 +116,7 @@ func TestReloadKeepsWatching(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	if n := old.count(); n != 0 {

@@ -89,11 +89,7 @@ func TestReloadStorm(t *testing.T) {
 	e.probe = func(context.Context, *Member) error { return nil }
 	hup := make(chan os.Signal, 1)
 	reload := func() (*Config, *ddns.Key, error) { return cfg, nil, nil }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, hup, reload)
-	}()
+	stopLoop := startLoop(e, hup, reload)
 	waitLog := func(what string, n int) {
 		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d × %q", n, what), func() error {
 			if got := strings.Count(log.String(), what); got < n {
@@ -110,8 +106,7 @@ func TestReloadStorm(t *testing.T) {
 			waitLog("round 2:", 1)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	if e.state.Rounds != 2 {
@@ -212,11 +207,7 @@ func massDeath(t *testing.T, maxRemovals, minRecords, want int) {
 	}
 	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
-	}()
+	stopLoop := startLoop(e, nil, nil)
 	testenv.WaitFor(t, 20*time.Second, "200 watches", func() error {
 		if n := strings.Count(log.String(), "debug: watching "); n < 200 {
 			return fmt.Errorf("%d so far", n)
@@ -231,8 +222,7 @@ func massDeath(t *testing.T, maxRemovals, minRecords, want int) {
 		}
 		return nil
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Count(p.get("www.z.test."), " ") + 1; got != want || e.state.Rounds != 1 {

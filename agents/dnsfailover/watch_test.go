@@ -404,11 +404,7 @@ func TestLoopWatch(t *testing.T) {
 	}
 	log := &testenv.SyncBuffer{}
 	e := newEngine(cfg, nil, newState(), &logger{stderr: log, debug: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
-	}()
+	stopLoop := startLoop(e, nil, nil)
 	testenv.WaitFor(t, 5*time.Second, "three watches", func() error {
 		if strings.Count(log.String(), "watching") != 3 {
 			return fmt.Errorf("not yet")
@@ -424,8 +420,7 @@ func TestLoopWatch(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	text := log.String()
@@ -484,19 +479,14 @@ func loopRateLimit(t *testing.T, reset bool) {
 	e := newEngine(cfg, nil, newState(), &logger{stderr: &testenv.SyncBuffer{}})
 	var probes atomic.Int32
 	e.probe = func(ctx context.Context, m *Member) error { probes.Add(1); return probe(ctx, m) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- e.loop(ctx, func(string) (string, bool) { return "", false }, func() error { return nil }, nil, nil)
-	}()
+	stopLoop := startLoop(e, nil, nil)
 	testenv.WaitFor(t, 10*time.Second, "20 probes", func() error {
 		if n := probes.Load(); n < 20 {
 			return fmt.Errorf("%d probes", n)
 		}
 		return nil
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopLoop(); err != nil {
 		t.Fatal(err)
 	}
 	// Early checks at most once per interval; after a close, the false
