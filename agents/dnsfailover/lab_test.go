@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfkit/ocfkit/agents/dnsfailover"
 	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
@@ -22,6 +23,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(dnsfailover.BannerMemberEnv) == "1" {
+		dnsfailover.ServeBannerMember()
+	}
 	code := func() int {
 		if os.Geteuid() != 0 {
 			return m.Run()

@@ -61,15 +61,18 @@ func TestFDShortageNoVerdict(t *testing.T) {
 	}
 }
 
+// BannerMemberEnv set to 1 makes the test binary bannerProcess's member.
+const BannerMemberEnv = "DNS_FAILOVER_BANNER_SERVER"
+
 // bannerProcess starts a member in a process of its own (this test
-// binary, as TestHelperBannerServer), so that this process's shortage is
+// binary, where TestMain runs ServeBannerMember), so that this process's shortage is
 // not the member's; it answers each connection with a banner and closes
 // it, until the test ends. It returns the member's port, on every
 // address.
 func bannerProcess(t *testing.T) int {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBannerServer$")
-	cmd.Env = append(os.Environ(), "DNS_FAILOVER_BANNER_SERVER=1")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), BannerMemberEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +92,14 @@ func bannerProcess(t *testing.T) int {
 	return port
 }
 
-// TestHelperBannerServer is bannerProcess's member; it does nothing in a
-// normal test run.
-func TestHelperBannerServer(t *testing.T) {
-	if os.Getenv("DNS_FAILOVER_BANNER_SERVER") != "1" {
-		t.Skip("the member process of bannerProcess")
-	}
+// ServeBannerMember is bannerProcess's member, run by TestMain in the
+// process bannerProcess starts: it prints its port, answers each
+// connection with a banner and closes it, until its standard input ends.
+func ServeBannerMember() {
 	ln, err := net.Listen("tcp", ":0")
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
 	go func() {

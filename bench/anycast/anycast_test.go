@@ -264,7 +264,7 @@ remote-control:
 		if err := os.WriteFile(p, []byte(cfg.String()), 0o600); err != nil {
 			b.Fatal(err)
 		}
-		var log anycastlabtest.SyncBuffer
+		var log testenv.SyncBuffer
 		cmd := ns.Command(binary(b), "run", "-c", p)
 		cmd.Stderr = &log
 		if err := testenv.StartTied(cmd); err != nil {
