@@ -49,6 +49,10 @@ type lab struct {
 	groups, foreign map[int]bool
 	// command, when set, runs the agent in place of ns.Command.
 	command func(name string, args ...string) *exec.Cmd
+	// rsctmpDirs are directories made for a HA_RSCTMP after the lab:
+	// cleanup removes them after its stop, which would make them anew
+	// if their own cleanup, which runs first, had removed them.
+	rsctmpDirs []string
 }
 
 // newLab returns a lab with a default danted.conf in a new network
@@ -283,6 +287,9 @@ func (l *lab) cleanup() {
 		for _, p := range left {
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)
 		}
+	}
+	for _, d := range l.rsctmpDirs {
+		_ = os.RemoveAll(d)
 	}
 }
 

@@ -68,7 +68,9 @@ func holdPlantedLock(t *testing.T, stateFile string) {
 func (l *lab) plantedRsctmp(unsafe bool) string {
 	l.t.Helper()
 	if unsafe {
-		public := filepath.Join(filepath.Dir(safeRsctmp(l.t)), "public")
+		base := filepath.Dir(safeRsctmp(l.t))
+		l.rsctmpDirs = append(l.rsctmpDirs, base)
+		public := filepath.Join(base, "public")
 		if err := os.Mkdir(public, 0o755); err != nil {
 			l.t.Fatal(err)
 		}
