@@ -56,9 +56,15 @@ done
 # Go tests: every package, integration tests included. Top-level tests
 # are counted one by one.
 echo "go test: unit and integration tests (log: $log/go-test.log)"
+# The safe temporary directories tests make (filesafetest.SafeDir) that
+# exist now: any other one left after the tests is a leak.
+safedirs() { ls -d /run/ocfkit-test-* /var/lib/ocfkit-test-* 2>/dev/null | sort; }
+safedirs >"$log/safedirs-before"
 start=$SECONDS
 "$GO" test -count=1 -timeout 30m -v ./... >"$log/go-test.log" 2>&1
 gorc=$?
+safedirs | comm -13 "$log/safedirs-before" - >"$log/safedirs-left"
+check go-test-cleanup bash -c "if test -s '$log/safedirs-left'; then echo 'left behind by the tests:'; cat '$log/safedirs-left'; false; fi"
 gopass=$(grep -c '^--- PASS' "$log/go-test.log")
 gofail=$(grep -c '^--- FAIL' "$log/go-test.log")
 goskip=$(grep -cE '^ *--- SKIP' "$log/go-test.log")
