@@ -114,13 +114,10 @@ func makeStateDir(dir string) error {
 	return checkStateDir(dir)
 }
 
-// lockPoll is how often a waiter tries the state lock again; lockGap, how
-// long a holder going on in chunks leaves it free between them, so that
-// a waiter gets its turn (flock hands the lock to no one in particular).
-const (
-	lockPoll = 5 * time.Millisecond
-	lockGap  = 3 * lockPoll
-)
+// lockGap is how long a holder going on in chunks leaves the state lock
+// free between them, so that a waiter (trying every filesafe.LockPoll)
+// gets its turn: flock hands the lock to no one in particular.
+const lockGap = 3 * filesafe.LockPoll
 
 // openStore checks the state directory dir, which must exist, and takes
 // its lock, waiting until ctx ends.
@@ -132,21 +129,15 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state lock: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return &store{dir: dir, lock: f}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("locking the state: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for the state lock (another instance holds it): %w", ctx.Err())
-		case <-time.After(lockPoll):
-		}
+	switch err := filesafe.WaitLock(ctx, f); {
+	case err == nil:
+		return &store{dir: dir, lock: f}, nil
+	case errors.Is(err, filesafe.ErrLockHeld):
+		f.Close()
+		return nil, fmt.Errorf("waiting for the state lock (another instance holds it): %w", ctx.Err())
+	default:
+		f.Close()
+		return nil, fmt.Errorf("locking the state: %w", err)
 	}
 }
 

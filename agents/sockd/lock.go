@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/ocfkit/ocfkit/agents/ocf"
 	"github.com/ocfkit/ocfkit/internal/filesafe"
@@ -49,21 +48,15 @@ func lockInstance(ctx context.Context, stateFile string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock file refused: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
-			return func() { f.Close() }, nil // closing releases the flock
-		case err != syscall.EWOULDBLOCK && err != syscall.EINTR:
-			f.Close()
-			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("%w (%s)", errLockBusy, path)
-		case <-time.After(pollInterval / 2):
-		}
+	switch err := filesafe.WaitLock(ctx, f); {
+	case err == nil:
+		return func() { f.Close() }, nil // closing releases the flock
+	case errors.Is(err, filesafe.ErrLockHeld):
+		f.Close()
+		return nil, fmt.Errorf("%w (%s)", errLockBusy, path)
+	default:
+		f.Close()
+		return nil, err
 	}
 }
 

@@ -3,11 +3,42 @@
 package filesafe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
+
+// LockPoll is how often WaitLock tries a held lock again.
+const LockPoll = 5 * time.Millisecond
+
+// ErrLockHeld is wrapped by WaitLock's error when another process held
+// the lock until the context ended.
+var ErrLockHeld = errors.New("held by another process")
+
+// WaitLock takes an exclusive flock on f, trying again every LockPoll
+// while another process holds it, until ctx ends (flock itself cannot
+// wait with a deadline). Closing f releases the lock. The error wraps
+// ErrLockHeld and ctx's error when the lock stayed held, and is flock's
+// error otherwise.
+func WaitLock(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case err != syscall.EWOULDBLOCK && err != syscall.EINTR:
+			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrLockHeld, ctx.Err())
+		case <-time.After(LockPoll):
+		}
+	}
+}
 
 // OpenLock opens the lock file at path for flock, making it (mode 0600)
 // if missing. It does not follow a final symbolic link nor block on a

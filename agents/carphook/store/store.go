@@ -15,6 +15,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -282,21 +283,14 @@ func lock(path string, timeout time.Duration) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	how, deadline := syscall.LOCK_EX, time.Time{}
+	ctx := context.Background()
 	if timeout > 0 {
-		how, deadline = syscall.LOCK_EX|syscall.LOCK_NB, time.Now().Add(timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if err == syscall.EWOULDBLOCK && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond) // no blocking flock with a deadline
-			continue
-		}
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err == syscall.EWOULDBLOCK {
+	err = filesafe.WaitLock(ctx, f)
+	if errors.Is(err, filesafe.ErrLockHeld) {
 		err = fmt.Errorf("still held by another process after %v", timeout)
 	}
 	if err != nil {

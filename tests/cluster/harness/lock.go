@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe"
 )
 
 // LockPath is the lock file that serialises harness clusters on a machine,
@@ -24,26 +27,18 @@ func acquireLock(t testing.TB, timeout time.Duration) func() {
 	if err != nil {
 		t.Fatalf("cluster lock: %v", err)
 	}
-	deadline := time.Now().Add(timeout)
-	logged := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Logf("cluster: waiting for %s (another cluster test is running)", LockPath)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		switch err := filesafe.WaitLock(ctx, f); {
+		case errors.Is(err, filesafe.ErrLockHeld):
+			f.Close()
+			t.Fatalf("refusing to start a cluster: %s is held by another cluster test for more than %v", LockPath, timeout)
+		case err != nil:
 			f.Close()
 			t.Fatalf("cluster lock %s: %v", LockPath, err)
 		}
-		if time.Now().After(deadline) {
-			f.Close()
-			t.Fatalf("refusing to start a cluster: %s is held by another cluster test for more than %v", LockPath, timeout)
-		}
-		if !logged {
-			t.Logf("cluster: waiting for %s (another cluster test is running)", LockPath)
-			logged = true
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
