@@ -29,16 +29,7 @@ func listenIn(t *testing.T, ns *testenv.NS, addr string) net.Listener {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+	testenv.Serve(t, ln, func(net.Conn) {})
 	return ln
 }
 

@@ -323,15 +323,5 @@ func startEcho(t *testing.T, ns *testenv.NS) string {
 	if err := ns.Within(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	return ln.Addr().String()
+	return testenv.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/ocfkit/ocfkit/internal/ddns"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // fakePrimary is an in-process DNS server for edge cases of the engine
@@ -221,21 +222,7 @@ func TestHostilePrimaries(t *testing.T) {
 
 func listen(t *testing.T, fn func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); drain(c); fn(c) }()
-		}
-	}()
-	return ln.Addr().String()
+	return testenv.ServeLoopback(t, func(c net.Conn) { drain(c); fn(c) })
 }
 
 // drain reads the query's length and body so the peer's write succeeds.

@@ -18,30 +18,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // serve runs handle for every connection to a loopback listener, until the
 // test ends, and returns the listener's address.
 func serve(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testenv.ServeLoopback(t, handle)
 }
 
 // rawServer answers every connection with the raw response, after reading

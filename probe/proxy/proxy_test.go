@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 func TestReadConnectReply(t *testing.T) {
@@ -46,24 +48,10 @@ func TestReadConnectReply(t *testing.T) {
 // TestProxyAnswersGarbage: a port that answers something else than HTTP
 // is a proxy down (no valid answer), for both modes.
 func TestProxyAnswersGarbage(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("SSH-2.0-OpenSSH\r\n"))
-			c.Close()
-		}
-	}()
+	addr := testenv.ServeLoopback(t, func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH\r\n")) })
 	for _, m := range []Mode{Get, Connect} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := Probe(ctx, Config{Proxy: ln.Addr().String(), Mode: m, Target: "http://127.0.0.1:1/"})
+		_, err := Probe(ctx, Config{Proxy: addr, Mode: m, Target: "http://127.0.0.1:1/"})
 		cancel()
 		var e *Error
 		if !errors.As(err, &e) || !e.ProxyDown() {

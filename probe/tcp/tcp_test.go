@@ -6,25 +6,13 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 func listen(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); serve(c) }()
-		}
-	}()
-	return ln.Addr().String()
+	return testenv.ServeLoopback(t, serve)
 }
 
 func stageOf(err error) Stage {
