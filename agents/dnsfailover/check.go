@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/miekg/dns"
 
@@ -53,19 +52,6 @@ type checkError struct {
 
 func (e *checkError) Error() string { return e.msg }
 func (e *checkError) Unwrap() error { return e.cause }
-
-// shortage reports whether a check failed for want of file descriptors,
-// memory, buffers or processes (an exec check's fork) on this host: that says nothing of the member (it is
-// judged when its check can run), and the watches, one descriptor per
-// member, make it likelier.
-func shortage(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
 
 func tlsConfig(k *Check, m *Member) *tls.Config {
 	name := k.Host

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/ocfkit/ocfkit/internal/ddns"
+	"github.com/ocfkit/ocfkit/internal/resource"
 )
 
 // maxParallel bounds the checks run at once: 1,000 members that all hang
@@ -246,7 +247,7 @@ func (e *Engine) judge(ctx context.Context, sets map[*Record][]serverSet, res ma
 			if !probed {
 				continue
 			}
-			if shortage(err) {
+			if resource.Short(err) { // this host, not the member: no verdict
 				e.log.infof("%s %s: no verdict, this host is short of resources: %v", r.Name, m.Addr, err)
 				continue
 			}

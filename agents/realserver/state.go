@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/filesafe"
+	"github.com/ocfkit/ocfkit/internal/resource"
 )
 
 // The shared state of every instance on this node lives in one directory
@@ -167,12 +168,7 @@ func unreadable(err error) bool {
 // descriptors or memory: a later read of the same file may well succeed,
 // so it says nothing about the file, which must not be set aside for it.
 func transient(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN, syscall.EINTR} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return resource.Short(err) || errors.Is(err, syscall.EINTR)
 }
 
 // load reads the state; a missing file is the empty state.
