@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/agents/dnsfailover"
-	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -26,21 +25,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(dnsfailover.BannerMemberEnv) == "1" {
 		dnsfailover.ServeBannerMember()
 	}
-	code := func() int {
-		if os.Geteuid() != 0 {
-			return m.Run()
-		}
-		dir, bins, err := testenv.BuildTemp("dns-failover-test-", "./cmd/dns-failover")
-		defer os.RemoveAll(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		bin = bins[0]
-		// Configuration and key files must be in a directory filesafe accepts.
-		return filesafetest.Main(m)
-	}()
-	os.Exit(code)
+	// Configuration and key files must be in a directory filesafe accepts.
+	os.Exit(testenv.MainBuilt(m, "dns-failover-test-", func(bins []string) { bin = bins[0] }, "./cmd/dns-failover"))
 }
 
 const (

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -17,21 +16,9 @@ import (
 var realserverBin, vipcheckBin string
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Geteuid() != 0 {
-			return m.Run()
-		}
-		dir, bins, err := testenv.BuildTemp("ocf-realserver-test-", "./cmd/ocf-realserver", "./cmd/ocf-vipcheck")
-		defer os.RemoveAll(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		realserverBin, vipcheckBin = bins[0], bins[1]
-		// The vipaddrs files must be in a directory filesafe accepts.
-		return filesafetest.Main(m)
-	}()
-	os.Exit(code)
+	// The vipaddrs files must be in a directory filesafe accepts.
+	os.Exit(testenv.MainBuilt(m, "ocf-realserver-test-", func(bins []string) { realserverBin, vipcheckBin = bins[0], bins[1] },
+		"./cmd/ocf-realserver", "./cmd/ocf-vipcheck"))
 }
 
 // node is one real server under test: a namespace and the agent's state

@@ -30,29 +30,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		flag.Parse()
-		// go test ./... runs no benchmark here: build only for -bench.
-		if os.Geteuid() != 0 || flag.Lookup("test.bench").Value.String() == "" {
-			return m.Run()
-		}
-		dir, bins, err := testenv.BuildTemp("dns-failover-bench-", "./cmd/dns-failover")
-		defer os.RemoveAll(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		bin = bins[0]
-		return filesafetest.Main(m)
-	}()
-	os.Exit(code)
+	flag.Parse()
+	// go test ./... runs no benchmark here: build only for -bench.
+	if flag.Lookup("test.bench").Value.String() == "" {
+		os.Exit(m.Run())
+	}
+	os.Exit(testenv.MainBuilt(m, "dns-failover-bench-", func(bins []string) { bin = bins[0] }, "./cmd/dns-failover"))
 }
 
 const zone = "bench.test."

@@ -3,14 +3,12 @@
 package realserver_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
@@ -66,20 +64,7 @@ done < "$1" | awk 'NR==FNR {h[$1]=1; next} !($1 in h) {print "missing " $1; bad=
 var bin string
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Geteuid() != 0 {
-			return m.Run()
-		}
-		dir, bins, err := testenv.BuildTemp("ocf-realserver-bench-", "./cmd/ocf-realserver")
-		defer os.RemoveAll(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		bin = bins[0]
-		return filesafetest.Main(m)
-	}()
-	os.Exit(code)
+	os.Exit(testenv.MainBuilt(m, "ocf-realserver-bench-", func(bins []string) { bin = bins[0] }, "./cmd/ocf-realserver"))
 }
 
 // setup returns a namespace, the vipaddrs file of four /24s (1,024

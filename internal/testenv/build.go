@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
+
+	"github.com/ocfkit/ocfkit/internal/filesafe/filesafetest"
 )
 
 // Build compiles the package pkg (an import path, or a path relative to
@@ -51,4 +54,23 @@ func BuildTemp(prefix string, pkgs ...string) (dir string, bins []string, err er
 		bins = append(bins, bin)
 	}
 	return dir, bins, nil
+}
+
+// MainBuilt is TestMain for tests that run programs of this module: as
+// root, it builds pkgs into a temporary directory (BuildTemp), hands the
+// binaries to set in the order of pkgs, and runs m with TMPDIR a directory
+// filesafe accepts (filesafetest.Main), removing both afterwards; without
+// root it runs m as it is, building nothing. It returns m's exit code.
+func MainBuilt(m *testing.M, prefix string, set func(bins []string), pkgs ...string) int {
+	if os.Geteuid() != 0 {
+		return m.Run()
+	}
+	dir, bins, err := BuildTemp(prefix, pkgs...)
+	defer os.RemoveAll(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	set(bins)
+	return filesafetest.Main(m)
 }
