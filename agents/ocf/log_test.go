@@ -10,23 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ocfkit/ocfkit/internal/systemlog/systemlogtest"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
-
-// within runs f and fails the test if it does not return in 30 s (a hang
-// guard, not a speed assertion).
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { f(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s hangs", what)
-	}
-}
 
 // TestLogFileFIFO: $HA_LOGFILE naming a FIFO made every action hang in
 // its first log line (opening a FIFO nobody reads waits for a reader;
@@ -57,7 +44,7 @@ func TestLogFileFIFO(t *testing.T) {
 	for _, file := range []string{noReader, full, "/dev/null"} {
 		var stderr bytes.Buffer
 		l := newLogger("ocf-test", "proxy", &stderr, envOf(map[string]string{"HA_LOGFILE": file, "HA_LOGFACILITY": "none"}), true)
-		within(t, "logging to HA_LOGFILE="+file, func() {
+		testenv.NoHang(t, "logging to HA_LOGFILE="+file, func() {
 			l.Infof("one")
 			l.Errorf("two")
 		})
@@ -91,7 +78,7 @@ func TestStalledSystemLog(t *testing.T) {
 	cmd.Env = append(os.Environ(), "OCF_LOG_CHILD=1")
 	var out []byte
 	var err error
-	within(t, "an action logging to a stalled journal", func() { out, err = cmd.CombinedOutput() })
+	testenv.NoHang(t, "an action logging to a stalled journal", func() { out, err = cmd.CombinedOutput() })
 	if err != nil || !strings.Contains(string(out), "stderr lines 31, drop notices 1") {
 		t.Fatalf("child: %v\n%s", err, out)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ocfkit/ocfkit/internal/systemlog/systemlogtest"
+	"github.com/ocfkit/ocfkit/internal/testenv"
 )
 
 // at returns a Log whose journal is the socket at path, with notices to
@@ -21,19 +22,6 @@ func at(path string, w *bytes.Buffer) *Log {
 	l := New("test", map[string]string{"OCF_RESOURCE": "r1"}).NoticeTo(w)
 	l.journalPath, l.syslogPaths = path, nil
 	return l
-}
-
-// within runs f and fails the test if it does not return in 30 s (a hang
-// guard, not a speed assertion).
-func within(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { f(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s hangs", what)
-	}
 }
 
 // TestStalledJournalDoesNotBlock: a journal that does not read its socket
@@ -45,7 +33,7 @@ func TestStalledJournalDoesNotBlock(t *testing.T) {
 	var notice bytes.Buffer
 	l := at(s.Socket, &notice)
 	defer l.Close()
-	within(t, "logging to a stalled journal", func() {
+	testenv.NoHang(t, "logging to a stalled journal", func() {
 		for i := 0; i < 50; i++ {
 			if l.Send(Info, fmt.Sprintf("message %d", i)) {
 				t.Errorf("message %d reported as sent to a full journal", i)
@@ -70,7 +58,7 @@ func TestStalledSyslog(t *testing.T) {
 	l := New("test", nil).NoticeTo(&notice)
 	l.journalPath, l.syslogPaths = filepath.Join(t.TempDir(), "none"), []string{s.Socket}
 	defer l.Close()
-	within(t, "logging to a stalled syslog", func() {
+	testenv.NoHang(t, "logging to a stalled syslog", func() {
 		for i := 0; i < 20; i++ {
 			l.Send(Warning, "message")
 		}
@@ -97,7 +85,7 @@ func TestStalledJournalChild(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SYSTEMLOG_CHILD=1")
 	var out []byte
 	var err error
-	within(t, "a program logging to a stalled journal", func() { out, err = cmd.CombinedOutput() })
+	testenv.NoHang(t, "a program logging to a stalled journal", func() { out, err = cmd.CombinedOutput() })
 	if err != nil || !strings.Contains(string(out), "dropped 30") {
 		t.Fatalf("child: %v\n%s", err, out)
 	}

@@ -337,3 +337,17 @@ func ProbeWithin[C, R any](ns *NS, timeout time.Duration, probe func(context.Con
 	}
 	return res, err
 }
+
+// NoHang runs f and fails the test if it has not returned within 30 s: a
+// guard against a hang (an action blocked on a stalled journal or a FIFO),
+// not a speed assertion.
+func NoHang(t testing.TB, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s hangs", what)
+	}
+}
